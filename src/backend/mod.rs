@@ -1,0 +1,86 @@
+//! The storage backend trait and the built-in backends.
+//!
+//! Adding a backend is one file in this folder plus one line in [`BUILTIN`].
+
+use std::time::Instant;
+
+use crate::config::StorageConfiguration;
+use crate::error::{Result, VizError};
+use crate::event::Event;
+
+pub mod base;
+pub mod memory;
+pub mod subscriber;
+
+/// A constructor for a backend type, as kept by the factory.
+pub type BackendConstructor = fn() -> Box<dyn StorageBackend>;
+
+/// Built-in backend types: `(type name, constructor)`. One line per backend.
+pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[("memory", memory::MemoryBackend::boxed)];
+
+/// Where a collector persists events (the seed's `IStorageBackend`).
+///
+/// Methods are synchronous; the collector is the asynchronous path and calls every
+/// method of a backend from that backend's own delivery thread, so an implementation
+/// needs no locking of its own. `Send` lets the collector move the backend there.
+pub trait StorageBackend: Send {
+    /// The registered type name, used in errors and stats.
+    fn type_name(&self) -> &str;
+
+    /// Opens the backend from a typed configuration.
+    fn initialize_with(&mut self, config: &StorageConfiguration) -> Result<()>;
+
+    /// Opens the backend from a connection string such as `memory://`.
+    fn initialize(&mut self, connection_string: &str) -> Result<()> {
+        self.initialize_with(&StorageConfiguration::for_url(connection_string))
+    }
+
+    /// Flushes and closes. Later calls other than `is_initialized` may fail.
+    fn shutdown(&mut self) -> Result<()>;
+
+    /// Whether `initialize` succeeded and `shutdown` has not run.
+    fn is_initialized(&self) -> bool;
+
+    /// Stores one event.
+    fn store_event(&mut self, event: &Event) -> Result<()> {
+        self.store_events(std::slice::from_ref(event))
+    }
+
+    /// Stores a batch. An error should mean none of the batch was stored: the
+    /// collector retries the whole batch, so a partial store would duplicate events.
+    fn store_events(&mut self, events: &[Event]) -> Result<()>;
+
+    /// Events with `start_step <= step <= end_step`, in stored order.
+    /// Write-only backends keep this default, which reports the operation unsupported.
+    fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
+        let _ = (start_step, end_step);
+        Err(VizError::unsupported("get_events", self.type_name()))
+    }
+
+    /// Makes everything stored so far durable (as far as this backend goes).
+    fn flush(&mut self) -> Result<()>;
+
+    /// Events stored since initialization or the last `clear`.
+    fn event_count(&self) -> u64;
+
+    /// Removes every stored event.
+    fn clear(&mut self) -> Result<()>;
+
+    /// Called periodically by the collector so time-based work (such as the buffered
+    /// base's interval flush) happens without a timer thread per backend.
+    fn tick(&mut self, now: Instant) -> Result<()> {
+        let _ = now;
+        Ok(())
+    }
+}
+
+/// Checks that a backend is initialized before use; the message names the type.
+pub(crate) fn ensure_initialized(initialized: bool, type_name: &str) -> Result<()> {
+    if initialized {
+        Ok(())
+    } else {
+        Err(VizError::closed(format!(
+            "the '{type_name}' backend is not initialized (call initialize first, or it was shut down)"
+        )))
+    }
+}

@@ -1,0 +1,335 @@
+//! One delivery thread per destination, so a slow, failing or panicking backend
+//! delays and endangers only itself.
+//!
+//! The thread owns its backend: every backend call happens here, outside any viz
+//! lock, inside `catch_unwind`. A failed batch is kept and retried under the
+//! [`RetryPolicy`]; a panic retires the backend and later batches are counted as dropped.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, OnceLock};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+use super::route::Route;
+use super::stats::{DestinationCounters, bump};
+use crate::backend::StorageBackend;
+use crate::clock::Clock;
+use crate::config::RetryPolicy;
+use crate::error::{ErrorKind, Result, VizError, panic_message};
+use crate::event::Event;
+
+/// How often a destination thread calls `StorageBackend::tick` when idle.
+const TICK: Duration = Duration::from_millis(50);
+
+/// A delivery failure, handed to the collector's error callback.
+#[derive(Clone, Debug)]
+pub struct ErrorReport {
+    /// The destination, as `<type>#<index>`.
+    pub destination: String,
+    /// What went wrong.
+    pub error: VizError,
+    /// Events affected by the failed call.
+    pub events: usize,
+    /// Whether the events are kept for another attempt (false: they were dropped).
+    pub will_retry: bool,
+}
+
+/// Called on a destination thread for every delivery failure.
+pub type ErrorCallback = Arc<dyn Fn(&ErrorReport) + Send + Sync>;
+
+pub(crate) type BackendCall = Box<dyn FnOnce(&mut dyn StorageBackend) + Send>;
+
+pub(crate) enum DestMsg {
+    Batch(Arc<Vec<Event>>),
+    Flush(Option<Sender<Result<()>>>),
+    Call(BackendCall),
+    Shutdown(Sender<Result<()>>),
+}
+
+/// The collector's side of a destination.
+#[derive(Clone)]
+pub(crate) struct DestinationHandle {
+    pub name: String,
+    pub route: Route,
+    pub tx: Sender<DestMsg>,
+    pub counters: Arc<DestinationCounters>,
+    pub thread: Arc<OnceLock<ThreadId>>,
+}
+
+/// Shared context every destination thread reports through.
+#[derive(Clone)]
+pub(crate) struct ReportSink {
+    pub on_error: Option<ErrorCallback>,
+    pub last_error: Arc<parking_lot::Mutex<Option<String>>>,
+}
+
+pub(crate) struct Destination {
+    name: String,
+    backend: Box<dyn StorageBackend>,
+    rx: Receiver<DestMsg>,
+    counters: Arc<DestinationCounters>,
+    retry: RetryPolicy,
+    clock: Arc<dyn Clock>,
+    report: ReportSink,
+    backlog: Vec<Event>,
+    attempts: u32,
+    next_retry: Option<Instant>,
+    panicked: bool,
+}
+
+impl Destination {
+    pub(crate) fn new(
+        name: String,
+        backend: Box<dyn StorageBackend>,
+        route: Route,
+        queue_batches: usize,
+        retry: RetryPolicy,
+        clock: Arc<dyn Clock>,
+        report: ReportSink,
+    ) -> (Destination, DestinationHandle) {
+        let (tx, rx) = crossbeam_channel::bounded(queue_batches);
+        let counters = Arc::new(DestinationCounters::default());
+        let handle = DestinationHandle {
+            name: name.clone(),
+            route,
+            tx,
+            counters: counters.clone(),
+            thread: Arc::new(OnceLock::new()),
+        };
+        let dest = Destination {
+            name,
+            backend,
+            rx,
+            counters,
+            retry,
+            clock,
+            report,
+            backlog: Vec::new(),
+            attempts: 0,
+            next_retry: None,
+            panicked: false,
+        };
+        (dest, handle)
+    }
+
+    pub(crate) fn spawn(self, thread_id: Arc<OnceLock<ThreadId>>) -> std::io::Result<JoinHandle<()>> {
+        std::thread::Builder::new()
+            .name(format!("viz-{}", self.name))
+            .spawn(move || {
+                let _ = thread_id.set(std::thread::current().id());
+                self.run();
+            })
+    }
+
+    fn run(mut self) {
+        loop {
+            let now = self.clock.now();
+            let wait = self
+                .next_retry
+                .map(|t| t.saturating_duration_since(now).min(TICK))
+                .unwrap_or(TICK);
+            match self.rx.recv_timeout(wait) {
+                Ok(DestMsg::Batch(batch)) => self.store(&batch),
+                Ok(DestMsg::Flush(reply)) => {
+                    let result = self.flush();
+                    if let Some(reply) = reply {
+                        let _ = reply.send(result);
+                    }
+                }
+                Ok(DestMsg::Call(call)) => {
+                    // The closure runs the backend call itself; guard it like any other.
+                    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| call(&mut *self.backend))) {
+                        self.retire(&panic_message(&*payload), "a query");
+                    }
+                }
+                Ok(DestMsg::Shutdown(reply)) => {
+                    let _ = reply.send(self.shutdown());
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    let _ = self.shutdown();
+                    return;
+                }
+            }
+            let now = self.clock.now();
+            if self.next_retry.is_some_and(|t| now >= t) {
+                self.retry_backlog();
+            }
+            if let Err(e) = self.guarded("tick", |b| b.tick(now)) {
+                self.report(e, 0, false);
+            }
+        }
+    }
+
+    fn store(&mut self, batch: &[Event]) {
+        if self.panicked {
+            bump(&self.counters.dropped, batch.len() as u64);
+            return;
+        }
+        if !self.backlog.is_empty() {
+            // Keep order: new events wait behind the ones being retried.
+            self.backlog.extend_from_slice(batch);
+            self.trim_backlog();
+            return;
+        }
+        match self.guarded("store_events", |b| b.store_events(batch)) {
+            Ok(()) => bump(&self.counters.written, batch.len() as u64),
+            Err(e) if e.kind() == ErrorKind::Panic => {
+                bump(&self.counters.dropped, batch.len() as u64);
+                self.report(e, batch.len(), false);
+            }
+            Err(e) => {
+                bump(&self.counters.failed_batches, 1);
+                self.attempts = 1;
+                let will_retry = self.retry.max_attempts > 1;
+                if will_retry {
+                    self.backlog.extend_from_slice(batch);
+                    self.trim_backlog();
+                    self.next_retry = Some(self.clock.now() + self.retry.initial_backoff);
+                } else {
+                    bump(&self.counters.dropped, batch.len() as u64);
+                }
+                self.report(e, batch.len(), will_retry);
+            }
+        }
+    }
+
+    /// Drops the oldest kept events beyond the policy's limit.
+    fn trim_backlog(&mut self) {
+        let excess = self.backlog.len().saturating_sub(self.retry.max_pending_events);
+        if excess > 0 {
+            self.backlog.drain(..excess);
+            bump(&self.counters.dropped, excess as u64);
+        }
+    }
+
+    /// One more attempt at the kept events. Returns whether none remain.
+    fn retry_backlog(&mut self) -> bool {
+        if self.backlog.is_empty() {
+            return true;
+        }
+        bump(&self.counters.retries, 1);
+        let backlog = std::mem::take(&mut self.backlog);
+        let result = self.guarded("store_events", |b| b.store_events(&backlog));
+        match result {
+            Ok(()) => {
+                bump(&self.counters.written, backlog.len() as u64);
+                self.attempts = 0;
+                self.next_retry = None;
+                true
+            }
+            Err(e) => {
+                bump(&self.counters.failed_batches, 1);
+                self.attempts += 1;
+                let give_up = self.panicked || self.attempts >= self.retry.max_attempts;
+                let n = backlog.len();
+                if give_up {
+                    bump(&self.counters.dropped, n as u64);
+                    self.attempts = 0;
+                    self.next_retry = None;
+                    let e = e.context(format_args!("gave up after {} attempts", self.retry.max_attempts));
+                    self.report(e, n, false);
+                } else {
+                    self.backlog = backlog;
+                    let factor = 1u32 << (self.attempts - 1).min(16);
+                    let backoff = (self.retry.initial_backoff * factor).min(self.retry.max_backoff);
+                    self.next_retry = Some(self.clock.now() + backoff);
+                    self.report(e, n, true);
+                }
+                false
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if self.panicked {
+            return Err(self.panicked_error());
+        }
+        if !self.retry_backlog() {
+            return Err(VizError::backend(format!(
+                "{}: {} events are still waiting for a retry",
+                self.name,
+                self.backlog.len()
+            )));
+        }
+        match self.guarded("flush", |b| b.flush()) {
+            Ok(()) => {
+                bump(&self.counters.flushes, 1);
+                Ok(())
+            }
+            Err(e) => {
+                bump(&self.counters.failed_batches, 1);
+                self.report(e.clone(), 0, false);
+                Err(e.context(&self.name))
+            }
+        }
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let flushed = self.flush();
+        if self.panicked {
+            return flushed;
+        }
+        if !self.backlog.is_empty() {
+            bump(&self.counters.dropped, self.backlog.len() as u64);
+            self.backlog.clear();
+        }
+        let closed = self.guarded("shutdown", |b| b.shutdown());
+        flushed.and(closed.map_err(|e| e.context(&self.name)))
+    }
+
+    /// Runs a backend call inside `catch_unwind`; a panic retires the backend.
+    fn guarded<R>(&mut self, what: &str, f: impl FnOnce(&mut dyn StorageBackend) -> Result<R>) -> Result<R> {
+        if self.panicked {
+            return Err(self.panicked_error());
+        }
+        match catch_unwind(AssertUnwindSafe(|| f(&mut *self.backend))) {
+            Ok(result) => result,
+            Err(payload) => Err(self.retire(&panic_message(&*payload), what)),
+        }
+    }
+
+    fn retire(&mut self, message: &str, during: &str) -> VizError {
+        self.panicked = true;
+        self.counters
+            .panicked
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        if !self.backlog.is_empty() {
+            bump(&self.counters.dropped, self.backlog.len() as u64);
+            self.backlog.clear();
+        }
+        VizError::new(
+            ErrorKind::Panic,
+            format!(
+                "backend {} panicked in {during}: {message}; it receives no more events",
+                self.name
+            ),
+        )
+    }
+
+    fn panicked_error(&self) -> VizError {
+        VizError::new(
+            ErrorKind::Panic,
+            format!("backend {} panicked earlier and receives no more events", self.name),
+        )
+    }
+
+    fn report(&self, error: VizError, events: usize, will_retry: bool) {
+        let text = format!("{}: {error}", self.name);
+        *self.counters.last_error.lock() = Some(text.clone());
+        *self.report.last_error.lock() = Some(text);
+        if let Some(cb) = &self.report.on_error {
+            let report = ErrorReport {
+                destination: self.name.clone(),
+                error,
+                events,
+                will_retry,
+            };
+            // A panicking callback must not take the destination down with it.
+            let _ = catch_unwind(AssertUnwindSafe(|| cb(&report)));
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! The hot path: producers push records into a bounded lock-free queue.
+//!
+//! A push is one `ArrayQueue::push` (a CAS on the tail and a slot write): no lock,
+//! no allocation for scalars, no system call and no wake-up; the worker polls.
+//! Only the full-queue path does more, and it is `#[cold]`.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use crossbeam_queue::{ArrayQueue, SegQueue};
+use crossbeam_utils::CachePadded;
+
+use super::Control;
+use crate::config::OverflowPolicy;
+use crate::error::{ErrorKind, Result, VizError};
+use crate::event::{Event, Priority};
+use crate::tag::TagId;
+
+/// A scalar as it travels through the queue: 32 bytes, no heap.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ScalarRecord {
+    pub tag: TagId,
+    pub step: i64,
+    pub value: f64,
+    pub wall_time: f64,
+}
+
+/// What the queue carries: the allocation-free scalar form, or any other event boxed.
+pub(crate) enum Record {
+    Scalar(ScalarRecord),
+    Event(Box<Event>),
+}
+
+impl Record {
+    fn is_critical(&self) -> bool {
+        matches!(self, Record::Event(e) if e.priority == Priority::Critical)
+    }
+}
+
+/// Lifecycle states; `collect` is accepted in `CREATED` and `RUNNING`.
+pub(crate) const CREATED: u8 = 0;
+pub(crate) const RUNNING: u8 = 1;
+pub(crate) const STOPPED: u8 = 2;
+
+/// Counters written by producers, only on the full-queue path.
+#[derive(Default)]
+pub(crate) struct DropCounters {
+    pub dropped_oldest: AtomicU64,
+    pub dropped_newest: AtomicU64,
+    pub dropped_block_timeout: AtomicU64,
+    pub rescued_critical: AtomicU64,
+    pub queue_full_hits: AtomicU64,
+}
+
+pub(crate) struct Ingress {
+    queue: CachePadded<ArrayQueue<Record>>,
+    /// Critical events that a drop-oldest push displaced: delivered before the queue.
+    pub rescue: SegQueue<Record>,
+    pub state: CachePadded<AtomicU8>,
+    policy: OverflowPolicy,
+    block_timeout: Option<Duration>,
+    pub drops: DropCounters,
+    /// Set by a producer that needs the worker now (full queue, critical event), so
+    /// at most one wake message is in flight.
+    pub wake_pending: AtomicBool,
+    /// Set when a critical event is queued: the worker then delivers and flushes.
+    pub critical_pending: AtomicBool,
+    control: Sender<Control>,
+}
+
+impl Ingress {
+    pub(crate) fn new(
+        capacity: usize,
+        policy: OverflowPolicy,
+        block_timeout: Option<Duration>,
+        control: Sender<Control>,
+    ) -> Ingress {
+        Ingress {
+            queue: CachePadded::new(ArrayQueue::new(capacity)),
+            rescue: SegQueue::new(),
+            state: CachePadded::new(AtomicU8::new(CREATED)),
+            policy,
+            block_timeout,
+            drops: DropCounters::default(),
+            wake_pending: AtomicBool::new(false),
+            critical_pending: AtomicBool::new(false),
+            control,
+        }
+    }
+
+    /// Queues a record under the overflow policy.
+    #[inline]
+    pub(crate) fn push(&self, record: Record) -> Result<()> {
+        if self.state.load(Ordering::Relaxed) == STOPPED {
+            return Err(closed());
+        }
+        match self.queue.push(record) {
+            Ok(()) => Ok(()),
+            Err(record) => self.push_full(record),
+        }
+    }
+
+    /// Queues a critical event: never dropped, and the worker is told to flush.
+    pub(crate) fn push_critical(&self, record: Record) -> Result<()> {
+        if self.state.load(Ordering::Relaxed) == STOPPED {
+            return Err(closed());
+        }
+        let pushed = match self.queue.push(record) {
+            Ok(()) => Ok(()),
+            Err(record) => self.push_blocking(record, None),
+        };
+        if pushed.is_ok() {
+            self.critical_pending.store(true, Ordering::Release);
+            self.wake();
+        }
+        pushed
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_full(&self, record: Record) -> Result<()> {
+        self.drops.queue_full_hits.fetch_add(1, Ordering::Relaxed);
+        match self.policy {
+            OverflowPolicy::DropNewest => {
+                self.drops.dropped_newest.fetch_add(1, Ordering::Relaxed);
+                Err(VizError::new(
+                    ErrorKind::QueueFull,
+                    "queue is full; the event was dropped (policy drop_newest)",
+                ))
+            }
+            OverflowPolicy::DropOldest => {
+                if let Some(victim) = self.queue.force_push(record) {
+                    if victim.is_critical() {
+                        // It was the oldest queued record, so delivering it before the
+                        // queue keeps it in order.
+                        self.rescue.push(victim);
+                        self.drops.rescued_critical.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        self.drops.dropped_oldest.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Ok(())
+            }
+            OverflowPolicy::Block => self.push_blocking(record, self.block_timeout),
+        }
+    }
+
+    /// Waits for room, waking the worker so it drains now instead of at its next poll.
+    #[cold]
+    fn push_blocking(&self, mut record: Record, timeout: Option<Duration>) -> Result<()> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut spins = 0u32;
+        loop {
+            self.wake();
+            match self.queue.push(record) {
+                Ok(()) => return Ok(()),
+                Err(r) => record = r,
+            }
+            match self.state.load(Ordering::Relaxed) {
+                STOPPED => return Err(closed()),
+                // Nobody drains an unstarted collector: waiting would never end.
+                CREATED => {
+                    return Err(VizError::new(
+                        ErrorKind::QueueFull,
+                        "the collector is not started and its queue is full; call start",
+                    ));
+                }
+                _ => {}
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.drops.dropped_block_timeout.fetch_add(1, Ordering::Relaxed);
+                return Err(VizError::new(
+                    ErrorKind::QueueFull,
+                    "queue stayed full past block_timeout; the event was dropped",
+                ));
+            }
+            spins += 1;
+            if spins < 64 {
+                std::hint::spin_loop();
+            } else if spins < 128 {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+    }
+
+    /// Asks the worker to poll now; at most one request is in flight.
+    pub(crate) fn wake(&self) {
+        if !self.wake_pending.swap(true, Ordering::AcqRel) {
+            let _ = self.control.send(Control::Wake);
+        }
+    }
+
+    pub(crate) fn pop(&self) -> Option<Record> {
+        self.rescue.pop().or_else(|| self.queue.pop())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.queue.len() + self.rescue.len()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.queue.capacity()
+    }
+}
+
+fn closed() -> VizError {
+    VizError::closed("the collector is stopped; events are no longer accepted")
+}

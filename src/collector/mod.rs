@@ -1,0 +1,444 @@
+//! The asynchronous event collector (the seed's `IEventCollector` and
+//! `AsyncEventCollector`).
+//!
+//! Data path: `collect*` → [`ingress`] (lock-free queue) → [`worker`] (staging, flush
+//! strategy, routing) → one [`destination`] thread per backend or subscriber.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+mod builder;
+mod destination;
+mod ingress;
+mod route;
+mod stats;
+mod worker;
+
+pub use builder::CollectorBuilder;
+pub use destination::{ErrorCallback, ErrorReport};
+pub use route::Route;
+pub use stats::{CollectorStats, DestinationStats};
+
+use destination::{DestMsg, Destination, DestinationHandle};
+use ingress::{CREATED, Ingress, RUNNING, Record, STOPPED, ScalarRecord};
+use stats::{WorkerCounters, load};
+use worker::Worker;
+
+use crate::backend::StorageBackend;
+use crate::clock::Clock;
+use crate::config::CollectorConfig;
+use crate::error::{ErrorKind, Result, VizError};
+use crate::event::{Event, EventData, Priority};
+use crate::tag::{Tag, TagId};
+
+/// A flush or stop someone waits for: one reply per destination, by `deadline`.
+pub(crate) struct FlushRequest {
+    reply: Sender<Result<()>>,
+    deadline: Instant,
+}
+
+/// Messages to the worker. Producers send only `Wake`, and only from the slow path.
+pub(crate) enum Control {
+    Wake,
+    Flush(FlushRequest),
+    Stop(FlushRequest),
+}
+
+/// The seed's `IEventCollector`: the operations every collector offers.
+pub trait EventCollector {
+    /// The configuration (fixed once built).
+    fn config(&self) -> &CollectorConfig;
+    /// Queues an event; see [`Collector::collect`].
+    fn collect(&self, event: Event) -> Result<()>;
+    /// Delivers and flushes everything collected before the call; see [`Collector::flush`].
+    fn flush(&self, timeout: Duration) -> Result<()>;
+    /// Starts the background threads.
+    fn start(&self) -> Result<()>;
+    /// Stops accepting, drains, flushes, shuts backends down and joins.
+    fn stop(&self, timeout: Duration) -> Result<()>;
+    /// Whether started and not stopped.
+    fn is_running(&self) -> bool;
+    /// Events collected but not yet handed to the destinations.
+    fn pending_event_count(&self) -> usize;
+}
+
+/// The seed's name for the collector.
+pub type AsyncEventCollector = Collector;
+
+struct Lifecycle {
+    unstarted: Option<(Worker, Vec<Destination>)>,
+    worker: Option<JoinHandle<()>>,
+    destinations: Vec<JoinHandle<()>>,
+}
+
+/// Collects events from any number of threads and persists them in the background.
+///
+/// `Collector` is `Send + Sync`: share it by reference or in an `Arc`. Dropping it
+/// stops it (draining and flushing, bounded by `shutdown_timeout`).
+pub struct Collector {
+    ingress: Arc<Ingress>,
+    control: Sender<Control>,
+    config: CollectorConfig,
+    clock: Arc<dyn Clock>,
+    counters: Arc<WorkerCounters>,
+    destinations: Vec<DestinationHandle>,
+    last_error: Arc<Mutex<Option<String>>>,
+    lifecycle: Mutex<Lifecycle>,
+}
+
+impl Collector {
+    /// A builder: the fluent way to make a collector with its backends.
+    pub fn builder() -> CollectorBuilder {
+        CollectorBuilder::new()
+    }
+
+    /// The seed's first constructor: one backend. Not started; call [`Collector::start`].
+    pub fn with_backend(backend: impl StorageBackend + 'static, config: CollectorConfig) -> Result<Collector> {
+        CollectorBuilder::new().config(config).backend(backend).build()
+    }
+
+    /// The seed's second constructor: subscribers only. Not started.
+    pub fn with_subscribers(
+        subscribers: Vec<Box<dyn crate::EventSubscriber>>,
+        config: CollectorConfig,
+    ) -> Result<Collector> {
+        subscribers
+            .into_iter()
+            .fold(CollectorBuilder::new().config(config), |b, s| b.subscriber_boxed(s))
+            .build()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn assemble(
+        config: CollectorConfig,
+        clock: Arc<dyn Clock>,
+        control: (Sender<Control>, Receiver<Control>),
+        ingress: Arc<Ingress>,
+        destinations: Vec<(Destination, DestinationHandle)>,
+        last_error: Arc<Mutex<Option<String>>>,
+    ) -> Collector {
+        let (dest_threads, handles): (Vec<_>, Vec<_>) = destinations.into_iter().unzip();
+        let counters = Arc::new(WorkerCounters::default());
+        let worker = Worker {
+            ingress: ingress.clone(),
+            control: control.1,
+            config: config.clone(),
+            clock: clock.clone(),
+            counters: counters.clone(),
+            destinations: handles.clone(),
+            staging: Vec::with_capacity(config.buffer_capacity),
+            tags: Default::default(),
+            last_flush: clock.now(),
+            dirty: false,
+        };
+        Collector {
+            ingress,
+            control: control.0,
+            config,
+            clock,
+            counters,
+            destinations: handles,
+            last_error,
+            lifecycle: Mutex::new(Lifecycle {
+                unstarted: Some((worker, dest_threads)),
+                worker: None,
+                destinations: Vec::new(),
+            }),
+        }
+    }
+
+    /// Interns `tag` for [`Collector::collect_scalar`]. Call once per tag, outside the hot loop.
+    pub fn intern(&self, tag: &str) -> Result<TagId> {
+        Tag::new(tag).map(Tag::id)
+    }
+
+    /// The hot path: queues a scalar under an interned tag, stamped with the current
+    /// wall time. Takes no lock, allocates nothing, makes no system call and does not
+    /// wake the worker (unless the queue is full and the policy is `Block`).
+    #[inline]
+    pub fn collect_scalar(&self, tag: TagId, step: i64, value: f64) -> Result<()> {
+        let wall_time = self.clock.wall_time();
+        self.collect_scalar_at(tag, step, value, wall_time)
+    }
+
+    /// [`Collector::collect_scalar`] with a caller-given wall time (seconds since the epoch).
+    #[inline]
+    pub fn collect_scalar_at(&self, tag: TagId, step: i64, value: f64, wall_time: f64) -> Result<()> {
+        self.ingress.push(Record::Scalar(ScalarRecord {
+            tag,
+            step,
+            value,
+            wall_time,
+        }))
+    }
+
+    /// Queues any event. A missing wall time is stamped now. Normal-priority scalars
+    /// take the allocation-free path; critical events are never dropped and make the
+    /// worker deliver and flush at once.
+    pub fn collect(&self, mut event: Event) -> Result<()> {
+        event.validate()?;
+        let wall_time = *event.wall_time.get_or_insert_with(|| self.clock.wall_time());
+        match (event.priority, &event.data) {
+            (Priority::Critical, _) => self.ingress.push_critical(Record::Event(Box::new(event))),
+            (Priority::Normal, EventData::Scalar(value)) => self.collect_scalar_at(event.tag.id(), event.step, *value, wall_time),
+            (Priority::Normal, _) => self.ingress.push(Record::Event(Box::new(event))),
+        }
+    }
+
+    /// Queues events in order; stops at the first error and returns it with the
+    /// number accepted before it.
+    pub fn collect_batch(&self, events: impl IntoIterator<Item = Event>) -> std::result::Result<usize, (usize, VizError)> {
+        let mut accepted = 0;
+        for event in events {
+            self.collect(event).map_err(|e| (accepted, e))?;
+            accepted += 1;
+        }
+        Ok(accepted)
+    }
+
+    /// Starts the worker and destination threads. Events collected before `start`
+    /// wait in the queue. Starting twice is a no-op; starting after `stop` fails.
+    pub fn start(&self) -> Result<()> {
+        let mut lifecycle = self.lifecycle.lock();
+        let Some((worker, destinations)) = lifecycle.unstarted.take() else {
+            return match self.ingress.state.load(Ordering::Acquire) {
+                STOPPED => Err(VizError::closed("the collector was stopped; build a new one")),
+                _ => Ok(()),
+            };
+        };
+        for (dest, handle) in destinations.into_iter().zip(&self.destinations) {
+            let thread = dest.spawn(handle.thread.clone())?;
+            lifecycle.destinations.push(thread);
+        }
+        let thread = std::thread::Builder::new()
+            .name("viz-worker".into())
+            .spawn(move || worker.run())?;
+        lifecycle.worker = Some(thread);
+        self.ingress.state.store(RUNNING, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether started and not stopped.
+    pub fn is_running(&self) -> bool {
+        self.ingress.state.load(Ordering::Acquire) == RUNNING
+    }
+
+    /// Returns once every event collected before the call has reached every
+    /// destination and each has flushed, or fails with [`ErrorKind::Timeout`] (naming
+    /// what did not finish) after `timeout`. A backend error is returned as such.
+    pub fn flush(&self, timeout: Duration) -> Result<()> {
+        match self.ingress.state.load(Ordering::Acquire) {
+            RUNNING => {}
+            CREATED => return Err(VizError::closed("the collector is not started; call start first")),
+            _ => return Err(VizError::closed("the collector is stopped")),
+        }
+        let deadline = Instant::now() + timeout;
+        let (reply, answers) = crossbeam_channel::bounded(self.destinations.len());
+        self.control
+            .send(Control::Flush(FlushRequest { reply, deadline }))
+            .map_err(|_| VizError::closed("the collector's worker has exited"))?;
+        self.await_answers(&answers, deadline, "flush")
+    }
+
+    /// Collects one answer per destination, or reports which are missing at the deadline.
+    fn await_answers(&self, answers: &Receiver<Result<()>>, deadline: Instant, what: &str) -> Result<()> {
+        let mut first_error = None;
+        for received in 0..self.destinations.len() {
+            match answers.recv_deadline(deadline) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {
+                    return Err(VizError::timeout(format!(
+                        "{what} did not complete in time: {} of {} destinations answered",
+                        received,
+                        self.destinations.len()
+                    )));
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Stops accepting events, drains the queue, delivers and flushes everything,
+    /// shuts every backend down and joins the threads, waiting at most `timeout`.
+    /// A backend still busy at the deadline is left on its thread and reported.
+    /// Stopping a collector that was never started starts it first, so what was
+    /// queued is still delivered. Stopping twice is a no-op.
+    pub fn stop(&self, timeout: Duration) -> Result<()> {
+        if self.ingress.state.load(Ordering::Acquire) == CREATED {
+            self.start()?;
+        }
+        let mut lifecycle = self.lifecycle.lock();
+        let Some(worker) = lifecycle.worker.take() else {
+            return Ok(());
+        };
+        self.ingress.state.store(STOPPED, Ordering::Release);
+        let deadline = Instant::now() + timeout;
+        let (reply, answers) = crossbeam_channel::bounded(self.destinations.len());
+        let result = match self.control.send(Control::Stop(FlushRequest { reply, deadline })) {
+            Ok(()) => self.await_answers(&answers, deadline, "stop"),
+            Err(_) => Err(VizError::closed("the collector's worker has exited")),
+        };
+        join_until(worker, deadline);
+        for thread in lifecycle.destinations.drain(..) {
+            join_until(thread, deadline);
+        }
+        result
+    }
+
+    /// Events collected but not yet handed to the destinations (queued plus staged).
+    pub fn pending_event_count(&self) -> usize {
+        self.ingress.len() + load(&self.counters.staged) as usize
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CollectorConfig {
+        &self.config
+    }
+
+    /// Destination names, `<type>#<index>`, in the order they were added.
+    pub fn destination_names(&self) -> Vec<String> {
+        self.destinations.iter().map(|d| d.name.clone()).collect()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> CollectorStats {
+        let drops = &self.ingress.drops;
+        let destinations: Vec<DestinationStats> = self
+            .destinations
+            .iter()
+            .map(|d| DestinationStats {
+                name: d.name.clone(),
+                written: load(&d.counters.written),
+                failed_batches: load(&d.counters.failed_batches),
+                retries: load(&d.counters.retries),
+                dropped: load(&d.counters.dropped),
+                flushes: load(&d.counters.flushes),
+                panicked: d.counters.panicked.load(Ordering::Relaxed),
+                last_error: d.counters.last_error.lock().clone(),
+            })
+            .collect();
+        let queued = self.ingress.len() as u64;
+        let mut peak = load(&self.counters.peak_queue_len);
+        if load(&drops.queue_full_hits) > 0 {
+            peak = peak.max(self.ingress.capacity() as u64);
+        }
+        let last_error = self
+            .last_error
+            .lock()
+            .clone()
+            .or_else(|| self.counters.last_error.lock().clone());
+        CollectorStats {
+            collected: load(&self.counters.received) + queued,
+            queued,
+            staged: load(&self.counters.staged),
+            peak_queue_len: peak,
+            dropped_oldest: load(&drops.dropped_oldest),
+            dropped_newest: load(&drops.dropped_newest),
+            dropped_block_timeout: load(&drops.dropped_block_timeout),
+            rescued_critical: load(&drops.rescued_critical),
+            written: destinations.iter().map(|d| d.written).sum(),
+            failed_batches: destinations.iter().map(|d| d.failed_batches).sum(),
+            deliveries: load(&self.counters.deliveries),
+            flushes: load(&self.counters.flushes),
+            last_error,
+            destinations,
+        }
+    }
+
+    /// Runs `f` on destination `index`'s backend, on that destination's thread (so
+    /// it sees what the backend stored so far), waiting at most `timeout`.
+    pub fn query_backend<R: Send + 'static>(
+        &self,
+        index: usize,
+        timeout: Duration,
+        f: impl FnOnce(&mut dyn StorageBackend) -> R + Send + 'static,
+    ) -> Result<R> {
+        let dest = self.destinations.get(index).ok_or_else(|| {
+            VizError::invalid_argument(format!(
+                "destination index {index} is out of range; the collector has {}",
+                self.destinations.len()
+            ))
+        })?;
+        if !self.is_running() {
+            return Err(VizError::closed("the collector is not running"));
+        }
+        if dest.thread.get() == Some(&std::thread::current().id()) {
+            return Err(VizError::new(
+                ErrorKind::Unsupported,
+                format!("cannot query {} from its own delivery thread", dest.name),
+            ));
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let call: destination::BackendCall = Box::new(move |backend| {
+            let _ = tx.send(f(backend));
+        });
+        let deadline = Instant::now() + timeout;
+        dest.tx
+            .send_deadline(DestMsg::Call(call), deadline)
+            .map_err(|_| VizError::timeout(format!("{} did not accept the query in time", dest.name)))?;
+        rx.recv_deadline(deadline).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => {
+                VizError::timeout(format!("{} did not answer the query in time", dest.name))
+            }
+            crossbeam_channel::RecvTimeoutError::Disconnected => VizError::new(
+                ErrorKind::Panic,
+                format!("{} panicked while answering the query", dest.name),
+            ),
+        })
+    }
+
+    /// Events with `start_step <= step <= end_step` from destination `index`'s
+    /// backend. Events still queued or staged are not included: flush first.
+    pub fn get_events(&self, index: usize, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
+        self.query_backend(index, self.config.shutdown_timeout, move |b| b.get_events(start_step, end_step))?
+    }
+}
+
+/// Joins `thread` if it finishes by `deadline`; otherwise leaves it running detached.
+fn join_until(thread: JoinHandle<()>, deadline: Instant) {
+    while !thread.is_finished() {
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let _ = thread.join();
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.stop(self.config.shutdown_timeout);
+    }
+}
+
+impl EventCollector for Collector {
+    fn config(&self) -> &CollectorConfig {
+        Collector::config(self)
+    }
+    fn collect(&self, event: Event) -> Result<()> {
+        Collector::collect(self, event)
+    }
+    fn flush(&self, timeout: Duration) -> Result<()> {
+        Collector::flush(self, timeout)
+    }
+    fn start(&self) -> Result<()> {
+        Collector::start(self)
+    }
+    fn stop(&self, timeout: Duration) -> Result<()> {
+        Collector::stop(self, timeout)
+    }
+    fn is_running(&self) -> bool {
+        Collector::is_running(self)
+    }
+    fn pending_event_count(&self) -> usize {
+        Collector::pending_event_count(self)
+    }
+}

@@ -1,0 +1,99 @@
+//! Collector statistics: live counters and the snapshot handed to callers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+/// Live counters of one destination, shared by its thread and the collector.
+#[derive(Default)]
+pub(crate) struct DestinationCounters {
+    pub written: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub retries: AtomicU64,
+    pub dropped: AtomicU64,
+    pub flushes: AtomicU64,
+    pub panicked: std::sync::atomic::AtomicBool,
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// Live counters of the worker.
+#[derive(Default)]
+pub(crate) struct WorkerCounters {
+    pub received: AtomicU64,
+    pub staged: AtomicU64,
+    pub peak_queue_len: AtomicU64,
+    pub deliveries: AtomicU64,
+    pub flushes: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// A snapshot of one destination's counters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DestinationStats {
+    /// `<type>#<index>`, such as `memory#0`.
+    pub name: String,
+    /// Events the backend accepted.
+    pub written: u64,
+    /// Calls to the backend that failed (each retry counts).
+    pub failed_batches: u64,
+    /// Retry attempts made.
+    pub retries: u64,
+    /// Events this destination lost: its queue was full, retries ran out, or it panicked.
+    pub dropped: u64,
+    /// Successful backend flushes.
+    pub flushes: u64,
+    /// Whether the backend panicked; it receives nothing more.
+    pub panicked: bool,
+    /// The most recent error, if any.
+    pub last_error: Option<String>,
+}
+
+/// A snapshot of a collector's counters (seed 004's buffer statistics and more).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CollectorStats {
+    /// Events accepted by `collect` so far (received by the worker plus still queued).
+    pub collected: u64,
+    /// Events in the lock-free queue now.
+    pub queued: u64,
+    /// Events the worker holds, waiting for the flush strategy.
+    pub staged: u64,
+    /// Largest queue length seen (sampled by the worker before each drain; a full
+    /// queue records its capacity).
+    pub peak_queue_len: u64,
+    /// Events dropped under the drop-oldest policy.
+    pub dropped_oldest: u64,
+    /// Events dropped under the drop-newest policy.
+    pub dropped_newest: u64,
+    /// Events dropped because a blocked `collect` reached `block_timeout`.
+    pub dropped_block_timeout: u64,
+    /// Critical events a drop-oldest push displaced and then saved.
+    pub rescued_critical: u64,
+    /// Events accepted by backends, summed over destinations.
+    pub written: u64,
+    /// Failed backend calls, summed over destinations.
+    pub failed_batches: u64,
+    /// Batches handed to destinations.
+    pub deliveries: u64,
+    /// Flush cycles (every destination flushed).
+    pub flushes: u64,
+    /// The most recent error anywhere.
+    pub last_error: Option<String>,
+    /// Per-destination counters.
+    pub destinations: Vec<DestinationStats>,
+}
+
+impl CollectorStats {
+    /// Events dropped by the queue's overflow policies, all policies together.
+    pub fn dropped(&self) -> u64 {
+        self.dropped_oldest + self.dropped_newest + self.dropped_block_timeout
+    }
+}
+
+pub(crate) fn load(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}

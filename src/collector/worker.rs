@@ -1,0 +1,299 @@
+//! The worker: drains the queue, stages events, applies the flush strategy and
+//! hands batches to the destinations.
+//!
+//! It is never woken by producers on the normal path: it polls, backing off from
+//! spinning to yielding to sleeping (up to `max_poll_interval`) while the queue is
+//! empty. Control messages (flush, stop, a producer stuck on a full queue) wake it
+//! through the control channel it sleeps on.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+
+use super::destination::{DestMsg, DestinationHandle};
+use super::ingress::{Ingress, Record};
+use super::stats::{WorkerCounters, bump};
+use super::{Control, FlushRequest};
+use crate::clock::Clock;
+use crate::config::{CollectorConfig, FlushStrategy};
+use crate::error::{Result, VizError, panic_message};
+use crate::event::{Event, EventData, Priority};
+use crate::tag::TagCache;
+
+pub(crate) struct Worker {
+    pub ingress: Arc<Ingress>,
+    pub control: Receiver<Control>,
+    pub config: CollectorConfig,
+    pub clock: Arc<dyn Clock>,
+    pub counters: Arc<WorkerCounters>,
+    pub destinations: Vec<DestinationHandle>,
+    pub staging: Vec<Event>,
+    pub tags: TagCache,
+    pub last_flush: Instant,
+    /// Whether anything was delivered since the last flush cycle.
+    pub dirty: bool,
+}
+
+impl Worker {
+    pub(crate) fn run(mut self) {
+        let mut idle_rounds = 0u32;
+        loop {
+            let outcome = catch_unwind(AssertUnwindSafe(|| self.round()));
+            match outcome {
+                Ok(Some(stop)) => {
+                    self.stop(stop);
+                    return;
+                }
+                Ok(None) => {}
+                Err(payload) => {
+                    *self.counters.last_error.lock() =
+                        Some(format!("worker panicked: {}", panic_message(&*payload)));
+                }
+            }
+            if self.ingress.len() > 0 {
+                idle_rounds = 0;
+                continue;
+            }
+            idle_rounds = idle_rounds.saturating_add(1);
+            if idle_rounds < 16 {
+                std::hint::spin_loop();
+            } else if idle_rounds < 32 {
+                std::thread::yield_now();
+            } else {
+                // Sleep on the control channel, so flush and stop wake us at once.
+                let step = Duration::from_micros(50) * (idle_rounds - 31).min(1 << 10);
+                let mut sleep = step.min(self.config.max_poll_interval);
+                if self.time_based() {
+                    let due = self.last_flush + self.config.flush_interval;
+                    sleep = sleep.min(due.saturating_duration_since(self.clock.now()));
+                }
+                match self.control.recv_timeout(sleep) {
+                    Ok(msg) => {
+                        if let Some(stop) = self.handle(msg) {
+                            self.stop(stop);
+                            return;
+                        }
+                        idle_rounds = 0;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.stop(None);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One round: control messages, a drain, the strategy. Returns a stop request.
+    fn round(&mut self) -> Option<Option<FlushRequest>> {
+        while let Ok(msg) = self.control.try_recv() {
+            if let Some(stop) = self.handle(msg) {
+                return Some(stop);
+            }
+        }
+        if self.ingress.critical_pending.swap(false, Ordering::AcqRel) {
+            self.drain(usize::MAX);
+            self.deliver_all();
+            self.flush_destinations(None);
+            return None;
+        }
+        let room = self.config.buffer_capacity.saturating_sub(self.staging.len());
+        self.drain(room);
+        let now = self.clock.now();
+        let interval_due = self.time_based() && now.duration_since(self.last_flush) >= self.config.flush_interval;
+        match self.config.strategy {
+            FlushStrategy::SizeBased | FlushStrategy::Hybrid => self.deliver_full_batches(),
+            FlushStrategy::TimeBased if self.staging.len() >= self.config.buffer_capacity => {
+                self.deliver_all()
+            }
+            FlushStrategy::TimeBased | FlushStrategy::Manual => {}
+        }
+        if interval_due {
+            self.deliver_all();
+            if self.dirty {
+                self.flush_destinations(None);
+            }
+            self.last_flush = now;
+        }
+        None
+    }
+
+    fn time_based(&self) -> bool {
+        matches!(self.config.strategy, FlushStrategy::TimeBased | FlushStrategy::Hybrid)
+    }
+
+    /// Handles a control message; returns a stop request.
+    fn handle(&mut self, msg: Control) -> Option<Option<FlushRequest>> {
+        match msg {
+            Control::Wake => {
+                self.ingress.wake_pending.store(false, Ordering::Release);
+                None
+            }
+            Control::Flush(request) => {
+                self.flush_request(request);
+                None
+            }
+            Control::Stop(request) => Some(Some(request)),
+        }
+    }
+
+    /// Moves up to `max` records from the queue into staging, delivering along the way
+    /// when `max` exceeds the staging buffer (a flush or stop drains everything).
+    fn drain(&mut self, max: usize) {
+        let len = self.ingress.len() as u64;
+        self.counters.peak_queue_len.fetch_max(len, Ordering::Relaxed);
+        let mut taken = 0usize;
+        while taken < max {
+            let Some(record) = self.ingress.pop() else { break };
+            taken += 1;
+            let event = match record {
+                Record::Scalar(s) => Event {
+                    tag: self.tags.resolve(s.tag),
+                    step: s.step,
+                    wall_time: Some(s.wall_time),
+                    priority: Priority::Normal,
+                    data: EventData::Scalar(s.value),
+                },
+                Record::Event(boxed) => *boxed,
+            };
+            self.staging.push(event);
+            if self.staging.len() >= self.config.buffer_capacity {
+                if max == usize::MAX {
+                    self.deliver_all();
+                } else {
+                    break;
+                }
+            }
+        }
+        bump(&self.counters.received, taken as u64);
+        self.counters
+            .staged
+            .store(self.staging.len() as u64, Ordering::Relaxed);
+    }
+
+    fn deliver_full_batches(&mut self) {
+        let n = self.config.batch_size;
+        if self.staging.len() < n {
+            return;
+        }
+        let whole = self.staging.len() / n * n;
+        let rest = self.staging.split_off(whole);
+        let full = std::mem::replace(&mut self.staging, rest);
+        self.deliver(full);
+    }
+
+    fn deliver_all(&mut self) {
+        if !self.staging.is_empty() {
+            let all = std::mem::take(&mut self.staging);
+            self.deliver(all);
+        }
+    }
+
+    /// Sends `events` to every destination, in `batch_size` chunks.
+    fn deliver(&mut self, mut events: Vec<Event>) {
+        self.counters
+            .staged
+            .store(self.staging.len() as u64, Ordering::Relaxed);
+        let n = self.config.batch_size;
+        while !events.is_empty() {
+            let rest = if events.len() > n { events.split_off(n) } else { Vec::new() };
+            let batch = Arc::new(std::mem::replace(&mut events, rest));
+            let critical = batch.iter().any(|e| e.priority == Priority::Critical);
+            for dest in &self.destinations {
+                let routed = if dest.route.is_all() {
+                    batch.clone()
+                } else {
+                    let picked: Vec<Event> = batch.iter().filter(|e| dest.route.matches(e)).cloned().collect();
+                    if picked.is_empty() {
+                        continue;
+                    }
+                    Arc::new(picked)
+                };
+                send_batch(dest, routed, critical);
+            }
+            bump(&self.counters.deliveries, 1);
+            self.dirty = true;
+        }
+    }
+
+    /// Asks every destination to flush; replies go to `reply` when given.
+    fn flush_destinations(&mut self, reply: Option<(&Sender<Result<()>>, Instant)>) {
+        for dest in &self.destinations {
+            let msg = DestMsg::Flush(reply.map(|(r, _)| r.clone()));
+            let sent = match reply {
+                // A flush someone waits for may wait for room, up to its deadline.
+                Some((r, deadline)) => {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    dest.tx.send_timeout(msg, wait).map_err(|_| {
+                        let _ = r.send(Err(VizError::timeout(format!(
+                            "{} did not accept the flush request before the deadline",
+                            dest.name
+                        ))));
+                    })
+                }
+                None => dest.tx.try_send(msg).map_err(|_| ()),
+            };
+            let _ = sent;
+        }
+        bump(&self.counters.flushes, 1);
+        self.dirty = false;
+    }
+
+    fn flush_request(&mut self, request: FlushRequest) {
+        self.drain(usize::MAX);
+        self.deliver_all();
+        self.flush_destinations(Some((&request.reply, request.deadline)));
+        self.last_flush = self.clock.now();
+    }
+
+    /// Final drain and delivery, then a shutdown request to every destination.
+    /// Each destination's answer (or a timeout in its place) goes to the request's
+    /// reply channel; the collector waits for them, so a hung backend cannot hang us.
+    fn stop(&mut self, request: Option<FlushRequest>) {
+        self.drain(usize::MAX);
+        self.deliver_all();
+        for dest in &self.destinations {
+            let Some(request) = &request else {
+                let _ = dest.tx.try_send(DestMsg::Shutdown(crossbeam_channel::bounded(1).0));
+                continue;
+            };
+            let wait = request.deadline.saturating_duration_since(Instant::now());
+            if dest
+                .tx
+                .send_timeout(DestMsg::Shutdown(request.reply.clone()), wait)
+                .is_err()
+            {
+                let _ = request.reply.send(Err(VizError::timeout(format!(
+                    "{} did not accept the shutdown request before the deadline",
+                    dest.name
+                ))));
+            }
+        }
+    }
+}
+
+fn send_batch(dest: &DestinationHandle, batch: Arc<Vec<Event>>, critical: bool) {
+    let n = batch.len() as u64;
+    let result = if critical {
+        // Critical events wait for room rather than be dropped.
+        dest.tx
+            .send_timeout(DestMsg::Batch(batch), Duration::from_secs(60))
+            .map_err(|_| ())
+    } else {
+        dest.tx.try_send(DestMsg::Batch(batch)).map_err(|e| {
+            if let TrySendError::Full(_) = e {
+                *dest.counters.last_error.lock() = Some(format!(
+                    "{}: delivery queue full (backend too slow); {n} events dropped",
+                    dest.name
+                ));
+            }
+        })
+    };
+    if result.is_err() {
+        bump(&dest.counters.dropped, n);
+    }
+}

@@ -1,0 +1,53 @@
+//! # viz
+//!
+//! Records visualization events — scalars, histograms, text, images, tensors and raw
+//! bytes — from an ML training loop, and persists them in batches on background
+//! threads through pluggable storage backends.
+//!
+//! The data path: [`Collector::collect_scalar`] (lock-free, allocation-free) → a
+//! bounded queue → the worker thread (staging, flush strategy, routing) → one
+//! delivery thread per [`StorageBackend`] or [`EventSubscriber`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use viz::{Collector, MemoryBackend};
+//!
+//! let memory = MemoryBackend::new();
+//! let collector = Collector::builder().backend(memory.clone()).build_and_start()?;
+//! let loss = collector.intern("train/loss")?;
+//! for step in 0..1000 {
+//!     collector.collect_scalar(loss, step, 1.0 / (step + 1) as f64)?;
+//! }
+//! collector.flush(Duration::from_secs(5))?;
+//! assert_eq!(memory.len(), 1000);
+//! # Ok::<(), viz::VizError>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod backend;
+pub mod clock;
+pub mod collector;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod factory;
+pub mod payload;
+pub mod tag;
+pub mod url;
+
+pub use backend::StorageBackend;
+pub use backend::base::{BufferedSink, StorageBackendBase};
+pub use backend::memory::MemoryBackend;
+pub use backend::subscriber::EventSubscriber;
+pub use clock::{Clock, ManualClock, SystemClock, WallClock};
+pub use collector::{
+    AsyncEventCollector, Collector, CollectorBuilder, CollectorStats, DestinationStats, ErrorCallback,
+    ErrorReport, EventCollector, Route,
+};
+pub use config::{CollectorConfig, FlushStrategy, OverflowPolicy, RetryPolicy, StorageConfiguration};
+pub use error::{ErrorKind, Result, VizError};
+pub use event::{Event, EventData, EventKind, KindSet, Priority};
+pub use factory::StorageBackendFactory;
+pub use payload::{DType, Histogram, Image, RawBytes, Tensor};
+pub use tag::{MAX_TAG_LEN, Tag, TagId};

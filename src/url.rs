@@ -1,0 +1,98 @@
+//! Connection strings: `<type>://<location>?<option>=<value>&...`.
+//!
+//! Options are validated by the backend that reads them: [`ConnectionString::take`]
+//! parses one, and [`ConnectionString::finish`] rejects any the backend did not
+//! know, naming the option, so a typo never passes silently.
+
+use std::str::FromStr;
+
+use crate::config::scheme_of;
+use crate::error::{Result, VizError};
+
+/// A parsed connection string.
+#[derive(Debug)]
+pub struct ConnectionString {
+    /// The scheme (the backend type).
+    pub scheme: String,
+    /// Everything between `://` and `?`, percent-decoded.
+    pub location: String,
+    options: Vec<(String, String)>,
+}
+
+impl ConnectionString {
+    /// Parses `s`. Errors name what is malformed.
+    pub fn parse(s: &str) -> Result<ConnectionString> {
+        let scheme = scheme_of(s)?.to_owned();
+        let rest = &s[scheme.len() + 3..];
+        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut options = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                VizError::invalid_config(format!(
+                    "option '{pair}' in connection string '{s}' has no value; write {pair}=<value>"
+                ))
+            })?;
+            options.push((decode(key, s)?, decode(value, s)?));
+        }
+        Ok(ConnectionString {
+            scheme,
+            location: decode(location, s)?,
+            options,
+        })
+    }
+
+    /// Removes and parses option `name`; `None` when absent.
+    pub fn take<T: FromStr>(&mut self, name: &str) -> Result<Option<T>> {
+        let Some(i) = self.options.iter().position(|(k, _)| k == name) else {
+            return Ok(None);
+        };
+        let (_, value) = self.options.remove(i);
+        value.parse().map(Some).map_err(|_| {
+            VizError::invalid_config(format!(
+                "option {name} has invalid value '{value}' for a {}://",
+                self.scheme
+            ))
+        })
+    }
+
+    /// Fails if any option was not taken.
+    pub fn finish(self) -> Result<()> {
+        match self.options.first() {
+            None => Ok(()),
+            Some((k, _)) => Err(VizError::invalid_config(format!(
+                "unknown option '{k}' for a {}:// connection string",
+                self.scheme
+            ))),
+        }
+    }
+}
+
+fn decode(part: &str, whole: &str) -> Result<String> {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| {
+                    VizError::invalid_config(format!(
+                        "bad percent-escape at byte {i} of '{part}' in connection string '{whole}'"
+                    ))
+                })?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| {
+        VizError::new(
+            crate::ErrorKind::InvalidUtf8,
+            format!("'{part}' in connection string '{whole}' decodes to invalid UTF-8"),
+        )
+    })
+}
