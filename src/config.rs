@@ -105,9 +105,14 @@ pub struct CollectorConfig {
     /// Longest the idle worker sleeps between polls of the queue.
     #[serde(rename = "max_poll_interval_ms", with = "millis")]
     pub max_poll_interval: Duration,
-    /// Batches queued per destination before a slow backend starts losing batches
-    /// (counted per destination) instead of stalling the others.
+    /// Batches queued per destination. When a destination's queue is full the
+    /// worker waits for it, up to `destination_stall_timeout`.
     pub destination_queue_batches: usize,
+    /// Longest the worker waits for room in a full destination queue. A destination
+    /// still full after that is marked stalled: it loses batches (counted in its
+    /// `dropped`) instead of holding back the others, until its queue drains to half.
+    #[serde(rename = "destination_stall_timeout_ms", with = "millis")]
+    pub destination_stall_timeout: Duration,
     /// Longest `stop` (and dropping the collector) waits for backends to finish;
     /// a backend still busy then is abandoned on its thread and reported.
     #[serde(rename = "shutdown_timeout_ms", with = "millis")]
@@ -128,6 +133,7 @@ impl Default for CollectorConfig {
             retry: RetryPolicy::default(),
             max_poll_interval: Duration::from_millis(5),
             destination_queue_batches: 256,
+            destination_stall_timeout: Duration::from_millis(250),
             shutdown_timeout: Duration::from_secs(5),
         }
     }
@@ -162,7 +168,11 @@ impl CollectorConfig {
         at_least("buffer_capacity", self.buffer_capacity, 1)?;
         at_least("batch_size", self.batch_size, 1)?;
         at_least("max_queue_length", self.max_queue_length, 1)?;
-        at_least("destination_queue_batches", self.destination_queue_batches, 1)?;
+        at_least(
+            "destination_queue_batches",
+            self.destination_queue_batches,
+            1,
+        )?;
         if self.batch_size > self.buffer_capacity {
             return Err(VizError::invalid_config(format!(
                 "batch_size is {} but buffer_capacity is {}; a batch must fit in the buffer",
@@ -172,6 +182,7 @@ impl CollectorConfig {
         positive("flush_interval", self.flush_interval)?;
         positive("max_poll_interval", self.max_poll_interval)?;
         positive("shutdown_timeout", self.shutdown_timeout)?;
+        positive("destination_stall_timeout", self.destination_stall_timeout)?;
         if let Some(t) = self.block_timeout {
             positive("block_timeout", t)?;
         }
@@ -287,7 +298,8 @@ pub(crate) fn scheme_matches(scheme: &str, type_name: &str) -> bool {
 
 fn is_type_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
 }
 
 fn at_least(field: &str, value: usize, min: usize) -> Result<()> {

@@ -135,7 +135,11 @@ impl Event {
 
     /// A text event; interns `tag`.
     pub fn text(tag: &str, step: i64, text: impl Into<String>) -> Result<Event> {
-        Ok(Event::new(Tag::new(tag)?, step, EventData::Text(text.into())))
+        Ok(Event::new(
+            Tag::new(tag)?,
+            step,
+            EventData::Text(text.into()),
+        ))
     }
 
     /// A histogram event; interns `tag`.
@@ -149,17 +153,29 @@ impl Event {
 
     /// An image event; interns `tag`.
     pub fn image(tag: &str, step: i64, image: Image) -> Result<Event> {
-        Ok(Event::new(Tag::new(tag)?, step, EventData::Image(Box::new(image))))
+        Ok(Event::new(
+            Tag::new(tag)?,
+            step,
+            EventData::Image(Box::new(image)),
+        ))
     }
 
     /// A tensor event; interns `tag`.
     pub fn tensor(tag: &str, step: i64, tensor: Tensor) -> Result<Event> {
-        Ok(Event::new(Tag::new(tag)?, step, EventData::Tensor(Box::new(tensor))))
+        Ok(Event::new(
+            Tag::new(tag)?,
+            step,
+            EventData::Tensor(Box::new(tensor)),
+        ))
     }
 
     /// A raw-bytes event; interns `tag`.
     pub fn raw(tag: &str, step: i64, raw: RawBytes) -> Result<Event> {
-        Ok(Event::new(Tag::new(tag)?, step, EventData::Raw(Box::new(raw))))
+        Ok(Event::new(
+            Tag::new(tag)?,
+            step,
+            EventData::Raw(Box::new(raw)),
+        ))
     }
 
     /// Sets the wall time (seconds since the epoch).

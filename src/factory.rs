@@ -84,7 +84,11 @@ impl StorageBackendFactory {
 
     /// Creates and initializes a backend of `type_name` from `connection_string`
     /// (empty means `<type_name>://`).
-    pub fn create(&self, type_name: &str, connection_string: &str) -> Result<Box<dyn StorageBackend>> {
+    pub fn create(
+        &self,
+        type_name: &str,
+        connection_string: &str,
+    ) -> Result<Box<dyn StorageBackend>> {
         self.create_from_config(&StorageConfiguration {
             backend_type: type_name.to_owned(),
             connection_string: connection_string.to_owned(),
@@ -99,7 +103,10 @@ impl StorageBackendFactory {
     }
 
     /// Creates and initializes a backend from a validated configuration.
-    pub fn create_from_config(&self, config: &StorageConfiguration) -> Result<Box<dyn StorageBackend>> {
+    pub fn create_from_config(
+        &self,
+        config: &StorageConfiguration,
+    ) -> Result<Box<dyn StorageBackend>> {
         config.validate()?;
         let requested = config.resolved_type()?;
         let constructor = self.lookup(&requested)?;

@@ -42,10 +42,12 @@ pub use backend::memory::MemoryBackend;
 pub use backend::subscriber::EventSubscriber;
 pub use clock::{Clock, ManualClock, SystemClock, WallClock};
 pub use collector::{
-    AsyncEventCollector, Collector, CollectorBuilder, CollectorStats, DestinationStats, ErrorCallback,
-    ErrorReport, EventCollector, Route,
+    AsyncEventCollector, Collector, CollectorBuilder, CollectorStats, DestinationStats,
+    ErrorCallback, ErrorReport, EventCollector, Route,
 };
-pub use config::{CollectorConfig, FlushStrategy, OverflowPolicy, RetryPolicy, StorageConfiguration};
+pub use config::{
+    CollectorConfig, FlushStrategy, OverflowPolicy, RetryPolicy, StorageConfiguration,
+};
 pub use error::{ErrorKind, Result, VizError};
 pub use event::{Event, EventData, EventKind, KindSet, Priority};
 pub use factory::StorageBackendFactory;

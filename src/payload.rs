@@ -30,7 +30,9 @@ impl Histogram {
     /// Errors name the first non-finite value. An empty input gives an empty histogram.
     pub fn from_values(values: &[f64], bins: usize) -> Result<Histogram> {
         if bins == 0 {
-            return Err(VizError::invalid_argument("histogram bins must be at least 1"));
+            return Err(VizError::invalid_argument(
+                "histogram bins must be at least 1",
+            ));
         }
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(VizError::invalid_argument(format!(
@@ -38,7 +40,8 @@ impl Histogram {
                 values[i]
             )));
         }
-        let (mut min, mut max, mut sum, mut sum_squares) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
+        let (mut min, mut max, mut sum, mut sum_squares) =
+            (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0.0);
         for &v in values {
             min = min.min(v);
             max = max.max(v);
@@ -64,7 +67,9 @@ impl Histogram {
         let mut bucket_counts = vec![0.0; bins];
         for &v in values {
             let i = if width > 0.0 {
-                (((v - min) / width).ceil() as usize).saturating_sub(1).min(bins - 1)
+                (((v - min) / width).ceil() as usize)
+                    .saturating_sub(1)
+                    .min(bins - 1)
             } else {
                 0
             };
@@ -128,9 +133,15 @@ impl Histogram {
             }
         }
         if let Some(i) = self.bucket_limits.iter().position(|v| v.is_nan()) {
-            return Err(VizError::invalid_argument(format!("histogram bucket limit {i} is NaN")));
+            return Err(VizError::invalid_argument(format!(
+                "histogram bucket limit {i} is NaN"
+            )));
         }
-        if let Some(i) = self.bucket_counts.iter().position(|c| !(c.is_finite() && *c >= 0.0)) {
+        if let Some(i) = self
+            .bucket_counts
+            .iter()
+            .position(|c| !(c.is_finite() && *c >= 0.0))
+        {
             return Err(VizError::invalid_argument(format!(
                 "histogram bucket count {i} is {}; counts must be finite and not negative",
                 self.bucket_counts[i]
@@ -262,9 +273,11 @@ impl DType {
             DType::U64,
             DType::Bool,
         ];
-        ALL.get(raw as usize)
-            .copied()
-            .ok_or_else(|| VizError::invalid_argument(format!("unknown dtype value {raw}; valid values are 0 to 12")))
+        ALL.get(raw as usize).copied().ok_or_else(|| {
+            VizError::invalid_argument(format!(
+                "unknown dtype value {raw}; valid values are 0 to 12"
+            ))
+        })
     }
 }
 
@@ -299,7 +312,9 @@ impl Tensor {
             .shape
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| VizError::invalid_argument(format!("tensor shape {:?} overflows", self.shape)))?;
+            .ok_or_else(|| {
+                VizError::invalid_argument(format!("tensor shape {:?} overflows", self.shape))
+            })?;
         let expected = elements.checked_mul(self.dtype.size() as u64);
         if expected != Some(self.data.len() as u64) {
             return Err(VizError::invalid_argument(format!(

@@ -35,7 +35,9 @@ impl TagId {
         if raw < INTERNED.load(Ordering::Acquire) {
             Ok(TagId(raw))
         } else {
-            Err(VizError::invalid_argument("unknown tag id: it was not returned by intern"))
+            Err(VizError::invalid_argument(
+                "unknown tag id: it was not returned by intern",
+            ))
         }
     }
 }
@@ -59,7 +61,10 @@ impl Tag {
         let name = std::str::from_utf8(bytes).map_err(|e| {
             VizError::new(
                 crate::ErrorKind::InvalidUtf8,
-                format!("tag is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                format!(
+                    "tag is not valid UTF-8 (invalid byte at offset {})",
+                    e.valid_up_to()
+                ),
             )
         })?;
         Tag::new(name)
@@ -175,7 +180,8 @@ impl TagCache {
         let i = id.0 as usize;
         if i >= self.names.len() {
             let table = INTERNER.read();
-            self.names.extend_from_slice(&table.by_id[self.names.len()..]);
+            self.names
+                .extend_from_slice(&table.by_id[self.names.len()..]);
         }
         Tag {
             id,

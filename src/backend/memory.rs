@@ -38,7 +38,9 @@ impl MemoryBackend {
     /// An initialized memory backend keeping at most `capacity` events (`None`: no limit).
     pub fn with_capacity(capacity: Option<usize>) -> Result<MemoryBackend> {
         if capacity == Some(0) {
-            return Err(VizError::invalid_config("memory capacity is 0; it must be at least 1"));
+            return Err(VizError::invalid_config(
+                "memory capacity is 0; it must be at least 1",
+            ));
         }
         let backend = MemoryBackend::new();
         {

@@ -16,7 +16,8 @@ pub mod subscriber;
 pub type BackendConstructor = fn() -> Box<dyn StorageBackend>;
 
 /// Built-in backend types: `(type name, constructor)`. One line per backend.
-pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[("memory", memory::MemoryBackend::boxed)];
+pub(crate) const BUILTIN: &[(&str, BackendConstructor)] =
+    &[("memory", memory::MemoryBackend::boxed)];
 
 /// Where a collector persists events (the seed's `IStorageBackend`).
 ///

@@ -174,7 +174,11 @@ impl CollectorBuilder {
                 "the collector has no destination; add a backend or a subscriber",
             ));
         }
-        if self.pending.iter().any(|p| matches!(&p.route, r if r == &Route::kinds(&[]))) {
+        if self
+            .pending
+            .iter()
+            .any(|p| matches!(&p.route, r if r == &Route::kinds(&[])))
+        {
             return Err(VizError::invalid_config("a route accepts no event kind"));
         }
         let clock = self.clock.unwrap_or_else(|| {

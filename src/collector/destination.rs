@@ -41,11 +41,17 @@ pub type ErrorCallback = Arc<dyn Fn(&ErrorReport) + Send + Sync>;
 
 pub(crate) type BackendCall = Box<dyn FnOnce(&mut dyn StorageBackend) + Send>;
 
+/// A flush someone waits for: where to answer, and by when.
+pub(crate) struct FlushAck {
+    pub reply: Sender<Result<()>>,
+    pub deadline: Instant,
+}
+
 pub(crate) enum DestMsg {
     Batch(Arc<Vec<Event>>),
-    Flush(Option<Sender<Result<()>>>),
+    Flush(Option<FlushAck>),
     Call(BackendCall),
-    Shutdown(Sender<Result<()>>),
+    Shutdown(FlushAck),
 }
 
 /// The collector's side of a destination.
@@ -56,6 +62,9 @@ pub(crate) struct DestinationHandle {
     pub tx: Sender<DestMsg>,
     pub counters: Arc<DestinationCounters>,
     pub thread: Arc<OnceLock<ThreadId>>,
+    /// Worker-side: the queue stayed full past the stall timeout; cleared once it
+    /// drains to half.
+    pub stalled: bool,
 }
 
 /// Shared context every destination thread reports through.
@@ -76,7 +85,8 @@ pub(crate) struct Destination {
     backlog: Vec<Event>,
     attempts: u32,
     next_retry: Option<Instant>,
-    panicked: bool,
+    /// Why the backend was retired, once it panicked.
+    panicked: Option<String>,
 }
 
 impl Destination {
@@ -97,6 +107,7 @@ impl Destination {
             tx,
             counters: counters.clone(),
             thread: Arc::new(OnceLock::new()),
+            stalled: false,
         };
         let dest = Destination {
             name,
@@ -109,12 +120,15 @@ impl Destination {
             backlog: Vec::new(),
             attempts: 0,
             next_retry: None,
-            panicked: false,
+            panicked: None,
         };
         (dest, handle)
     }
 
-    pub(crate) fn spawn(self, thread_id: Arc<OnceLock<ThreadId>>) -> std::io::Result<JoinHandle<()>> {
+    pub(crate) fn spawn(
+        self,
+        thread_id: Arc<OnceLock<ThreadId>>,
+    ) -> std::io::Result<JoinHandle<()>> {
         std::thread::Builder::new()
             .name(format!("viz-{}", self.name))
             .spawn(move || {
@@ -132,25 +146,30 @@ impl Destination {
                 .unwrap_or(TICK);
             match self.rx.recv_timeout(wait) {
                 Ok(DestMsg::Batch(batch)) => self.store(&batch),
-                Ok(DestMsg::Flush(reply)) => {
-                    let result = self.flush();
-                    if let Some(reply) = reply {
-                        let _ = reply.send(result);
+                Ok(DestMsg::Flush(ack)) => match ack {
+                    Some(ack) => {
+                        let result = self.flush(Some(ack.deadline));
+                        let _ = ack.reply.send(result);
                     }
-                }
+                    None => {
+                        let _ = self.flush(None);
+                    }
+                },
                 Ok(DestMsg::Call(call)) => {
                     // The closure runs the backend call itself; guard it like any other.
-                    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| call(&mut *self.backend))) {
+                    if let Err(payload) =
+                        catch_unwind(AssertUnwindSafe(|| call(&mut *self.backend)))
+                    {
                         self.retire(&panic_message(&*payload), "a query");
                     }
                 }
-                Ok(DestMsg::Shutdown(reply)) => {
-                    let _ = reply.send(self.shutdown());
+                Ok(DestMsg::Shutdown(ack)) => {
+                    let _ = ack.reply.send(self.shutdown(Some(ack.deadline)));
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    let _ = self.shutdown();
+                    let _ = self.shutdown(None);
                     return;
                 }
             }
@@ -158,14 +177,16 @@ impl Destination {
             if self.next_retry.is_some_and(|t| now >= t) {
                 self.retry_backlog();
             }
-            if let Err(e) = self.guarded("tick", |b| b.tick(now)) {
+            if self.panicked.is_none()
+                && let Err(e) = self.guarded("tick", |b| b.tick(now))
+            {
                 self.report(e, 0, false);
             }
         }
     }
 
     fn store(&mut self, batch: &[Event]) {
-        if self.panicked {
+        if self.panicked.is_some() {
             bump(&self.counters.dropped, batch.len() as u64);
             return;
         }
@@ -199,7 +220,10 @@ impl Destination {
 
     /// Drops the oldest kept events beyond the policy's limit.
     fn trim_backlog(&mut self) {
-        let excess = self.backlog.len().saturating_sub(self.retry.max_pending_events);
+        let excess = self
+            .backlog
+            .len()
+            .saturating_sub(self.retry.max_pending_events);
         if excess > 0 {
             self.backlog.drain(..excess);
             bump(&self.counters.dropped, excess as u64);
@@ -224,13 +248,16 @@ impl Destination {
             Err(e) => {
                 bump(&self.counters.failed_batches, 1);
                 self.attempts += 1;
-                let give_up = self.panicked || self.attempts >= self.retry.max_attempts;
+                let give_up = self.panicked.is_some() || self.attempts >= self.retry.max_attempts;
                 let n = backlog.len();
                 if give_up {
                     bump(&self.counters.dropped, n as u64);
                     self.attempts = 0;
                     self.next_retry = None;
-                    let e = e.context(format_args!("gave up after {} attempts", self.retry.max_attempts));
+                    let e = e.context(format_args!(
+                        "gave up after {} attempts",
+                        self.retry.max_attempts
+                    ));
                     self.report(e, n, false);
                 } else {
                     self.backlog = backlog;
@@ -244,16 +271,24 @@ impl Destination {
         }
     }
 
-    fn flush(&mut self) -> Result<()> {
-        if self.panicked {
+    /// Delivers the kept events (retrying, under the policy, until `deadline` when
+    /// someone waits) and flushes the backend.
+    fn flush(&mut self, deadline: Option<Instant>) -> Result<()> {
+        if self.panicked.is_some() {
             return Err(self.panicked_error());
         }
-        if !self.retry_backlog() {
-            return Err(VizError::backend(format!(
-                "{}: {} events are still waiting for a retry",
-                self.name,
-                self.backlog.len()
-            )));
+        while !self.retry_backlog() {
+            let next = match (self.next_retry, deadline) {
+                (Some(next), Some(deadline)) if next < deadline => next,
+                _ => {
+                    return Err(VizError::backend(format!(
+                        "{}: {} events are still waiting for a retry",
+                        self.name,
+                        self.backlog.len()
+                    )));
+                }
+            };
+            std::thread::sleep(next.saturating_duration_since(self.clock.now()));
         }
         match self.guarded("flush", |b| b.flush()) {
             Ok(()) => {
@@ -268,9 +303,9 @@ impl Destination {
         }
     }
 
-    fn shutdown(&mut self) -> Result<()> {
-        let flushed = self.flush();
-        if self.panicked {
+    fn shutdown(&mut self, deadline: Option<Instant>) -> Result<()> {
+        let flushed = self.flush(deadline);
+        if self.panicked.is_some() {
             return flushed;
         }
         if !self.backlog.is_empty() {
@@ -282,8 +317,12 @@ impl Destination {
     }
 
     /// Runs a backend call inside `catch_unwind`; a panic retires the backend.
-    fn guarded<R>(&mut self, what: &str, f: impl FnOnce(&mut dyn StorageBackend) -> Result<R>) -> Result<R> {
-        if self.panicked {
+    fn guarded<R>(
+        &mut self,
+        what: &str,
+        f: impl FnOnce(&mut dyn StorageBackend) -> Result<R>,
+    ) -> Result<R> {
+        if self.panicked.is_some() {
             return Err(self.panicked_error());
         }
         match catch_unwind(AssertUnwindSafe(|| f(&mut *self.backend))) {
@@ -293,7 +332,7 @@ impl Destination {
     }
 
     fn retire(&mut self, message: &str, during: &str) -> VizError {
-        self.panicked = true;
+        self.panicked = Some(format!("panicked in {during}: {message}"));
         self.counters
             .panicked
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -313,7 +352,11 @@ impl Destination {
     fn panicked_error(&self) -> VizError {
         VizError::new(
             ErrorKind::Panic,
-            format!("backend {} panicked earlier and receives no more events", self.name),
+            format!(
+                "backend {} {} and receives no more events",
+                self.name,
+                self.panicked.as_deref().unwrap_or("panicked")
+            ),
         )
     }
 

@@ -106,14 +106,16 @@ impl Ingress {
         if self.state.load(Ordering::Relaxed) == STOPPED {
             return Err(closed());
         }
+        // Flag first: if the queue is full (say, Manual strategy with a full staging
+        // buffer), the worker must deliver everything to make room for this event.
+        self.critical_pending.store(true, Ordering::Release);
         let pushed = match self.queue.push(record) {
             Ok(()) => Ok(()),
             Err(record) => self.push_blocking(record, None),
         };
-        if pushed.is_ok() {
-            self.critical_pending.store(true, Ordering::Release);
-            self.wake();
-        }
+        // Again after the push, so the worker delivers the critical event itself now.
+        self.critical_pending.store(true, Ordering::Release);
+        self.wake();
         pushed
     }
 
@@ -169,7 +171,9 @@ impl Ingress {
                 _ => {}
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                self.drops.dropped_block_timeout.fetch_add(1, Ordering::Relaxed);
+                self.drops
+                    .dropped_block_timeout
+                    .fetch_add(1, Ordering::Relaxed);
                 return Err(VizError::new(
                     ErrorKind::QueueFull,
                     "queue stayed full past block_timeout; the event was dropped",

@@ -98,8 +98,14 @@ impl Collector {
     }
 
     /// The seed's first constructor: one backend. Not started; call [`Collector::start`].
-    pub fn with_backend(backend: impl StorageBackend + 'static, config: CollectorConfig) -> Result<Collector> {
-        CollectorBuilder::new().config(config).backend(backend).build()
+    pub fn with_backend(
+        backend: impl StorageBackend + 'static,
+        config: CollectorConfig,
+    ) -> Result<Collector> {
+        CollectorBuilder::new()
+            .config(config)
+            .backend(backend)
+            .build()
     }
 
     /// The seed's second constructor: subscribers only. Not started.
@@ -109,7 +115,9 @@ impl Collector {
     ) -> Result<Collector> {
         subscribers
             .into_iter()
-            .fold(CollectorBuilder::new().config(config), |b, s| b.subscriber_boxed(s))
+            .fold(CollectorBuilder::new().config(config), |b, s| {
+                b.subscriber_boxed(s)
+            })
             .build()
     }
 
@@ -168,7 +176,13 @@ impl Collector {
 
     /// [`Collector::collect_scalar`] with a caller-given wall time (seconds since the epoch).
     #[inline]
-    pub fn collect_scalar_at(&self, tag: TagId, step: i64, value: f64, wall_time: f64) -> Result<()> {
+    pub fn collect_scalar_at(
+        &self,
+        tag: TagId,
+        step: i64,
+        value: f64,
+        wall_time: f64,
+    ) -> Result<()> {
         self.ingress.push(Record::Scalar(ScalarRecord {
             tag,
             step,
@@ -182,17 +196,24 @@ impl Collector {
     /// worker deliver and flush at once.
     pub fn collect(&self, mut event: Event) -> Result<()> {
         event.validate()?;
-        let wall_time = *event.wall_time.get_or_insert_with(|| self.clock.wall_time());
+        let wall_time = *event
+            .wall_time
+            .get_or_insert_with(|| self.clock.wall_time());
         match (event.priority, &event.data) {
             (Priority::Critical, _) => self.ingress.push_critical(Record::Event(Box::new(event))),
-            (Priority::Normal, EventData::Scalar(value)) => self.collect_scalar_at(event.tag.id(), event.step, *value, wall_time),
+            (Priority::Normal, EventData::Scalar(value)) => {
+                self.collect_scalar_at(event.tag.id(), event.step, *value, wall_time)
+            }
             (Priority::Normal, _) => self.ingress.push(Record::Event(Box::new(event))),
         }
     }
 
     /// Queues events in order; stops at the first error and returns it with the
     /// number accepted before it.
-    pub fn collect_batch(&self, events: impl IntoIterator<Item = Event>) -> std::result::Result<usize, (usize, VizError)> {
+    pub fn collect_batch(
+        &self,
+        events: impl IntoIterator<Item = Event>,
+    ) -> std::result::Result<usize, (usize, VizError)> {
         let mut accepted = 0;
         for event in events {
             self.collect(event).map_err(|e| (accepted, e))?;
@@ -207,7 +228,9 @@ impl Collector {
         let mut lifecycle = self.lifecycle.lock();
         let Some((worker, destinations)) = lifecycle.unstarted.take() else {
             return match self.ingress.state.load(Ordering::Acquire) {
-                STOPPED => Err(VizError::closed("the collector was stopped; build a new one")),
+                STOPPED => Err(VizError::closed(
+                    "the collector was stopped; build a new one",
+                )),
                 _ => Ok(()),
             };
         };
@@ -234,7 +257,11 @@ impl Collector {
     pub fn flush(&self, timeout: Duration) -> Result<()> {
         match self.ingress.state.load(Ordering::Acquire) {
             RUNNING => {}
-            CREATED => return Err(VizError::closed("the collector is not started; call start first")),
+            CREATED => {
+                return Err(VizError::closed(
+                    "the collector is not started; call start first",
+                ));
+            }
             _ => return Err(VizError::closed("the collector is stopped")),
         }
         let deadline = Instant::now() + timeout;
@@ -246,7 +273,12 @@ impl Collector {
     }
 
     /// Collects one answer per destination, or reports which are missing at the deadline.
-    fn await_answers(&self, answers: &Receiver<Result<()>>, deadline: Instant, what: &str) -> Result<()> {
+    fn await_answers(
+        &self,
+        answers: &Receiver<Result<()>>,
+        deadline: Instant,
+        what: &str,
+    ) -> Result<()> {
         let mut first_error = None;
         for received in 0..self.destinations.len() {
             match answers.recv_deadline(deadline) {
@@ -282,7 +314,10 @@ impl Collector {
         self.ingress.state.store(STOPPED, Ordering::Release);
         let deadline = Instant::now() + timeout;
         let (reply, answers) = crossbeam_channel::bounded(self.destinations.len());
-        let result = match self.control.send(Control::Stop(FlushRequest { reply, deadline })) {
+        let result = match self
+            .control
+            .send(Control::Stop(FlushRequest { reply, deadline }))
+        {
             Ok(()) => self.await_answers(&answers, deadline, "stop"),
             Err(_) => Err(VizError::closed("the collector's worker has exited")),
         };
@@ -383,7 +418,9 @@ impl Collector {
         let deadline = Instant::now() + timeout;
         dest.tx
             .send_deadline(DestMsg::Call(call), deadline)
-            .map_err(|_| VizError::timeout(format!("{} did not accept the query in time", dest.name)))?;
+            .map_err(|_| {
+                VizError::timeout(format!("{} did not accept the query in time", dest.name))
+            })?;
         rx.recv_deadline(deadline).map_err(|e| match e {
             crossbeam_channel::RecvTimeoutError::Timeout => {
                 VizError::timeout(format!("{} did not answer the query in time", dest.name))
@@ -398,7 +435,9 @@ impl Collector {
     /// Events with `start_step <= step <= end_step` from destination `index`'s
     /// backend. Events still queued or staged are not included: flush first.
     pub fn get_events(&self, index: usize, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
-        self.query_backend(index, self.config.shutdown_timeout, move |b| b.get_events(start_step, end_step))?
+        self.query_backend(index, self.config.shutdown_timeout, move |b| {
+            b.get_events(start_step, end_step)
+        })?
     }
 }
 

@@ -11,15 +11,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TrySendError};
 
-use super::destination::{DestMsg, DestinationHandle};
+use super::destination::{DestMsg, DestinationHandle, FlushAck};
 use super::ingress::{Ingress, Record};
 use super::stats::{WorkerCounters, bump};
 use super::{Control, FlushRequest};
 use crate::clock::Clock;
 use crate::config::{CollectorConfig, FlushStrategy};
-use crate::error::{Result, VizError, panic_message};
+use crate::error::{VizError, panic_message};
 use crate::event::{Event, EventData, Priority};
 use crate::tag::TagCache;
 
@@ -101,10 +101,14 @@ impl Worker {
             self.flush_destinations(None);
             return None;
         }
-        let room = self.config.buffer_capacity.saturating_sub(self.staging.len());
+        let room = self
+            .config
+            .buffer_capacity
+            .saturating_sub(self.staging.len());
         self.drain(room);
         let now = self.clock.now();
-        let interval_due = self.time_based() && now.duration_since(self.last_flush) >= self.config.flush_interval;
+        let interval_due =
+            self.time_based() && now.duration_since(self.last_flush) >= self.config.flush_interval;
         match self.config.strategy {
             FlushStrategy::SizeBased | FlushStrategy::Hybrid => self.deliver_full_batches(),
             FlushStrategy::TimeBased if self.staging.len() >= self.config.buffer_capacity => {
@@ -123,7 +127,10 @@ impl Worker {
     }
 
     fn time_based(&self) -> bool {
-        matches!(self.config.strategy, FlushStrategy::TimeBased | FlushStrategy::Hybrid)
+        matches!(
+            self.config.strategy,
+            FlushStrategy::TimeBased | FlushStrategy::Hybrid
+        )
     }
 
     /// Handles a control message; returns a stop request.
@@ -145,10 +152,14 @@ impl Worker {
     /// when `max` exceeds the staging buffer (a flush or stop drains everything).
     fn drain(&mut self, max: usize) {
         let len = self.ingress.len() as u64;
-        self.counters.peak_queue_len.fetch_max(len, Ordering::Relaxed);
+        self.counters
+            .peak_queue_len
+            .fetch_max(len, Ordering::Relaxed);
         let mut taken = 0usize;
         while taken < max {
-            let Some(record) = self.ingress.pop() else { break };
+            let Some(record) = self.ingress.pop() else {
+                break;
+            };
             taken += 1;
             let event = match record {
                 Record::Scalar(s) => Event {
@@ -200,44 +211,51 @@ impl Worker {
             .store(self.staging.len() as u64, Ordering::Relaxed);
         let n = self.config.batch_size;
         while !events.is_empty() {
-            let rest = if events.len() > n { events.split_off(n) } else { Vec::new() };
+            let rest = if events.len() > n {
+                events.split_off(n)
+            } else {
+                Vec::new()
+            };
             let batch = Arc::new(std::mem::replace(&mut events, rest));
             let critical = batch.iter().any(|e| e.priority == Priority::Critical);
-            for dest in &self.destinations {
+            let stall_timeout = self.config.destination_stall_timeout;
+            for dest in &mut self.destinations {
                 let routed = if dest.route.is_all() {
                     batch.clone()
                 } else {
-                    let picked: Vec<Event> = batch.iter().filter(|e| dest.route.matches(e)).cloned().collect();
+                    let picked: Vec<Event> = batch
+                        .iter()
+                        .filter(|e| dest.route.matches(e))
+                        .cloned()
+                        .collect();
                     if picked.is_empty() {
                         continue;
                     }
                     Arc::new(picked)
                 };
-                send_batch(dest, routed, critical);
+                send_batch(dest, routed, critical, stall_timeout);
             }
             bump(&self.counters.deliveries, 1);
             self.dirty = true;
         }
     }
 
-    /// Asks every destination to flush; replies go to `reply` when given.
-    fn flush_destinations(&mut self, reply: Option<(&Sender<Result<()>>, Instant)>) {
+    /// Asks every destination to flush; with a request, each answers to its reply
+    /// channel (or the worker answers a timeout in its place).
+    fn flush_destinations(&mut self, request: Option<&FlushRequest>) {
         for dest in &self.destinations {
-            let msg = DestMsg::Flush(reply.map(|(r, _)| r.clone()));
-            let sent = match reply {
-                // A flush someone waits for may wait for room, up to its deadline.
-                Some((r, deadline)) => {
-                    let wait = deadline.saturating_duration_since(Instant::now());
-                    dest.tx.send_timeout(msg, wait).map_err(|_| {
-                        let _ = r.send(Err(VizError::timeout(format!(
-                            "{} did not accept the flush request before the deadline",
-                            dest.name
-                        ))));
-                    })
+            match request {
+                Some(request) => {
+                    let ack = FlushAck {
+                        reply: request.reply.clone(),
+                        deadline: request.deadline,
+                    };
+                    send_control(dest, DestMsg::Flush(Some(ack)), request, "flush");
                 }
-                None => dest.tx.try_send(msg).map_err(|_| ()),
-            };
-            let _ = sent;
+                None => {
+                    let _ = dest.tx.try_send(DestMsg::Flush(None));
+                }
+            }
         }
         bump(&self.counters.flushes, 1);
         self.dirty = false;
@@ -246,7 +264,7 @@ impl Worker {
     fn flush_request(&mut self, request: FlushRequest) {
         self.drain(usize::MAX);
         self.deliver_all();
-        self.flush_destinations(Some((&request.reply, request.deadline)));
+        self.flush_destinations(Some(&request));
         self.last_flush = self.clock.now();
     }
 
@@ -257,43 +275,71 @@ impl Worker {
         self.drain(usize::MAX);
         self.deliver_all();
         for dest in &self.destinations {
-            let Some(request) = &request else {
-                let _ = dest.tx.try_send(DestMsg::Shutdown(crossbeam_channel::bounded(1).0));
-                continue;
-            };
-            let wait = request.deadline.saturating_duration_since(Instant::now());
-            if dest
-                .tx
-                .send_timeout(DestMsg::Shutdown(request.reply.clone()), wait)
-                .is_err()
-            {
-                let _ = request.reply.send(Err(VizError::timeout(format!(
-                    "{} did not accept the shutdown request before the deadline",
-                    dest.name
-                ))));
+            match &request {
+                Some(request) => {
+                    let ack = FlushAck {
+                        reply: request.reply.clone(),
+                        deadline: request.deadline,
+                    };
+                    send_control(dest, DestMsg::Shutdown(ack), request, "shutdown");
+                }
+                // The collector is gone: dropping our senders ends the destination
+                // threads, which shut their backends down on disconnect.
+                None => {}
             }
         }
     }
 }
 
-fn send_batch(dest: &DestinationHandle, batch: Arc<Vec<Event>>, critical: bool) {
+/// Sends a flush or shutdown someone waits for, answering a timeout in the
+/// destination's place if its queue has no room before the deadline.
+fn send_control(dest: &DestinationHandle, msg: DestMsg, request: &FlushRequest, what: &str) {
+    let wait = request.deadline.saturating_duration_since(Instant::now());
+    if dest.tx.send_timeout(msg, wait).is_err() {
+        let _ = request.reply.send(Err(VizError::timeout(format!(
+            "{} did not accept the {what} request before the deadline",
+            dest.name
+        ))));
+    }
+}
+
+/// Hands a batch to a destination. A full queue is waited on for up to
+/// `stall_timeout` (critical batches: for as long as it takes); a destination
+/// still full after that is marked stalled and loses batches, counted, without
+/// further waits until its queue drains to half.
+fn send_batch(
+    dest: &mut DestinationHandle,
+    batch: Arc<Vec<Event>>,
+    critical: bool,
+    stall_timeout: Duration,
+) {
     let n = batch.len() as u64;
-    let result = if critical {
-        // Critical events wait for room rather than be dropped.
-        dest.tx
-            .send_timeout(DestMsg::Batch(batch), Duration::from_secs(60))
-            .map_err(|_| ())
-    } else {
-        dest.tx.try_send(DestMsg::Batch(batch)).map_err(|e| {
-            if let TrySendError::Full(_) = e {
-                *dest.counters.last_error.lock() = Some(format!(
-                    "{}: delivery queue full (backend too slow); {n} events dropped",
-                    dest.name
-                ));
-            }
-        })
+    if dest.stalled && dest.tx.len() <= dest.tx.capacity().unwrap_or(0) / 2 {
+        dest.stalled = false;
+    }
+    let msg = match dest.tx.try_send(DestMsg::Batch(batch)) {
+        Ok(()) => return,
+        Err(TrySendError::Disconnected(_)) => {
+            bump(&dest.counters.dropped, n);
+            return;
+        }
+        Err(TrySendError::Full(msg)) => msg,
     };
-    if result.is_err() {
+    if dest.stalled && !critical {
         bump(&dest.counters.dropped, n);
+        return;
+    }
+    let wait = if critical {
+        Duration::from_secs(3600)
+    } else {
+        stall_timeout
+    };
+    if dest.tx.send_timeout(msg, wait).is_err() {
+        dest.stalled = true;
+        bump(&dest.counters.dropped, n);
+        *dest.counters.last_error.lock() = Some(format!(
+            "{}: delivery queue stayed full for {stall_timeout:?} (backend too slow); dropping its batches until it catches up",
+            dest.name
+        ));
     }
 }

@@ -1,0 +1,190 @@
+//! Buffer bounds and every overflow policy. A collector that is built but not
+//! started has no worker draining its queue, which makes "full" deterministic.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{LONG, values, wait_until};
+use viz::{
+    Collector, CollectorConfig, ErrorKind, Event, FlushStrategy, MemoryBackend, OverflowPolicy,
+};
+
+fn collector(policy: OverflowPolicy, queue: usize, memory: &MemoryBackend) -> Collector {
+    Collector::builder()
+        .config(CollectorConfig {
+            max_queue_length: queue,
+            overflow: policy,
+            ..Default::default()
+        })
+        .backend(memory.clone())
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn drop_newest_rejects_and_counts_only_the_overflow() {
+    let memory = MemoryBackend::new();
+    let c = collector(OverflowPolicy::DropNewest, 4, &memory);
+    let tag = c.intern("o/newest").unwrap();
+    for step in 0..4 {
+        c.collect_scalar(tag, step, step as f64).unwrap();
+    }
+    for step in 4..7 {
+        let e = c.collect_scalar(tag, step, step as f64).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::QueueFull);
+        assert!(e.message().contains("drop_newest"), "{e}");
+    }
+    let s = c.stats();
+    assert_eq!(
+        (s.dropped_newest, s.dropped_oldest, s.dropped_block_timeout),
+        (0 + 3, 0, 0)
+    );
+    assert_eq!(s.queued, 4);
+    assert_eq!(s.peak_queue_len, 4);
+    c.start().unwrap();
+    c.flush(LONG).unwrap();
+    assert_eq!(values(&memory.events()), vec![0.0, 1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn drop_oldest_keeps_the_newest_in_order() {
+    let memory = MemoryBackend::new();
+    let c = collector(OverflowPolicy::DropOldest, 4, &memory);
+    let tag = c.intern("o/oldest").unwrap();
+    for step in 0..10 {
+        c.collect_scalar(tag, step, step as f64).unwrap();
+    }
+    let s = c.stats();
+    assert_eq!((s.dropped_oldest, s.dropped_newest), (6, 0));
+    assert_eq!(s.dropped(), 6);
+    c.start().unwrap();
+    c.flush(LONG).unwrap();
+    assert_eq!(values(&memory.events()), vec![6.0, 7.0, 8.0, 9.0]);
+}
+
+#[test]
+fn drop_oldest_never_drops_a_critical_event() {
+    let memory = MemoryBackend::new();
+    let c = collector(OverflowPolicy::DropOldest, 2, &memory);
+    c.collect(Event::scalar("o/crit", 0, 100.0).unwrap().critical())
+        .unwrap();
+    let tag = c.intern("o/crit").unwrap();
+    for step in 1..5 {
+        c.collect_scalar(tag, step, step as f64).unwrap();
+    }
+    let s = c.stats();
+    assert_eq!(s.rescued_critical, 1);
+    assert_eq!(s.dropped_oldest, 2, "steps 1 and 2 were displaced");
+    c.start().unwrap();
+    c.flush(LONG).unwrap();
+    assert_eq!(
+        values(&memory.events()),
+        vec![100.0, 3.0, 4.0],
+        "the critical event kept its place"
+    );
+}
+
+#[test]
+fn block_on_an_unstarted_full_queue_fails_instead_of_hanging() {
+    let memory = MemoryBackend::new();
+    let c = collector(OverflowPolicy::Block, 2, &memory);
+    let tag = c.intern("o/block-unstarted").unwrap();
+    c.collect_scalar(tag, 0, 0.0).unwrap();
+    c.collect_scalar(tag, 1, 1.0).unwrap();
+    let e = c.collect_scalar(tag, 2, 2.0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::QueueFull);
+    assert!(e.message().contains("not started"), "{e}");
+}
+
+/// Manual strategy, staging of 2, queue of 2: after four events the worker can take
+/// no more until someone flushes, so the fifth meets a full queue.
+fn stalled(
+    policy: OverflowPolicy,
+    block_timeout: Option<Duration>,
+    memory: &MemoryBackend,
+) -> (Collector, viz::TagId) {
+    let c = Collector::builder()
+        .config(CollectorConfig {
+            strategy: FlushStrategy::Manual,
+            buffer_capacity: 2,
+            batch_size: 1,
+            max_queue_length: 2,
+            overflow: policy,
+            block_timeout,
+            ..Default::default()
+        })
+        .backend(memory.clone())
+        .build_and_start()
+        .unwrap();
+    let tag = c.intern("o/stalled").unwrap();
+    for step in 0..2 {
+        c.collect_scalar(tag, step, step as f64).unwrap();
+    }
+    assert!(wait_until(LONG, || c.stats().staged == 2));
+    for step in 2..4 {
+        c.collect_scalar(tag, step, step as f64).unwrap();
+    }
+    assert!(wait_until(LONG, || {
+        let s = c.stats();
+        s.staged == 2 && s.queued == 2
+    }));
+    (c, tag)
+}
+
+#[test]
+fn block_with_timeout_drops_and_counts_after_waiting() {
+    let memory = MemoryBackend::new();
+    let (c, tag) = stalled(
+        OverflowPolicy::Block,
+        Some(Duration::from_millis(30)),
+        &memory,
+    );
+    let e = c.collect_scalar(tag, 4, 4.0).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::QueueFull);
+    assert!(e.message().contains("block_timeout"), "{e}");
+    assert_eq!(c.stats().dropped_block_timeout, 1);
+    assert_eq!(c.pending_event_count(), 4);
+    c.flush(LONG).unwrap();
+    assert_eq!(values(&memory.events()), vec![0.0, 1.0, 2.0, 3.0]);
+}
+
+#[test]
+fn block_without_timeout_waits_until_room_is_made() {
+    let memory = MemoryBackend::new();
+    let (c, tag) = stalled(OverflowPolicy::Block, None, &memory);
+    std::thread::scope(|s| {
+        let blocked = s.spawn(|| c.collect_scalar(tag, 4, 4.0));
+        // The producer stays blocked while nothing drains...
+        assert!(!wait_until(Duration::from_millis(100), || blocked.is_finished()));
+        // ...and goes through once a flush makes room.
+        c.flush(LONG).unwrap();
+        blocked.join().unwrap().unwrap();
+    });
+    c.flush(LONG).unwrap();
+    assert_eq!(values(&memory.events()), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(c.stats().dropped(), 0);
+}
+
+#[test]
+fn a_critical_event_gets_through_a_stalled_queue() {
+    let memory = MemoryBackend::new();
+    let (c, _tag) = stalled(OverflowPolicy::DropNewest, None, &memory);
+    c.collect(Event::scalar("o/stalled", 4, 4.0).unwrap().critical())
+        .unwrap();
+    // Delivered (and flushed) without anyone calling flush.
+    assert!(wait_until(LONG, || memory.len() == 5));
+    assert_eq!(values(&memory.events()), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(c.stats().dropped(), 0);
+}
+
+#[test]
+fn staging_never_exceeds_buffer_capacity() {
+    let memory = MemoryBackend::new();
+    let (c, _tag) = stalled(OverflowPolicy::DropNewest, None, &memory);
+    std::thread::sleep(Duration::from_millis(20));
+    let s = c.stats();
+    assert_eq!(s.staged, 2);
+    assert_eq!(s.queued, 2);
+    assert!(memory.is_empty(), "manual strategy delivered nothing");
+}
