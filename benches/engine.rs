@@ -1,1 +1,293 @@
-fn main() {}
+//! Core engine benchmarks: collect latency (1 and 2 producers), sustained
+//! throughput into the memory backend, idle CPU, shutdown time, and the effect of
+//! batch_size / max_queue_length on throughput.
+//!
+//! Run: `cargo bench --bench engine` (add `-- quick` for a shorter run).
+//! Results and method: docs/PERFORMANCE.md.
+
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use viz::{Collector, CollectorConfig, TagId};
+
+/// Cycle counter and its frequency, calibrated against `Instant`.
+struct Timer {
+    ticks_per_ns: f64,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn ticks() -> u64 {
+    // SAFETY: rdtsc has no preconditions on x86_64.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn ticks() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
+
+impl Timer {
+    fn calibrate() -> Timer {
+        let (t0, c0) = (Instant::now(), ticks());
+        std::thread::sleep(Duration::from_millis(200));
+        let (t1, c1) = (Instant::now(), ticks());
+        Timer {
+            ticks_per_ns: (c1 - c0) as f64 / (t1 - t0).as_nanos() as f64,
+        }
+    }
+    fn ns(&self, ticks: u64) -> u64 {
+        (ticks as f64 / self.ticks_per_ns) as u64
+    }
+}
+
+fn percentiles(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {:>5} ns  p99 {:>6} ns  p99.9 {:>7} ns  max {:>9} ns  (n={})",
+        h.value_at_quantile(0.50),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max(),
+        h.len()
+    )
+}
+
+/// The timer's own cost: two back-to-back reads, same method as the measurements.
+fn timer_overhead(timer: &Timer) -> Histogram<u64> {
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    for _ in 0..1_000_000 {
+        let a = ticks();
+        let b = ticks();
+        h.record(timer.ns(b - a)).unwrap();
+    }
+    h
+}
+
+fn collector(config: CollectorConfig) -> Collector {
+    Collector::builder()
+        .config(config)
+        .backend_url("memory://?capacity=1000000")
+        .build_and_start()
+        .unwrap()
+}
+
+/// Each producer collects `bursts` bursts of `burst` scalars, pausing `pause`
+/// between bursts (a training loop logs in bursts, then computes), timing every call.
+fn latency(
+    timer: &Timer,
+    producers: usize,
+    bursts: usize,
+    burst: usize,
+    pause: Duration,
+) -> Histogram<u64> {
+    let c = collector(CollectorConfig::default());
+    let hists: Vec<Histogram<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..producers)
+            .map(|p| {
+                let c = &c;
+                s.spawn(move || {
+                    let tag = c.intern(&format!("bench/latency/{p}")).unwrap();
+                    let mut h = Histogram::<u64>::new(3).unwrap();
+                    let mut step = 0i64;
+                    for _ in 0..bursts {
+                        for _ in 0..burst {
+                            let a = ticks();
+                            let r = c.collect_scalar(tag, step, 0.5);
+                            let b = ticks();
+                            debug_assert!(r.is_ok());
+                            std::hint::black_box(r).ok();
+                            h.record(timer.ns(b - a)).unwrap();
+                            step += 1;
+                        }
+                        std::thread::sleep(pause);
+                    }
+                    h
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    c.stop(Duration::from_secs(30)).unwrap();
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for h in &hists {
+        all.add(h).unwrap();
+    }
+    all
+}
+
+/// One producer (or more) collects `n` scalars each as fast as it can; the clock
+/// stops when flush confirms every event reached the memory backend.
+fn throughput(config: CollectorConfig, producers: usize, n: i64) -> (f64, viz::CollectorStats) {
+    let c = collector(config);
+    let tags: Vec<TagId> = (0..producers)
+        .map(|p| c.intern(&format!("bench/tput/{p}")).unwrap())
+        .collect();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for &tag in &tags {
+            let c = &c;
+            s.spawn(move || {
+                for step in 0..n {
+                    c.collect_scalar(tag, step, step as f64).unwrap();
+                }
+            });
+        }
+    });
+    c.flush(Duration::from_secs(120)).unwrap();
+    let elapsed = start.elapsed();
+    let stats = c.stats();
+    assert_eq!(
+        stats.written,
+        n as u64 * producers as u64,
+        "every event reached the backend"
+    );
+    c.stop(Duration::from_secs(30)).unwrap();
+    ((n as f64 * producers as f64) / elapsed.as_secs_f64(), stats)
+}
+
+fn cpu_time() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Process CPU time over `window` while a started collector has nothing to do.
+fn idle_cpu(window: Duration) -> f64 {
+    let c = collector(CollectorConfig::default());
+    std::thread::sleep(Duration::from_millis(500));
+    let (cpu0, t0) = (cpu_time(), Instant::now());
+    std::thread::sleep(window);
+    let (cpu1, t1) = (cpu_time(), Instant::now());
+    drop(c);
+    (cpu1 - cpu0).as_secs_f64() / (t1 - t0).as_secs_f64() * 100.0
+}
+
+/// Time for `stop` on a running collector whose queue is empty.
+fn shutdown_times(rounds: usize) -> Vec<Duration> {
+    (0..rounds)
+        .map(|i| {
+            let c = collector(CollectorConfig::default());
+            let tag = c.intern("bench/shutdown").unwrap();
+            for step in 0..1000 {
+                c.collect_scalar(tag, step, 0.0).unwrap();
+            }
+            c.flush(Duration::from_secs(10)).unwrap();
+            std::thread::sleep(Duration::from_millis(20 + (i % 5) as u64 * 10));
+            let t = Instant::now();
+            c.stop(Duration::from_secs(10)).unwrap();
+            t.elapsed()
+        })
+        .collect()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "quick");
+    let reps = if quick { 3 } else { 5 };
+    let timer = Timer::calibrate();
+    println!(
+        "viz engine benchmark (quick={quick}); TSC {:.3} ticks/ns",
+        timer.ticks_per_ns
+    );
+
+    println!("\n## timer overhead (two back-to-back reads)");
+    println!("  {}", percentiles(&timer_overhead(&timer)));
+
+    println!("\n## collect_scalar latency, interned tag, bursts of 1000 then 1 ms pause");
+    let bursts = if quick { 300 } else { 1000 };
+    for producers in [1, 2] {
+        let h = latency(&timer, producers, bursts, 1000, Duration::from_millis(1));
+        println!("  {producers} producer(s): {}", percentiles(&h));
+    }
+    println!("\n## collect_scalar latency, saturated (no pause; includes backpressure waits)");
+    for producers in [1, 2] {
+        let h = latency(
+            &timer,
+            producers,
+            1,
+            if quick { 2_000_000 } else { 5_000_000 },
+            Duration::ZERO,
+        );
+        println!("  {producers} producer(s): {}", percentiles(&h));
+    }
+
+    let n = if quick { 3_000_000 } else { 10_000_000 };
+    println!(
+        "\n## sustained throughput into memory:// ({n} scalars per producer, until flush confirms; median of {reps})"
+    );
+    let defaults = CollectorConfig::default();
+    let variants: Vec<(&str, CollectorConfig)> = vec![
+        ("defaults (batch 100, queue 10000)", defaults.clone()),
+        (
+            "batch 1000, buffer 10000",
+            CollectorConfig {
+                batch_size: 1000,
+                buffer_capacity: 10_000,
+                ..defaults.clone()
+            },
+        ),
+        (
+            "batch 1000, buffer 10000, queue 65536",
+            CollectorConfig {
+                batch_size: 1000,
+                buffer_capacity: 10_000,
+                max_queue_length: 65_536,
+                ..defaults.clone()
+            },
+        ),
+    ];
+    for (name, config) in &variants {
+        for producers in [1, 2] {
+            let mut rates = Vec::new();
+            let mut last = None;
+            for _ in 0..reps {
+                let (rate, stats) = throughput(config.clone(), producers, n / producers as i64);
+                rates.push(rate);
+                last = Some(stats);
+            }
+            let s = last.unwrap();
+            println!(
+                "  {name}, {producers} producer(s): median {:.2} M events/s  (runs: {})  deliveries {} peak_queue {}",
+                median(rates.clone()) / 1e6,
+                rates
+                    .iter()
+                    .map(|r| format!("{:.2}", r / 1e6))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                s.deliveries,
+                s.peak_queue_len
+            );
+        }
+    }
+
+    println!("\n## idle CPU (started collector, nothing collected)");
+    let window = Duration::from_secs(if quick { 3 } else { 10 });
+    let idle: Vec<f64> = (0..reps).map(|_| idle_cpu(window)).collect();
+    println!(
+        "  median {:.3}% of one core over {window:?} windows (runs: {})",
+        median(idle.clone()),
+        idle.iter()
+            .map(|v| format!("{v:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+
+    println!("\n## shutdown time (stop with an empty queue)");
+    let times = shutdown_times(if quick { 10 } else { 30 });
+    let ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e3).collect();
+    println!(
+        "  median {:.3} ms, max {:.3} ms over {} runs",
+        median(ms.clone()),
+        ms.iter().cloned().fold(0.0, f64::max),
+        ms.len()
+    );
+}

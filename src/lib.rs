@@ -53,3 +53,14 @@ pub use event::{Event, EventData, EventKind, KindSet, Priority};
 pub use factory::StorageBackendFactory;
 pub use payload::{DType, Histogram, Image, RawBytes, Tensor};
 pub use tag::{MAX_TAG_LEN, Tag, TagId};
+
+/// The crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The C ABI version, bumped on every incompatible change (set by build.rs).
+pub const ABI_VERSION: &str = env!("VIZ_ABI_VERSION");
+
+/// Compiles and runs the README's example as a doc test, so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

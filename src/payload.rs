@@ -122,7 +122,7 @@ impl Histogram {
             )));
         }
         for (i, pair) in self.bucket_limits.windows(2).enumerate() {
-            if !(pair[0] < pair[1]) {
+            if pair[0].partial_cmp(&pair[1]) != Some(std::cmp::Ordering::Less) {
                 return Err(VizError::invalid_argument(format!(
                     "histogram bucket limits must increase strictly: limit {} is {} and limit {} is {}",
                     i,

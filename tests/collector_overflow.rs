@@ -38,7 +38,7 @@ fn drop_newest_rejects_and_counts_only_the_overflow() {
     let s = c.stats();
     assert_eq!(
         (s.dropped_newest, s.dropped_oldest, s.dropped_block_timeout),
-        (0 + 3, 0, 0)
+        (3, 0, 0)
     );
     assert_eq!(s.queued, 4);
     assert_eq!(s.peak_queue_len, 4);

@@ -274,19 +274,15 @@ impl Worker {
     fn stop(&mut self, request: Option<FlushRequest>) {
         self.drain(usize::MAX);
         self.deliver_all();
+        // Without a request the collector is gone: dropping our senders ends the
+        // destination threads, which shut their backends down on disconnect.
+        let Some(request) = request else { return };
         for dest in &self.destinations {
-            match &request {
-                Some(request) => {
-                    let ack = FlushAck {
-                        reply: request.reply.clone(),
-                        deadline: request.deadline,
-                    };
-                    send_control(dest, DestMsg::Shutdown(ack), request, "shutdown");
-                }
-                // The collector is gone: dropping our senders ends the destination
-                // threads, which shut their backends down on disconnect.
-                None => {}
-            }
+            let ack = FlushAck {
+                reply: request.reply.clone(),
+                deadline: request.deadline,
+            };
+            send_control(dest, DestMsg::Shutdown(ack), &request, "shutdown");
         }
     }
 }

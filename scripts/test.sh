@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every viz test from a fresh clone: installs what the tests need (idempotent),
+# checks formatting and lints, runs the Rust test suites, builds the benchmarks and
+# runs the main example briefly so it cannot rot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "toolchain"
+for tool in cargo rustc; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is not installed (install Rust with rustup)" >&2; exit 1; }
+done
+cargo --version
+# clippy and rustfmt ship with the rustup toolchain here; add them if a minimal profile lacks them.
+cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+
+step "format"
+cargo fmt --all -- --check
+
+step "lint"
+cargo clippy --all-targets -- -D warnings
+
+step "tests"
+cargo test
+
+step "benchmarks build"
+cargo bench --no-run
+
+step "main example (short run)"
+cargo run --release --example training_loop -- 200000
