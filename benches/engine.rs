@@ -78,12 +78,13 @@ fn collector(config: CollectorConfig) -> Collector {
 /// between bursts (a training loop logs in bursts, then computes), timing every call.
 fn latency(
     timer: &Timer,
+    config: CollectorConfig,
     producers: usize,
     bursts: usize,
     burst: usize,
     pause: Duration,
 ) -> Histogram<u64> {
-    let c = collector(CollectorConfig::default());
+    let c = collector(config);
     let hists: Vec<Histogram<u64>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..producers)
             .map(|p| {
@@ -116,6 +117,49 @@ fn latency(
         all.add(h).unwrap();
     }
     all
+}
+
+/// The call's own cost: a collector that is not started (nothing drains, so no
+/// other core touches the queue). Each round uses a fresh collector whose queue
+/// holds the round; the first round is discarded because its queue memory is
+/// freshly mapped (a page fault every 32 pushes), later rounds reuse it.
+fn intrinsic(timer: &Timer, rounds: usize, per_round: usize) -> (Histogram<u64>, f64) {
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    let mut means = Vec::new();
+    for round in 0..rounds + 1 {
+        for timed in [true, false] {
+            let c = Collector::builder()
+                .config(CollectorConfig {
+                    max_queue_length: per_round + 1,
+                    ..CollectorConfig::default()
+                })
+                .backend_url("memory://?capacity=1")
+                .build()
+                .unwrap();
+            let tag = c.intern("bench/intrinsic").unwrap();
+            // The first push from a thread allocates its lane: keep that out of the timing.
+            c.collect_scalar(tag, -1, 0.5).unwrap();
+            let t = Instant::now();
+            for step in 0..per_round as i64 {
+                if timed {
+                    let a = ticks();
+                    let r = c.collect_scalar(tag, step, 0.5);
+                    let b = ticks();
+                    std::hint::black_box(r).ok();
+                    if round > 0 {
+                        h.record(timer.ns(b - a)).unwrap();
+                    }
+                } else {
+                    std::hint::black_box(c.collect_scalar(tag, step, 0.5)).ok();
+                }
+            }
+            if !timed && round > 0 {
+                means.push(t.elapsed().as_nanos() as f64 / per_round as f64);
+            }
+            // Dropping an unstarted collector starts and stops it, draining the queue.
+        }
+    }
+    (h, median(means))
 }
 
 /// One producer (or more) collects `n` scalars each as fast as it can; the clock
@@ -157,8 +201,8 @@ fn cpu_time() -> Duration {
 }
 
 /// Process CPU time over `window` while a started collector has nothing to do.
-fn idle_cpu(window: Duration) -> f64 {
-    let c = collector(CollectorConfig::default());
+fn idle_cpu(config: CollectorConfig, window: Duration) -> f64 {
+    let c = collector(config);
     std::thread::sleep(Duration::from_millis(500));
     let (cpu0, t0) = (cpu_time(), Instant::now());
     std::thread::sleep(window);
@@ -202,19 +246,35 @@ fn main() {
     println!("\n## timer overhead (two back-to-back reads)");
     println!("  {}", percentiles(&timer_overhead(&timer)));
 
+    println!(
+        "\n## collect_scalar intrinsic cost (collector not started: no consumer, no contention)"
+    );
+    let (h, mean) = intrinsic(&timer, if quick { 5 } else { 20 }, 100_000);
+    println!("  per call timed: {}", percentiles(&h));
+    println!("  tight loop, untimed: median of per-round means {mean:.1} ns per call");
+
     println!("\n## collect_scalar latency, interned tag, bursts of 1000 then 1 ms pause");
     let bursts = if quick { 300 } else { 1000 };
     for producers in [1, 2] {
-        let h = latency(&timer, producers, bursts, 1000, Duration::from_millis(1));
+        let h = latency(
+            &timer,
+            CollectorConfig::default(),
+            producers,
+            bursts,
+            1000,
+            Duration::from_millis(1),
+        );
         println!("  {producers} producer(s): {}", percentiles(&h));
     }
     println!("\n## collect_scalar latency, saturated (no pause; includes backpressure waits)");
     for producers in [1, 2] {
+        let n = if quick { 2_000_000 } else { 5_000_000 };
         let h = latency(
             &timer,
+            CollectorConfig::default(),
             producers,
             1,
-            if quick { 2_000_000 } else { 5_000_000 },
+            n,
             Duration::ZERO,
         );
         println!("  {producers} producer(s): {}", percentiles(&h));
@@ -226,15 +286,15 @@ fn main() {
     );
     let defaults = CollectorConfig::default();
     let variants: Vec<(&str, CollectorConfig)> = vec![
-        ("defaults (batch 100, queue 10000)", defaults.clone()),
         (
-            "batch 1000, buffer 10000",
+            "seed sizes (batch 100, buffer 1000)",
             CollectorConfig {
-                batch_size: 1000,
-                buffer_capacity: 10_000,
+                batch_size: 100,
+                buffer_capacity: 1000,
                 ..defaults.clone()
             },
         ),
+        ("defaults (batch 1000, buffer 10000)", defaults.clone()),
         (
             "batch 1000, buffer 10000, queue 65536",
             CollectorConfig {
@@ -269,17 +329,25 @@ fn main() {
         }
     }
 
-    println!("\n## idle CPU (started collector, nothing collected)");
+    println!("\n## idle CPU (started collector, one memory:// destination, nothing collected)");
     let window = Duration::from_secs(if quick { 3 } else { 10 });
-    let idle: Vec<f64> = (0..reps).map(|_| idle_cpu(window)).collect();
-    println!(
-        "  median {:.3}% of one core over {window:?} windows (runs: {})",
-        median(idle.clone()),
-        idle.iter()
-            .map(|v| format!("{v:.3}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    for poll_ms in [5, 10, 20] {
+        let config = CollectorConfig {
+            max_poll_interval: Duration::from_millis(poll_ms),
+            ..CollectorConfig::default()
+        };
+        let idle: Vec<f64> = (0..reps)
+            .map(|_| idle_cpu(config.clone(), window))
+            .collect();
+        println!(
+            "  max_poll_interval {poll_ms:>2} ms: median {:.3}% of one core over {window:?} windows (runs: {})",
+            median(idle.clone()),
+            idle.iter()
+                .map(|v| format!("{v:.3}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
 
     println!("\n## shutdown time (stop with an empty queue)");
     let times = shutdown_times(if quick { 10 } else { 30 });

@@ -44,7 +44,8 @@ impl Clock for SystemClock {
     }
 }
 
-fn precise_wall_time() -> f64 {
+#[inline]
+pub(crate) fn precise_wall_time() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
@@ -52,7 +53,8 @@ fn precise_wall_time() -> f64 {
 }
 
 #[cfg(target_os = "linux")]
-fn coarse_wall_time() -> f64 {
+#[inline]
+pub(crate) fn coarse_wall_time() -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -67,7 +69,8 @@ fn coarse_wall_time() -> f64 {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn coarse_wall_time() -> f64 {
+#[inline]
+pub(crate) fn coarse_wall_time() -> f64 {
     precise_wall_time()
 }
 

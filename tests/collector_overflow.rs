@@ -152,18 +152,52 @@ fn block_with_timeout_drops_and_counts_after_waiting() {
 #[test]
 fn block_without_timeout_waits_until_room_is_made() {
     let memory = MemoryBackend::new();
-    let (c, tag) = stalled(OverflowPolicy::Block, None, &memory);
     std::thread::scope(|s| {
-        let blocked = s.spawn(|| c.collect_scalar(tag, 4, 4.0));
+        // The queue is per producing thread, so the thread that fills it is the one
+        // that blocks.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let memory = &memory;
+        let producer = s.spawn(move || {
+            let (c, tag) = stalled(OverflowPolicy::Block, None, memory);
+            let c = std::sync::Arc::new(c);
+            tx.send(c.clone()).unwrap();
+            c.collect_scalar(tag, 4, 4.0).unwrap();
+            c
+        });
+        let c = rx.recv().unwrap();
         // The producer stays blocked while nothing drains...
-        assert!(!wait_until(Duration::from_millis(100), || blocked.is_finished()));
+        assert!(!wait_until(Duration::from_millis(100), || producer.is_finished()));
+        assert_eq!(c.stats().queued, 2);
         // ...and goes through once a flush makes room.
         c.flush(LONG).unwrap();
-        blocked.join().unwrap().unwrap();
+        drop(producer.join().unwrap());
+        c.flush(LONG).unwrap();
+        assert_eq!(values(&memory.events()), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(c.stats().dropped(), 0);
     });
+}
+
+#[test]
+fn each_producing_thread_has_its_own_queue() {
+    let memory = MemoryBackend::new();
+    let c = collector(OverflowPolicy::DropNewest, 3, &memory);
+    std::thread::scope(|s| {
+        for p in 0..4 {
+            let c = &c;
+            s.spawn(move || {
+                let tag = c.intern("o/lanes").unwrap();
+                for step in 0..5 {
+                    let r = c.collect_scalar(tag, p * 10 + step, 0.0);
+                    assert_eq!(r.is_ok(), step < 3, "thread {p} step {step}");
+                }
+            });
+        }
+    });
+    let s = c.stats();
+    assert_eq!((s.queued, s.dropped_newest), (12, 8));
+    c.start().unwrap();
     c.flush(LONG).unwrap();
-    assert_eq!(values(&memory.events()), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
-    assert_eq!(c.stats().dropped(), 0);
+    assert_eq!(memory.len(), 12);
 }
 
 #[test]
@@ -187,4 +221,32 @@ fn staging_never_exceeds_buffer_capacity() {
     assert_eq!(s.staged, 2);
     assert_eq!(s.queued, 2);
     assert!(memory.is_empty(), "manual strategy delivered nothing");
+}
+
+#[test]
+fn lanes_of_exited_threads_are_retired() {
+    let memory = MemoryBackend::new();
+    let c = Collector::builder()
+        .backend(memory.clone())
+        .build_and_start()
+        .unwrap();
+    for t in 0..20i64 {
+        let c = &c;
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let tag = c.intern("o/retire").unwrap();
+                for i in 0..10 {
+                    c.collect_scalar(tag, t * 10 + i, 0.0).unwrap();
+                }
+            });
+        });
+    }
+    c.flush(LONG).unwrap();
+    assert_eq!(memory.len(), 200);
+    // Only the shared fallback lane remains once the worker has idled.
+    assert!(
+        wait_until(LONG, || c.stats().producer_lanes == 1),
+        "{:?}",
+        c.stats()
+    );
 }

@@ -181,6 +181,7 @@ impl CollectorBuilder {
         {
             return Err(VizError::invalid_config("a route accepts no event kind"));
         }
+        let injected_clock = self.clock.is_some();
         let clock = self.clock.unwrap_or_else(|| {
             Arc::new(SystemClock {
                 wall: self.config.wall_clock,
@@ -227,6 +228,7 @@ impl CollectorBuilder {
         Ok(Collector::assemble(
             self.config,
             clock,
+            injected_clock,
             control,
             ingress,
             destinations,

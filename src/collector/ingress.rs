@@ -1,17 +1,19 @@
-//! The hot path: producers push records into a bounded lock-free queue.
+//! The hot path: producers push records into their own bounded lock-free lane.
 //!
-//! A push is one `ArrayQueue::push` (a CAS on the tail and a slot write): no lock,
-//! no allocation for scalars, no system call and no wake-up; the worker polls.
-//! Only the full-queue path does more, and it is `#[cold]`.
+//! A push is a thread-local lookup plus one `ArrayQueue::push` on the calling
+//! thread's lane (a CAS on a tail no other producer touches, and a slot write): no
+//! lock, no allocation for scalars, no system call and no wake-up; the worker polls.
+//! Only the full-lane path does more, and it is `#[cold]`.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use crossbeam_queue::{ArrayQueue, SegQueue};
+use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use super::Control;
+use super::lanes::{Lane, Lanes};
 use crate::config::OverflowPolicy;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::{Event, Priority};
@@ -27,6 +29,7 @@ pub(crate) struct ScalarRecord {
 }
 
 /// What the queue carries: the allocation-free scalar form, or any other event boxed.
+/// 40 bytes, so it fits with its stamp in one 64-byte ring slot.
 pub(crate) enum Record {
     Scalar(ScalarRecord),
     Event(Box<Event>),
@@ -54,8 +57,8 @@ pub(crate) struct DropCounters {
 }
 
 pub(crate) struct Ingress {
-    queue: CachePadded<ArrayQueue<Record>>,
-    /// Critical events that a drop-oldest push displaced: delivered before the queue.
+    pub lanes: Lanes,
+    /// Critical events that a drop-oldest push displaced: delivered before the lanes.
     pub rescue: SegQueue<Record>,
     pub state: CachePadded<AtomicU8>,
     policy: OverflowPolicy,
@@ -77,7 +80,7 @@ impl Ingress {
         control: Sender<Control>,
     ) -> Ingress {
         Ingress {
-            queue: CachePadded::new(ArrayQueue::new(capacity)),
+            lanes: Lanes::new(capacity),
             rescue: SegQueue::new(),
             state: CachePadded::new(AtomicU8::new(CREATED)),
             policy,
@@ -95,10 +98,10 @@ impl Ingress {
         if self.state.load(Ordering::Relaxed) == STOPPED {
             return Err(closed());
         }
-        match self.queue.push(record) {
+        self.lanes.with_lane(|lane| match lane.queue.push(record) {
             Ok(()) => Ok(()),
-            Err(record) => self.push_full(record),
-        }
+            Err(record) => self.push_full(lane, record),
+        })
     }
 
     /// Queues a critical event: never dropped, and the worker is told to flush.
@@ -109,10 +112,10 @@ impl Ingress {
         // Flag first: if the queue is full (say, Manual strategy with a full staging
         // buffer), the worker must deliver everything to make room for this event.
         self.critical_pending.store(true, Ordering::Release);
-        let pushed = match self.queue.push(record) {
+        let pushed = self.lanes.with_lane(|lane| match lane.queue.push(record) {
             Ok(()) => Ok(()),
-            Err(record) => self.push_blocking(record, None),
-        };
+            Err(record) => self.push_blocking(lane, record, None),
+        });
         // Again after the push, so the worker delivers the critical event itself now.
         self.critical_pending.store(true, Ordering::Release);
         self.wake();
@@ -121,7 +124,7 @@ impl Ingress {
 
     #[cold]
     #[inline(never)]
-    fn push_full(&self, record: Record) -> Result<()> {
+    fn push_full(&self, lane: &Lane, record: Record) -> Result<()> {
         self.drops.queue_full_hits.fetch_add(1, Ordering::Relaxed);
         match self.policy {
             OverflowPolicy::DropNewest => {
@@ -132,7 +135,7 @@ impl Ingress {
                 ))
             }
             OverflowPolicy::DropOldest => {
-                if let Some(victim) = self.queue.force_push(record) {
+                if let Some(victim) = lane.queue.force_push(record) {
                     if victim.is_critical() {
                         // It was the oldest queued record, so delivering it before the
                         // queue keeps it in order.
@@ -144,18 +147,23 @@ impl Ingress {
                 }
                 Ok(())
             }
-            OverflowPolicy::Block => self.push_blocking(record, self.block_timeout),
+            OverflowPolicy::Block => self.push_blocking(lane, record, self.block_timeout),
         }
     }
 
     /// Waits for room, waking the worker so it drains now instead of at its next poll.
     #[cold]
-    fn push_blocking(&self, mut record: Record, timeout: Option<Duration>) -> Result<()> {
+    fn push_blocking(
+        &self,
+        lane: &Lane,
+        mut record: Record,
+        timeout: Option<Duration>,
+    ) -> Result<()> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut spins = 0u32;
         loop {
             self.wake();
-            match self.queue.push(record) {
+            match lane.queue.push(record) {
                 Ok(()) => return Ok(()),
                 Err(r) => record = r,
             }
@@ -197,16 +205,9 @@ impl Ingress {
         }
     }
 
-    pub(crate) fn pop(&self) -> Option<Record> {
-        self.rescue.pop().or_else(|| self.queue.pop())
-    }
-
+    /// Events queued in every lane and the rescue queue.
     pub(crate) fn len(&self) -> usize {
-        self.queue.len() + self.rescue.len()
-    }
-
-    pub(crate) fn capacity(&self) -> usize {
-        self.queue.capacity()
+        self.lanes.len() + self.rescue.len()
     }
 }
 

@@ -54,8 +54,11 @@ pub struct DestinationStats {
 pub struct CollectorStats {
     /// Events accepted by `collect` so far (received by the worker plus still queued).
     pub collected: u64,
-    /// Events in the lock-free queue now.
+    /// Events in the lock-free queues now (all producer lanes).
     pub queued: u64,
+    /// Producer lanes: one per thread that has collected (lanes of exited threads
+    /// are retired once empty), plus one shared fallback lane.
+    pub producer_lanes: u64,
     /// Events the worker holds, waiting for the flush strategy.
     pub staged: u64,
     /// Largest queue length seen (sampled by the worker before each drain; a full

@@ -1,0 +1,159 @@
+//! One queue ("lane") per producing thread, so producers never contend with each
+//! other: a push touches only its own thread's lane.
+//!
+//! A thread finds its lane through a thread-local cache of its most recently used
+//! lane — a `Cell` with no destructor, so reading it is a plain thread-local load
+//! and one comparison. The lane itself is owned by a thread-local list whose
+//! destructor clears the cache, so the cached pointer never outlives its lane. The first push from a thread to a collector
+//! allocates and registers a lane (once); a thread whose thread-locals are already
+//! destroyed (a push from another thread-local's destructor) uses a shared lane.
+//! The worker drains every registered lane and retires lanes whose thread has exited.
+
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use super::ingress::Record;
+use super::ring::Ring;
+
+/// A producer's bounded lock-free queue.
+pub(crate) struct Lane {
+    pub queue: Ring<Record>,
+    /// Set when the collector stops, so threads drop their reference on a later miss.
+    closed: AtomicBool,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// This thread's lanes, keyed by collector id, most recently used first.
+struct LocalLanes(Vec<(u64, Arc<Lane>)>);
+
+impl Drop for LocalLanes {
+    fn drop(&mut self) {
+        // The lanes go away with this list: forget the cached pointer first. FAST
+        // has no destructor, so it is still accessible here.
+        FAST.with(|f| f.set((0, std::ptr::null())));
+    }
+}
+
+thread_local! {
+    static LOCAL: RefCell<LocalLanes> = const { RefCell::new(LocalLanes(Vec::new())) };
+    /// `(collector id, lane)` of `LOCAL`'s first entry, or `(0, null)`. Ids start at 1.
+    static FAST: Cell<(u64, *const Lane)> = const { Cell::new((0, std::ptr::null())) };
+}
+
+pub(crate) struct Lanes {
+    id: u64,
+    capacity: usize,
+    registry: Mutex<Vec<Arc<Lane>>>,
+    epoch: AtomicU64,
+    shared: Arc<Lane>,
+}
+
+impl Lanes {
+    pub(crate) fn new(capacity: usize) -> Lanes {
+        let shared = Arc::new(Lane {
+            queue: Ring::new(capacity),
+            closed: AtomicBool::new(false),
+        });
+        Lanes {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            capacity,
+            registry: Mutex::new(vec![shared.clone()]),
+            epoch: AtomicU64::new(1),
+            shared,
+        }
+    }
+
+    /// Runs `f` on the calling thread's lane. The fast path is a thread-local read
+    /// and one comparison: no lock, no allocation, no reference-count change.
+    #[inline]
+    pub(crate) fn with_lane<R>(&self, f: impl FnOnce(&Lane) -> R) -> R {
+        let (id, lane) = FAST.with(Cell::get);
+        if id == self.id {
+            // SAFETY: FAST mirrors the first entry of LOCAL, which holds an `Arc` to
+            // this lane; LOCAL's destructor and every change to its front update FAST.
+            return f(unsafe { &*lane });
+        }
+        self.with_lane_slow(f)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn with_lane_slow<R>(&self, f: impl FnOnce(&Lane) -> R) -> R {
+        let lane = LOCAL
+            .try_with(|local| {
+                let mut local = local.try_borrow_mut().ok()?;
+                let lanes = &mut local.0;
+                lanes.retain(|(_, lane)| !lane.closed.load(Ordering::Relaxed));
+                let lane = match lanes.iter().position(|(id, _)| *id == self.id) {
+                    Some(i) => lanes.remove(i).1,
+                    None => self.register(),
+                };
+                lanes.insert(0, (self.id, lane.clone()));
+                FAST.with(|fast| fast.set((self.id, Arc::as_ptr(&lane))));
+                Some(lane)
+            })
+            .ok()
+            .flatten();
+        // No thread-local list (this thread is exiting): the shared lane takes it.
+        f(lane.as_ref().unwrap_or(&self.shared))
+    }
+
+    fn register(&self) -> Arc<Lane> {
+        let lane = Arc::new(Lane {
+            queue: Ring::new(self.capacity),
+            closed: AtomicBool::new(false),
+        });
+        self.registry.lock().push(lane.clone());
+        self.epoch.fetch_add(1, Ordering::Release);
+        lane
+    }
+
+    /// Refreshes the worker's copy of the lane list if lanes were added or retired.
+    pub(crate) fn refresh(&self, cache: &mut Vec<Arc<Lane>>, seen_epoch: &mut u64) {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if epoch != *seen_epoch {
+            *cache = self.registry.lock().clone();
+            *seen_epoch = epoch;
+        }
+    }
+
+    /// Removes empty lanes no thread can reach any more (their thread exited): only
+    /// the registry and the worker's copy still hold them.
+    pub(crate) fn retire_orphans(&self, cache: &[Arc<Lane>]) {
+        let orphan = |lane: &Arc<Lane>| {
+            Arc::strong_count(lane) == 2
+                && lane.queue.is_empty()
+                && !Arc::ptr_eq(lane, &self.shared)
+        };
+        if cache.iter().any(orphan) {
+            self.registry.lock().retain(|lane| !orphan(lane));
+            self.epoch.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    /// Events queued in every lane.
+    pub(crate) fn len(&self) -> usize {
+        self.registry.lock().iter().map(|l| l.queue.len()).sum()
+    }
+
+    /// Number of registered lanes.
+    pub(crate) fn count(&self) -> usize {
+        self.registry.lock().len()
+    }
+
+    /// Capacity of each lane.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Marks every lane closed, so producer threads let go of them.
+    pub(crate) fn close(&self) {
+        for lane in self.registry.lock().iter() {
+            lane.closed.store(true, Ordering::Relaxed);
+        }
+    }
+}
