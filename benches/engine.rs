@@ -349,6 +349,41 @@ fn main() {
         );
     }
 
+    // A Manual collector whose staging buffer is full waits for flush() with events
+    // still queued: the worker must sleep, not spin on the non-empty queue.
+    let stalled_idle: Vec<f64> = (0..reps)
+        .map(|_| {
+            let config = CollectorConfig {
+                strategy: viz::FlushStrategy::Manual,
+                buffer_capacity: 10,
+                batch_size: 10,
+                overflow: viz::OverflowPolicy::DropNewest,
+                ..CollectorConfig::default()
+            };
+            let c = collector(config);
+            let tag = c.intern("bench/stalled").unwrap();
+            for step in 0..100 {
+                let _ = c.collect_scalar(tag, step, 0.0);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+            assert!(c.stats().queued > 0 && c.stats().staged == 10);
+            let (cpu0, t0) = (cpu_time(), Instant::now());
+            std::thread::sleep(window);
+            let pct = (cpu_time() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+            drop(c);
+            pct
+        })
+        .collect();
+    println!(
+        "  Manual strategy, staging full, events queued (default poll): median {:.3}% (runs: {})",
+        median(stalled_idle.clone()),
+        stalled_idle
+            .iter()
+            .map(|v| format!("{v:.3}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+
     println!("\n## shutdown time (stop with an empty queue)");
     let times = shutdown_times(if quick { 10 } else { 30 });
     let ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e3).collect();

@@ -45,6 +45,11 @@ fn a_failing_backend_is_retried_then_given_up_while_others_go_on() {
     collect_n(&c, "f/fail", 50);
     let e = c.flush(LONG).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Backend);
+    assert!(
+        e.message()
+            .contains("scripted#0: gave up on 50 events after 3 attempts"),
+        "{e}"
+    );
     assert_eq!(memory.len(), 50, "the healthy backend got everything");
     assert!(wait_until(LONG, || c.stats().destinations[0].dropped == 50));
     let s = c.stats();
@@ -63,7 +68,9 @@ fn a_failing_backend_is_retried_then_given_up_while_others_go_on() {
     assert!(reports.iter().any(|r| r.will_retry));
     let last = reports.iter().rev().find(|r| !r.will_retry).unwrap();
     assert!(
-        last.error.message().contains("gave up after 3 attempts"),
+        last.error
+            .message()
+            .contains("gave up on 50 events after 3 attempts"),
         "{:?}",
         last.error
     );

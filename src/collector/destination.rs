@@ -23,6 +23,16 @@ use crate::event::Event;
 /// How often a destination thread calls `StorageBackend::tick` when idle.
 const TICK: Duration = Duration::from_millis(50);
 
+/// The outcome of one attempt at a destination's kept events.
+enum Retry {
+    /// Nothing is kept any more: delivered, or there was nothing to deliver.
+    Done,
+    /// Failed; kept for the next attempt.
+    Pending,
+    /// Failed for the last allowed time; the events were dropped and counted.
+    GaveUp(VizError),
+}
+
 /// A delivery failure, handed to the collector's error callback.
 #[derive(Clone, Debug)]
 pub struct ErrorReport {
@@ -175,7 +185,8 @@ impl Destination {
             }
             let now = self.clock.now();
             if self.next_retry.is_some_and(|t| now >= t) {
-                self.retry_backlog();
+                // Failures are counted and reported inside; nobody waits on this one.
+                let _ = self.retry_backlog();
             }
             if self.panicked.is_none()
                 && let Err(e) = self.guarded("tick", |b| b.tick(now))
@@ -230,45 +241,43 @@ impl Destination {
         }
     }
 
-    /// One more attempt at the kept events. Returns whether none remain.
-    fn retry_backlog(&mut self) -> bool {
+    /// One more attempt at the kept events.
+    fn retry_backlog(&mut self) -> Retry {
         if self.backlog.is_empty() {
-            return true;
+            return Retry::Done;
         }
         bump(&self.counters.retries, 1);
         let backlog = std::mem::take(&mut self.backlog);
         let result = self.guarded("store_events", |b| b.store_events(&backlog));
-        match result {
+        let e = match result {
             Ok(()) => {
                 bump(&self.counters.written, backlog.len() as u64);
                 self.attempts = 0;
                 self.next_retry = None;
-                true
+                return Retry::Done;
             }
-            Err(e) => {
-                bump(&self.counters.failed_batches, 1);
-                self.attempts += 1;
-                let give_up = self.panicked.is_some() || self.attempts >= self.retry.max_attempts;
-                let n = backlog.len();
-                if give_up {
-                    bump(&self.counters.dropped, n as u64);
-                    self.attempts = 0;
-                    self.next_retry = None;
-                    let e = e.context(format_args!(
-                        "gave up after {} attempts",
-                        self.retry.max_attempts
-                    ));
-                    self.report(e, n, false);
-                } else {
-                    self.backlog = backlog;
-                    let factor = 1u32 << (self.attempts - 1).min(16);
-                    let backoff = (self.retry.initial_backoff * factor).min(self.retry.max_backoff);
-                    self.next_retry = Some(self.clock.now() + backoff);
-                    self.report(e, n, true);
-                }
-                false
-            }
+            Err(e) => e,
+        };
+        bump(&self.counters.failed_batches, 1);
+        self.attempts += 1;
+        let n = backlog.len();
+        if self.panicked.is_some() || self.attempts >= self.retry.max_attempts {
+            bump(&self.counters.dropped, n as u64);
+            self.attempts = 0;
+            self.next_retry = None;
+            let e = e.context(format_args!(
+                "{}: gave up on {n} events after {} attempts",
+                self.name, self.retry.max_attempts
+            ));
+            self.report(e.clone(), n, false);
+            return Retry::GaveUp(e);
         }
+        self.backlog = backlog;
+        let factor = 1u32 << (self.attempts - 1).min(16);
+        let backoff = (self.retry.initial_backoff * factor).min(self.retry.max_backoff);
+        self.next_retry = Some(self.clock.now() + backoff);
+        self.report(e, n, true);
+        Retry::Pending
     }
 
     /// Delivers the kept events (retrying, under the policy, until `deadline` when
@@ -277,7 +286,12 @@ impl Destination {
         if self.panicked.is_some() {
             return Err(self.panicked_error());
         }
-        while !self.retry_backlog() {
+        loop {
+            match self.retry_backlog() {
+                Retry::Done => break,
+                Retry::GaveUp(e) => return Err(e),
+                Retry::Pending => {}
+            }
             let next = match (self.next_retry, deadline) {
                 (Some(next), Some(deadline)) if next < deadline => next,
                 _ => {

@@ -149,6 +149,7 @@ impl Collector {
             lanes: Vec::new(),
             lanes_epoch: 0,
             next_lane: 0,
+            taken: 0,
         };
         let clock = if injected_clock {
             HotClock::Injected(clock)

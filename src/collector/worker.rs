@@ -41,6 +41,8 @@ pub(crate) struct Worker {
     pub lanes_epoch: u64,
     /// Lane the next drain starts from, rotated for fairness between producers.
     pub next_lane: usize,
+    /// Records taken from the lanes in the current round.
+    pub taken: usize,
 }
 
 impl Worker {
@@ -59,7 +61,10 @@ impl Worker {
                         Some(format!("worker panicked: {}", panic_message(&*payload)));
                 }
             }
-            if self.queued() > 0 {
+            // Back off on no progress, not on an empty queue: under Manual with a
+            // full staging buffer the queue stays non-empty until someone flushes,
+            // and spinning on it would burn a core.
+            if self.taken > 0 {
                 idle_rounds = 0;
                 continue;
             }
@@ -101,6 +106,7 @@ impl Worker {
 
     /// One round: control messages, a drain, the strategy. Returns a stop request.
     fn round(&mut self) -> Option<Option<FlushRequest>> {
+        self.taken = 0;
         while let Ok(msg) = self.control.try_recv() {
             if let Some(stop) = self.handle(msg) {
                 return Some(stop);
@@ -201,6 +207,7 @@ impl Worker {
         }
         self.lanes = lanes;
         self.next_lane = (self.next_lane + 1) % n.max(1);
+        self.taken += taken;
         bump(&self.counters.received, taken as u64);
         self.counters
             .staged
