@@ -162,6 +162,53 @@ fn intrinsic(timer: &Timer, rounds: usize, per_round: usize) -> (Histogram<u64>,
     (h, median(means))
 }
 
+/// Each producer runs `steps` training steps: `per_step` scalars, each timed, then
+/// about `work` iterations of dependent floating-point compute (a few µs), so the
+/// worker polls between small bursts: the way a training loop logs.
+fn interleaved(
+    timer: &Timer,
+    producers: usize,
+    steps: usize,
+    per_step: usize,
+    work: u32,
+) -> Histogram<u64> {
+    let c = collector(CollectorConfig::default());
+    let hists: Vec<Histogram<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..producers)
+            .map(|p| {
+                let c = &c;
+                s.spawn(move || {
+                    let tags: Vec<TagId> = (0..per_step)
+                        .map(|i| c.intern(&format!("bench/interleaved/{p}/{i}")).unwrap())
+                        .collect();
+                    let mut h = Histogram::<u64>::new(3).unwrap();
+                    let mut x = 1.0f64;
+                    for step in 0..steps as i64 {
+                        for _ in 0..work {
+                            x = std::hint::black_box(x * 1.000_000_1 + 1e-9);
+                        }
+                        for &tag in &tags {
+                            let a = ticks();
+                            let r = c.collect_scalar(tag, step, x);
+                            let b = ticks();
+                            std::hint::black_box(r).ok();
+                            h.record(timer.ns(b - a)).unwrap();
+                        }
+                    }
+                    h
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    c.stop(Duration::from_secs(30)).unwrap();
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for h in &hists {
+        all.add(h).unwrap();
+    }
+    all
+}
+
 /// One producer (or more) collects `n` scalars each as fast as it can; the clock
 /// stops when flush confirms every event reached the memory backend.
 fn throughput(config: CollectorConfig, producers: usize, n: i64) -> (f64, viz::CollectorStats) {
@@ -252,6 +299,15 @@ fn main() {
     let (h, mean) = intrinsic(&timer, if quick { 5 } else { 20 }, 100_000);
     println!("  per call timed: {}", percentiles(&h));
     println!("  tight loop, untimed: median of per-round means {mean:.1} ns per call");
+
+    println!(
+        "\n## collect_scalar latency, interleaved with compute: 4 scalars, then ~5 us of compute"
+    );
+    let steps = if quick { 100_000 } else { 250_000 };
+    for producers in [1, 2] {
+        let h = interleaved(&timer, producers, steps, 4, 1000);
+        println!("  {producers} producer(s): {}", percentiles(&h));
+    }
 
     println!("\n## collect_scalar latency, interned tag, bursts of 1000 then 1 ms pause");
     let bursts = if quick { 300 } else { 1000 };

@@ -80,7 +80,7 @@ impl Ingress {
         control: Sender<Control>,
     ) -> Ingress {
         Ingress {
-            lanes: Lanes::new(capacity),
+            lanes: Lanes::new(capacity, policy == OverflowPolicy::DropOldest),
             rescue: SegQueue::new(),
             state: CachePadded::new(AtomicU8::new(CREATED)),
             policy,

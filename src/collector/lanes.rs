@@ -17,10 +17,66 @@ use parking_lot::Mutex;
 
 use super::ingress::Record;
 use super::ring::Ring;
+use super::spsc::SpscRing;
+
+/// A lane's queue. A thread's own lane is single-producer; the drop-oldest policy
+/// needs the producer to displace the oldest record while the worker pops, and the
+/// shared fallback lane has many producers, so those use the MPMC ring.
+// One per lane, already behind an `Arc`: boxing the larger variant would only add a
+// pointer chase to every push.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum LaneQueue {
+    Spsc(SpscRing<Record>),
+    Mpmc(Ring<Record>),
+}
+
+impl LaneQueue {
+    /// Pushes, or hands the record back when full. Called only by the lane's
+    /// producer (its owning thread; any thread for the MPMC shared lane).
+    #[inline]
+    pub(crate) fn push(&self, record: Record) -> Result<(), Record> {
+        match self {
+            // SAFETY: an SPSC lane is reachable only through its owning thread's
+            // thread-local, so this thread is its only producer.
+            LaneQueue::Spsc(ring) => unsafe { ring.push(record) },
+            LaneQueue::Mpmc(ring) => ring.push(record),
+        }
+    }
+
+    /// Pushes, displacing and returning the oldest record when full. SPSC lanes are
+    /// never created under drop-oldest; were one asked, it refuses the new record
+    /// instead (returned as the displaced one), which loses no more than the policy.
+    pub(crate) fn force_push(&self, record: Record) -> Option<Record> {
+        match self {
+            LaneQueue::Spsc(_) => self.push(record).err(),
+            LaneQueue::Mpmc(ring) => ring.force_push(record),
+        }
+    }
+
+    /// Pops the oldest record. Called only by the worker.
+    pub(crate) fn pop(&self) -> Option<Record> {
+        match self {
+            // SAFETY: the worker is the only consumer of every lane.
+            LaneQueue::Spsc(ring) => unsafe { ring.pop() },
+            LaneQueue::Mpmc(ring) => ring.pop(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            LaneQueue::Spsc(ring) => ring.len(),
+            LaneQueue::Mpmc(ring) => ring.len(),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// A producer's bounded lock-free queue.
 pub(crate) struct Lane {
-    pub queue: Ring<Record>,
+    pub queue: LaneQueue,
     /// Set when the collector stops, so threads drop their reference on a later miss.
     closed: AtomicBool,
 }
@@ -47,20 +103,23 @@ thread_local! {
 pub(crate) struct Lanes {
     id: u64,
     capacity: usize,
+    /// Whether per-thread lanes must be MPMC (the drop-oldest policy).
+    mpmc: bool,
     registry: Mutex<Vec<Arc<Lane>>>,
     epoch: AtomicU64,
     shared: Arc<Lane>,
 }
 
 impl Lanes {
-    pub(crate) fn new(capacity: usize) -> Lanes {
+    pub(crate) fn new(capacity: usize, mpmc: bool) -> Lanes {
         let shared = Arc::new(Lane {
-            queue: Ring::new(capacity),
+            queue: LaneQueue::Mpmc(Ring::new(capacity)),
             closed: AtomicBool::new(false),
         });
         Lanes {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             capacity,
+            mpmc,
             registry: Mutex::new(vec![shared.clone()]),
             epoch: AtomicU64::new(1),
             shared,
@@ -103,8 +162,13 @@ impl Lanes {
     }
 
     fn register(&self) -> Arc<Lane> {
+        let queue = if self.mpmc {
+            LaneQueue::Mpmc(Ring::new(self.capacity))
+        } else {
+            LaneQueue::Spsc(SpscRing::new(self.capacity))
+        };
         let lane = Arc::new(Lane {
-            queue: Ring::new(self.capacity),
+            queue,
             closed: AtomicBool::new(false),
         });
         self.registry.lock().push(lane.clone());

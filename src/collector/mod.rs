@@ -18,6 +18,7 @@ mod ingress;
 mod lanes;
 mod ring;
 mod route;
+mod spsc;
 mod stats;
 mod worker;
 
