@@ -55,6 +55,14 @@ fn percentiles(h: &Histogram<u64>) -> String {
     )
 }
 
+fn merged(hists: &[Histogram<u64>]) -> Histogram<u64> {
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for h in hists {
+        all.add(h).unwrap();
+    }
+    all
+}
+
 /// The timer's own cost: two back-to-back reads, same method as the measurements.
 fn timer_overhead(timer: &Timer) -> Histogram<u64> {
     let mut h = Histogram::<u64>::new(3).unwrap();
@@ -112,17 +120,12 @@ fn latency(
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     c.stop(Duration::from_secs(30)).unwrap();
-    let mut all = Histogram::<u64>::new(3).unwrap();
-    for h in &hists {
-        all.add(h).unwrap();
-    }
-    all
+    merged(&hists)
 }
 
 /// The call's own cost: a collector that is not started (nothing drains, so no
-/// other core touches the queue). Each round uses a fresh collector whose queue
-/// holds the round; the first round is discarded because its queue memory is
-/// freshly mapped (a page fault every 32 pushes), later rounds reuse it.
+/// other core touches the queue). Each round uses a fresh collector whose lane
+/// (default size, 10000 slots) holds the round; the first round is discarded.
 fn intrinsic(timer: &Timer, rounds: usize, per_round: usize) -> (Histogram<u64>, f64) {
     let mut h = Histogram::<u64>::new(3).unwrap();
     let mut means = Vec::new();
@@ -202,11 +205,7 @@ fn interleaved(
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     c.stop(Duration::from_secs(30)).unwrap();
-    let mut all = Histogram::<u64>::new(3).unwrap();
-    for h in &hists {
-        all.add(h).unwrap();
-    }
-    all
+    merged(&hists)
 }
 
 /// One producer (or more) collects `n` scalars each as fast as it can; the clock
@@ -296,7 +295,7 @@ fn main() {
     println!(
         "\n## collect_scalar intrinsic cost (collector not started: no consumer, no contention)"
     );
-    let (h, mean) = intrinsic(&timer, if quick { 5 } else { 20 }, 100_000);
+    let (h, mean) = intrinsic(&timer, if quick { 50 } else { 200 }, 9_999);
     println!("  per call timed: {}", percentiles(&h));
     println!("  tight loop, untimed: median of per-round means {mean:.1} ns per call");
 

@@ -56,14 +56,21 @@ impl<T> SpscRing<T> {
                 cached: 0,
             }))
         };
+        let slots: Box<[Slot<T>]> = (0..cap)
+            .map(|_| Slot(UnsafeCell::new(MaybeUninit::uninit())))
+            .collect();
+        // Touch every page now, while the lane is being created (once per thread),
+        // so the first lap of pushes takes no page faults.
+        for slot in slots.iter() {
+            // SAFETY: the slot is ours and uninitialised; a byte write is in bounds.
+            unsafe { slot.0.get().cast::<u8>().write_volatile(0) };
+        }
         SpscRing {
             head: CachePadded::new(AtomicUsize::new(0)),
             tail: CachePadded::new(AtomicUsize::new(0)),
             producer: end(),
             consumer: end(),
-            slots: (0..cap)
-                .map(|_| Slot(UnsafeCell::new(MaybeUninit::uninit())))
-                .collect(),
+            slots,
         }
     }
 
