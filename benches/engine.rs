@@ -2,7 +2,8 @@
 //! throughput into the memory backend, idle CPU, shutdown time, and the effect of
 //! batch_size / max_queue_length on throughput.
 //!
-//! Run: `cargo bench --bench engine` (add `-- quick` for a shorter run).
+//! Run: `cargo bench --bench engine` (add `-- quick` for a shorter run, and section
+//! names such as `-- quick interleaved idle` to run only those).
 //! Results and method: docs/PERFORMANCE.md.
 
 use std::time::{Duration, Instant};
@@ -170,12 +171,13 @@ fn intrinsic(timer: &Timer, rounds: usize, per_round: usize) -> (Histogram<u64>,
 /// worker polls between small bursts: the way a training loop logs.
 fn interleaved(
     timer: &Timer,
+    config: CollectorConfig,
     producers: usize,
     steps: usize,
     per_step: usize,
     work: u32,
 ) -> Histogram<u64> {
-    let c = collector(CollectorConfig::default());
+    let c = collector(config);
     let hists: Vec<Histogram<u64>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..producers)
             .map(|p| {
@@ -281,7 +283,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "quick");
+    // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
+    // interleaved, bursts, saturated, throughput, idle, shutdown) to run only those.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let quick = args.iter().any(|a| a == "quick");
+    let sections: Vec<&String> = args.iter().filter(|a| *a != "quick").collect();
+    let want = |name: &str| sections.is_empty() || sections.iter().any(|s| *s == name);
     let reps = if quick { 3 } else { 5 };
     let timer = Timer::calibrate();
     println!(
@@ -289,163 +299,201 @@ fn main() {
         timer.ticks_per_ns
     );
 
-    println!("\n## timer overhead (two back-to-back reads)");
-    println!("  {}", percentiles(&timer_overhead(&timer)));
-
-    println!(
-        "\n## collect_scalar intrinsic cost (collector not started: no consumer, no contention)"
-    );
-    let (h, mean) = intrinsic(&timer, if quick { 50 } else { 200 }, 9_999);
-    println!("  per call timed: {}", percentiles(&h));
-    println!("  tight loop, untimed: median of per-round means {mean:.1} ns per call");
-
-    println!(
-        "\n## collect_scalar latency, interleaved with compute: 4 scalars, then ~5 us of compute"
-    );
-    let steps = if quick { 100_000 } else { 250_000 };
-    for producers in [1, 2] {
-        let h = interleaved(&timer, producers, steps, 4, 1000);
-        println!("  {producers} producer(s): {}", percentiles(&h));
+    if want("timer") {
+        println!("\n## timer overhead (two back-to-back reads)");
+        println!("  {}", percentiles(&timer_overhead(&timer)));
     }
 
-    println!("\n## collect_scalar latency, interned tag, bursts of 1000 then 1 ms pause");
-    let bursts = if quick { 300 } else { 1000 };
-    for producers in [1, 2] {
-        let h = latency(
-            &timer,
-            CollectorConfig::default(),
-            producers,
-            bursts,
-            1000,
-            Duration::from_millis(1),
+    if want("intrinsic") {
+        println!(
+            "\n## collect_scalar intrinsic cost (collector not started: no consumer, no contention)"
         );
-        println!("  {producers} producer(s): {}", percentiles(&h));
-    }
-    println!("\n## collect_scalar latency, saturated (no pause; includes backpressure waits)");
-    for producers in [1, 2] {
-        let n = if quick { 2_000_000 } else { 5_000_000 };
-        let h = latency(
-            &timer,
-            CollectorConfig::default(),
-            producers,
-            1,
-            n,
-            Duration::ZERO,
-        );
-        println!("  {producers} producer(s): {}", percentiles(&h));
+        let (h, mean) = intrinsic(&timer, if quick { 50 } else { 200 }, 9_999);
+        println!("  per call timed: {}", percentiles(&h));
+        println!("  tight loop, untimed: median of per-round means {mean:.1} ns per call");
     }
 
-    let n = if quick { 3_000_000 } else { 10_000_000 };
-    println!(
-        "\n## sustained throughput into memory:// ({n} scalars per producer, until flush confirms; median of {reps})"
-    );
-    let defaults = CollectorConfig::default();
-    let variants: Vec<(&str, CollectorConfig)> = vec![
-        (
-            "seed sizes (batch 100, buffer 1000)",
-            CollectorConfig {
-                batch_size: 100,
-                buffer_capacity: 1000,
-                ..defaults.clone()
-            },
-        ),
-        ("defaults (batch 1000, buffer 10000)", defaults.clone()),
-        (
-            "batch 1000, buffer 10000, queue 65536",
-            CollectorConfig {
-                batch_size: 1000,
-                buffer_capacity: 10_000,
-                max_queue_length: 65_536,
-                ..defaults.clone()
-            },
-        ),
-    ];
-    for (name, config) in &variants {
+    if want("interleaved") {
+        println!(
+            "\n## collect_scalar latency, interleaved with compute: 4 scalars, then ~5 us of compute"
+        );
+        let steps = if quick { 100_000 } else { 250_000 };
+        // Drop-oldest lanes are MPMC rings (the producer may displace the oldest while
+        // the worker pops); the default policy's lanes are SPSC: the same scenario on both.
+        let mpmc = CollectorConfig {
+            overflow: viz::OverflowPolicy::DropOldest,
+            ..CollectorConfig::default()
+        };
         for producers in [1, 2] {
-            let mut rates = Vec::new();
-            let mut last = None;
-            for _ in 0..reps {
-                let (rate, stats) = throughput(config.clone(), producers, n / producers as i64);
-                rates.push(rate);
-                last = Some(stats);
-            }
-            let s = last.unwrap();
+            let h = interleaved(
+                &timer,
+                CollectorConfig::default(),
+                producers,
+                steps,
+                4,
+                1000,
+            );
             println!(
-                "  {name}, {producers} producer(s): median {:.2} M events/s  (runs: {})  deliveries {} peak_queue {}",
-                median(rates.clone()) / 1e6,
-                rates
-                    .iter()
-                    .map(|r| format!("{:.2}", r / 1e6))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                s.deliveries,
-                s.peak_queue_len
+                "  {producers} producer(s), SPSC lanes (default): {}",
+                percentiles(&h)
+            );
+            let h = interleaved(&timer, mpmc.clone(), producers, steps, 4, 1000);
+            println!(
+                "  {producers} producer(s), MPMC lanes (drop_oldest): {}",
+                percentiles(&h)
             );
         }
     }
 
-    println!("\n## idle CPU (started collector, one memory:// destination, nothing collected)");
-    let window = Duration::from_secs(if quick { 3 } else { 10 });
-    for poll_ms in [5, 10, 20] {
-        let config = CollectorConfig {
-            max_poll_interval: Duration::from_millis(poll_ms),
-            ..CollectorConfig::default()
-        };
-        let idle: Vec<f64> = (0..reps)
-            .map(|_| idle_cpu(config.clone(), window))
+    if want("bursts") {
+        println!("\n## collect_scalar latency, interned tag, bursts of 1000 then 1 ms pause");
+        let bursts = if quick { 300 } else { 1000 };
+        for producers in [1, 2] {
+            let h = latency(
+                &timer,
+                CollectorConfig::default(),
+                producers,
+                bursts,
+                1000,
+                Duration::from_millis(1),
+            );
+            println!("  {producers} producer(s): {}", percentiles(&h));
+        }
+    }
+
+    if want("saturated") {
+        println!("\n## collect_scalar latency, saturated (no pause; includes backpressure waits)");
+        for producers in [1, 2] {
+            let n = if quick { 2_000_000 } else { 5_000_000 };
+            let h = latency(
+                &timer,
+                CollectorConfig::default(),
+                producers,
+                1,
+                n,
+                Duration::ZERO,
+            );
+            println!("  {producers} producer(s): {}", percentiles(&h));
+        }
+    }
+
+    if want("throughput") {
+        let n = if quick { 3_000_000 } else { 10_000_000 };
+        println!(
+            "\n## sustained throughput into memory:// ({n} scalars per producer, until flush confirms; median of {reps})"
+        );
+        let defaults = CollectorConfig::default();
+        let variants: Vec<(&str, CollectorConfig)> = vec![
+            (
+                "seed sizes (batch 100, buffer 1000)",
+                CollectorConfig {
+                    batch_size: 100,
+                    buffer_capacity: 1000,
+                    ..defaults.clone()
+                },
+            ),
+            ("defaults (batch 1000, buffer 10000)", defaults.clone()),
+            (
+                "batch 1000, buffer 10000, queue 65536",
+                CollectorConfig {
+                    batch_size: 1000,
+                    buffer_capacity: 10_000,
+                    max_queue_length: 65_536,
+                    ..defaults.clone()
+                },
+            ),
+        ];
+        for (name, config) in &variants {
+            for producers in [1, 2] {
+                let mut rates = Vec::new();
+                let mut last = None;
+                for _ in 0..reps {
+                    let (rate, stats) = throughput(config.clone(), producers, n / producers as i64);
+                    rates.push(rate);
+                    last = Some(stats);
+                }
+                let s = last.unwrap();
+                println!(
+                    "  {name}, {producers} producer(s): median {:.2} M events/s  (runs: {})  deliveries {} peak_queue {}",
+                    median(rates.clone()) / 1e6,
+                    rates
+                        .iter()
+                        .map(|r| format!("{:.2}", r / 1e6))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    s.deliveries,
+                    s.peak_queue_len
+                );
+            }
+        }
+    }
+
+    if want("idle") {
+        println!("\n## idle CPU (started collector, one memory:// destination, nothing collected)");
+        let window = Duration::from_secs(if quick { 3 } else { 10 });
+        for poll_ms in [5, 10, 20] {
+            let config = CollectorConfig {
+                max_poll_interval: Duration::from_millis(poll_ms),
+                ..CollectorConfig::default()
+            };
+            let idle: Vec<f64> = (0..reps)
+                .map(|_| idle_cpu(config.clone(), window))
+                .collect();
+            println!(
+                "  max_poll_interval {poll_ms:>2} ms: median {:.3}% of one core over {window:?} windows (runs: {})",
+                median(idle.clone()),
+                idle.iter()
+                    .map(|v| format!("{v:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+
+        // A Manual collector whose staging buffer is full waits for flush() with events
+        // still queued: the worker must sleep, not spin on the non-empty queue.
+        let stalled_idle: Vec<f64> = (0..reps)
+            .map(|_| {
+                let config = CollectorConfig {
+                    strategy: viz::FlushStrategy::Manual,
+                    buffer_capacity: 10,
+                    batch_size: 10,
+                    overflow: viz::OverflowPolicy::DropNewest,
+                    ..CollectorConfig::default()
+                };
+                let c = collector(config);
+                let tag = c.intern("bench/stalled").unwrap();
+                for step in 0..100 {
+                    let _ = c.collect_scalar(tag, step, 0.0);
+                }
+                std::thread::sleep(Duration::from_millis(500));
+                assert!(c.stats().queued > 0 && c.stats().staged == 10);
+                let (cpu0, t0) = (cpu_time(), Instant::now());
+                std::thread::sleep(window);
+                let pct = (cpu_time() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
+                drop(c);
+                pct
+            })
             .collect();
         println!(
-            "  max_poll_interval {poll_ms:>2} ms: median {:.3}% of one core over {window:?} windows (runs: {})",
-            median(idle.clone()),
-            idle.iter()
+            "  Manual strategy, staging full, events queued (default poll): median {:.3}% (runs: {})",
+            median(stalled_idle.clone()),
+            stalled_idle
+                .iter()
                 .map(|v| format!("{v:.3}"))
                 .collect::<Vec<_>>()
                 .join(" ")
         );
     }
 
-    // A Manual collector whose staging buffer is full waits for flush() with events
-    // still queued: the worker must sleep, not spin on the non-empty queue.
-    let stalled_idle: Vec<f64> = (0..reps)
-        .map(|_| {
-            let config = CollectorConfig {
-                strategy: viz::FlushStrategy::Manual,
-                buffer_capacity: 10,
-                batch_size: 10,
-                overflow: viz::OverflowPolicy::DropNewest,
-                ..CollectorConfig::default()
-            };
-            let c = collector(config);
-            let tag = c.intern("bench/stalled").unwrap();
-            for step in 0..100 {
-                let _ = c.collect_scalar(tag, step, 0.0);
-            }
-            std::thread::sleep(Duration::from_millis(500));
-            assert!(c.stats().queued > 0 && c.stats().staged == 10);
-            let (cpu0, t0) = (cpu_time(), Instant::now());
-            std::thread::sleep(window);
-            let pct = (cpu_time() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64() * 100.0;
-            drop(c);
-            pct
-        })
-        .collect();
-    println!(
-        "  Manual strategy, staging full, events queued (default poll): median {:.3}% (runs: {})",
-        median(stalled_idle.clone()),
-        stalled_idle
-            .iter()
-            .map(|v| format!("{v:.3}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-
-    println!("\n## shutdown time (stop with an empty queue)");
-    let times = shutdown_times(if quick { 10 } else { 30 });
-    let ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e3).collect();
-    println!(
-        "  median {:.3} ms, max {:.3} ms over {} runs",
-        median(ms.clone()),
-        ms.iter().cloned().fold(0.0, f64::max),
-        ms.len()
-    );
+    if want("shutdown") {
+        println!("\n## shutdown time (stop with an empty queue)");
+        let times = shutdown_times(if quick { 10 } else { 30 });
+        let ms: Vec<f64> = times.iter().map(|t| t.as_secs_f64() * 1e3).collect();
+        println!(
+            "  median {:.3} ms, max {:.3} ms over {} runs",
+            median(ms.clone()),
+            ms.iter().cloned().fold(0.0, f64::max),
+            ms.len()
+        );
+    }
 }
