@@ -375,3 +375,39 @@ fn stats_count_deliveries_and_flushes() {
     assert_eq!(s.last_error, None);
     assert!(wait_until(LONG, || c.pending_event_count() == 0));
 }
+
+#[test]
+fn the_collector_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Collector>();
+}
+
+#[test]
+fn events_racing_stop_are_delivered_rejected_or_counted_never_silently_lost() {
+    for _ in 0..20 {
+        let memory = MemoryBackend::new();
+        let c = Collector::builder()
+            .backend(memory.clone())
+            .build_and_start()
+            .unwrap();
+        let accepted = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let tag = c.intern("d/race").unwrap();
+                let mut step = 0;
+                while c.collect_scalar(tag, step, 0.0).is_ok() {
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                    step += 1;
+                }
+            });
+            std::thread::sleep(Duration::from_millis(2));
+            c.stop(LONG).unwrap_or(());
+        });
+        let s = c.stats();
+        assert_eq!(
+            accepted.into_inner(),
+            memory.len() as u64 + s.lost_at_stop,
+            "every accepted event was delivered or counted"
+        );
+    }
+}

@@ -54,6 +54,7 @@ pub(crate) struct DropCounters {
     pub dropped_block_timeout: AtomicU64,
     pub rescued_critical: AtomicU64,
     pub queue_full_hits: AtomicU64,
+    pub lost_at_stop: AtomicU64,
 }
 
 pub(crate) struct Ingress {
@@ -69,6 +70,8 @@ pub(crate) struct Ingress {
     pub wake_pending: AtomicBool,
     /// Set when a critical event is queued: the worker then delivers and flushes.
     pub critical_pending: AtomicBool,
+    /// Set once stop() has joined the worker: nothing will drain the lanes again.
+    pub drained_for_good: AtomicBool,
     control: Sender<Control>,
 }
 
@@ -88,6 +91,7 @@ impl Ingress {
             drops: DropCounters::default(),
             wake_pending: AtomicBool::new(false),
             critical_pending: AtomicBool::new(false),
+            drained_for_good: AtomicBool::new(false),
             control,
         }
     }
@@ -203,6 +207,16 @@ impl Ingress {
         if !self.wake_pending.swap(true, Ordering::AcqRel) {
             let _ = self.control.send(Control::Wake);
         }
+    }
+
+    /// Empties every lane and the rescue queue, returning how many records it
+    /// dropped. Only for after the worker has exited: a lane has one consumer.
+    pub(crate) fn discard_remaining(&self) -> u64 {
+        let mut n = 0u64;
+        while self.rescue.pop().is_some() {
+            n += 1;
+        }
+        n + self.lanes.discard_all()
     }
 
     /// Events queued in every lane and the rescue queue.

@@ -204,6 +204,16 @@ impl Lanes {
         self.registry.lock().iter().map(|l| l.queue.len()).sum()
     }
 
+    /// Pops and drops everything in every lane; returns how many records it dropped.
+    /// Only for after the worker has exited (lanes have a single consumer).
+    pub(crate) fn discard_all(&self) -> u64 {
+        let registry = self.registry.lock();
+        registry
+            .iter()
+            .map(|lane| std::iter::from_fn(|| lane.queue.pop()).count() as u64)
+            .sum()
+    }
+
     /// Number of registered lanes.
     pub(crate) fn count(&self) -> usize {
         self.registry.lock().len()

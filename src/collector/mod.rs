@@ -334,9 +334,26 @@ impl Collector {
             Ok(()) => self.await_answers(&answers, deadline, "stop"),
             Err(_) => Err(VizError::closed("the collector's worker has exited")),
         };
-        join_until(worker, deadline);
+        let worker_joined = join_until(worker, deadline);
         for thread in lifecycle.destinations.drain(..) {
             join_until(thread, deadline);
+        }
+        // A producer on another thread that raced stop() may have pushed after the
+        // worker's final drain. Such events cannot be delivered any more; count them
+        // rather than lose them silently. Only once the worker is gone: a lane has
+        // one consumer.
+        if worker_joined {
+            self.ingress.drained_for_good.store(true, Ordering::Release);
+            let lost = self.ingress.discard_remaining();
+            if lost > 0 {
+                self.ingress
+                    .drops
+                    .lost_at_stop
+                    .fetch_add(lost, Ordering::Relaxed);
+                *self.last_error.lock() = Some(format!(
+                    "{lost} events collected concurrently with stop() arrived after the final drain and were dropped"
+                ));
+            }
         }
         self.ingress.lanes.close();
         result
@@ -394,6 +411,14 @@ impl Collector {
             dropped_newest: load(&drops.dropped_newest),
             dropped_block_timeout: load(&drops.dropped_block_timeout),
             rescued_critical: load(&drops.rescued_critical),
+            // After a clean stop nothing drains the lanes again: a straggler that
+            // raced stop and landed after the final drain is lost, and counted here.
+            lost_at_stop: load(&drops.lost_at_stop)
+                + if self.ingress.drained_for_good.load(Ordering::Acquire) {
+                    queued
+                } else {
+                    0
+                },
             written: destinations.iter().map(|d| d.written).sum(),
             failed_batches: destinations.iter().map(|d| d.failed_batches).sum(),
             deliveries: load(&self.counters.deliveries),
@@ -474,15 +499,17 @@ impl HotClock {
     }
 }
 
-/// Joins `thread` if it finishes by `deadline`; otherwise leaves it running detached.
-fn join_until(thread: JoinHandle<()>, deadline: Instant) {
+/// Joins `thread` if it finishes by `deadline` (returning true); otherwise leaves it
+/// running detached.
+fn join_until(thread: JoinHandle<()>, deadline: Instant) -> bool {
     while !thread.is_finished() {
         if Instant::now() >= deadline {
-            return;
+            return false;
         }
         std::thread::sleep(Duration::from_micros(200));
     }
     let _ = thread.join();
+    true
 }
 
 impl Drop for Collector {

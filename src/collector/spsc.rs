@@ -20,6 +20,10 @@ use crossbeam_utils::CachePadded;
 #[repr(align(64))]
 struct Slot<T>(UnsafeCell<MaybeUninit<T>>);
 
+/// How many slots ahead of the write position the producer prefetches for writing.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_AHEAD: usize = 8;
+
 /// Position counters plus the slot index they map to (kept separately, so no
 /// division by a capacity that need not be a power of two).
 struct End {
@@ -102,6 +106,25 @@ impl<T> SpscRing<T> {
             p.index + 1
         };
         self.tail.store(p.pos, Ordering::Release);
+        // Ask for ownership of the line a few pushes ahead now, so the store to it
+        // does not wait for the worker's core to give it up. Measured: p99.9 of a
+        // burst after idle 375-428 ns -> 270-319 ns (docs/PERFORMANCE.md).
+        #[cfg(target_arch = "x86_64")]
+        {
+            let ahead = p.index + PREFETCH_AHEAD;
+            // Divide only when wrapping (rare); a division on every push costs more.
+            let ahead = if ahead < self.cap() {
+                ahead
+            } else {
+                ahead % self.cap()
+            };
+            // SAFETY: prefetch is a hint; the address is inside the slot array.
+            unsafe {
+                core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(
+                    self.slots[ahead].0.get().cast::<i8>(),
+                )
+            };
+        }
         Ok(())
     }
 

@@ -72,6 +72,9 @@ pub struct CollectorStats {
     pub dropped_block_timeout: u64,
     /// Critical events a drop-oldest push displaced and then saved.
     pub rescued_critical: u64,
+    /// Events another thread collected while `stop()` ran, which arrived after the
+    /// final drain and could not be delivered. Exact once such producers have returned.
+    pub lost_at_stop: u64,
     /// Events accepted by backends, summed over destinations.
     pub written: u64,
     /// Failed backend calls, summed over destinations.
