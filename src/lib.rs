@@ -4,9 +4,10 @@
 //! bytes — from an ML training loop, and persists them in batches on background
 //! threads through pluggable storage backends.
 //!
-//! The data path: [`Collector::collect_scalar`] (lock-free, allocation-free) → a
-//! bounded queue → the worker thread (staging, flush strategy, routing) → one
-//! delivery thread per [`StorageBackend`] or [`EventSubscriber`].
+//! The data path: [`Collector::collect_scalar`] (no lock, no allocation, no system
+//! call) → the calling thread's own bounded lane → the worker thread (staging, flush
+//! strategy, routing) → one delivery thread per [`StorageBackend`] or
+//! [`EventSubscriber`]. ARCHITECTURE.md traces it in detail.
 //!
 //! ```
 //! use std::time::Duration;

@@ -1,9 +1,9 @@
 //! The hot path: producers push records into their own bounded lock-free lane.
 //!
-//! A push is a thread-local lookup plus one `ArrayQueue::push` on the calling
-//! thread's lane (a CAS on a tail no other producer touches, and a slot write): no
-//! lock, no allocation for scalars, no system call and no wake-up; the worker polls.
-//! Only the full-lane path does more, and it is `#[cold]`.
+//! A push is a thread-local lookup plus one push on the calling thread's lane (an
+//! SPSC ring: plain stores, no locked instruction): no lock, no allocation for
+//! scalars, no system call and no wake-up; the worker polls. Only the full-lane path
+//! does more, and it is `#[cold]`.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
