@@ -25,6 +25,9 @@ cargo clippy --all-targets -- -D warnings
 step "tests"
 cargo test
 
+step "docs (broken intra-doc links fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+
 step "benchmarks build"
 cargo bench --no-run
 

@@ -1,6 +1,6 @@
 //! The storage backend trait and the built-in backends.
 //!
-//! Adding a backend is one file in this folder plus one line in [`BUILTIN`].
+//! Adding a backend is one file in this folder plus one line in `BUILTIN` below.
 
 use std::time::Instant;
 

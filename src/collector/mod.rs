@@ -1,8 +1,9 @@
 //! The asynchronous event collector (the seed's `IEventCollector` and
 //! `AsyncEventCollector`).
 //!
-//! Data path: `collect*` → [`ingress`] (lock-free queue) → [`worker`] (staging, flush
-//! strategy, routing) → one [`destination`] thread per backend or subscriber.
+//! Data path: `collect*` → `ingress` (the calling thread's lock-free lane, in `lanes`,
+//! `spsc` and `ring`) → `worker` (staging, flush strategy, routing) → one
+//! `destination` thread per backend or subscriber.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
