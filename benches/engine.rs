@@ -83,6 +83,27 @@ fn collector(config: CollectorConfig) -> Collector {
         .unwrap()
 }
 
+/// Runs `producer(collector, index)` on `producers` threads against one collector
+/// built from `config`, then stops it and merges the threads' histograms.
+fn per_producer(
+    config: CollectorConfig,
+    producers: usize,
+    producer: impl Fn(&Collector, usize) -> Histogram<u64> + Sync,
+) -> Histogram<u64> {
+    let c = collector(config);
+    let hists: Vec<Histogram<u64>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..producers)
+            .map(|p| {
+                let (c, producer) = (&c, &producer);
+                s.spawn(move || producer(c, p))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    c.stop(Duration::from_secs(30)).unwrap();
+    merged(&hists)
+}
+
 /// Each producer collects `bursts` bursts of `burst` scalars, pausing `pause`
 /// between bursts (a training loop logs in bursts, then computes), timing every call.
 fn latency(
@@ -93,35 +114,23 @@ fn latency(
     burst: usize,
     pause: Duration,
 ) -> Histogram<u64> {
-    let c = collector(config);
-    let hists: Vec<Histogram<u64>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..producers)
-            .map(|p| {
-                let c = &c;
-                s.spawn(move || {
-                    let tag = c.intern(&format!("bench/latency/{p}")).unwrap();
-                    let mut h = Histogram::<u64>::new(3).unwrap();
-                    let mut step = 0i64;
-                    for _ in 0..bursts {
-                        for _ in 0..burst {
-                            let a = ticks();
-                            let r = c.collect_scalar(tag, step, 0.5);
-                            let b = ticks();
-                            debug_assert!(r.is_ok());
-                            std::hint::black_box(r).ok();
-                            h.record(timer.ns(b - a)).unwrap();
-                            step += 1;
-                        }
-                        std::thread::sleep(pause);
-                    }
-                    h
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    c.stop(Duration::from_secs(30)).unwrap();
-    merged(&hists)
+    per_producer(config, producers, |c, p| {
+        let tag = c.intern(&format!("bench/latency/{p}")).unwrap();
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        let mut step = 0i64;
+        for _ in 0..bursts {
+            for _ in 0..burst {
+                let a = ticks();
+                let r = c.collect_scalar(tag, step, 0.5);
+                let b = ticks();
+                std::hint::black_box(r).ok();
+                h.record(timer.ns(b - a)).unwrap();
+                step += 1;
+            }
+            std::thread::sleep(pause);
+        }
+        h
+    })
 }
 
 /// The call's own cost: a collector that is not started (nothing drains, so no
@@ -177,37 +186,26 @@ fn interleaved(
     per_step: usize,
     work: u32,
 ) -> Histogram<u64> {
-    let c = collector(config);
-    let hists: Vec<Histogram<u64>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..producers)
-            .map(|p| {
-                let c = &c;
-                s.spawn(move || {
-                    let tags: Vec<TagId> = (0..per_step)
-                        .map(|i| c.intern(&format!("bench/interleaved/{p}/{i}")).unwrap())
-                        .collect();
-                    let mut h = Histogram::<u64>::new(3).unwrap();
-                    let mut x = 1.0f64;
-                    for step in 0..steps as i64 {
-                        for _ in 0..work {
-                            x = std::hint::black_box(x * 1.000_000_1 + 1e-9);
-                        }
-                        for &tag in &tags {
-                            let a = ticks();
-                            let r = c.collect_scalar(tag, step, x);
-                            let b = ticks();
-                            std::hint::black_box(r).ok();
-                            h.record(timer.ns(b - a)).unwrap();
-                        }
-                    }
-                    h
-                })
-            })
+    per_producer(config, producers, |c, p| {
+        let tags: Vec<TagId> = (0..per_step)
+            .map(|i| c.intern(&format!("bench/interleaved/{p}/{i}")).unwrap())
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
-    c.stop(Duration::from_secs(30)).unwrap();
-    merged(&hists)
+        let mut h = Histogram::<u64>::new(3).unwrap();
+        let mut x = 1.0f64;
+        for step in 0..steps as i64 {
+            for _ in 0..work {
+                x = std::hint::black_box(x * 1.000_000_1 + 1e-9);
+            }
+            for &tag in &tags {
+                let a = ticks();
+                let r = c.collect_scalar(tag, step, x);
+                let b = ticks();
+                std::hint::black_box(r).ok();
+                h.record(timer.ns(b - a)).unwrap();
+            }
+        }
+        h
+    })
 }
 
 /// One producer (or more) collects `n` scalars each as fast as it can; the clock

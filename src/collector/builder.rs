@@ -174,12 +174,10 @@ impl CollectorBuilder {
                 "the collector has no destination; add a backend or a subscriber",
             ));
         }
-        if self
-            .pending
-            .iter()
-            .any(|p| matches!(&p.route, r if r == &Route::kinds(&[])))
-        {
-            return Err(VizError::invalid_config("a route accepts no event kind"));
+        if let Some(i) = self.pending.iter().position(|p| p.route.accepts_nothing()) {
+            return Err(VizError::invalid_config(format!(
+                "destination {i} has a route that accepts no event kind"
+            )));
         }
         let injected_clock = self.clock.is_some();
         let clock = self.clock.unwrap_or_else(|| {

@@ -125,7 +125,6 @@ impl Collector {
             .build()
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn assemble(
         config: CollectorConfig,
         clock: Arc<dyn Clock>,

@@ -38,6 +38,11 @@ impl Route {
         self
     }
 
+    /// Whether no event can pass (no kind selected).
+    pub(crate) fn accepts_nothing(&self) -> bool {
+        self.kinds == KindSet::EMPTY
+    }
+
     /// Whether the route accepts everything (lets delivery share one batch).
     pub(crate) fn is_all(&self) -> bool {
         self.kinds == KindSet::ALL && self.tag_prefixes.is_empty()
