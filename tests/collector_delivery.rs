@@ -349,6 +349,19 @@ fn a_collector_needs_a_destination() {
         .unwrap();
     assert_eq!(e.kind(), ErrorKind::UnknownBackendType);
     assert!(e.message().starts_with("destination 0"), "{e}");
+    let e = Collector::builder()
+        .backend_url("memory://")
+        .backend_url("memory://")
+        .route(Route::kinds(&[]))
+        .build()
+        .err()
+        .unwrap();
+    assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+    assert!(
+        e.message()
+            .contains("destination 1 has a route that accepts no event kind"),
+        "{e}"
+    );
 }
 
 #[test]
