@@ -329,3 +329,46 @@ fn a_query_from_the_backends_own_thread_is_refused_not_deadlocked() {
     // Break the Arc cycle so the collector can drop.
     collector.lock().take();
 }
+
+#[test]
+fn flush_or_stop_from_a_delivery_thread_is_refused_not_deadlocked() {
+    type Answers = Arc<Mutex<Vec<viz::Result<()>>>>;
+    let answers: Answers = Arc::default();
+    let collector: Arc<Mutex<Option<Arc<Collector>>>> = Arc::default();
+    let (slot, handle) = (answers.clone(), collector.clone());
+    let memory = MemoryBackend::new();
+    let c = Arc::new(
+        Collector::builder()
+            .subscriber(move |_: &[Event]| {
+                if let Some(c) = handle.lock().as_ref() {
+                    slot.lock().push(c.flush(Duration::from_secs(60)));
+                    slot.lock().push(c.stop(Duration::from_secs(60)));
+                }
+            })
+            .backend(memory.clone())
+            .build_and_start()
+            .unwrap(),
+    );
+    *collector.lock() = Some(c.clone());
+    c.collect(Event::scalar("f/reenter-flush", 0, 0.0).unwrap())
+        .unwrap();
+    c.flush(LONG).unwrap();
+    let answers = answers.lock();
+    assert_eq!(answers.len(), 2);
+    for (what, answer) in ["flush", "stop"].iter().zip(answers.iter()) {
+        let e = answer.as_ref().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported);
+        assert!(
+            e.message().contains(&format!(
+                "cannot {what} from subscriber#0's own delivery thread"
+            )),
+            "{e}"
+        );
+    }
+    assert!(
+        c.is_running(),
+        "the refused stop did not stop the collector"
+    );
+    assert_eq!(memory.len(), 1);
+    collector.lock().take();
+}

@@ -268,6 +268,7 @@ impl Collector {
     /// destination and each has flushed, or fails with [`ErrorKind::Timeout`] (naming
     /// what did not finish) after `timeout`. A backend error is returned as such.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.refuse_on_delivery_thread("flush")?;
         match self.ingress.state.load(Ordering::Acquire) {
             RUNNING => {}
             CREATED => {
@@ -283,6 +284,27 @@ impl Collector {
             .send(Control::Flush(FlushRequest { reply, deadline }))
             .map_err(|_| VizError::closed("the collector's worker has exited"))?;
         self.await_answers(&answers, deadline, "flush")
+    }
+
+    /// Flush and stop wait for every destination thread to answer; called from one
+    /// of them (a backend or subscriber calling back into viz), that thread would
+    /// wait for itself. Refuse at once instead of timing out.
+    fn refuse_on_delivery_thread(&self, what: &str) -> Result<()> {
+        let me = std::thread::current().id();
+        match self
+            .destinations
+            .iter()
+            .find(|d| d.thread.get() == Some(&me))
+        {
+            Some(d) => Err(VizError::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "cannot {what} from {}'s own delivery thread: it would wait for itself",
+                    d.name
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Collects one answer per destination, or reports which are missing at the deadline.
@@ -317,6 +339,7 @@ impl Collector {
     /// Stopping a collector that was never started starts it first, so what was
     /// queued is still delivered. Stopping twice is a no-op.
     pub fn stop(&self, timeout: Duration) -> Result<()> {
+        self.refuse_on_delivery_thread("stop")?;
         if self.ingress.state.load(Ordering::Acquire) == CREATED {
             self.start()?;
         }
