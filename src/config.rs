@@ -100,7 +100,9 @@ pub struct CollectorConfig {
     /// Longest a `Block` policy waits before dropping; `None` waits for as long as it takes.
     #[serde(rename = "block_timeout_ms", with = "opt_millis")]
     pub block_timeout: Option<Duration>,
-    /// Capacity of each producing thread's lock-free queue (64 bytes per slot).
+    /// Capacity of each producing thread's lock-free queue. Each slot is 64 bytes,
+    /// allocated on the thread's first collect and kept while it lives: 640 KiB per
+    /// producing thread by default.
     pub max_queue_length: usize,
     /// Resolution of the wall time stamped on events that carry none.
     pub wall_clock: WallClock,
