@@ -290,7 +290,7 @@ fn main() {
     let quick = args.iter().any(|a| a == "quick");
     let sections: Vec<&String> = args.iter().filter(|a| *a != "quick").collect();
     let want = |name: &str| sections.is_empty() || sections.iter().any(|s| *s == name);
-    let reps = if quick { 3 } else { 5 };
+    let reps = if quick { 3 } else { 7 };
     let timer = Timer::calibrate();
     println!(
         "viz engine benchmark (quick={quick}); TSC {:.3} ticks/ns",
@@ -401,28 +401,34 @@ fn main() {
                 },
             ),
         ];
-        for (name, config) in &variants {
-            for producers in [1, 2] {
-                let mut rates = Vec::new();
-                let mut last = None;
-                for _ in 0..reps {
-                    let (rate, stats) = throughput(config.clone(), producers, n / producers as i64);
-                    rates.push(rate);
-                    last = Some(stats);
-                }
-                let s = last.unwrap();
-                println!(
-                    "  {name}, {producers} producer(s): median {:.2} M events/s  (runs: {})  deliveries {} peak_queue {}",
-                    median(rates.clone()) / 1e6,
-                    rates
-                        .iter()
-                        .map(|r| format!("{:.2}", r / 1e6))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                    s.deliveries,
-                    s.peak_queue_len
-                );
+        // Reps are interleaved across configurations, so drift on this shared machine
+        // lands on every configuration alike instead of on whichever ran last.
+        let cases: Vec<(usize, usize)> =
+            (0..variants.len()).flat_map(|v| [(v, 1), (v, 2)]).collect();
+        let mut rates = vec![Vec::new(); cases.len()];
+        let mut last = vec![None; cases.len()];
+        for _ in 0..reps {
+            for (k, &(v, producers)) in cases.iter().enumerate() {
+                let (rate, stats) =
+                    throughput(variants[v].1.clone(), producers, n / producers as i64);
+                rates[k].push(rate);
+                last[k] = Some(stats);
             }
+        }
+        for (k, &(v, producers)) in cases.iter().enumerate() {
+            let s: &viz::CollectorStats = last[k].as_ref().unwrap();
+            println!(
+                "  {}, {producers} producer(s): median {:.2} M events/s  (runs: {})  deliveries {} peak_queue {}",
+                variants[v].0,
+                median(rates[k].clone()) / 1e6,
+                rates[k]
+                    .iter()
+                    .map(|r| format!("{:.2}", r / 1e6))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                s.deliveries,
+                s.peak_queue_len
+            );
         }
     }
 

@@ -79,10 +79,10 @@ impl Default for RetryPolicy {
 
 /// Settings of a [`crate::Collector`]. Defaults are the seed's, except where
 /// docs/PERFORMANCE.md shows a measured reason to differ: `batch_size` 1000 (seed:
-/// 100) and `buffer_capacity` 10000 (seed: 1000) delivered 3-30% more events/s across
-/// runs with a tenth of the deliveries (each a cross-thread hand-off and, for file
-/// backends, a write call); `max_poll_interval` 20 ms keeps an idle collector near
-/// 0.4% of a core (10 ms measured up to 0.95% on a noisy run).
+/// 100) and `buffer_capacity` 10000 (seed: 1000) delivered 18-26% more events/s
+/// (faster in 13 of 14 paired, interleaved reps) with a tenth of the deliveries;
+/// `max_poll_interval` 20 ms keeps an idle collector near 0.4% of a core (10 ms
+/// measured up to 0.95% on a noisy run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectorConfig {
