@@ -16,6 +16,19 @@ cargo --version
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 
+step "system packages"
+# valgrind checks the C harness for memory errors; gcc/g++ compile it.
+missing=()
+for tool in valgrind gcc g++; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=()
+  for tool in "${missing[@]}"; do
+    case "$tool" in g++) pkgs+=(g++) ;; *) pkgs+=("$tool") ;; esac
+  done
+  echo "installing: ${pkgs[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
+fi
+
 step "format"
 cargo fmt --all -- --check
 

@@ -33,6 +33,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod factory;
+pub mod ffi;
 pub mod payload;
 pub mod tag;
 pub mod url;
@@ -58,8 +59,8 @@ pub use tag::{MAX_TAG_LEN, Tag, TagId};
 /// The crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The C ABI version, bumped on every incompatible change (set by build.rs).
-pub const ABI_VERSION: &str = env!("VIZ_ABI_VERSION");
+/// The C ABI version, bumped on every incompatible change to the `viz_*` functions.
+pub const ABI_VERSION: u32 = ffi::version::VIZ_ABI_VERSION;
 
 /// Compiles and runs the README's example as a doc test, so it cannot rot.
 #[cfg(doctest)]

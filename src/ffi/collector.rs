@@ -1,0 +1,304 @@
+//! Collector handles: create from a JSON config, collect scalars, flush, read
+//! statistics, close.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::boundary::{Failure, Handle, c_str, guard, write_out};
+use super::status::viz_status;
+use crate::collector::{Collector, Route};
+use crate::config::{CollectorConfig, StorageConfiguration};
+use crate::error::VizError;
+use crate::event::EventKind;
+use crate::tag::{Tag, TagId};
+
+/// An event collector with its background threads and backends. Opaque.
+///
+/// Create with `viz_collector_new`; free with `viz_collector_close`, which also
+/// flushes and stops it. Every other function may be called from any number of
+/// threads at once; `viz_collector_close` must not race them.
+pub struct viz_collector {
+    _private: [u8; 0],
+}
+
+impl Handle for viz_collector {
+    type Rust = Collector;
+}
+
+/// A snapshot of a collector's counters (see `viz_collector_stats`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct viz_stats {
+    /// Events accepted so far.
+    pub collected: u64,
+    /// Events waiting in the producer queues.
+    pub queued: u64,
+    /// Events the worker holds for the flush strategy.
+    pub staged: u64,
+    /// Largest queue length seen.
+    pub peak_queue_len: u64,
+    /// Events dropped under the drop-oldest policy.
+    pub dropped_oldest: u64,
+    /// Events dropped under the drop-newest policy.
+    pub dropped_newest: u64,
+    /// Events dropped after a blocked collect reached its timeout.
+    pub dropped_block_timeout: u64,
+    /// Critical events displaced by drop-oldest and saved.
+    pub rescued_critical: u64,
+    /// Events another thread collected during close that could not be delivered.
+    pub lost_at_stop: u64,
+    /// Events accepted by backends, summed over destinations.
+    pub written: u64,
+    /// Failed backend calls, summed over destinations.
+    pub failed_batches: u64,
+    /// Batches handed to destinations.
+    pub deliveries: u64,
+    /// Flush cycles.
+    pub flushes: u64,
+    /// Producer lanes (one per thread that has collected, plus a shared one).
+    pub producer_lanes: u64,
+}
+
+/// The JSON accepted by `viz_collector_new`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Spec {
+    #[serde(default)]
+    collector: CollectorConfig,
+    backends: Vec<Value>,
+}
+
+/// One backend in the JSON: a connection string, or an object.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackendEntry {
+    url: String,
+    write_buffer_size: Option<usize>,
+    flush_interval_ms: Option<u64>,
+    enable_async_writes: Option<bool>,
+    kinds: Option<Vec<EventKind>>,
+    #[serde(default)]
+    tag_prefixes: Vec<String>,
+}
+
+fn build(json: &str) -> Result<Collector, VizError> {
+    let spec: Spec = serde_json::from_str(json)
+        .map_err(|e| VizError::invalid_config(format!("config JSON: {e}")))?;
+    let mut builder = Collector::builder().config(spec.collector);
+    for (i, backend) in spec.backends.into_iter().enumerate() {
+        let entry = match backend {
+            Value::String(url) => BackendEntry {
+                url,
+                write_buffer_size: None,
+                flush_interval_ms: None,
+                enable_async_writes: None,
+                kinds: None,
+                tag_prefixes: Vec::new(),
+            },
+            other => serde_json::from_value(other)
+                .map_err(|e| VizError::invalid_config(format!("backends[{i}]: {e}")))?,
+        };
+        let defaults = StorageConfiguration::default();
+        builder = builder.backend_config(StorageConfiguration {
+            connection_string: entry.url,
+            write_buffer_size: entry
+                .write_buffer_size
+                .unwrap_or(defaults.write_buffer_size),
+            flush_interval: entry
+                .flush_interval_ms
+                .map_or(defaults.flush_interval, Duration::from_millis),
+            enable_async_writes: entry
+                .enable_async_writes
+                .unwrap_or(defaults.enable_async_writes),
+            ..defaults
+        });
+        let mut route = entry.kinds.map_or_else(Route::all, |k| Route::kinds(&k));
+        for prefix in entry.tag_prefixes {
+            route = route.tag_prefix(prefix);
+        }
+        builder = builder.route(route);
+    }
+    builder.build_and_start()
+}
+
+/// Creates and starts a collector from a JSON config:
+///
+/// ```json
+/// {"collector": {"batch_size": 1000, "strategy": "hybrid", "flush_interval_ms": 1000},
+///  "backends": ["memory://",
+///               {"url": "memory://?capacity=1000", "kinds": ["scalar"], "tag_prefixes": ["train/"]}]}
+/// ```
+///
+/// `collector` takes the fields of the Rust `CollectorConfig` (all optional);
+/// unknown fields are errors. On success `*out` receives the handle; on failure
+/// `*out` is left untouched and the message names what is wrong.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `config_json` must be NULL or a NUL-terminated string; `out` must be NULL or
+/// valid for writing one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_new(
+    config_json: *const c_char,
+    out: *mut *mut viz_collector,
+) -> viz_status {
+    guard("viz_collector_new", || {
+        // SAFETY: the host passes a NUL-terminated string, per the header.
+        let json = unsafe { c_str(config_json, "config_json") }?;
+        if out.is_null() {
+            return Err(Failure::Null("out"));
+        }
+        let collector = build(json)?;
+        // SAFETY: `out` is non-NULL and writable, per the header.
+        unsafe { write_out(out, viz_collector::into_raw(Box::new(collector)), "out") }
+    })
+}
+
+/// Flushes, stops and frees the collector, waiting at most `timeout_ms` for its
+/// backends. The handle is consumed whatever the outcome: do not use it again. A
+/// backend still busy at the deadline is abandoned on its thread and reported as
+/// `VIZ_STATUS_TIMEOUT`.
+///
+/// Thread safety: must not race any other call on the same handle.
+///
+/// # Safety
+/// `collector` must be NULL or a handle from `viz_collector_new` that has not been
+/// closed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_close(
+    collector: *mut viz_collector,
+    timeout_ms: u32,
+) -> viz_status {
+    guard("viz_collector_close", || {
+        // SAFETY: the handle came from viz_collector_new and is consumed here.
+        let collector = unsafe { viz_collector::take(collector, "collector") }?;
+        collector.stop(Duration::from_millis(timeout_ms.into()))?;
+        Ok(())
+    })
+}
+
+/// Interns `tag` (NUL-terminated UTF-8, 1 to 1024 bytes) and writes its id to
+/// `*out_id`, for `viz_collect_scalar_id`. Ids are valid for the life of the process
+/// and across collectors. Call once per tag, outside the hot loop.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `tag` NULL or NUL-terminated;
+/// `out_id` NULL or valid for writing a `uint32_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_tag_intern(
+    collector: *const viz_collector,
+    tag: *const c_char,
+    out_id: *mut u32,
+) -> viz_status {
+    guard("viz_tag_intern", || {
+        // SAFETY: handle and string as promised by the header.
+        let _ = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let tag = Tag::new(unsafe { c_str(tag, "tag") }?)?;
+        // SAFETY: `out_id` writable if non-NULL, per the header.
+        unsafe { write_out(out_id, tag.id().as_u32(), "out_id") }
+    })
+}
+
+/// Queues a scalar under a tag given as a string (interned on each call; prefer
+/// `viz_collect_scalar_id` in hot loops). The wall time is stamped now.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `tag` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect_scalar(
+    collector: *const viz_collector,
+    tag: *const c_char,
+    step: i64,
+    value: f64,
+) -> viz_status {
+    guard("viz_collect_scalar", || {
+        // SAFETY: handle and string as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let tag = Tag::new(unsafe { c_str(tag, "tag") }?)?;
+        Ok(c.collect_scalar(tag.id(), step, value)?)
+    })
+}
+
+/// The hot path: queues a scalar under an interned tag id. Takes no lock,
+/// allocates nothing, makes no system call and does not wake the worker (unless
+/// the queue is full under the Block policy). The wall time is stamped now.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect_scalar_id(
+    collector: *const viz_collector,
+    tag_id: u32,
+    step: i64,
+    value: f64,
+) -> viz_status {
+    guard("viz_collect_scalar_id", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        Ok(c.collect_scalar(TagId::from_u32(tag_id)?, step, value)?)
+    })
+}
+
+/// Returns once every event collected before the call has reached every backend
+/// and been flushed there, or `VIZ_STATUS_TIMEOUT` after `timeout_ms`.
+///
+/// Thread safety: safe from any thread except a backend callback's own thread
+/// (refused with `VIZ_STATUS_UNSUPPORTED`: it would wait for itself).
+///
+/// # Safety
+/// `collector` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_flush(collector: *const viz_collector, timeout_ms: u32) -> viz_status {
+    guard("viz_flush", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        Ok(c.flush(Duration::from_millis(timeout_ms.into()))?)
+    })
+}
+
+/// Writes a snapshot of the collector's counters to `*out`.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `out` NULL or valid for writing a
+/// `viz_stats`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_stats(
+    collector: *const viz_collector,
+    out: *mut viz_stats,
+) -> viz_status {
+    guard("viz_collector_stats", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let s = c.stats();
+        let stats = viz_stats {
+            collected: s.collected,
+            queued: s.queued,
+            staged: s.staged,
+            peak_queue_len: s.peak_queue_len,
+            dropped_oldest: s.dropped_oldest,
+            dropped_newest: s.dropped_newest,
+            dropped_block_timeout: s.dropped_block_timeout,
+            rescued_critical: s.rescued_critical,
+            lost_at_stop: s.lost_at_stop,
+            written: s.written,
+            failed_batches: s.failed_batches,
+            deliveries: s.deliveries,
+            flushes: s.flushes,
+            producer_lanes: s.producer_lanes,
+        };
+        // SAFETY: `out` writable if non-NULL, per the header.
+        unsafe { write_out(out, stats, "out") }
+    })
+}

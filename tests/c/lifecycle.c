@@ -1,0 +1,136 @@
+/* Collector lifecycle, 4 pthread producers and bad input, through viz.h and the cdylib. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viz.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                       \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                   \
+        }                                                                 \
+    } while (0)
+
+/* The calling thread's last error message (static buffer: single use at a time). */
+static const char *last_error(void) {
+    static char buf[1024];
+    viz_last_error_message(buf, sizeof buf);
+    return buf;
+}
+
+static void expect(viz_status got, viz_status want, const char *needle) {
+    CHECK(got == want);
+    if (needle != NULL && strstr(last_error(), needle) == NULL) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", last_error(), needle);
+        failures++;
+    }
+}
+
+struct producer {
+    viz_collector *collector;
+    uint32_t tag;
+    int failures;
+};
+
+static void *produce(void *arg) {
+    struct producer *p = arg;
+    for (int64_t step = 0; step < 10000; step++) {
+        if (viz_collect_scalar_id(p->collector, p->tag, step, (double)step) != VIZ_STATUS_OK) {
+            p->failures++;
+        }
+    }
+    return NULL;
+}
+
+int main(void) {
+    CHECK(viz_abi_version() == VIZ_ABI_VERSION);
+    CHECK(strlen(viz_version()) > 0);
+
+    viz_collector *c = NULL;
+    expect(viz_collector_new("{\"collector\": {\"batch_size\": 100, \"buffer_capacity\": 1000},"
+                             " \"backends\": [\"memory://\", {\"url\": \"memory://?capacity=10\","
+                             " \"kinds\": [\"scalar\"], \"tag_prefixes\": [\"train/\"]}]}",
+                             &c),
+           VIZ_STATUS_OK, NULL);
+    CHECK(c != NULL);
+
+    uint32_t loss = 0;
+    expect(viz_tag_intern(c, "train/loss", &loss), VIZ_STATUS_OK, NULL);
+    for (int64_t step = 0; step < 1000; step++) {
+        CHECK(viz_collect_scalar_id(c, loss, step, 1.0 / (double)(step + 1)) == VIZ_STATUS_OK);
+    }
+    expect(viz_collect_scalar(c, "eval/accuracy", 0, 0.5), VIZ_STATUS_OK, NULL);
+
+    /* Four producer threads, one collector. */
+    pthread_t threads[4];
+    struct producer producers[4];
+    for (int i = 0; i < 4; i++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "thread/%d", i);
+        producers[i] = (struct producer){.collector = c, .failures = 0};
+        expect(viz_tag_intern(c, tag, &producers[i].tag), VIZ_STATUS_OK, NULL);
+        CHECK(pthread_create(&threads[i], NULL, produce, &producers[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK(producers[i].failures == 0);
+    }
+
+    expect(viz_flush(c, 10000), VIZ_STATUS_OK, NULL);
+    viz_stats stats;
+    memset(&stats, 0xff, sizeof stats);
+    expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
+    CHECK(stats.collected == 41001);
+    /* memory:// took all 41001; the routed memory backend took only the train/ scalars. */
+    CHECK(stats.written == 41001 + 1000);
+    CHECK(stats.dropped_oldest + stats.dropped_newest + stats.dropped_block_timeout == 0);
+
+    /* Bad input: the right status, a message naming the problem, no crash. */
+    expect(viz_collect_scalar_id(NULL, loss, 0, 0.0), VIZ_STATUS_NULL_ARGUMENT,
+           "viz_collect_scalar_id: collector is NULL");
+    expect(viz_collect_scalar(c, NULL, 0, 0.0), VIZ_STATUS_NULL_ARGUMENT, "tag is NULL");
+    expect(viz_collect_scalar(c, "bad\xff", 0, 0.0), VIZ_STATUS_INVALID_UTF8,
+           "tag is not valid UTF-8 (invalid byte at offset 3)");
+    expect(viz_collect_scalar(c, "", 0, 0.0), VIZ_STATUS_INVALID_ARGUMENT, "tag is empty");
+    expect(viz_collect_scalar_id(c, 4000000000u, 0, 0.0), VIZ_STATUS_INVALID_ARGUMENT,
+           "unknown tag id");
+    expect(viz_tag_intern(c, "x", NULL), VIZ_STATUS_NULL_ARGUMENT, "out_id is NULL");
+    expect(viz_collector_stats(c, NULL), VIZ_STATUS_NULL_ARGUMENT, "out is NULL");
+
+    viz_collector *bad = NULL;
+    expect(viz_collector_new("{not json", &bad), VIZ_STATUS_INVALID_CONFIG, "config JSON");
+    expect(viz_collector_new("{\"backends\": [\"tensorbored:///tmp\"]}", &bad),
+           VIZ_STATUS_UNKNOWN_BACKEND_TYPE, "known types: memory");
+    expect(viz_collector_new("{\"collector\": {\"batch_sise\": 5}, \"backends\": []}", &bad),
+           VIZ_STATUS_INVALID_CONFIG, "batch_sise");
+    expect(viz_collector_new("{\"collector\": {\"strategy\": \"sometimes\"}, \"backends\": [\"memory://\"]}", &bad),
+           VIZ_STATUS_INVALID_CONFIG, "sometimes");
+    expect(viz_collector_new("{\"backends\": [{\"url\": \"memory://\", \"kinds\": [\"sound\"]}]}", &bad),
+           VIZ_STATUS_INVALID_CONFIG, "backends[0]");
+    expect(viz_collector_new(NULL, &bad), VIZ_STATUS_NULL_ARGUMENT, "config_json is NULL");
+    expect(viz_collector_new("{\"backends\": [\"memory://\"]}", NULL), VIZ_STATUS_NULL_ARGUMENT,
+           "out is NULL");
+    CHECK(bad == NULL);
+
+    /* Sizing the message buffer: the needed length comes back without a buffer. */
+    size_t needed = viz_last_error_message(NULL, 0);
+    CHECK(needed == strlen(last_error()));
+    char tiny[8];
+    CHECK(viz_last_error_message(tiny, sizeof tiny) == needed);
+    CHECK(strlen(tiny) == sizeof tiny - 1);
+
+    expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_close(NULL, 0), VIZ_STATUS_NULL_ARGUMENT, "collector is NULL");
+
+    if (failures != 0) {
+        fprintf(stderr, "lifecycle: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("lifecycle: ok\n");
+    return 0;
+}

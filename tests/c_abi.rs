@@ -1,0 +1,172 @@
+//! The C face: the checked-in header matches a fresh cbindgen run, compiles as C11
+//! and C++17 with -Wall -Wextra -Werror, and C programs built against it and the
+//! cdylib run correctly (tests/c/*.c).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn generate_header() -> String {
+    let config =
+        cbindgen::Config::from_file(format!("{ROOT}/cbindgen.toml")).expect("cbindgen.toml parses");
+    let mut out = Vec::new();
+    cbindgen::Builder::new()
+        .with_config(config)
+        .with_src(format!("{ROOT}/src/ffi/mod.rs"))
+        .generate()
+        .expect("cbindgen generates the header")
+        .write(&mut out);
+    String::from_utf8(out).expect("header is UTF-8")
+}
+
+#[test]
+fn checked_in_header_matches_a_fresh_generation() {
+    let fresh = generate_header();
+    let path = format!("{ROOT}/include/viz.h");
+    if std::env::var_os("VIZ_BLESS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        checked_in == fresh,
+        "include/viz.h differs from a fresh cbindgen run; regenerate it with \
+         `VIZ_BLESS=1 cargo test --test c_abi` and commit it"
+    );
+}
+
+/// The C or C++ compiler the `cc` crate picks for this target, strict warnings on.
+fn compiler(cpp: bool) -> Command {
+    let target = env!("VIZ_TARGET");
+    let mut cmd = cc::Build::new()
+        .cpp(cpp)
+        .target(target)
+        .host(target)
+        .opt_level(0)
+        .cargo_metadata(false)
+        .get_compiler()
+        .to_command();
+    cmd.args(["-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(format!("{ROOT}/include"));
+    cmd
+}
+
+fn out_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("viz-c-abi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(mut cmd: Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\n{text}",
+        out.status
+    );
+    text
+}
+
+#[test]
+fn header_compiles_as_c11_and_cpp17_with_strict_warnings() {
+    let dir = out_dir();
+    let src = dir.join("include_only.c");
+    std::fs::write(&src, "#include \"viz.h\"\nint main(void) { return VIZ_ABI_VERSION == viz_abi_version() ? 0 : 1; }\n").unwrap();
+    for (cpp, std) in [(false, "-std=c11"), (true, "-std=c++17")] {
+        let mut cmd = compiler(cpp);
+        cmd.args([std, "-x", if cpp { "c++" } else { "c" }, "-fsyntax-only"])
+            .arg(&src);
+        run(cmd, &format!("compiling viz.h with {std}"));
+    }
+}
+
+/// The directory holding the cdylib cargo built alongside this test.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    assert!(
+        dir.join("libviz.so").exists(),
+        "libviz.so not found in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// Compiles tests/c/<name>.c against viz.h and the cdylib into an executable of
+/// its own for `test` (tests run in parallel); returns its path.
+fn build_c(name: &str, test: &str) -> PathBuf {
+    let exe = out_dir().join(format!("{name}-{test}"));
+    let lib = lib_dir();
+    let mut cmd = compiler(false);
+    cmd.args(["-std=c11", "-g"])
+        .arg(format!("{ROOT}/tests/c/{name}.c"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-lviz", "-lpthread"]);
+    run(cmd, &format!("compiling tests/c/{name}.c"));
+    exe
+}
+
+#[test]
+fn c_lifecycle_and_bad_input() {
+    let out = run(
+        Command::new(build_c("lifecycle", "plain")),
+        "running lifecycle",
+    );
+    assert!(out.contains("lifecycle: ok"), "{out}");
+}
+
+#[test]
+fn c_lifecycle_is_clean_under_valgrind_memcheck() {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "valgrind is missing on CI; scripts/test.sh installs it"
+        );
+        eprintln!("SKIPPED: valgrind is not installed; `bash scripts/test.sh` installs it");
+        return;
+    }
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--show-leak-kinds=definite",
+    ])
+    .arg(build_c("lifecycle", "valgrind"));
+    let out = run(cmd, "lifecycle under valgrind memcheck");
+    assert!(out.contains("lifecycle: ok"), "{out}");
+    assert!(out.contains("ERROR SUMMARY: 0 errors"), "{out}");
+}
+
+#[test]
+fn the_cdylib_exports_only_viz_symbols() {
+    let lib = lib_dir().join("libviz.so");
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&lib)
+        .output()
+        .expect("nm (binutils) is installed");
+    assert!(out.status.success());
+    let symbols: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
+        .collect();
+    assert!(
+        symbols.iter().any(|s| s == "viz_collect_scalar_id"),
+        "{symbols:?}"
+    );
+    let foreign: Vec<&String> = symbols.iter().filter(|s| !s.starts_with("viz_")).collect();
+    assert!(
+        foreign.is_empty(),
+        "exported without the viz_ prefix: {foreign:?}"
+    );
+}
