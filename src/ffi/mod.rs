@@ -1,7 +1,7 @@
 //! The C ABI: `viz_*` functions over opaque handles.
 //!
 //! One module per API area ([`status`], [`error`], [`collector`], [`version`]).
-//! Every entry point runs inside [`boundary::guard`], which catches panics (nothing
+//! Every entry point runs inside `boundary::guard`, which catches panics (nothing
 //! unwinds into the host), checks pointers and turns errors into a fixed-value
 //! [`status::viz_status`] plus a per-thread message for [`error::viz_last_error_message`].
 //! `include/viz.h` is generated from this module by cbindgen (see `cbindgen.toml`);
