@@ -36,6 +36,9 @@ step "lint"
 cargo clippy --all-targets -- -D warnings
 
 step "tests"
+# The C harness links target/debug/libviz.so, which `cargo test` alone does not
+# build (it links the rlib): build the cdylib first, so it is present and current.
+cargo build
 cargo test
 
 step "docs (broken intra-doc links fail)"
