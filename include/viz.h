@@ -101,6 +101,141 @@ typedef enum {
 } viz_status;
 
 /**
+ * Values of `viz_event.kind`.
+ */
+enum viz_event_kind
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * `scalar`.
+   */
+  VIZ_EVENT_KIND_SCALAR = 0,
+  /**
+   * `values`/`values_len` with `bins`, or `bucket_limits`/`bucket_counts`/`buckets_len`.
+   */
+  VIZ_EVENT_KIND_HISTOGRAM = 1,
+  /**
+   * `text` (NUL-terminated UTF-8).
+   */
+  VIZ_EVENT_KIND_TEXT = 2,
+  /**
+   * PNG bytes in `data`/`data_len`, with `width`, `height`, `channels`.
+   */
+  VIZ_EVENT_KIND_IMAGE = 3,
+  /**
+   * `dtype`, `shape`/`shape_len`, element bytes in `data`/`data_len`.
+   */
+  VIZ_EVENT_KIND_TENSOR = 4,
+  /**
+   * Bytes in `data`/`data_len` with `content_type` (NUL-terminated).
+   */
+  VIZ_EVENT_KIND_RAW = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum viz_event_kind viz_event_kind;
+#else
+typedef uint32_t viz_event_kind;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Values of `viz_event.priority`.
+ */
+enum viz_priority
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Batched; may be dropped under a drop policy.
+   */
+  VIZ_PRIORITY_NORMAL = 0,
+  /**
+   * Never dropped; flushed at once.
+   */
+  VIZ_PRIORITY_CRITICAL = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum viz_priority viz_priority;
+#else
+typedef uint32_t viz_priority;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Values of `viz_event.dtype` (little-endian elements, row-major).
+ */
+enum viz_dtype
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * float.
+   */
+  VIZ_DTYPE_F32 = 0,
+  /**
+   * double.
+   */
+  VIZ_DTYPE_F64 = 1,
+  /**
+   * IEEE half.
+   */
+  VIZ_DTYPE_F16 = 2,
+  /**
+   * bfloat16.
+   */
+  VIZ_DTYPE_BF16 = 3,
+  /**
+   * int8_t.
+   */
+  VIZ_DTYPE_I8 = 4,
+  /**
+   * int16_t.
+   */
+  VIZ_DTYPE_I16 = 5,
+  /**
+   * int32_t.
+   */
+  VIZ_DTYPE_I32 = 6,
+  /**
+   * int64_t.
+   */
+  VIZ_DTYPE_I64 = 7,
+  /**
+   * uint8_t.
+   */
+  VIZ_DTYPE_U8 = 8,
+  /**
+   * uint16_t.
+   */
+  VIZ_DTYPE_U16 = 9,
+  /**
+   * uint32_t.
+   */
+  VIZ_DTYPE_U32 = 10,
+  /**
+   * uint64_t.
+   */
+  VIZ_DTYPE_U64 = 11,
+  /**
+   * One byte per boolean.
+   */
+  VIZ_DTYPE_BOOL = 12,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum viz_dtype viz_dtype;
+#else
+typedef uint32_t viz_dtype;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An event collector with its background threads and backends. Opaque.
  *
  * Create with `viz_collector_new`; free with `viz_collector_close`, which also
@@ -170,6 +305,101 @@ typedef struct {
    */
   uint64_t producer_lanes;
 } viz_stats;
+
+/**
+ * One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
+ * the fields of that kind. viz copies everything it needs during the call.
+ */
+typedef struct {
+  /**
+   * A `viz_event_kind` value.
+   */
+  uint32_t kind;
+  /**
+   * NUL-terminated UTF-8, 1 to 1024 bytes.
+   */
+  const char *tag;
+  /**
+   * The training step.
+   */
+  int64_t step;
+  /**
+   * Seconds since the Unix epoch; 0 means "now".
+   */
+  double wall_time;
+  /**
+   * A `viz_priority` value.
+   */
+  uint32_t priority;
+  /**
+   * SCALAR: the value.
+   */
+  double scalar;
+  /**
+   * TEXT: NUL-terminated UTF-8.
+   */
+  const char *text;
+  /**
+   * HISTOGRAM from raw values: the values.
+   */
+  const double *values;
+  /**
+   * HISTOGRAM from raw values: how many.
+   */
+  size_t values_len;
+  /**
+   * HISTOGRAM from raw values: equal-width buckets to make (0 means 30).
+   */
+  uint32_t bins;
+  /**
+   * HISTOGRAM from buckets: right edges, strictly increasing.
+   */
+  const double *bucket_limits;
+  /**
+   * HISTOGRAM from buckets: counts.
+   */
+  const double *bucket_counts;
+  /**
+   * HISTOGRAM from buckets: number of buckets.
+   */
+  size_t buckets_len;
+  /**
+   * IMAGE (PNG file bytes), TENSOR (element bytes), RAW (bytes).
+   */
+  const uint8_t *data;
+  /**
+   * Length of `data`.
+   */
+  size_t data_len;
+  /**
+   * IMAGE: width in pixels.
+   */
+  uint32_t width;
+  /**
+   * IMAGE: height in pixels.
+   */
+  uint32_t height;
+  /**
+   * IMAGE: 1, 2, 3 or 4.
+   */
+  uint32_t channels;
+  /**
+   * TENSOR: a `viz_dtype` value.
+   */
+  uint32_t dtype;
+  /**
+   * TENSOR: dimensions.
+   */
+  const uint64_t *shape;
+  /**
+   * TENSOR: number of dimensions.
+   */
+  size_t shape_len;
+  /**
+   * RAW: NUL-terminated MIME type.
+   */
+  const char *content_type;
+} viz_event;
 
 #ifdef __cplusplus
 extern "C" {
@@ -288,6 +518,34 @@ viz_status viz_collector_stats(const viz_collector *collector, viz_stats *out);
  * `buf` must be NULL or valid for writing `len` bytes.
  */
 size_t viz_last_error_message(char *buf, size_t len);
+
+/**
+ * Queues one event of any kind (see `viz_event`). Invalid events are rejected with
+ * a message naming the field; nothing is queued then.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `event` NULL or a valid `viz_event`
+ * whose pointers satisfy the contract of its kind.
+ */
+viz_status viz_collect(const viz_collector *collector, const viz_event *event);
+
+/**
+ * Queues `len` events in order, stopping at the first that fails. `*accepted` (if
+ * not NULL) receives how many were queued; on failure the status and message are
+ * those of event number `*accepted`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `events` NULL (with `len` 0) or valid
+ * for `len` events; `accepted` NULL or valid for writing a `size_t`.
+ */
+viz_status viz_collect_batch(const viz_collector *collector,
+                             const viz_event *events,
+                             size_t len,
+                             size_t *accepted);
 
 /**
  * The library version as a static NUL-terminated string, such as `"0.1.0"`.

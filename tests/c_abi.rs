@@ -110,7 +110,7 @@ fn build_c(name: &str, test: &str) -> PathBuf {
         .arg(&exe)
         .arg(format!("-L{}", lib.display()))
         .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .args(["-lviz", "-lpthread"]);
+        .args(["-lviz", "-lpthread", "-lm"]);
     run(cmd, &format!("compiling tests/c/{name}.c"));
     exe
 }
@@ -125,7 +125,13 @@ fn c_lifecycle_and_bad_input() {
 }
 
 #[test]
-fn c_lifecycle_is_clean_under_valgrind_memcheck() {
+fn c_every_event_kind_batches_and_bad_events() {
+    let out = run(Command::new(build_c("events", "plain")), "running events");
+    assert!(out.contains("events: ok"), "{out}");
+}
+
+#[test]
+fn c_programs_are_clean_under_valgrind_memcheck() {
     if Command::new("valgrind").arg("--version").output().is_err() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -134,17 +140,19 @@ fn c_lifecycle_is_clean_under_valgrind_memcheck() {
         eprintln!("SKIPPED: valgrind is not installed; `bash scripts/test.sh` installs it");
         return;
     }
-    let mut cmd = Command::new("valgrind");
-    cmd.args([
-        "--error-exitcode=99",
-        "--leak-check=full",
-        "--errors-for-leak-kinds=definite",
-        "--show-leak-kinds=definite",
-    ])
-    .arg(build_c("lifecycle", "valgrind"));
-    let out = run(cmd, "lifecycle under valgrind memcheck");
-    assert!(out.contains("lifecycle: ok"), "{out}");
-    assert!(out.contains("ERROR SUMMARY: 0 errors"), "{out}");
+    for name in ["lifecycle", "events"] {
+        let mut cmd = Command::new("valgrind");
+        cmd.args([
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ])
+        .arg(build_c(name, "valgrind"));
+        let out = run(cmd, &format!("{name} under valgrind memcheck"));
+        assert!(out.contains(&format!("{name}: ok")), "{out}");
+        assert!(out.contains("ERROR SUMMARY: 0 errors"), "{out}");
+    }
 }
 
 #[test]

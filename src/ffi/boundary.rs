@@ -1,5 +1,6 @@
 //! The panic boundary, argument checks and the per-thread last error.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -15,8 +16,23 @@ thread_local! {
 /// Why an entry point failed: a NULL argument (a status the Rust API does not
 /// have), or any viz error.
 pub(crate) enum Failure {
-    Null(&'static str),
+    Null(Cow<'static, str>),
     Viz(VizError),
+}
+
+impl Failure {
+    /// A NULL `name` argument.
+    pub(crate) fn null(name: &'static str) -> Failure {
+        Failure::Null(Cow::Borrowed(name))
+    }
+
+    /// Prefixes the failure's message with `context` (such as `events[3]`).
+    pub(crate) fn context(self, context: impl std::fmt::Display) -> Failure {
+        match self {
+            Failure::Null(name) => Failure::Null(Cow::Owned(format!("{context}: {name}"))),
+            Failure::Viz(e) => Failure::Viz(e.context(context)),
+        }
+    }
 }
 
 impl From<VizError> for Failure {
@@ -64,7 +80,7 @@ pub(crate) fn with_last_error<R>(f: impl FnOnce(&str) -> R) -> R {
 /// A non-NULL `ptr` must point to a live `T` for the returned lifetime.
 pub(crate) unsafe fn deref<'a, T>(ptr: *const T, name: &'static str) -> Result<&'a T, Failure> {
     // SAFETY: the caller guarantees a non-NULL pointer is valid.
-    unsafe { ptr.as_ref() }.ok_or(Failure::Null(name))
+    unsafe { ptr.as_ref() }.ok_or_else(|| Failure::null(name))
 }
 
 /// A NUL-terminated C string as UTF-8, or `Null(name)` / `InvalidUtf8` naming `name`.
@@ -73,7 +89,7 @@ pub(crate) unsafe fn deref<'a, T>(ptr: *const T, name: &'static str) -> Result<&
 /// A non-NULL `ptr` must point to a NUL-terminated string valid for the returned lifetime.
 pub(crate) unsafe fn c_str<'a>(ptr: *const c_char, name: &'static str) -> Result<&'a str, Failure> {
     if ptr.is_null() {
-        return Err(Failure::Null(name));
+        return Err(Failure::null(name));
     }
     // SAFETY: non-NULL and NUL-terminated, by the caller's contract.
     let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
@@ -98,7 +114,7 @@ pub(crate) unsafe fn write_out<T>(
     name: &'static str,
 ) -> Result<(), Failure> {
     if out.is_null() {
-        return Err(Failure::Null(name));
+        return Err(Failure::null(name));
     }
     // SAFETY: non-NULL and writable, by the caller's contract.
     unsafe { out.write(value) };
@@ -130,7 +146,7 @@ pub(crate) trait Handle: Sized {
     /// A non-NULL `ptr` must come from `into_raw` and not be used afterwards.
     unsafe fn take(ptr: *mut Self, name: &'static str) -> Result<Box<Self::Rust>, Failure> {
         if ptr.is_null() {
-            return Err(Failure::Null(name));
+            return Err(Failure::null(name));
         }
         // SAFETY: by the caller's contract the pointer came from `into_raw`.
         Ok(unsafe { Box::from_raw(ptr.cast::<Self::Rust>()) })

@@ -150,7 +150,7 @@ pub unsafe extern "C" fn viz_collector_new(
         // SAFETY: the host passes a NUL-terminated string, per the header.
         let json = unsafe { c_str(config_json, "config_json") }?;
         if out.is_null() {
-            return Err(Failure::Null("out"));
+            return Err(Failure::null("out"));
         }
         let collector = build(json)?;
         // SAFETY: `out` is non-NULL and writable, per the header.

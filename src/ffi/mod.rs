@@ -1,6 +1,6 @@
 //! The C ABI: `viz_*` functions over opaque handles.
 //!
-//! One module per API area ([`status`], [`error`], [`collector`], [`version`]).
+//! One module per API area ([`status`], [`error`], [`collector`], [`event`], [`version`]).
 //! Every entry point runs inside `boundary::guard`, which catches panics (nothing
 //! unwinds into the host), checks pointers and turns errors into a fixed-value
 //! [`status::viz_status`] plus a per-thread message for [`error::viz_last_error_message`].
@@ -12,5 +12,6 @@
 mod boundary;
 pub mod collector;
 pub mod error;
+pub mod event;
 pub mod status;
 pub mod version;

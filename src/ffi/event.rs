@@ -1,0 +1,258 @@
+//! Events from C: one flat `viz_event` struct covers every kind; fields a kind does
+//! not use are ignored. Enum-valued fields are plain integers, checked here, so an
+//! out-of-range value is an error that names the field rather than undefined behaviour.
+
+use std::ffi::c_char;
+
+use super::boundary::{Failure, Handle, c_str, guard, write_out};
+use super::collector::viz_collector;
+use super::status::viz_status;
+use crate::error::VizError;
+use crate::event::{Event, EventData, Priority};
+use crate::payload::{DType, Histogram, Image, RawBytes, Tensor};
+use crate::tag::Tag;
+
+/// Values of `viz_event.kind`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum viz_event_kind {
+    /// `scalar`.
+    Scalar = 0,
+    /// `values`/`values_len` with `bins`, or `bucket_limits`/`bucket_counts`/`buckets_len`.
+    Histogram = 1,
+    /// `text` (NUL-terminated UTF-8).
+    Text = 2,
+    /// PNG bytes in `data`/`data_len`, with `width`, `height`, `channels`.
+    Image = 3,
+    /// `dtype`, `shape`/`shape_len`, element bytes in `data`/`data_len`.
+    Tensor = 4,
+    /// Bytes in `data`/`data_len` with `content_type` (NUL-terminated).
+    Raw = 5,
+}
+
+/// Values of `viz_event.priority`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum viz_priority {
+    /// Batched; may be dropped under a drop policy.
+    Normal = 0,
+    /// Never dropped; flushed at once.
+    Critical = 1,
+}
+
+/// Values of `viz_event.dtype` (little-endian elements, row-major).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum viz_dtype {
+    /// float.
+    F32 = 0,
+    /// double.
+    F64 = 1,
+    /// IEEE half.
+    F16 = 2,
+    /// bfloat16.
+    Bf16 = 3,
+    /// int8_t.
+    I8 = 4,
+    /// int16_t.
+    I16 = 5,
+    /// int32_t.
+    I32 = 6,
+    /// int64_t.
+    I64 = 7,
+    /// uint8_t.
+    U8 = 8,
+    /// uint16_t.
+    U16 = 9,
+    /// uint32_t.
+    U32 = 10,
+    /// uint64_t.
+    U64 = 11,
+    /// One byte per boolean.
+    Bool = 12,
+}
+
+/// One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
+/// the fields of that kind. viz copies everything it needs during the call.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct viz_event {
+    /// A `viz_event_kind` value.
+    pub kind: u32,
+    /// NUL-terminated UTF-8, 1 to 1024 bytes.
+    pub tag: *const c_char,
+    /// The training step.
+    pub step: i64,
+    /// Seconds since the Unix epoch; 0 means "now".
+    pub wall_time: f64,
+    /// A `viz_priority` value.
+    pub priority: u32,
+    /// SCALAR: the value.
+    pub scalar: f64,
+    /// TEXT: NUL-terminated UTF-8.
+    pub text: *const c_char,
+    /// HISTOGRAM from raw values: the values.
+    pub values: *const f64,
+    /// HISTOGRAM from raw values: how many.
+    pub values_len: usize,
+    /// HISTOGRAM from raw values: equal-width buckets to make (0 means 30).
+    pub bins: u32,
+    /// HISTOGRAM from buckets: right edges, strictly increasing.
+    pub bucket_limits: *const f64,
+    /// HISTOGRAM from buckets: counts.
+    pub bucket_counts: *const f64,
+    /// HISTOGRAM from buckets: number of buckets.
+    pub buckets_len: usize,
+    /// IMAGE (PNG file bytes), TENSOR (element bytes), RAW (bytes).
+    pub data: *const u8,
+    /// Length of `data`.
+    pub data_len: usize,
+    /// IMAGE: width in pixels.
+    pub width: u32,
+    /// IMAGE: height in pixels.
+    pub height: u32,
+    /// IMAGE: 1, 2, 3 or 4.
+    pub channels: u32,
+    /// TENSOR: a `viz_dtype` value.
+    pub dtype: u32,
+    /// TENSOR: dimensions.
+    pub shape: *const u64,
+    /// TENSOR: number of dimensions.
+    pub shape_len: usize,
+    /// RAW: NUL-terminated MIME type.
+    pub content_type: *const c_char,
+}
+
+/// A slice from a pointer and length; NULL is allowed only for length 0.
+///
+/// # Safety
+/// A non-NULL `ptr` must be valid for `len` reads of `T`.
+unsafe fn slice<'a, T>(ptr: *const T, len: usize, name: &'static str) -> Result<&'a [T], Failure> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: non-NULL and valid for `len` elements, per the header.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+fn field_value(field: &str, value: u32, max: u32) -> VizError {
+    VizError::invalid_argument(format!(
+        "event.{field} is {value}; valid values are 0 to {max}"
+    ))
+}
+
+/// Builds a validated `Event` from a C event.
+///
+/// # Safety
+/// The pointers in `e` must satisfy the header's contract for its kind.
+unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
+    // SAFETY (whole body): every pointer is checked for NULL and read within the
+    // lengths the caller gave, per the header.
+    let tag = Tag::new(unsafe { c_str(e.tag, "event.tag") }?)?;
+    let priority = match e.priority {
+        0 => Priority::Normal,
+        1 => Priority::Critical,
+        other => return Err(field_value("priority", other, 1).into()),
+    };
+    let data = match e.kind {
+        0 => EventData::Scalar(e.scalar),
+        1 => {
+            let histogram = if !e.values.is_null() || e.values_len > 0 {
+                let values = unsafe { slice(e.values, e.values_len, "event.values") }?;
+                let bins = if e.bins == 0 { 30 } else { e.bins as usize };
+                Histogram::from_values(values, bins)?
+            } else {
+                let limits =
+                    unsafe { slice(e.bucket_limits, e.buckets_len, "event.bucket_limits") }?;
+                let counts =
+                    unsafe { slice(e.bucket_counts, e.buckets_len, "event.bucket_counts") }?;
+                Histogram::from_buckets(limits.to_vec(), counts.to_vec())?
+            };
+            EventData::Histogram(Box::new(histogram))
+        }
+        2 => EventData::Text(unsafe { c_str(e.text, "event.text") }?.to_owned()),
+        3 => {
+            let png = unsafe { slice(e.data, e.data_len, "event.data") }?.to_vec();
+            let channels =
+                u8::try_from(e.channels).map_err(|_| field_value("channels", e.channels, 4))?;
+            EventData::Image(Box::new(Image::png(png, e.width, e.height, channels)?))
+        }
+        4 => {
+            let dtype = DType::from_u32(e.dtype).map_err(|_| field_value("dtype", e.dtype, 12))?;
+            let shape = unsafe { slice(e.shape, e.shape_len, "event.shape") }?.to_vec();
+            let bytes = unsafe { slice(e.data, e.data_len, "event.data") }?.to_vec();
+            EventData::Tensor(Box::new(Tensor::new(dtype, shape, bytes)?))
+        }
+        5 => {
+            let content_type = unsafe { c_str(e.content_type, "event.content_type") }?;
+            let bytes = unsafe { slice(e.data, e.data_len, "event.data") }?.to_vec();
+            EventData::Raw(Box::new(RawBytes::new(content_type, bytes)?))
+        }
+        other => return Err(field_value("kind", other, 5).into()),
+    };
+    let mut event = Event::new(tag, e.step, data);
+    event.priority = priority;
+    if e.wall_time != 0.0 {
+        event.wall_time = Some(e.wall_time);
+    }
+    Ok(event)
+}
+
+/// Queues one event of any kind (see `viz_event`). Invalid events are rejected with
+/// a message naming the field; nothing is queued then.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `event` NULL or a valid `viz_event`
+/// whose pointers satisfy the contract of its kind.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect(
+    collector: *const viz_collector,
+    event: *const viz_event,
+) -> viz_status {
+    guard("viz_collect", || {
+        // SAFETY: per the header's contract.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let e = unsafe { event.as_ref() }.ok_or_else(|| Failure::null("event"))?;
+        Ok(c.collect(unsafe { to_event(e) }?)?)
+    })
+}
+
+/// Queues `len` events in order, stopping at the first that fails. `*accepted` (if
+/// not NULL) receives how many were queued; on failure the status and message are
+/// those of event number `*accepted`.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `events` NULL (with `len` 0) or valid
+/// for `len` events; `accepted` NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect_batch(
+    collector: *const viz_collector,
+    events: *const viz_event,
+    len: usize,
+    accepted: *mut usize,
+) -> viz_status {
+    guard("viz_collect_batch", || {
+        // SAFETY: per the header's contract.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let events = unsafe { slice(events, len, "events") }?;
+        let mut done = 0usize;
+        let result = events.iter().try_for_each(|e| {
+            // SAFETY: each element satisfies the contract of its kind, per the header.
+            c.collect(unsafe { to_event(e) }?)?;
+            done += 1;
+            Ok::<(), Failure>(())
+        });
+        if !accepted.is_null() {
+            // SAFETY: non-NULL and writable, per the header.
+            unsafe { write_out(accepted, done, "accepted") }?;
+        }
+        result.map_err(|f| f.context(format_args!("events[{done}]")))
+    })
+}

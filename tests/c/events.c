@@ -1,0 +1,148 @@
+/* Every event kind through viz_collect, viz_collect_batch, and bad events. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "viz.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                               \
+        }                                                                             \
+    } while (0)
+
+static void expect(viz_status got, viz_status want, const char *needle) {
+    char msg[1024];
+    viz_last_error_message(msg, sizeof msg);
+    if (got != want) {
+        fprintf(stderr, "status %d, want %d (%s)\n", (int)got, (int)want, msg);
+        failures++;
+    }
+    if (needle != NULL && strstr(msg, needle) == NULL) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", msg, needle);
+        failures++;
+    }
+}
+
+/* The smallest header viz checks: signature, IHDR, width and height. */
+static const uint8_t PNG_2x1[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                                  'I', 'H', 'D', 'R', 0, 0, 0, 2, 0, 0, 0, 1, 8, 6, 0, 0, 0};
+
+static viz_event base(uint32_t kind, const char *tag, int64_t step) {
+    viz_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    e.tag = tag;
+    e.step = step;
+    return e;
+}
+
+int main(void) {
+    viz_collector *c = NULL;
+    expect(viz_collector_new("{\"backends\": [\"memory://\"]}", &c), VIZ_STATUS_OK, NULL);
+
+    viz_event scalar = base(VIZ_EVENT_KIND_SCALAR, "k/scalar", 1);
+    scalar.scalar = 0.25;
+    scalar.wall_time = 1700000000.5;
+    expect(viz_collect(c, &scalar), VIZ_STATUS_OK, NULL);
+
+    double values[] = {1, 2, 2, 3, 3, 3};
+    viz_event hist = base(VIZ_EVENT_KIND_HISTOGRAM, "k/hist", 2);
+    hist.values = values;
+    hist.values_len = 6;
+    hist.bins = 3;
+    expect(viz_collect(c, &hist), VIZ_STATUS_OK, NULL);
+
+    double limits[] = {1, 2, 3}, counts[] = {1, 2, 3};
+    viz_event buckets = base(VIZ_EVENT_KIND_HISTOGRAM, "k/buckets", 3);
+    buckets.bucket_limits = limits;
+    buckets.bucket_counts = counts;
+    buckets.buckets_len = 3;
+    expect(viz_collect(c, &buckets), VIZ_STATUS_OK, NULL);
+
+    viz_event text = base(VIZ_EVENT_KIND_TEXT, "k/text", 4);
+    text.text = "hello from C";
+    text.priority = VIZ_PRIORITY_CRITICAL;
+    expect(viz_collect(c, &text), VIZ_STATUS_OK, NULL);
+
+    viz_event image = base(VIZ_EVENT_KIND_IMAGE, "k/image", 5);
+    image.data = PNG_2x1;
+    image.data_len = sizeof PNG_2x1;
+    image.width = 2;
+    image.height = 1;
+    image.channels = 4;
+    expect(viz_collect(c, &image), VIZ_STATUS_OK, NULL);
+
+    float elements[] = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};
+    uint64_t shape[] = {2, 3};
+    viz_event tensor = base(VIZ_EVENT_KIND_TENSOR, "k/tensor", 6);
+    tensor.dtype = VIZ_DTYPE_F32;
+    tensor.shape = shape;
+    tensor.shape_len = 2;
+    tensor.data = (const uint8_t *)elements;
+    tensor.data_len = sizeof elements;
+    expect(viz_collect(c, &tensor), VIZ_STATUS_OK, NULL);
+
+    viz_event raw = base(VIZ_EVENT_KIND_RAW, "k/raw", 7);
+    raw.content_type = "text/csv";
+    raw.data = (const uint8_t *)"a,b\n1,2\n";
+    raw.data_len = 8;
+    expect(viz_collect(c, &raw), VIZ_STATUS_OK, NULL);
+
+    /* A batch that fails at its third event: two are queued, the message says which. */
+    viz_event batch[4] = {scalar, scalar, scalar, scalar};
+    batch[2].kind = 9;
+    size_t accepted = 99;
+    expect(viz_collect_batch(c, batch, 4, &accepted), VIZ_STATUS_INVALID_ARGUMENT,
+           "events[2]: event.kind is 9; valid values are 0 to 5");
+    CHECK(accepted == 2);
+    batch[2].kind = VIZ_EVENT_KIND_SCALAR;
+    batch[2].tag = NULL;
+    expect(viz_collect_batch(c, batch, 4, &accepted), VIZ_STATUS_NULL_ARGUMENT,
+           "events[2]: event.tag is NULL");
+    CHECK(accepted == 2);
+    expect(viz_collect_batch(c, NULL, 0, &accepted), VIZ_STATUS_OK, NULL);
+    CHECK(accepted == 0);
+
+    /* Bad events: out-of-range enums and inconsistent payloads, each named. */
+    viz_event bad = scalar;
+    bad.priority = 7;
+    expect(viz_collect(c, &bad), VIZ_STATUS_INVALID_ARGUMENT, "event.priority is 7");
+    bad = tensor;
+    bad.dtype = 13;
+    expect(viz_collect(c, &bad), VIZ_STATUS_INVALID_ARGUMENT, "event.dtype is 13");
+    bad = tensor;
+    bad.data_len = 20;
+    expect(viz_collect(c, &bad), VIZ_STATUS_INVALID_ARGUMENT, "needs 24 bytes but has 20");
+    bad = image;
+    bad.width = 3;
+    expect(viz_collect(c, &bad), VIZ_STATUS_INVALID_ARGUMENT, "declared 3x1 but the PNG header says 2x1");
+    bad = hist;
+    values[1] = NAN;
+    expect(viz_collect(c, &bad), VIZ_STATUS_INVALID_ARGUMENT, "value at index 1 is NaN");
+    bad = raw;
+    bad.data = NULL;
+    expect(viz_collect(c, &bad), VIZ_STATUS_NULL_ARGUMENT, "event.data is NULL");
+    bad = text;
+    bad.text = "bad\xc3";
+    expect(viz_collect(c, &bad), VIZ_STATUS_INVALID_UTF8, "event.text is not valid UTF-8");
+    expect(viz_collect(c, NULL), VIZ_STATUS_NULL_ARGUMENT, "event is NULL");
+
+    expect(viz_flush(c, 10000), VIZ_STATUS_OK, NULL);
+    viz_stats stats;
+    expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
+    CHECK(stats.collected == 7 + 2 + 2);
+    CHECK(stats.written == 7 + 2 + 2);
+    expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
+
+    if (failures != 0) {
+        fprintf(stderr, "events: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("events: ok\n");
+    return 0;
+}
