@@ -245,68 +245,6 @@ typedef uint32_t viz_dtype;
 typedef struct viz_collector viz_collector;
 
 /**
- * A snapshot of a collector's counters (see `viz_collector_stats`).
- */
-typedef struct {
-  /**
-   * Events accepted so far.
-   */
-  uint64_t collected;
-  /**
-   * Events waiting in the producer queues.
-   */
-  uint64_t queued;
-  /**
-   * Events the worker holds for the flush strategy.
-   */
-  uint64_t staged;
-  /**
-   * Largest queue length seen.
-   */
-  uint64_t peak_queue_len;
-  /**
-   * Events dropped under the drop-oldest policy.
-   */
-  uint64_t dropped_oldest;
-  /**
-   * Events dropped under the drop-newest policy.
-   */
-  uint64_t dropped_newest;
-  /**
-   * Events dropped after a blocked collect reached its timeout.
-   */
-  uint64_t dropped_block_timeout;
-  /**
-   * Critical events displaced by drop-oldest and saved.
-   */
-  uint64_t rescued_critical;
-  /**
-   * Events another thread collected during close that could not be delivered.
-   */
-  uint64_t lost_at_stop;
-  /**
-   * Events accepted by backends, summed over destinations.
-   */
-  uint64_t written;
-  /**
-   * Failed backend calls, summed over destinations.
-   */
-  uint64_t failed_batches;
-  /**
-   * Batches handed to destinations.
-   */
-  uint64_t deliveries;
-  /**
-   * Flush cycles.
-   */
-  uint64_t flushes;
-  /**
-   * Producer lanes (one per thread that has collected, plus a shared one).
-   */
-  uint64_t producer_lanes;
-} viz_stats;
-
-/**
  * One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
  * the fields of that kind. viz copies everything it needs during the call.
  */
@@ -401,9 +339,146 @@ typedef struct {
   const char *content_type;
 } viz_event;
 
+/**
+ * Callbacks of a host-defined backend. Every callback takes the registration's
+ * `userdata` first and returns a `viz_status` (`VIZ_STATUS_OK` on success; any
+ * other value counts as a backend error, and the batch is retried under the
+ * collector's retry policy).
+ *
+ * Threads: callbacks of one backend instance run on that instance's delivery
+ * thread, one at a time. Instances made from one registration (several collectors,
+ * or one type listed twice) run on different threads and share `userdata`, so
+ * synchronise inside it if you use it that way. No viz lock is held during a
+ * callback: it may call back into viz, except `viz_flush` and `viz_collector_close`
+ * on the collector it serves (refused with `VIZ_STATUS_UNSUPPORTED`).
+ * Callbacks must not unwind (no C++ exceptions or longjmp out of them).
+ */
+typedef struct {
+  /**
+   * Required. Opens the backend for `connection_string` (NUL-terminated).
+   */
+  viz_status (*init)(void *userdata, const char *connection_string);
+  /**
+   * Required. Stores `len` events. The array, and every pointer in it, is valid
+   * only during the call: copy what you keep. `wall_time` is always set.
+   */
+  viz_status (*store_batch)(void *userdata, const viz_event *events, size_t len);
+  /**
+   * Optional. Makes stored events durable.
+   */
+  viz_status (*flush)(void *userdata);
+  /**
+   * Optional. Events stored since init or clear; if NULL, viz counts them.
+   */
+  uint64_t (*event_count)(void *userdata);
+  /**
+   * Optional. Removes every stored event.
+   */
+  viz_status (*clear)(void *userdata);
+  /**
+   * Optional. Flushes and closes; called once per backend instance.
+   */
+  viz_status (*shutdown)(void *userdata);
+} viz_backend_vtable;
+
+/**
+ * A snapshot of a collector's counters (see `viz_collector_stats`).
+ */
+typedef struct {
+  /**
+   * Events accepted so far.
+   */
+  uint64_t collected;
+  /**
+   * Events waiting in the producer queues.
+   */
+  uint64_t queued;
+  /**
+   * Events the worker holds for the flush strategy.
+   */
+  uint64_t staged;
+  /**
+   * Largest queue length seen.
+   */
+  uint64_t peak_queue_len;
+  /**
+   * Events dropped under the drop-oldest policy.
+   */
+  uint64_t dropped_oldest;
+  /**
+   * Events dropped under the drop-newest policy.
+   */
+  uint64_t dropped_newest;
+  /**
+   * Events dropped after a blocked collect reached its timeout.
+   */
+  uint64_t dropped_block_timeout;
+  /**
+   * Critical events displaced by drop-oldest and saved.
+   */
+  uint64_t rescued_critical;
+  /**
+   * Events another thread collected during close that could not be delivered.
+   */
+  uint64_t lost_at_stop;
+  /**
+   * Events accepted by backends, summed over destinations.
+   */
+  uint64_t written;
+  /**
+   * Failed backend calls, summed over destinations.
+   */
+  uint64_t failed_batches;
+  /**
+   * Batches handed to destinations.
+   */
+  uint64_t deliveries;
+  /**
+   * Flush cycles.
+   */
+  uint64_t flushes;
+  /**
+   * Producer lanes (one per thread that has collected, plus a shared one).
+   */
+  uint64_t producer_lanes;
+} viz_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Registers a backend type implemented by the host. Collectors then use it like a
+ * built-in type: `{"backends": ["<type_name>://<anything>"]}`.
+ *
+ * On success viz owns `userdata` until it calls `finalizer(userdata)` (if not
+ * NULL), exactly once, after `viz_backend_unregister(type_name)` and after every
+ * backend created from the type has shut down. On failure (NULL or malformed
+ * arguments, a missing required callback, a name already registered) viz keeps
+ * nothing and never calls `finalizer`. The vtable is copied.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `type_name` must be NULL or NUL-terminated; `vtable` NULL or a valid vtable whose
+ * callbacks are safe to call, with `userdata`, from viz's delivery threads.
+ */
+viz_status viz_backend_register(const char *type_name,
+                                const viz_backend_vtable *vtable,
+                                void *userdata,
+                                void (*finalizer)(void *userdata));
+
+/**
+ * Removes a backend type. Backends already created from it keep working; the
+ * registration's finalizer runs once the last of them is gone (at once if none).
+ * Fails with `VIZ_STATUS_UNKNOWN_BACKEND_TYPE` if no such type is registered.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `type_name` must be NULL or NUL-terminated.
+ */
+viz_status viz_backend_unregister(const char *type_name);
 
 /**
  * Creates and starts a collector from a JSON config:

@@ -131,6 +131,15 @@ fn c_every_event_kind_batches_and_bad_events() {
 }
 
 #[test]
+fn c_host_backend_with_callbacks_and_finalizer() {
+    let out = run(
+        Command::new(build_c("host_backend", "plain")),
+        "running host_backend",
+    );
+    assert!(out.contains("host_backend: ok"), "{out}");
+}
+
+#[test]
 fn c_programs_are_clean_under_valgrind_memcheck() {
     if Command::new("valgrind").arg("--version").output().is_err() {
         assert!(
@@ -140,7 +149,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         eprintln!("SKIPPED: valgrind is not installed; `bash scripts/test.sh` installs it");
         return;
     }
-    for name in ["lifecycle", "events"] {
+    for name in ["lifecycle", "events", "host_backend"] {
         let mut cmd = Command::new("valgrind");
         cmd.args([
             "--error-exitcode=99",

@@ -1,6 +1,7 @@
 //! The C ABI: `viz_*` functions over opaque handles.
 //!
-//! One module per API area ([`status`], [`error`], [`collector`], [`event`], [`version`]).
+//! One module per API area ([`status`], [`error`], [`collector`], [`event`],
+//! [`backend`], [`version`]).
 //! Every entry point runs inside `boundary::guard`, which catches panics (nothing
 //! unwinds into the host), checks pointers and turns errors into a fixed-value
 //! [`status::viz_status`] plus a per-thread message for [`error::viz_last_error_message`].
@@ -9,6 +10,7 @@
 
 #![allow(non_camel_case_types)]
 
+pub mod backend;
 mod boundary;
 pub mod collector;
 pub mod error;

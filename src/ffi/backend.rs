@@ -1,0 +1,326 @@
+//! Host-defined backends: a C vtable registered under a type name, then used by
+//! collectors like a built-in type (`"<type>://..."` in the config).
+//!
+//! Ownership: `userdata` belongs to viz from a successful `viz_backend_register`
+//! until the finalizer runs, exactly once, when the type is unregistered *and* every
+//! backend created from it has been shut down and dropped.
+
+use std::collections::HashMap;
+use std::ffi::{CString, c_char, c_void};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::boundary::{Failure, c_str, guard};
+use super::event::viz_event;
+use super::status::viz_status;
+use crate::backend::StorageBackend;
+use crate::config::StorageConfiguration;
+use crate::error::{Result, VizError};
+use crate::event::{Event, EventData};
+use crate::factory::StorageBackendFactory;
+use crate::tag::TagId;
+
+/// Callbacks of a host-defined backend. Every callback takes the registration's
+/// `userdata` first and returns a `viz_status` (`VIZ_STATUS_OK` on success; any
+/// other value counts as a backend error, and the batch is retried under the
+/// collector's retry policy).
+///
+/// Threads: callbacks of one backend instance run on that instance's delivery
+/// thread, one at a time. Instances made from one registration (several collectors,
+/// or one type listed twice) run on different threads and share `userdata`, so
+/// synchronise inside it if you use it that way. No viz lock is held during a
+/// callback: it may call back into viz, except `viz_flush` and `viz_collector_close`
+/// on the collector it serves (refused with `VIZ_STATUS_UNSUPPORTED`).
+/// Callbacks must not unwind (no C++ exceptions or longjmp out of them).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct viz_backend_vtable {
+    /// Required. Opens the backend for `connection_string` (NUL-terminated).
+    pub init: Option<
+        unsafe extern "C" fn(userdata: *mut c_void, connection_string: *const c_char) -> viz_status,
+    >,
+    /// Required. Stores `len` events. The array, and every pointer in it, is valid
+    /// only during the call: copy what you keep. `wall_time` is always set.
+    pub store_batch: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            events: *const viz_event,
+            len: usize,
+        ) -> viz_status,
+    >,
+    /// Optional. Makes stored events durable.
+    pub flush: Option<unsafe extern "C" fn(userdata: *mut c_void) -> viz_status>,
+    /// Optional. Events stored since init or clear; if NULL, viz counts them.
+    pub event_count: Option<unsafe extern "C" fn(userdata: *mut c_void) -> u64>,
+    /// Optional. Removes every stored event.
+    pub clear: Option<unsafe extern "C" fn(userdata: *mut c_void) -> viz_status>,
+    /// Optional. Flushes and closes; called once per backend instance.
+    pub shutdown: Option<unsafe extern "C" fn(userdata: *mut c_void) -> viz_status>,
+}
+
+/// A registration: the vtable, the host's pointer and its finalizer. Dropping the
+/// last reference runs the finalizer, which is how "exactly once" is kept.
+struct Registration {
+    type_name: String,
+    vtable: viz_backend_vtable,
+    userdata: *mut c_void,
+    finalizer: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
+    /// Cleared when registering fails: the host then still owns `userdata`.
+    armed: AtomicBool,
+}
+
+// SAFETY: viz only hands `userdata` back to the host's callbacks; the header tells
+// the host those run on delivery threads and must be safe to call from them.
+unsafe impl Send for Registration {}
+// SAFETY: as above.
+unsafe impl Sync for Registration {}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let (Some(finalizer), true) = (self.finalizer, *self.armed.get_mut()) {
+            // SAFETY: the host gave this finalizer for this userdata; this runs once,
+            // when the last reference to the registration goes.
+            unsafe { finalizer(self.userdata) };
+        }
+    }
+}
+
+impl Registration {
+    fn check(&self, callback: &str, status: viz_status) -> Result<()> {
+        if status == viz_status::Ok {
+            Ok(())
+        } else {
+            Err(VizError::backend(format!(
+                "host backend '{}': {callback} returned {status:?} ({})",
+                self.type_name, status as u32
+            )))
+        }
+    }
+}
+
+/// One backend instance of a host-defined type.
+struct HostBackend {
+    registration: Arc<Registration>,
+    initialized: bool,
+    stored: u64,
+    /// NUL-terminated copies of tags, made once per tag.
+    tags: HashMap<TagId, CString>,
+}
+
+impl HostBackend {
+    fn call(
+        &self,
+        name: &str,
+        f: Option<unsafe extern "C" fn(*mut c_void) -> viz_status>,
+    ) -> Result<()> {
+        match f {
+            // SAFETY: a callback the host registered, with its own userdata.
+            Some(f) => self
+                .registration
+                .check(name, unsafe { f(self.registration.userdata) }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Text or content type as a C string; interior NULs cannot come from valid input,
+/// but are replaced rather than trusted.
+fn c_string(s: &str) -> CString {
+    CString::new(s)
+        .unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).expect("NULs replaced"))
+}
+
+impl StorageBackend for HostBackend {
+    fn type_name(&self) -> &str {
+        &self.registration.type_name
+    }
+
+    fn initialize_with(&mut self, config: &StorageConfiguration) -> Result<()> {
+        config.validate()?;
+        let url = c_string(&config.connection_string);
+        let init = self
+            .registration
+            .vtable
+            .init
+            .expect("checked at registration");
+        // SAFETY: a registered callback, its userdata, and a NUL-terminated string
+        // that lives through the call.
+        let status = unsafe { init(self.registration.userdata, url.as_ptr()) };
+        self.registration.check("init", status)?;
+        self.initialized = true;
+        Ok(())
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if !self.initialized {
+            return Ok(());
+        }
+        self.initialized = false;
+        self.call("shutdown", self.registration.vtable.shutdown)
+    }
+
+    fn is_initialized(&self) -> bool {
+        self.initialized
+    }
+
+    fn store_events(&mut self, events: &[Event]) -> Result<()> {
+        // Owned strings the views point into; they outlive the callback.
+        let mut texts: Vec<CString> = Vec::new();
+        for e in events {
+            self.tags
+                .entry(e.tag.id())
+                .or_insert_with(|| c_string(e.tag.as_str()));
+            match &e.data {
+                EventData::Text(t) => texts.push(c_string(t)),
+                EventData::Raw(r) => texts.push(c_string(&r.content_type)),
+                _ => {}
+            }
+        }
+        let mut strings = texts.iter();
+        let views: Vec<viz_event> = events
+            .iter()
+            .map(|e| {
+                // SAFETY: all-zero is a valid viz_event (null pointers, zero lengths).
+                let mut v: viz_event = unsafe { std::mem::zeroed() };
+                v.tag = self.tags[&e.tag.id()].as_ptr();
+                v.step = e.step;
+                v.wall_time = e.wall_time.unwrap_or(0.0);
+                v.priority = e.priority as u32;
+                v.kind = e.kind() as u32;
+                match &e.data {
+                    EventData::Scalar(x) => v.scalar = *x,
+                    EventData::Text(_) => v.text = strings.next().expect("one per text").as_ptr(),
+                    EventData::Histogram(h) => {
+                        v.bucket_limits = h.bucket_limits.as_ptr();
+                        v.bucket_counts = h.bucket_counts.as_ptr();
+                        v.buckets_len = h.bucket_limits.len();
+                    }
+                    EventData::Image(i) => {
+                        (v.data, v.data_len) = (i.png.as_ptr(), i.png.len());
+                        (v.width, v.height, v.channels) = (i.width, i.height, i.channels.into());
+                    }
+                    EventData::Tensor(t) => {
+                        (v.data, v.data_len) = (t.data.as_ptr(), t.data.len());
+                        v.dtype = t.dtype as u32;
+                        (v.shape, v.shape_len) = (t.shape.as_ptr(), t.shape.len());
+                    }
+                    EventData::Raw(r) => {
+                        (v.data, v.data_len) = (r.data.as_ptr(), r.data.len());
+                        v.content_type = strings.next().expect("one per raw").as_ptr();
+                    }
+                }
+                v
+            })
+            .collect();
+        let store = self
+            .registration
+            .vtable
+            .store_batch
+            .expect("checked at registration");
+        // SAFETY: a registered callback; the views and everything they point to live
+        // until it returns.
+        let status = unsafe { store(self.registration.userdata, views.as_ptr(), views.len()) };
+        self.registration.check("store_batch", status)?;
+        self.stored += events.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.call("flush", self.registration.vtable.flush)
+    }
+
+    fn event_count(&self) -> u64 {
+        match self.registration.vtable.event_count {
+            // SAFETY: a registered callback with its userdata.
+            Some(f) => unsafe { f(self.registration.userdata) },
+            None => self.stored,
+        }
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        self.stored = 0;
+        self.call("clear", self.registration.vtable.clear)
+    }
+}
+
+/// Registers a backend type implemented by the host. Collectors then use it like a
+/// built-in type: `{"backends": ["<type_name>://<anything>"]}`.
+///
+/// On success viz owns `userdata` until it calls `finalizer(userdata)` (if not
+/// NULL), exactly once, after `viz_backend_unregister(type_name)` and after every
+/// backend created from the type has shut down. On failure (NULL or malformed
+/// arguments, a missing required callback, a name already registered) viz keeps
+/// nothing and never calls `finalizer`. The vtable is copied.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `type_name` must be NULL or NUL-terminated; `vtable` NULL or a valid vtable whose
+/// callbacks are safe to call, with `userdata`, from viz's delivery threads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_backend_register(
+    type_name: *const c_char,
+    vtable: *const viz_backend_vtable,
+    userdata: *mut c_void,
+    finalizer: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
+) -> viz_status {
+    guard("viz_backend_register", || {
+        // SAFETY: per the header's contract.
+        let name = unsafe { c_str(type_name, "type_name") }?.to_owned();
+        let vtable = *unsafe { vtable.as_ref() }.ok_or_else(|| Failure::null("vtable"))?;
+        if vtable.init.is_none() {
+            return Err(Failure::null("vtable->init"));
+        }
+        if vtable.store_batch.is_none() {
+            return Err(Failure::null("vtable->store_batch"));
+        }
+        let registration = Arc::new(Registration {
+            type_name: name.clone(),
+            vtable,
+            userdata,
+            finalizer,
+            armed: AtomicBool::new(true),
+        });
+        let for_factory = registration.clone();
+        let registered = StorageBackendFactory::global().register(&name, move || {
+            Box::new(HostBackend {
+                registration: for_factory.clone(),
+                initialized: false,
+                stored: 0,
+                tags: HashMap::new(),
+            })
+        });
+        // Our clone outlives the call, so a failed register cannot finalize here,
+        // and a concurrent unregister after success cannot finalize early.
+        if registered.is_err() {
+            registration.armed.store(false, Ordering::Relaxed);
+        }
+        drop(registration);
+        Ok(registered?)
+    })
+}
+
+/// Removes a backend type. Backends already created from it keep working; the
+/// registration's finalizer runs once the last of them is gone (at once if none).
+/// Fails with `VIZ_STATUS_UNKNOWN_BACKEND_TYPE` if no such type is registered.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `type_name` must be NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_backend_unregister(type_name: *const c_char) -> viz_status {
+    guard("viz_backend_unregister", || {
+        // SAFETY: per the header's contract.
+        let name = unsafe { c_str(type_name, "type_name") }?;
+        if StorageBackendFactory::global().unregister(name) {
+            Ok(())
+        } else {
+            Err(VizError::new(
+                crate::ErrorKind::UnknownBackendType,
+                format!("no backend type '{name}' is registered"),
+            )
+            .into())
+        }
+    })
+}

@@ -1,0 +1,163 @@
+/* A backend written in C, registered through viz_backend_register. */
+#define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c11 */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "viz.h"
+
+static int failures = 0;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                               \
+        }                                                                             \
+    } while (0)
+
+static void expect(viz_status got, viz_status want, const char *needle) {
+    char msg[1024];
+    viz_last_error_message(msg, sizeof msg);
+    if (got != want) {
+        fprintf(stderr, "status %d, want %d (%s)\n", (int)got, (int)want, msg);
+        failures++;
+    }
+    if (needle != NULL && strstr(msg, needle) == NULL) {
+        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", msg, needle);
+        failures++;
+    }
+}
+
+struct state {
+    atomic_int inits, shutdowns, flushes, finalized, calls, fail_remaining, out_of_order;
+    atomic_int reentry_ok, flush_refused;
+    atomic_long scalars, texts;
+    atomic_long next_step; /* the step the next "h/x" scalar must carry */
+    viz_collector *_Atomic collector;
+};
+
+static viz_status on_init(void *userdata, const char *url) {
+    struct state *s = userdata;
+    atomic_fetch_add(&s->inits, 1);
+    return strcmp(url, "host://run1") == 0 ? VIZ_STATUS_OK : VIZ_STATUS_INVALID_CONFIG;
+}
+
+static viz_status on_store(void *userdata, const viz_event *events, size_t len) {
+    struct state *s = userdata;
+    int call = atomic_fetch_add(&s->calls, 1);
+    if (atomic_load(&s->fail_remaining) > 0) {
+        atomic_fetch_sub(&s->fail_remaining, 1);
+        return VIZ_STATUS_BACKEND_ERROR; /* the collector must retry this batch */
+    }
+    if (call == 3) {
+        struct timespec pause = {0, 20 * 1000 * 1000}; /* a slow call */
+        nanosleep(&pause, NULL);
+    }
+    viz_collector *c = atomic_load(&s->collector);
+    if (c != NULL) {
+        /* Calling back into viz from the delivery thread. */
+        viz_stats stats;
+        if (viz_collector_stats(c, &stats) == VIZ_STATUS_OK) atomic_fetch_add(&s->reentry_ok, 1);
+        if (viz_flush(c, 100) == VIZ_STATUS_UNSUPPORTED) atomic_fetch_add(&s->flush_refused, 1);
+    }
+    for (size_t i = 0; i < len; i++) {
+        const viz_event *e = &events[i];
+        if (e->kind == VIZ_EVENT_KIND_SCALAR && strcmp(e->tag, "h/x") == 0) {
+            long want = atomic_fetch_add(&s->next_step, 1);
+            if (e->step != want || e->scalar != (double)want || e->wall_time <= 0) atomic_fetch_add(&s->out_of_order, 1);
+            atomic_fetch_add(&s->scalars, 1);
+        } else if (e->kind == VIZ_EVENT_KIND_TEXT && strcmp(e->text, "done") == 0) {
+            atomic_fetch_add(&s->texts, 1);
+        }
+    }
+    return VIZ_STATUS_OK;
+}
+
+static viz_status on_flush(void *userdata) {
+    atomic_fetch_add(&((struct state *)userdata)->flushes, 1);
+    return VIZ_STATUS_OK;
+}
+
+static viz_status on_shutdown(void *userdata) {
+    atomic_fetch_add(&((struct state *)userdata)->shutdowns, 1);
+    return VIZ_STATUS_OK;
+}
+
+static void on_finalize(void *userdata) {
+    atomic_fetch_add(&((struct state *)userdata)->finalized, 1);
+}
+
+int main(void) {
+    static struct state s;
+    atomic_store(&s.fail_remaining, 2);
+    viz_backend_vtable vt = {.init = on_init, .store_batch = on_store, .flush = on_flush, .shutdown = on_shutdown};
+
+    expect(viz_backend_register("host", &vt, &s, on_finalize), VIZ_STATUS_OK, NULL);
+    /* Failed registrations keep nothing and never finalize. */
+    expect(viz_backend_register("host", &vt, &s, on_finalize), VIZ_STATUS_INVALID_ARGUMENT, "already registered");
+    viz_backend_vtable incomplete = {.init = on_init};
+    expect(viz_backend_register("partial", &incomplete, &s, on_finalize), VIZ_STATUS_NULL_ARGUMENT,
+           "vtable->store_batch is NULL");
+    expect(viz_backend_register("bad name", &vt, &s, on_finalize), VIZ_STATUS_INVALID_CONFIG, "bad name");
+    expect(viz_backend_register(NULL, &vt, &s, on_finalize), VIZ_STATUS_NULL_ARGUMENT, "type_name is NULL");
+    CHECK(atomic_load(&s.finalized) == 0);
+
+    viz_collector *c = NULL;
+    expect(viz_collector_new("{\"collector\": {\"batch_size\": 10, \"buffer_capacity\": 100,"
+                             " \"retry\": {\"max_attempts\": 10, \"initial_backoff_ms\": 1, \"max_backoff_ms\": 2}},"
+                             " \"backends\": [\"host://run1\"]}",
+                             &c),
+           VIZ_STATUS_OK, NULL);
+    CHECK(atomic_load(&s.inits) == 1);
+    atomic_store(&s.collector, c);
+
+    uint32_t x = 0;
+    expect(viz_tag_intern(c, "h/x", &x), VIZ_STATUS_OK, NULL);
+    for (int64_t step = 0; step < 1000; step++) {
+        CHECK(viz_collect_scalar_id(c, x, step, (double)step) == VIZ_STATUS_OK);
+    }
+    viz_event done;
+    memset(&done, 0, sizeof done);
+    done.kind = VIZ_EVENT_KIND_TEXT;
+    done.tag = "h/note";
+    done.step = 1000;
+    done.text = "done";
+    expect(viz_collect(c, &done), VIZ_STATUS_OK, NULL);
+    expect(viz_flush(c, 20000), VIZ_STATUS_OK, NULL);
+
+    CHECK(atomic_load(&s.scalars) == 1000);
+    CHECK(atomic_load(&s.texts) == 1);
+    CHECK(atomic_load(&s.out_of_order) == 0);
+    CHECK(atomic_load(&s.flushes) >= 1);
+    CHECK(atomic_load(&s.reentry_ok) > 0);
+    CHECK(atomic_load(&s.reentry_ok) == atomic_load(&s.flush_refused));
+    viz_stats stats;
+    expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
+    CHECK(stats.failed_batches == 2);
+    CHECK(stats.written == 1001);
+
+    /* Unregistered, but the collector still uses it: not finalized yet. */
+    expect(viz_backend_unregister("host"), VIZ_STATUS_OK, NULL);
+    CHECK(atomic_load(&s.finalized) == 0);
+    atomic_store(&s.collector, NULL);
+    expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
+    CHECK(atomic_load(&s.shutdowns) == 1);
+    CHECK(atomic_load(&s.finalized) == 1);
+    expect(viz_backend_unregister("host"), VIZ_STATUS_UNKNOWN_BACKEND_TYPE, "no backend type 'host'");
+
+    /* A type never used is finalized when unregistered. */
+    static struct state unused;
+    expect(viz_backend_register("unused", &vt, &unused, on_finalize), VIZ_STATUS_OK, NULL);
+    expect(viz_backend_unregister("unused"), VIZ_STATUS_OK, NULL);
+    CHECK(atomic_load(&unused.finalized) == 1);
+    CHECK(atomic_load(&s.finalized) == 1);
+
+    if (failures != 0) {
+        fprintf(stderr, "host_backend: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("host_backend: ok\n");
+    return 0;
+}
