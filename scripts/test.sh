@@ -49,3 +49,6 @@ cargo bench --no-run
 
 step "main example (short run)"
 cargo run --release --example training_loop -- 200000
+
+step "C example"
+bash examples/c/run.sh 100000
