@@ -245,6 +245,12 @@ typedef uint32_t viz_dtype;
 typedef struct viz_collector viz_collector;
 
 /**
+ * Events read from a backend. Opaque; read with `viz_events_len` and
+ * `viz_events_get`, free with `viz_events_free`. Immutable, so any thread may read it.
+ */
+typedef struct viz_events viz_events;
+
+/**
  * One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
  * the fields of that kind. viz copies everything it needs during the call.
  */
@@ -621,6 +627,49 @@ viz_status viz_collect_batch(const viz_collector *collector,
                              const viz_event *events,
                              size_t len,
                              size_t *accepted);
+
+/**
+ * Reads the events with `start_step <= step <= end_step` from the collector's
+ * backend number `backend_index` (0-based, in config order), in stored order.
+ * Events still queued are not included: call `viz_flush` first. Write-only backends
+ * answer `VIZ_STATUS_UNSUPPORTED`. On success `*out` receives a handle to free with
+ * `viz_events_free`.
+ *
+ * Thread safety: safe from any thread except the queried backend's own callbacks.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_get_events(const viz_collector *collector,
+                          size_t backend_index,
+                          int64_t start_step,
+                          int64_t end_step,
+                          viz_events **out);
+
+/**
+ * Number of events in a result (0 for NULL).
+ *
+ * # Safety
+ * `events` must be NULL or a live result handle.
+ */
+size_t viz_events_len(const viz_events *events);
+
+/**
+ * Event number `index` of a result, or NULL if `events` is NULL or `index` is out of
+ * range. The event and every pointer in it stay valid until `viz_events_free`.
+ *
+ * # Safety
+ * `events` must be NULL or a live result handle.
+ */
+const viz_event *viz_events_get(const viz_events *events, size_t index);
+
+/**
+ * Frees a result from `viz_get_events`. NULL is ignored.
+ *
+ * # Safety
+ * `events` must be NULL or a live result handle, not used afterwards.
+ */
+void viz_events_free(viz_events *events);
 
 /**
  * The library version as a static NUL-terminated string, such as `"0.1.0"`.

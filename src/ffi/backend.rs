@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::boundary::{Failure, c_str, guard};
-use super::event::viz_event;
+use super::event::{c_string, views_of, viz_event};
 use super::status::viz_status;
 use crate::backend::StorageBackend;
 use crate::config::StorageConfiguration;
 use crate::error::{Result, VizError};
-use crate::event::{Event, EventData};
+use crate::event::Event;
 use crate::factory::StorageBackendFactory;
 use crate::tag::TagId;
 
@@ -123,13 +123,6 @@ impl HostBackend {
     }
 }
 
-/// Text or content type as a C string; interior NULs cannot come from valid input,
-/// but are replaced rather than trusted.
-fn c_string(s: &str) -> CString {
-    CString::new(s)
-        .unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).expect("NULs replaced"))
-}
-
 impl StorageBackend for HostBackend {
     fn type_name(&self) -> &str {
         &self.registration.type_name
@@ -164,54 +157,8 @@ impl StorageBackend for HostBackend {
     }
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
-        // Owned strings the views point into; they outlive the callback.
-        let mut texts: Vec<CString> = Vec::new();
-        for e in events {
-            self.tags
-                .entry(e.tag.id())
-                .or_insert_with(|| c_string(e.tag.as_str()));
-            match &e.data {
-                EventData::Text(t) => texts.push(c_string(t)),
-                EventData::Raw(r) => texts.push(c_string(&r.content_type)),
-                _ => {}
-            }
-        }
-        let mut strings = texts.iter();
-        let views: Vec<viz_event> = events
-            .iter()
-            .map(|e| {
-                // SAFETY: all-zero is a valid viz_event (null pointers, zero lengths).
-                let mut v: viz_event = unsafe { std::mem::zeroed() };
-                v.tag = self.tags[&e.tag.id()].as_ptr();
-                v.step = e.step;
-                v.wall_time = e.wall_time.unwrap_or(0.0);
-                v.priority = e.priority as u32;
-                v.kind = e.kind() as u32;
-                match &e.data {
-                    EventData::Scalar(x) => v.scalar = *x,
-                    EventData::Text(_) => v.text = strings.next().expect("one per text").as_ptr(),
-                    EventData::Histogram(h) => {
-                        v.bucket_limits = h.bucket_limits.as_ptr();
-                        v.bucket_counts = h.bucket_counts.as_ptr();
-                        v.buckets_len = h.bucket_limits.len();
-                    }
-                    EventData::Image(i) => {
-                        (v.data, v.data_len) = (i.png.as_ptr(), i.png.len());
-                        (v.width, v.height, v.channels) = (i.width, i.height, i.channels.into());
-                    }
-                    EventData::Tensor(t) => {
-                        (v.data, v.data_len) = (t.data.as_ptr(), t.data.len());
-                        v.dtype = t.dtype as u32;
-                        (v.shape, v.shape_len) = (t.shape.as_ptr(), t.shape.len());
-                    }
-                    EventData::Raw(r) => {
-                        (v.data, v.data_len) = (r.data.as_ptr(), r.data.len());
-                        v.content_type = strings.next().expect("one per raw").as_ptr();
-                    }
-                }
-                v
-            })
-            .collect();
+        let mut strings = Vec::new();
+        let views = views_of(events, &mut self.tags, &mut strings);
         let store = self
             .registration
             .vtable

@@ -2,7 +2,8 @@
 //! not use are ignored. Enum-valued fields are plain integers, checked here, so an
 //! out-of-range value is an error that names the field rather than undefined behaviour.
 
-use std::ffi::c_char;
+use std::collections::HashMap;
+use std::ffi::{CString, c_char};
 
 use super::boundary::{Failure, Handle, c_str, guard, write_out};
 use super::collector::viz_collector;
@@ -10,7 +11,7 @@ use super::status::viz_status;
 use crate::error::VizError;
 use crate::event::{Event, EventData, Priority};
 use crate::payload::{DType, Histogram, Image, RawBytes, Tensor};
-use crate::tag::Tag;
+use crate::tag::{Tag, TagId};
 
 /// Values of `viz_event.kind`.
 #[repr(u32)]
@@ -255,4 +256,66 @@ pub unsafe extern "C" fn viz_collect_batch(
         }
         result.map_err(|f| f.context(format_args!("events[{done}]")))
     })
+}
+
+/// A C string copy; interior NULs cannot come from valid input, but are replaced
+/// rather than trusted.
+pub(crate) fn c_string(s: &str) -> CString {
+    CString::new(s)
+        .unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).expect("NULs replaced"))
+}
+
+/// `viz_event` views of `events`, pointing into them, into `tags` (NUL-terminated
+/// tag copies, kept across calls by the caller) and into `strings` (text and content
+/// types). The views are valid while all three are alive and unchanged.
+pub(crate) fn views_of(
+    events: &[Event],
+    tags: &mut HashMap<TagId, CString>,
+    strings: &mut Vec<CString>,
+) -> Vec<viz_event> {
+    for e in events {
+        tags.entry(e.tag.id())
+            .or_insert_with(|| c_string(e.tag.as_str()));
+        match &e.data {
+            EventData::Text(t) => strings.push(c_string(t)),
+            EventData::Raw(r) => strings.push(c_string(&r.content_type)),
+            _ => {}
+        }
+    }
+    let mut next_string = strings.iter();
+    events
+        .iter()
+        .map(|e| {
+            // SAFETY: all-zero is a valid viz_event (null pointers, zero lengths).
+            let mut v: viz_event = unsafe { std::mem::zeroed() };
+            v.tag = tags[&e.tag.id()].as_ptr();
+            v.step = e.step;
+            v.wall_time = e.wall_time.unwrap_or(0.0);
+            v.priority = e.priority as u32;
+            v.kind = e.kind() as u32;
+            match &e.data {
+                EventData::Scalar(x) => v.scalar = *x,
+                EventData::Text(_) => v.text = next_string.next().expect("one per text").as_ptr(),
+                EventData::Histogram(h) => {
+                    v.bucket_limits = h.bucket_limits.as_ptr();
+                    v.bucket_counts = h.bucket_counts.as_ptr();
+                    v.buckets_len = h.bucket_limits.len();
+                }
+                EventData::Image(i) => {
+                    (v.data, v.data_len) = (i.png.as_ptr(), i.png.len());
+                    (v.width, v.height, v.channels) = (i.width, i.height, i.channels.into());
+                }
+                EventData::Tensor(t) => {
+                    (v.data, v.data_len) = (t.data.as_ptr(), t.data.len());
+                    v.dtype = t.dtype as u32;
+                    (v.shape, v.shape_len) = (t.shape.as_ptr(), t.shape.len());
+                }
+                EventData::Raw(r) => {
+                    (v.data, v.data_len) = (r.data.as_ptr(), r.data.len());
+                    v.content_type = next_string.next().expect("one per raw").as_ptr();
+                }
+            }
+            v
+        })
+        .collect()
 }

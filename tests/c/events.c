@@ -137,6 +137,36 @@ int main(void) {
     expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
     CHECK(stats.collected == 7 + 2 + 2);
     CHECK(stats.written == 7 + 2 + 2);
+    /* Read back steps 2..7: one event of each non-scalar kind, in order. */
+    viz_events *got = NULL;
+    expect(viz_get_events(c, 0, 2, 7, &got), VIZ_STATUS_OK, NULL);
+    CHECK(viz_events_len(got) == 6);
+    const viz_event *e = viz_events_get(got, 0);
+    CHECK(e != NULL && e->kind == VIZ_EVENT_KIND_HISTOGRAM && strcmp(e->tag, "k/hist") == 0);
+    CHECK(e != NULL && e->buckets_len == 3 && e->bucket_counts[2] == 3.0 && e->wall_time > 0);
+    e = viz_events_get(got, 2);
+    CHECK(e != NULL && e->kind == VIZ_EVENT_KIND_TEXT && strcmp(e->text, "hello from C") == 0);
+    CHECK(e != NULL && e->priority == VIZ_PRIORITY_CRITICAL);
+    e = viz_events_get(got, 3);
+    CHECK(e != NULL && e->kind == VIZ_EVENT_KIND_IMAGE && e->width == 2 && e->data_len == sizeof PNG_2x1);
+    e = viz_events_get(got, 4);
+    CHECK(e != NULL && e->kind == VIZ_EVENT_KIND_TENSOR && e->dtype == VIZ_DTYPE_F32 && e->shape_len == 2);
+    CHECK(e != NULL && e->shape[1] == 3 && memcmp(e->data, elements, sizeof elements) == 0);
+    e = viz_events_get(got, 5);
+    CHECK(e != NULL && e->kind == VIZ_EVENT_KIND_RAW && strcmp(e->content_type, "text/csv") == 0);
+    CHECK(viz_events_get(got, 6) == NULL);
+    viz_events_free(got);
+    viz_events *none = NULL;
+    expect(viz_get_events(c, 0, 1, 1, &none), VIZ_STATUS_OK, NULL);
+    CHECK(viz_events_len(none) == 1 + 4); /* the scalar at step 1 and the batch's four */
+    e = viz_events_get(none, 0);
+    CHECK(e != NULL && e->kind == VIZ_EVENT_KIND_SCALAR && e->scalar == 0.25 && e->wall_time == 1700000000.5);
+    viz_events_free(none);
+    expect(viz_get_events(c, 5, 0, 10, &none), VIZ_STATUS_INVALID_ARGUMENT, "index 5 is out of range");
+    expect(viz_get_events(c, 0, 0, 10, NULL), VIZ_STATUS_NULL_ARGUMENT, "out is NULL");
+    CHECK(viz_events_len(NULL) == 0 && viz_events_get(NULL, 0) == NULL);
+    viz_events_free(NULL);
+
     expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
 
     if (failures != 0) {

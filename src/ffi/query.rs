@@ -1,0 +1,122 @@
+//! Reading stored events back: `viz_get_events` returns a result handle that owns
+//! the events and their `viz_event` views until `viz_events_free`.
+
+use std::collections::HashMap;
+use std::ffi::CString;
+use std::time::Duration;
+
+use super::boundary::{Failure, Handle, guard, write_out};
+use super::collector::viz_collector;
+use super::event::{views_of, viz_event};
+use super::status::viz_status;
+use crate::event::Event;
+use crate::tag::TagId;
+
+/// Events read from a backend. Opaque; read with `viz_events_len` and
+/// `viz_events_get`, free with `viz_events_free`. Immutable, so any thread may read it.
+pub struct viz_events {
+    _private: [u8; 0],
+}
+
+/// The events and the views that point into them (and into the strings), kept
+/// together so the views stay valid for the handle's life.
+pub(crate) struct EventsResult {
+    views: Vec<viz_event>,
+    _events: Vec<Event>,
+    _tags: HashMap<TagId, CString>,
+    _strings: Vec<CString>,
+}
+
+// SAFETY: the views only point into data this struct owns and never mutates.
+unsafe impl Send for EventsResult {}
+// SAFETY: as above; the result is read-only.
+unsafe impl Sync for EventsResult {}
+
+impl Handle for viz_events {
+    type Rust = EventsResult;
+}
+
+/// Reads the events with `start_step <= step <= end_step` from the collector's
+/// backend number `backend_index` (0-based, in config order), in stored order.
+/// Events still queued are not included: call `viz_flush` first. Write-only backends
+/// answer `VIZ_STATUS_UNSUPPORTED`. On success `*out` receives a handle to free with
+/// `viz_events_free`.
+///
+/// Thread safety: safe from any thread except the queried backend's own callbacks.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `out` NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_get_events(
+    collector: *const viz_collector,
+    backend_index: usize,
+    start_step: i64,
+    end_step: i64,
+    out: *mut *mut viz_events,
+) -> viz_status {
+    guard("viz_get_events", || {
+        // SAFETY: per the header's contract.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        let events = c.query_backend(backend_index, Duration::from_secs(30), move |b| {
+            b.get_events(start_step, end_step)
+        })??;
+        let (mut tags, mut strings) = (HashMap::new(), Vec::new());
+        let views = views_of(&events, &mut tags, &mut strings);
+        let result = EventsResult {
+            views,
+            _events: events,
+            _tags: tags,
+            _strings: strings,
+        };
+        // SAFETY: `out` is non-NULL and writable, per the header.
+        unsafe { write_out(out, viz_events::into_raw(Box::new(result)), "out") }
+    })
+}
+
+/// Number of events in a result (0 for NULL).
+///
+/// # Safety
+/// `events` must be NULL or a live result handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_events_len(events: *const viz_events) -> usize {
+    std::panic::catch_unwind(|| {
+        // SAFETY: per the header's contract.
+        unsafe { viz_events::borrow(events, "events") }.map_or(0, |r| r.views.len())
+    })
+    .unwrap_or(0)
+}
+
+/// Event number `index` of a result, or NULL if `events` is NULL or `index` is out of
+/// range. The event and every pointer in it stay valid until `viz_events_free`.
+///
+/// # Safety
+/// `events` must be NULL or a live result handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_events_get(
+    events: *const viz_events,
+    index: usize,
+) -> *const viz_event {
+    std::panic::catch_unwind(|| {
+        // SAFETY: per the header's contract.
+        unsafe { viz_events::borrow(events, "events") }
+            .ok()
+            .and_then(|r| r.views.get(index))
+            .map_or(std::ptr::null(), |v| v as *const viz_event)
+    })
+    .unwrap_or(std::ptr::null())
+}
+
+/// Frees a result from `viz_get_events`. NULL is ignored.
+///
+/// # Safety
+/// `events` must be NULL or a live result handle, not used afterwards.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_events_free(events: *mut viz_events) {
+    let _ = std::panic::catch_unwind(|| {
+        // SAFETY: per the header's contract.
+        drop(unsafe { viz_events::take(events, "events") });
+    });
+}
