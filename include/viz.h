@@ -245,6 +245,12 @@ typedef uint32_t viz_dtype;
 typedef struct viz_collector viz_collector;
 
 /**
+ * Where a host backend's `get_events` callback puts the events it read. Opaque;
+ * valid only during that callback.
+ */
+typedef struct viz_event_sink viz_event_sink;
+
+/**
  * Events read from a backend. Opaque; read with `viz_events_len` and
  * `viz_events_get`, free with `viz_events_free`. Immutable, so any thread may read it.
  */
@@ -369,6 +375,15 @@ typedef struct {
    * only during the call: copy what you keep. `wall_time` is always set.
    */
   viz_status (*store_batch)(void *userdata, const viz_event *events, size_t len);
+  /**
+   * Optional. Reads the stored events with `start_step <= step <= end_step`:
+   * push each into `sink` with `viz_event_sink_push` (viz copies them). If NULL,
+   * reads of this backend answer `VIZ_STATUS_UNSUPPORTED`.
+   */
+  viz_status (*get_events)(void *userdata,
+                           int64_t start_step,
+                           int64_t end_step,
+                           viz_event_sink *sink);
   /**
    * Optional. Makes stored events durable.
    */
@@ -670,6 +685,18 @@ const viz_event *viz_events_get(const viz_events *events, size_t index);
  * `events` must be NULL or a live result handle, not used afterwards.
  */
 void viz_events_free(viz_events *events);
+
+/**
+ * Adds one event to a sink, from inside a host backend's `get_events` callback.
+ * The event is validated and copied, as by `viz_collect`.
+ *
+ * Thread safety: only on the thread running the callback that got the sink.
+ *
+ * # Safety
+ * `sink` must be the sink passed to the running callback; `event` NULL or a valid
+ * `viz_event` whose pointers satisfy the contract of its kind.
+ */
+viz_status viz_event_sink_push(viz_event_sink *sink, const viz_event *event);
 
 /**
  * The library version as a static NUL-terminated string, such as `"0.1.0"`.

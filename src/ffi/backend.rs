@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::boundary::{Failure, c_str, guard};
 use super::event::{c_string, views_of, viz_event};
+use super::query::{read_through, viz_event_sink};
 use super::status::viz_status;
 use crate::backend::StorageBackend;
 use crate::config::StorageConfiguration;
@@ -46,6 +47,17 @@ pub struct viz_backend_vtable {
             userdata: *mut c_void,
             events: *const viz_event,
             len: usize,
+        ) -> viz_status,
+    >,
+    /// Optional. Reads the stored events with `start_step <= step <= end_step`:
+    /// push each into `sink` with `viz_event_sink_push` (viz copies them). If NULL,
+    /// reads of this backend answer `VIZ_STATUS_UNSUPPORTED`.
+    pub get_events: Option<
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            start_step: i64,
+            end_step: i64,
+            sink: *mut viz_event_sink,
         ) -> viz_status,
     >,
     /// Optional. Makes stored events durable.
@@ -170,6 +182,18 @@ impl StorageBackend for HostBackend {
         self.registration.check("store_batch", status)?;
         self.stored += events.len() as u64;
         Ok(())
+    }
+
+    fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
+        let Some(get) = self.registration.vtable.get_events else {
+            return Err(VizError::unsupported("get_events", self.type_name()));
+        };
+        // SAFETY: a registered callback, its userdata, and a sink live for the call.
+        let (status, events) = read_through(|sink| unsafe {
+            get(self.registration.userdata, start_step, end_step, sink)
+        });
+        self.registration.check("get_events", status)?;
+        Ok(events)
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -149,7 +149,7 @@ fn field_value(field: &str, value: u32, max: u32) -> VizError {
 ///
 /// # Safety
 /// The pointers in `e` must satisfy the header's contract for its kind.
-unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
+pub(crate) unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
     // SAFETY (whole body): every pointer is checked for NULL and read within the
     // lengths the caller gave, per the header.
     let tag = Tag::new(unsafe { c_str(e.tag, "event.tag") }?)?;

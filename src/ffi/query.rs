@@ -120,3 +120,50 @@ pub unsafe extern "C" fn viz_events_free(events: *mut viz_events) {
         drop(unsafe { viz_events::take(events, "events") });
     });
 }
+
+/// Where a host backend's `get_events` callback puts the events it read. Opaque;
+/// valid only during that callback.
+pub struct viz_event_sink {
+    _private: [u8; 0],
+}
+
+impl Handle for viz_event_sink {
+    type Rust = Vec<Event>;
+}
+
+/// Adds one event to a sink, from inside a host backend's `get_events` callback.
+/// The event is validated and copied, as by `viz_collect`.
+///
+/// Thread safety: only on the thread running the callback that got the sink.
+///
+/// # Safety
+/// `sink` must be the sink passed to the running callback; `event` NULL or a valid
+/// `viz_event` whose pointers satisfy the contract of its kind.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_event_sink_push(
+    sink: *mut viz_event_sink,
+    event: *const viz_event,
+) -> viz_status {
+    guard("viz_event_sink_push", || {
+        // SAFETY: per the header's contract the sink is live and ours alone here.
+        let events =
+            unsafe { sink.cast::<Vec<Event>>().as_mut() }.ok_or_else(|| Failure::null("sink"))?;
+        let e = unsafe { event.as_ref() }.ok_or_else(|| Failure::null("event"))?;
+        let mut event = unsafe { super::event::to_event(e) }?;
+        event.validate()?;
+        if event.wall_time.is_none() {
+            event.wall_time = Some(0.0);
+        }
+        events.push(event);
+        Ok(())
+    })
+}
+
+/// Runs a host `get_events` callback with a fresh sink and returns what it pushed.
+pub(crate) fn read_through(
+    call: impl FnOnce(*mut viz_event_sink) -> viz_status,
+) -> (viz_status, Vec<Event>) {
+    let mut events: Vec<Event> = Vec::new();
+    let status = call((&mut events as *mut Vec<Event>).cast());
+    (status, events)
+}

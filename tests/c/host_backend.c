@@ -35,6 +35,7 @@ struct state {
     atomic_int reentry_ok, flush_refused;
     atomic_long scalars, texts;
     atomic_long next_step; /* the step the next "h/x" scalar must carry */
+    double stored[1000];   /* "h/x" values by step, for get_events */
     viz_collector *_Atomic collector;
 };
 
@@ -67,10 +68,32 @@ static viz_status on_store(void *userdata, const viz_event *events, size_t len) 
         if (e->kind == VIZ_EVENT_KIND_SCALAR && strcmp(e->tag, "h/x") == 0) {
             long want = atomic_fetch_add(&s->next_step, 1);
             if (e->step != want || e->scalar != (double)want || e->wall_time <= 0) atomic_fetch_add(&s->out_of_order, 1);
+            if (e->step >= 0 && e->step < 1000) s->stored[e->step] = e->scalar;
             atomic_fetch_add(&s->scalars, 1);
         } else if (e->kind == VIZ_EVENT_KIND_TEXT && strcmp(e->text, "done") == 0) {
             atomic_fetch_add(&s->texts, 1);
         }
+    }
+    return VIZ_STATUS_OK;
+}
+
+/* Answers reads from what store_batch kept. start_step -1 pushes an invalid event
+ * instead, to show that the sink validates what it is given. */
+static viz_status on_get_events(void *userdata, int64_t start, int64_t end, viz_event_sink *sink) {
+    struct state *s = userdata;
+    viz_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = VIZ_EVENT_KIND_SCALAR;
+    e.tag = "h/x";
+    if (start == -1) {
+        e.kind = 42;
+        return viz_event_sink_push(sink, &e);
+    }
+    for (int64_t step = start; step <= end && step < 1000; step++) {
+        e.step = step;
+        e.scalar = s->stored[step];
+        viz_status status = viz_event_sink_push(sink, &e);
+        if (status != VIZ_STATUS_OK) return status;
     }
     return VIZ_STATUS_OK;
 }
@@ -92,7 +115,11 @@ static void on_finalize(void *userdata) {
 int main(void) {
     static struct state s;
     atomic_store(&s.fail_remaining, 2);
-    viz_backend_vtable vt = {.init = on_init, .store_batch = on_store, .flush = on_flush, .shutdown = on_shutdown};
+    viz_backend_vtable vt = {.init = on_init,
+                             .store_batch = on_store,
+                             .get_events = on_get_events,
+                             .flush = on_flush,
+                             .shutdown = on_shutdown};
 
     expect(viz_backend_register("host", &vt, &s, on_finalize), VIZ_STATUS_OK, NULL);
     /* Failed registrations keep nothing and never finalize. */
@@ -137,6 +164,17 @@ int main(void) {
     expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
     CHECK(stats.failed_batches == 2);
     CHECK(stats.written == 1001);
+
+    /* Reads go through the host's get_events and its sink. */
+    viz_events *read = NULL;
+    expect(viz_get_events(c, 0, 10, 19, &read), VIZ_STATUS_OK, NULL);
+    CHECK(viz_events_len(read) == 10);
+    for (size_t i = 0; i < viz_events_len(read); i++) {
+        const viz_event *e = viz_events_get(read, i);
+        CHECK(e->step == (int64_t)(10 + i) && e->scalar == (double)(10 + i) && strcmp(e->tag, "h/x") == 0);
+    }
+    viz_events_free(read);
+    expect(viz_get_events(c, 0, -1, 0, &read), VIZ_STATUS_BACKEND_ERROR, "get_events returned InvalidArgument");
 
     /* Unregistered, but the collector still uses it: not finalized yet. */
     expect(viz_backend_unregister("host"), VIZ_STATUS_OK, NULL);
