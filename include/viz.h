@@ -236,6 +236,93 @@ typedef uint32_t viz_dtype;
 #endif // __cplusplus
 
 /**
+ * Values of `viz_collector_config.strategy`.
+ */
+enum viz_flush_strategy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Deliver and flush every `flush_interval_ms`.
+   */
+  VIZ_FLUSH_STRATEGY_TIME_BASED = 0,
+  /**
+   * Deliver every `batch_size` events.
+   */
+  VIZ_FLUSH_STRATEGY_SIZE_BASED = 1,
+  /**
+   * Deliver only on `viz_flush` (or a critical event, or close).
+   */
+  VIZ_FLUSH_STRATEGY_MANUAL = 2,
+  /**
+   * Size-based and time-based together (the default).
+   */
+  VIZ_FLUSH_STRATEGY_HYBRID = 3,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum viz_flush_strategy viz_flush_strategy;
+#else
+typedef uint32_t viz_flush_strategy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Values of `viz_collector_config.overflow`.
+ */
+enum viz_overflow_policy
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Wait for room (up to `block_timeout_ms` if not 0), then drop the new event.
+   */
+  VIZ_OVERFLOW_POLICY_BLOCK = 0,
+  /**
+   * Accept the new event and drop the oldest queued one.
+   */
+  VIZ_OVERFLOW_POLICY_DROP_OLDEST = 1,
+  /**
+   * Drop the new event.
+   */
+  VIZ_OVERFLOW_POLICY_DROP_NEWEST = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum viz_overflow_policy viz_overflow_policy;
+#else
+typedef uint32_t viz_overflow_policy;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * Values of `viz_collector_config.wall_clock`.
+ */
+enum viz_wall_clock
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Kernel-tick resolution (4 ms here), about 6 ns a read (the default).
+   */
+  VIZ_WALL_CLOCK_COARSE = 0,
+  /**
+   * Nanosecond resolution, about 50 ns a read.
+   */
+  VIZ_WALL_CLOCK_PRECISE = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum viz_wall_clock viz_wall_clock;
+#else
+typedef uint32_t viz_wall_clock;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * An event collector with its background threads and backends. Opaque.
  *
  * Create with `viz_collector_new`; free with `viz_collector_close`, which also
@@ -464,6 +551,77 @@ typedef struct {
   uint64_t producer_lanes;
 } viz_stats;
 
+/**
+ * Collector settings. Get the defaults from `viz_collector_config_default`, change
+ * what you need, pass it to `viz_collector_new_with`. Durations are milliseconds.
+ */
+typedef struct {
+  /**
+   * Most events the worker stages between deliveries.
+   */
+  size_t buffer_capacity;
+  /**
+   * Interval of the time-based flush.
+   */
+  uint64_t flush_interval_ms;
+  /**
+   * Events per backend call; the size-based threshold.
+   */
+  size_t batch_size;
+  /**
+   * A `viz_flush_strategy` value.
+   */
+  uint32_t strategy;
+  /**
+   * A `viz_overflow_policy` value.
+   */
+  uint32_t overflow;
+  /**
+   * For the Block policy: longest wait, 0 for no limit.
+   */
+  uint64_t block_timeout_ms;
+  /**
+   * Capacity of each producing thread's queue (64 bytes a slot).
+   */
+  size_t max_queue_length;
+  /**
+   * A `viz_wall_clock` value.
+   */
+  uint32_t wall_clock;
+  /**
+   * Longest the idle worker sleeps between polls.
+   */
+  uint64_t max_poll_interval_ms;
+  /**
+   * Batches queued per backend.
+   */
+  size_t destination_queue_batches;
+  /**
+   * Longest the worker waits on a full backend queue before dropping for it.
+   */
+  uint64_t destination_stall_timeout_ms;
+  /**
+   * Longest close waits for backends.
+   */
+  uint64_t shutdown_timeout_ms;
+  /**
+   * Attempts per failed batch, the first included.
+   */
+  uint32_t retry_max_attempts;
+  /**
+   * Wait before the first retry.
+   */
+  uint64_t retry_initial_backoff_ms;
+  /**
+   * Longest wait between retries.
+   */
+  uint64_t retry_max_backoff_ms;
+  /**
+   * Most events kept for retry per backend.
+   */
+  size_t retry_max_pending_events;
+} viz_collector_config;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -601,6 +759,31 @@ viz_status viz_flush(const viz_collector *collector, uint32_t timeout_ms);
  * `viz_stats`.
  */
 viz_status viz_collector_stats(const viz_collector *collector, viz_stats *out);
+
+/**
+ * Fills `*out` with the default collector settings.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a `viz_collector_config`.
+ */
+viz_status viz_collector_config_default(viz_collector_config *out);
+
+/**
+ * Creates and starts a collector from typed settings and `backends_len` connection
+ * strings (such as `"memory://"`). Errors name the bad field or backend.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `config` must be NULL or valid; `backends` NULL (with `backends_len` 0) or valid
+ * for `backends_len` NUL-terminated strings; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_collector_new_with(const viz_collector_config *config,
+                                  const char *const *backends,
+                                  size_t backends_len,
+                                  viz_collector **out);
 
 /**
  * Copies the calling thread's last error message into `buf` (at most `len - 1`

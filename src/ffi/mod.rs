@@ -1,6 +1,6 @@
 //! The C ABI: `viz_*` functions over opaque handles.
 //!
-//! One module per API area ([`status`], [`error`], [`collector`], [`event`],
+//! One module per API area ([`status`], [`error`], [`collector`], [`config`], [`event`],
 //! [`backend`], [`query`], [`version`]).
 //! Every entry point runs inside `boundary::guard`, which catches panics (nothing
 //! unwinds into the host), checks pointers and turns errors into a fixed-value
@@ -13,6 +13,7 @@
 pub mod backend;
 mod boundary;
 pub mod collector;
+pub mod config;
 pub mod error;
 pub mod event;
 pub mod query;

@@ -127,6 +127,42 @@ int main(void) {
     expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
     expect(viz_collector_close(NULL, 0), VIZ_STATUS_NULL_ARGUMENT, "collector is NULL");
 
+    /* The typed config: defaults, a change, and out-of-range enum values. */
+    viz_collector_config config;
+    expect(viz_collector_config_default(&config), VIZ_STATUS_OK, NULL);
+    CHECK(config.batch_size == 1000 && config.buffer_capacity == 10000);
+    CHECK(config.strategy == VIZ_FLUSH_STRATEGY_HYBRID && config.overflow == VIZ_OVERFLOW_POLICY_BLOCK);
+    CHECK(config.flush_interval_ms == 1000 && config.block_timeout_ms == 0);
+    config.batch_size = 10;
+    config.strategy = VIZ_FLUSH_STRATEGY_SIZE_BASED;
+    const char *urls[] = {"memory://", "memory://?capacity=5"};
+    viz_collector *typed = NULL;
+    expect(viz_collector_new_with(&config, urls, 2, &typed), VIZ_STATUS_OK, NULL);
+    for (int64_t step = 0; step < 25; step++) {
+        CHECK(viz_collect_scalar(typed, "typed/x", step, 1.0) == VIZ_STATUS_OK);
+    }
+    expect(viz_flush(typed, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_stats(typed, &stats), VIZ_STATUS_OK, NULL);
+    CHECK(stats.written == 50);
+    expect(viz_collector_close(typed, 10000), VIZ_STATUS_OK, NULL);
+
+    viz_collector_config broken = config;
+    broken.strategy = 9;
+    expect(viz_collector_new_with(&broken, urls, 1, &bad), VIZ_STATUS_INVALID_ARGUMENT,
+           "config.strategy is 9; valid values are 0 to 3");
+    broken = config;
+    broken.overflow = 3;
+    expect(viz_collector_new_with(&broken, urls, 1, &bad), VIZ_STATUS_INVALID_ARGUMENT, "config.overflow is 3");
+    broken = config;
+    broken.batch_size = 0;
+    expect(viz_collector_new_with(&broken, urls, 1, &bad), VIZ_STATUS_INVALID_CONFIG, "batch_size is 0");
+    const char *bad_urls[] = {"memory://", NULL};
+    expect(viz_collector_new_with(&config, bad_urls, 2, &bad), VIZ_STATUS_NULL_ARGUMENT,
+           "backends[1]: connection string is NULL");
+    expect(viz_collector_new_with(&config, NULL, 1, &bad), VIZ_STATUS_NULL_ARGUMENT, "backends is NULL");
+    expect(viz_collector_new_with(NULL, urls, 1, &bad), VIZ_STATUS_NULL_ARGUMENT, "config is NULL");
+    CHECK(bad == NULL);
+
     if (failures != 0) {
         fprintf(stderr, "lifecycle: %d failure(s)\n", failures);
         return 1;
