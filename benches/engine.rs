@@ -208,6 +208,87 @@ fn interleaved(
     })
 }
 
+/// The C ABI's own cost: the same no-consumer setup (Manual strategy, a staging
+/// buffer of 1, so the worker takes one event and then stops draining) built through
+/// the Rust API and through `viz_collector_new`, then `collect_scalar` against
+/// `viz_collect_scalar_id`, in interleaved rounds of `per_round` calls.
+fn ffi_overhead(timer: &Timer, rounds: usize, per_round: usize) -> [(Histogram<u64>, f64); 2] {
+    use std::ffi::CString;
+    use viz::ffi::collector::{
+        viz_collect_scalar_id, viz_collector_close, viz_collector_new, viz_tag_intern,
+    };
+    let config = CollectorConfig {
+        strategy: viz::FlushStrategy::Manual,
+        buffer_capacity: 1,
+        batch_size: 1,
+        max_queue_length: per_round + 2,
+        ..CollectorConfig::default()
+    };
+    let json = CString::new(format!(
+        r#"{{"collector": {}, "backends": ["memory://?capacity=1"]}}"#,
+        serde_json::to_string(&config).unwrap()
+    ))
+    .unwrap();
+    let mut results = [
+        (Histogram::<u64>::new(3).unwrap(), Vec::new()),
+        (Histogram::<u64>::new(3).unwrap(), Vec::new()),
+    ];
+    for round in 0..rounds + 1 {
+        for (which, result) in results.iter_mut().enumerate() {
+            for timed in [true, false] {
+                // 0: the Rust API; 1: the C ABI, called from Rust.
+                let rust = (which == 0).then(|| collector(config.clone()));
+                let mut handle = std::ptr::null_mut();
+                let mut tag_id = 0u32;
+                if which == 1 {
+                    unsafe {
+                        assert_eq!(
+                            viz_collector_new(json.as_ptr(), &mut handle),
+                            viz::ffi::status::viz_status::Ok
+                        );
+                        viz_tag_intern(handle, c"bench/ffi".as_ptr(), &mut tag_id);
+                    }
+                }
+                let rust_tag = rust.as_ref().map(|c| c.intern("bench/ffi").unwrap());
+                let call = |step: i64| match &rust {
+                    Some(c) => c.collect_scalar(rust_tag.unwrap(), step, 0.5).is_ok(),
+                    None => {
+                        let status = unsafe { viz_collect_scalar_id(handle, tag_id, step, 0.5) };
+                        status == viz::ffi::status::viz_status::Ok
+                    }
+                };
+                // Let the worker take its one event, and register this thread's lane.
+                call(-2);
+                std::thread::sleep(Duration::from_millis(5));
+                call(-1);
+                let t = Instant::now();
+                for step in 0..per_round as i64 {
+                    if timed {
+                        let a = ticks();
+                        let ok = call(step);
+                        let b = ticks();
+                        std::hint::black_box(ok);
+                        if round > 0 {
+                            result.0.record(timer.ns(b - a)).unwrap();
+                        }
+                    } else {
+                        std::hint::black_box(call(step));
+                    }
+                }
+                if !timed && round > 0 {
+                    result
+                        .1
+                        .push(t.elapsed().as_nanos() as f64 / per_round as f64);
+                }
+                if which == 1 {
+                    unsafe { viz_collector_close(handle, 10_000) };
+                }
+            }
+        }
+    }
+    results.map(|(h, means)| (h, median(means)))
+}
+
 /// One producer (or more) collects `n` scalars each as fast as it can; the clock
 /// stops when flush confirms every event reached the memory backend.
 fn throughput(config: CollectorConfig, producers: usize, n: i64) -> (f64, viz::CollectorStats) {
@@ -282,7 +363,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // interleaved, bursts, saturated, throughput, idle, shutdown) to run only those.
+    // ffi, interleaved, bursts, saturated, throughput, idle, shutdown) to run only those.
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -309,6 +390,27 @@ fn main() {
         let (h, mean) = intrinsic(&timer, if quick { 50 } else { 200 }, 9_999);
         println!("  per call timed: {}", percentiles(&h));
         println!("  tight loop, untimed: median of per-round means {mean:.1} ns per call");
+    }
+
+    if want("ffi") {
+        println!(
+            "\n## the C ABI's cost: collect_scalar against viz_collect_scalar_id (no consumer)"
+        );
+        let [rust, c] = ffi_overhead(&timer, if quick { 20 } else { 100 }, 9_000);
+        println!(
+            "  Rust collect_scalar:        per call timed: {}",
+            percentiles(&rust.0)
+        );
+        println!(
+            "  C ABI viz_collect_scalar_id: per call timed: {}",
+            percentiles(&c.0)
+        );
+        println!(
+            "  untimed tight-loop means: Rust {:.1} ns, C ABI {:.1} ns per call (+{:.1} ns)",
+            rust.1,
+            c.1,
+            c.1 - rust.1
+        );
     }
 
     if want("interleaved") {
