@@ -847,6 +847,8 @@ viz_status viz_get_events(const viz_collector *collector,
 /**
  * Number of events in a result (0 for NULL).
  *
+ * Thread safety: results are immutable; any thread may read one.
+ *
  * # Safety
  * `events` must be NULL or a live result handle.
  */
@@ -856,6 +858,8 @@ size_t viz_events_len(const viz_events *events);
  * Event number `index` of a result, or NULL if `events` is NULL or `index` is out of
  * range. The event and every pointer in it stay valid until `viz_events_free`.
  *
+ * Thread safety: results are immutable; any thread may read one.
+ *
  * # Safety
  * `events` must be NULL or a live result handle.
  */
@@ -863,6 +867,8 @@ const viz_event *viz_events_get(const viz_events *events, size_t index);
 
 /**
  * Frees a result from `viz_get_events`. NULL is ignored.
+ *
+ * Thread safety: must not race any other use of the same result.
  *
  * # Safety
  * `events` must be NULL or a live result handle, not used afterwards.

@@ -97,15 +97,32 @@ impl Drop for Registration {
     }
 }
 
+/// Calls a host callback declared to return `viz_status`, reading the status as a
+/// `u32`: the C enum may hold any integer, and an out-of-range value read as a Rust
+/// enum would be undefined behaviour. Both return types are a 32-bit integer in the
+/// C ABI, so the call is the same.
+macro_rules! call_host {
+    ($f:expr, ($($arg:ty),*), $($value:expr),*) => {{
+        // SAFETY: same ABI; only the declared return type differs (both 32-bit ints).
+        let f: unsafe extern "C" fn($($arg),*) -> u32 = unsafe { std::mem::transmute($f) };
+        // SAFETY: a callback the host registered, called under the header's contract.
+        unsafe { f($($value),*) }
+    }};
+}
+
 impl Registration {
-    fn check(&self, callback: &str, status: viz_status) -> Result<()> {
-        if status == viz_status::Ok {
-            Ok(())
-        } else {
-            Err(VizError::backend(format!(
-                "host backend '{}': {callback} returned {status:?} ({})",
-                self.type_name, status as u32
-            )))
+    /// Turns a callback's raw status into a result, naming the callback and value.
+    fn check(&self, callback: &str, raw: u32) -> Result<()> {
+        match viz_status::from_raw(raw) {
+            Some(viz_status::Ok) => Ok(()),
+            Some(status) => Err(VizError::backend(format!(
+                "host backend '{}': {callback} returned {status:?} ({raw})",
+                self.type_name
+            ))),
+            None => Err(VizError::backend(format!(
+                "host backend '{}': {callback} returned {raw}, which is not a viz_status value",
+                self.type_name
+            ))),
         }
     }
 }
@@ -126,10 +143,10 @@ impl HostBackend {
         f: Option<unsafe extern "C" fn(*mut c_void) -> viz_status>,
     ) -> Result<()> {
         match f {
-            // SAFETY: a callback the host registered, with its own userdata.
-            Some(f) => self
-                .registration
-                .check(name, unsafe { f(self.registration.userdata) }),
+            Some(f) => {
+                let raw = call_host!(f, (*mut c_void), self.registration.userdata);
+                self.registration.check(name, raw)
+            }
             None => Ok(()),
         }
     }
@@ -148,10 +165,14 @@ impl StorageBackend for HostBackend {
             .vtable
             .init
             .expect("checked at registration");
-        // SAFETY: a registered callback, its userdata, and a NUL-terminated string
-        // that lives through the call.
-        let status = unsafe { init(self.registration.userdata, url.as_ptr()) };
-        self.registration.check("init", status)?;
+        // The string lives through the call.
+        let raw = call_host!(
+            init,
+            (*mut c_void, *const c_char),
+            self.registration.userdata,
+            url.as_ptr()
+        );
+        self.registration.check("init", raw)?;
         self.initialized = true;
         Ok(())
     }
@@ -176,10 +197,15 @@ impl StorageBackend for HostBackend {
             .vtable
             .store_batch
             .expect("checked at registration");
-        // SAFETY: a registered callback; the views and everything they point to live
-        // until it returns.
-        let status = unsafe { store(self.registration.userdata, views.as_ptr(), views.len()) };
-        self.registration.check("store_batch", status)?;
+        // The views and everything they point to live until it returns.
+        let raw = call_host!(
+            store,
+            (*mut c_void, *const viz_event, usize),
+            self.registration.userdata,
+            views.as_ptr(),
+            views.len()
+        );
+        self.registration.check("store_batch", raw)?;
         self.stored += events.len() as u64;
         Ok(())
     }
@@ -188,11 +214,18 @@ impl StorageBackend for HostBackend {
         let Some(get) = self.registration.vtable.get_events else {
             return Err(VizError::unsupported("get_events", self.type_name()));
         };
-        // SAFETY: a registered callback, its userdata, and a sink live for the call.
-        let (status, events) = read_through(|sink| unsafe {
-            get(self.registration.userdata, start_step, end_step, sink)
+        // The sink lives for the call.
+        let (raw, events) = read_through(|sink| {
+            call_host!(
+                get,
+                (*mut c_void, i64, i64, *mut viz_event_sink),
+                self.registration.userdata,
+                start_step,
+                end_step,
+                sink
+            )
         });
-        self.registration.check("get_events", status)?;
+        self.registration.check("get_events", raw)?;
         Ok(events)
     }
 

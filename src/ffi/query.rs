@@ -78,6 +78,8 @@ pub unsafe extern "C" fn viz_get_events(
 
 /// Number of events in a result (0 for NULL).
 ///
+/// Thread safety: results are immutable; any thread may read one.
+///
 /// # Safety
 /// `events` must be NULL or a live result handle.
 #[unsafe(no_mangle)]
@@ -91,6 +93,8 @@ pub unsafe extern "C" fn viz_events_len(events: *const viz_events) -> usize {
 
 /// Event number `index` of a result, or NULL if `events` is NULL or `index` is out of
 /// range. The event and every pointer in it stay valid until `viz_events_free`.
+///
+/// Thread safety: results are immutable; any thread may read one.
 ///
 /// # Safety
 /// `events` must be NULL or a live result handle.
@@ -110,6 +114,8 @@ pub unsafe extern "C" fn viz_events_get(
 }
 
 /// Frees a result from `viz_get_events`. NULL is ignored.
+///
+/// Thread safety: must not race any other use of the same result.
 ///
 /// # Safety
 /// `events` must be NULL or a live result handle, not used afterwards.
@@ -160,9 +166,7 @@ pub unsafe extern "C" fn viz_event_sink_push(
 }
 
 /// Runs a host `get_events` callback with a fresh sink and returns what it pushed.
-pub(crate) fn read_through(
-    call: impl FnOnce(*mut viz_event_sink) -> viz_status,
-) -> (viz_status, Vec<Event>) {
+pub(crate) fn read_through(call: impl FnOnce(*mut viz_event_sink) -> u32) -> (u32, Vec<Event>) {
     let mut events: Vec<Event> = Vec::new();
     let status = call((&mut events as *mut Vec<Event>).cast());
     (status, events)

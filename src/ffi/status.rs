@@ -56,3 +56,44 @@ impl From<ErrorKind> for viz_status {
         }
     }
 }
+
+impl viz_status {
+    /// The status with this value, if any. Host callbacks return C enums, which may
+    /// hold any integer; reading one as `viz_status` directly would be undefined
+    /// behaviour, so viz reads them as integers and converts here.
+    pub(crate) fn from_raw(raw: u32) -> Option<viz_status> {
+        use viz_status::*;
+        const ALL: [viz_status; 14] = [
+            Ok,
+            NullArgument,
+            InvalidArgument,
+            InvalidUtf8,
+            InvalidConfig,
+            UnknownBackendType,
+            BackendError,
+            Io,
+            QueueFull,
+            Closed,
+            Timeout,
+            Unsupported,
+            CorruptData,
+            Panic,
+        ];
+        ALL.get(raw as usize).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::viz_status;
+
+    #[test]
+    fn raw_statuses_convert_only_when_valid() {
+        for raw in 0..14u32 {
+            assert_eq!(viz_status::from_raw(raw).map(|s| s as u32), Some(raw));
+        }
+        assert_eq!(viz_status::from_raw(14), None);
+        assert_eq!(viz_status::from_raw(99), None);
+        assert_eq!(viz_status::from_raw(u32::MAX), None);
+    }
+}

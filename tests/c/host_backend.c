@@ -49,8 +49,10 @@ static viz_status on_store(void *userdata, const viz_event *events, size_t len) 
     struct state *s = userdata;
     int call = atomic_fetch_add(&s->calls, 1);
     if (atomic_load(&s->fail_remaining) > 0) {
-        atomic_fetch_sub(&s->fail_remaining, 1);
-        return VIZ_STATUS_BACKEND_ERROR; /* the collector must retry this batch */
+        /* The collector must retry this batch. The first failure returns a value that
+         * is no viz_status at all: viz must read it as an integer, not trust it. */
+        int left = atomic_fetch_sub(&s->fail_remaining, 1);
+        return left == 3 ? (viz_status)99 : VIZ_STATUS_BACKEND_ERROR;
     }
     if (call == 3) {
         struct timespec pause = {0, 20 * 1000 * 1000}; /* a slow call */
@@ -114,7 +116,7 @@ static void on_finalize(void *userdata) {
 
 int main(void) {
     static struct state s;
-    atomic_store(&s.fail_remaining, 2);
+    atomic_store(&s.fail_remaining, 3);
     viz_backend_vtable vt = {.init = on_init,
                              .store_batch = on_store,
                              .get_events = on_get_events,
@@ -162,7 +164,7 @@ int main(void) {
     CHECK(atomic_load(&s.reentry_ok) == atomic_load(&s.flush_refused));
     viz_stats stats;
     expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
-    CHECK(stats.failed_batches == 2);
+    CHECK(stats.failed_batches == 3);
     CHECK(stats.written == 1001);
 
     /* Reads go through the host's get_events and its sink. */
