@@ -19,11 +19,11 @@ cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 step "system packages"
 # valgrind checks the C harness for memory errors; gcc/g++ compile it.
 missing=()
-for tool in valgrind gcc g++; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in valgrind gcc g++ python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=()
   for tool in "${missing[@]}"; do
-    case "$tool" in g++) pkgs+=(g++) ;; *) pkgs+=("$tool") ;; esac
+    case "$tool" in python3) pkgs+=(python3 python3-venv) ;; *) pkgs+=("$tool") ;; esac
   done
   echo "installing: ${pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
@@ -40,6 +40,20 @@ step "tests"
 # build (it links the rlib): build the cdylib first, so it is present and current.
 cargo build
 cargo test
+
+step "TensorBoard's own readers (Python venv under .venv)"
+# tensorboard, numpy and pytest from PyPI, pinned in tests/python/requirements.txt.
+if command -v python3 >/dev/null; then
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+  cargo build --examples
+  .venv/bin/python -m pytest -q tests/python
+elif [ -n "${CI:-}" ]; then
+  echo "error: python3 is missing; CI must run the TensorBoard reader tests" >&2
+  exit 1
+else
+  echo "!!! SKIPPED: python3 is missing, so TensorBoard's readers did not check the event files !!!" >&2
+fi
 
 step "docs (broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps

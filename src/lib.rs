@@ -34,6 +34,7 @@ pub mod error;
 pub mod event;
 pub mod factory;
 pub mod ffi;
+pub mod format;
 pub mod payload;
 pub mod tag;
 pub mod url;

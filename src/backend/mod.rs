@@ -11,13 +11,16 @@ use crate::event::Event;
 pub mod base;
 pub mod memory;
 pub mod subscriber;
+pub mod tensorboard;
 
 /// A constructor for a backend type, as kept by the factory.
 pub type BackendConstructor = fn() -> Box<dyn StorageBackend>;
 
 /// Built-in backend types: `(type name, constructor)`. One line per backend.
-pub(crate) const BUILTIN: &[(&str, BackendConstructor)] =
-    &[("memory", memory::MemoryBackend::boxed)];
+pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[
+    ("memory", memory::MemoryBackend::boxed),
+    ("tensorboard", tensorboard::TensorBoardBackend::boxed),
+];
 
 /// Where a collector persists events (the seed's `IStorageBackend`).
 ///

@@ -1,0 +1,273 @@
+//! The `tensorboard://<logdir>` backend: TensorBoard event files.
+//!
+//! One file per backend, named `events.out.tfevents.<10-digit secs>.<host>.<pid>.<n>`,
+//! kept open for the writer's life behind a buffer. Records are TFRecord-framed Event
+//! protos; the first is `file_version: "brain.Event:2"`. A flush writes the buffer
+//! out and (with `fsync=flush`, the default) syncs the file, so a collector flush
+//! reaches the disk.
+//!
+//! How each kind is written: scalars as `simple_value`; histograms as
+//! `HistogramProto`; images as `Summary.Image` (PNG); text as plugin `text` with a
+//! DT_STRING tensor; tensors as `TensorProto`; raw bytes as a DT_STRING tensor with
+//! plugin `viz_raw` (its content type in the plugin content). Plugin metadata goes on
+//! a tag's first value only, since readers take it from there.
+//!
+//! Options: `fsync=flush|never`.
+
+use std::collections::HashSet;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prost::Message;
+
+use super::{StorageBackend, ensure_initialized};
+use crate::config::StorageConfiguration;
+use crate::error::{Result, VizError};
+use crate::event::{Event, EventData};
+use crate::format::tb_proto::{self as pb, data_type};
+use crate::format::tfrecord::write_record;
+use crate::payload::DType;
+use crate::tag::TagId;
+use crate::url::ConnectionString;
+
+/// Distinguishes files a process creates in the same second.
+static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Writes TensorBoard event files.
+#[derive(Default)]
+pub struct TensorBoardBackend {
+    path: Option<PathBuf>,
+    file: Option<BufWriter<File>>,
+    fsync: bool,
+    with_metadata: HashSet<TagId>,
+    written: u64,
+    buffer: Vec<u8>,
+}
+
+impl TensorBoardBackend {
+    pub(crate) fn boxed() -> Box<dyn StorageBackend> {
+        Box::new(TensorBoardBackend::default())
+    }
+
+    /// The event file being written, once initialized.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn write_event(&mut self, event: &pb::Event) -> Result<()> {
+        self.buffer.clear();
+        event.encode(&mut self.buffer).expect("Vec grows as needed");
+        let file = self.file.as_mut().expect("initialized");
+        write_record(file, &self.buffer)
+            .map_err(|e| VizError::from(e).context("writing an event record"))
+    }
+
+    /// The summary value for `event`, with plugin metadata on a tag's first value.
+    fn value_of(&mut self, event: &Event) -> pb::SummaryValue {
+        use pb::summary_value::Value;
+        let mut metadata = None;
+        let mut plugin = |name: &str, content: Vec<u8>| {
+            if self.with_metadata.insert(event.tag.id()) {
+                metadata = Some(pb::SummaryMetadata {
+                    plugin_data: Some(pb::PluginData {
+                        plugin_name: name.to_owned(),
+                        content,
+                    }),
+                    ..Default::default()
+                });
+            }
+        };
+        let value = match &event.data {
+            EventData::Scalar(v) => Value::SimpleValue(*v as f32),
+            EventData::Histogram(h) => Value::Histo(pb::HistogramProto {
+                min: h.min,
+                max: h.max,
+                num: h.num,
+                sum: h.sum,
+                sum_squares: h.sum_squares,
+                bucket_limit: h.bucket_limits.clone(),
+                bucket: h.bucket_counts.clone(),
+            }),
+            EventData::Image(i) => Value::Image(pb::Image {
+                height: i32::try_from(i.height).unwrap_or(i32::MAX),
+                width: i32::try_from(i.width).unwrap_or(i32::MAX),
+                colorspace: i.channels.into(),
+                encoded_image_string: i.png.clone(),
+            }),
+            EventData::Text(t) => {
+                plugin("text", Vec::new());
+                Value::Tensor(string_tensor(t.as_bytes().to_vec()))
+            }
+            EventData::Tensor(t) => Value::Tensor(pb::TensorProto {
+                dtype: tf_dtype(t.dtype),
+                tensor_shape: Some(shape(&t.shape)),
+                tensor_content: t.data.clone(),
+                string_val: Vec::new(),
+            }),
+            EventData::Raw(r) => {
+                plugin("viz_raw", r.content_type.as_bytes().to_vec());
+                Value::Tensor(string_tensor(r.data.clone()))
+            }
+        };
+        pb::SummaryValue {
+            tag: event.tag.as_str().to_owned(),
+            metadata,
+            value: Some(value),
+        }
+    }
+}
+
+fn string_tensor(bytes: Vec<u8>) -> pb::TensorProto {
+    pb::TensorProto {
+        dtype: data_type::STRING,
+        tensor_shape: Some(pb::TensorShapeProto { dim: Vec::new() }),
+        tensor_content: Vec::new(),
+        string_val: vec![bytes],
+    }
+}
+
+fn shape(dims: &[u64]) -> pb::TensorShapeProto {
+    pb::TensorShapeProto {
+        dim: dims
+            .iter()
+            .map(|&d| pb::TensorShapeDim {
+                size: i64::try_from(d).unwrap_or(i64::MAX),
+            })
+            .collect(),
+    }
+}
+
+fn tf_dtype(d: DType) -> i32 {
+    match d {
+        DType::F32 => data_type::FLOAT,
+        DType::F64 => data_type::DOUBLE,
+        DType::F16 => data_type::HALF,
+        DType::BF16 => data_type::BFLOAT16,
+        DType::I8 => data_type::INT8,
+        DType::I16 => data_type::INT16,
+        DType::I32 => data_type::INT32,
+        DType::I64 => data_type::INT64,
+        DType::U8 => data_type::UINT8,
+        DType::U16 => data_type::UINT16,
+        DType::U32 => data_type::UINT32,
+        DType::U64 => data_type::UINT64,
+        DType::Bool => data_type::BOOL,
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is writable for its length; gethostname NUL-terminates or
+    // truncates within it.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if rc == 0 && end > 0 {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "localhost".to_owned()
+    }
+}
+
+impl StorageBackend for TensorBoardBackend {
+    fn type_name(&self) -> &str {
+        "tensorboard"
+    }
+
+    fn initialize_with(&mut self, config: &StorageConfiguration) -> Result<()> {
+        config.validate()?;
+        let mut url = ConnectionString::parse(&config.connection_string)?;
+        self.fsync = match url.take::<String>("fsync")?.as_deref() {
+            None | Some("flush") => true,
+            Some("never") => false,
+            Some(other) => {
+                return Err(VizError::invalid_config(format!(
+                    "option fsync has invalid value '{other}' for a tensorboard:// (use flush or never)"
+                )));
+            }
+        };
+        let location = std::mem::take(&mut url.location);
+        url.finish()?;
+        if location.is_empty() {
+            return Err(VizError::invalid_config(
+                "tensorboard:// needs a log directory, such as tensorboard:///runs/exp1 or tensorboard://runs/exp1",
+            ));
+        }
+        let dir = PathBuf::from(&location);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            VizError::from(e).context(format_args!("creating log directory {}", dir.display()))
+        })?;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let name = format!(
+            "events.out.tfevents.{secs:010}.{}.{}.{}",
+            hostname(),
+            std::process::id(),
+            FILE_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| VizError::from(e).context(format_args!("creating {}", path.display())))?;
+        self.file = Some(BufWriter::with_capacity(1 << 16, file));
+        self.path = Some(path);
+        let wall_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.write_event(&pb::Event {
+            wall_time,
+            step: 0,
+            what: Some(pb::event::What::FileVersion("brain.Event:2".to_owned())),
+        })?;
+        self.flush()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
+        let flushed = self.flush();
+        self.file = None;
+        flushed
+    }
+
+    fn is_initialized(&self) -> bool {
+        self.file.is_some()
+    }
+
+    fn store_events(&mut self, events: &[Event]) -> Result<()> {
+        ensure_initialized(self.file.is_some(), "tensorboard")?;
+        for event in events {
+            let value = self.value_of(event);
+            self.write_event(&pb::Event {
+                wall_time: event.wall_time.unwrap_or(0.0),
+                step: event.step,
+                what: Some(pb::event::What::Summary(pb::Summary { value: vec![value] })),
+            })?;
+        }
+        self.written += events.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        ensure_initialized(self.file.is_some(), "tensorboard")?;
+        let file = self.file.as_mut().expect("checked");
+        file.flush()?;
+        if self.fsync {
+            file.get_ref().sync_data()?;
+        }
+        Ok(())
+    }
+
+    fn event_count(&self) -> u64 {
+        self.written
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        Err(VizError::unsupported("clear", "tensorboard"))
+    }
+}

@@ -1,0 +1,4 @@
+//! On-disk formats shared by the file backends.
+
+pub mod tb_proto;
+pub mod tfrecord;
