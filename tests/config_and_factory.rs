@@ -159,7 +159,10 @@ fn storage_configuration_validation_names_field_and_value() {
 #[test]
 fn factory_creates_builtin_memory_backend() {
     let f = StorageBackendFactory::new();
-    assert_eq!(f.known_types(), vec!["memory".to_string()]);
+    assert_eq!(
+        f.known_types(),
+        vec!["memory".to_string(), "tensorboard".to_string()]
+    );
     let b = f.create_url("memory://").unwrap();
     assert!(b.is_initialized());
     assert_eq!(b.type_name(), "memory");
