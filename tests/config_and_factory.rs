@@ -161,7 +161,7 @@ fn factory_creates_builtin_memory_backend() {
     let f = StorageBackendFactory::new();
     assert_eq!(
         f.known_types(),
-        vec!["memory".to_string(), "tensorboard".to_string()]
+        ["jsonl", "memory", "tensorboard"].map(String::from)
     );
     let b = f.create_url("memory://").unwrap();
     assert!(b.is_initialized());
@@ -180,7 +180,11 @@ fn unknown_type_error_lists_known_types() {
     let e = f.create_url("tensorbored:///tmp/x").err().unwrap();
     assert_eq!(e.kind(), ErrorKind::UnknownBackendType);
     assert!(e.message().contains("'tensorbored'"), "{e}");
-    assert!(e.message().contains("known types: memory, scripted"), "{e}");
+    assert!(
+        e.message()
+            .contains("known types: jsonl, memory, scripted, tensorboard"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use crate::error::{Result, VizError};
 use crate::event::Event;
 
 pub mod base;
+pub mod jsonl;
 pub mod memory;
 pub mod subscriber;
 pub mod tensorboard;
@@ -19,6 +20,7 @@ pub type BackendConstructor = fn() -> Box<dyn StorageBackend>;
 /// Built-in backend types: `(type name, constructor)`. One line per backend.
 pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[
     ("memory", memory::MemoryBackend::boxed),
+    ("jsonl", jsonl::JsonlBackend::boxed),
     ("tensorboard", tensorboard::TensorBoardBackend::boxed),
 ];
 

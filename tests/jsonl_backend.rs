@@ -1,0 +1,157 @@
+//! The jsonl:// backend: one JSON object per line, atomic rename, reads back.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use viz::{Collector, ErrorKind, Event, Histogram, RawBytes, StorageBackendFactory, Tensor};
+
+fn temp_path(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("viz-jsonl-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir.join("nested").join("events.jsonl")
+}
+
+fn sample() -> Vec<Event> {
+    vec![
+        Event::scalar("j/loss", 1, 0.5).unwrap().at(10.0),
+        Event::histogram(
+            "j/hist",
+            2,
+            Histogram::from_values(&[1.0, 2.0, 3.0], 3).unwrap(),
+        )
+        .unwrap()
+        .at(11.0),
+        Event::text("j/note", 3, "line one\nline two")
+            .unwrap()
+            .at(12.0)
+            .critical(),
+        Event::tensor("j/w", 4, Tensor::from_f32(vec![2], &[1.0, 2.0]).unwrap())
+            .unwrap()
+            .at(13.0),
+        Event::raw(
+            "j/raw",
+            5,
+            RawBytes::new("text/csv", b"a,b".to_vec()).unwrap(),
+        )
+        .unwrap()
+        .at(14.0),
+    ]
+}
+
+#[test]
+fn every_kind_round_trips_one_line_each() {
+    let path = temp_path("kinds");
+    let c = Collector::builder()
+        .backend_url(&format!("jsonl://{}", path.display()))
+        .build_and_start()
+        .unwrap();
+    for e in sample() {
+        c.collect(e).unwrap();
+    }
+    c.flush(Duration::from_secs(10)).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["tag"].as_str().unwrap().starts_with("j/"), "{line}");
+    }
+    assert_eq!(c.get_events(0, 0, 100).unwrap(), sample());
+    assert_eq!(c.get_events(0, 2, 3).unwrap(), sample()[1..3].to_vec());
+    c.stop(Duration::from_secs(10)).unwrap();
+    std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+}
+
+#[test]
+fn atomic_mode_renames_on_close_and_appending_keeps_old_lines() {
+    let path = temp_path("atomic");
+    let url = format!("jsonl://{}?atomic=true", path.display());
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(".tmp");
+    for round in 1..=2 {
+        let c = Collector::builder()
+            .backend_url(&url)
+            .build_and_start()
+            .unwrap();
+        c.collect(Event::scalar("j/x", round, 1.0).unwrap())
+            .unwrap();
+        c.flush(Duration::from_secs(10)).unwrap();
+        if round == 1 {
+            assert!(!path.exists(), "the target appears only on close");
+        }
+        assert!(PathBuf::from(&tmp).exists());
+        c.stop(Duration::from_secs(10)).unwrap();
+        assert!(path.exists() && !PathBuf::from(&tmp).exists());
+    }
+    // Atomic mode writes a fresh export each time; plain mode appends.
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    let plain = format!("jsonl://{}", path.display());
+    for step in 0..2 {
+        let c = Collector::builder()
+            .backend_url(&plain)
+            .build_and_start()
+            .unwrap();
+        c.collect(Event::scalar("j/x", 10 + step, 1.0).unwrap())
+            .unwrap();
+        c.stop(Duration::from_secs(10)).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+    std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+}
+
+#[test]
+fn clear_empties_the_file() {
+    let path = temp_path("clear");
+    let mut b = StorageBackendFactory::global()
+        .create_url(&format!("jsonl://{}", path.display()))
+        .unwrap();
+    b.store_events(&sample()).unwrap();
+    b.flush().unwrap();
+    assert_eq!(b.get_events(0, 100).unwrap().len(), 5);
+    b.clear().unwrap();
+    assert_eq!(b.event_count(), 0);
+    assert!(b.get_events(0, 100).unwrap().is_empty());
+    b.shutdown().unwrap();
+    std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+}
+
+#[test]
+fn errors_name_the_option_or_the_line() {
+    let f = StorageBackendFactory::global();
+    let e = f.create_url("jsonl://").err().unwrap();
+    assert!(e.message().contains("needs a file path"), "{e}");
+    let path = temp_path("errors");
+    let e = f
+        .create_url(&format!("jsonl://{}?atomic=maybe", path.display()))
+        .err()
+        .unwrap();
+    assert!(
+        e.message()
+            .contains("option atomic has invalid value 'maybe'"),
+        "{e}"
+    );
+    let e = f
+        .create_url(&format!("jsonl://{}?fsync=always", path.display()))
+        .err()
+        .unwrap();
+    assert!(
+        e.message()
+            .contains("option fsync has invalid value 'always'"),
+        "{e}"
+    );
+
+    let mut b = f
+        .create_url(&format!("jsonl://{}", path.display()))
+        .unwrap();
+    b.store_events(&sample()[..1]).unwrap();
+    b.flush().unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, b"{not json\n"))
+        .unwrap();
+    let e = b.get_events(0, 100).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CorruptData);
+    assert!(e.message().contains("line 2"), "{e}");
+    b.shutdown().unwrap();
+    std::fs::remove_dir_all(path.parent().unwrap().parent().unwrap()).unwrap();
+}
