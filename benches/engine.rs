@@ -319,6 +319,25 @@ fn throughput(config: CollectorConfig, producers: usize, n: i64) -> (f64, viz::C
     ((n as f64 * producers as f64) / elapsed.as_secs_f64(), stats)
 }
 
+/// Scalars/s from one producer into `url`, until flush confirms they are written
+/// (and, for event files, synced to disk).
+fn throughput_into(url: &str, n: i64) -> f64 {
+    let c = Collector::builder()
+        .backend_url(url)
+        .build_and_start()
+        .unwrap();
+    let tag = c.intern("bench/file").unwrap();
+    let start = Instant::now();
+    for step in 0..n {
+        c.collect_scalar(tag, step, step as f64).unwrap();
+    }
+    c.flush(Duration::from_secs(300)).unwrap();
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    assert_eq!(c.stats().written, n as u64);
+    c.stop(Duration::from_secs(30)).unwrap();
+    rate
+}
+
 fn cpu_time() -> Duration {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
@@ -363,7 +382,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // ffi, interleaved, bursts, saturated, throughput, idle, shutdown) to run only those.
+    // ffi, interleaved, bursts, saturated, throughput, tensorboard, idle, shutdown)
+    // to run only those.
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
@@ -532,6 +552,51 @@ fn main() {
                 s.peak_queue_len
             );
         }
+    }
+
+    if want("tensorboard") {
+        let n = if quick { 1_000_000 } else { 5_000_000 };
+        println!(
+            "\n## sustained scalars/s into tensorboard:// ({n} scalars, until flush synced the file; median of {reps}, interleaved with memory://)"
+        );
+        let dir = std::env::temp_dir().join(format!("viz-bench-tb-{}", std::process::id()));
+        let (mut tb, mut mem) = (Vec::new(), Vec::new());
+        for rep in 0..reps {
+            let run = dir.join(rep.to_string());
+            tb.push(throughput_into(
+                &format!("tensorboard://{}", run.display()),
+                n,
+            ));
+            mem.push(throughput_into("memory://?capacity=1000000", n));
+            let bytes: u64 = std::fs::read_dir(&run)
+                .unwrap()
+                .map(|e| e.unwrap().metadata().unwrap().len())
+                .sum();
+            if rep == 0 {
+                println!(
+                    "  event file: {} bytes, {:.1} bytes per scalar",
+                    bytes,
+                    bytes as f64 / n as f64
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        let fmt = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{:.2}", r / 1e6))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "  tensorboard://: median {:.2} M scalars/s (runs: {})",
+            median(tb.clone()) / 1e6,
+            fmt(&tb)
+        );
+        println!(
+            "  memory://:      median {:.2} M scalars/s (runs: {})",
+            median(mem.clone()) / 1e6,
+            fmt(&mem)
+        );
     }
 
     if want("idle") {
