@@ -180,6 +180,48 @@ impl Image {
         Ok(image)
     }
 
+    /// Encodes 8-bit RGBA pixels (row-major, `width * height * 4` bytes) as a PNG.
+    ///
+    /// The image data is stored uncompressed (zlib "stored" blocks): correct and fast
+    /// to make, but as large as the pixels. Encode with a PNG library instead when
+    /// size matters.
+    pub fn from_rgba8(width: u32, height: u32, pixels: &[u8]) -> Result<Image> {
+        let row = (width as usize) * 4;
+        if pixels.len() != row * height as usize {
+            return Err(VizError::invalid_argument(format!(
+                "{width}x{height} RGBA needs {} bytes of pixels but has {}",
+                row * height as usize,
+                pixels.len()
+            )));
+        }
+        // Each row is prefixed with filter type 0 (none).
+        let mut raw = Vec::with_capacity((row + 1) * height as usize);
+        for line in pixels.chunks(row.max(1)).take(height as usize) {
+            raw.push(0);
+            raw.extend_from_slice(line);
+        }
+        let mut zlib = vec![0x78, 0x01];
+        let blocks = raw.chunks(65_535);
+        let last = blocks.len().saturating_sub(1);
+        for (i, block) in blocks.enumerate() {
+            zlib.push(u8::from(i == last));
+            let len = block.len() as u16;
+            zlib.extend_from_slice(&len.to_le_bytes());
+            zlib.extend_from_slice(&(!len).to_le_bytes());
+            zlib.extend_from_slice(block);
+        }
+        zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
+        let mut png = PNG_SIGNATURE.to_vec();
+        let mut ihdr = Vec::with_capacity(13);
+        ihdr.extend_from_slice(&width.to_be_bytes());
+        ihdr.extend_from_slice(&height.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]); // 8-bit RGBA, no interlace
+        png_chunk(&mut png, b"IHDR", &ihdr);
+        png_chunk(&mut png, b"IDAT", &zlib);
+        png_chunk(&mut png, b"IEND", &[]);
+        Image::png(png, width, height, 4)
+    }
+
     /// Checks the PNG signature, the size given against the PNG header, and the channels.
     pub fn validate(&self) -> Result<()> {
         if !(1..=4).contains(&self.channels) {
@@ -210,6 +252,41 @@ impl Image {
         }
         Ok(())
     }
+}
+
+/// Appends a PNG chunk: length, type, data, CRC-32 of type and data.
+fn png_chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = png.len();
+    png.extend_from_slice(kind);
+    png.extend_from_slice(data);
+    let crc = crc32_ieee(&png[start..]);
+    png.extend_from_slice(&crc.to_be_bytes());
+}
+
+/// CRC-32 (IEEE 802.3), as PNG chunks use; bitwise, since images are off the hot path.
+fn crc32_ieee(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+fn adler32(bytes: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in bytes {
+        a = (a + u32::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    (b << 16) | a
 }
 
 /// Element type of a tensor. The values are fixed: the C ABI exposes them.

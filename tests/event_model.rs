@@ -219,3 +219,26 @@ fn kind_sets_hold_what_they_are_given() {
     assert!(!s.contains(EventKind::Text));
     assert!(EventKind::ALL.iter().all(|&k| KindSet::ALL.contains(k)));
 }
+
+#[test]
+fn rgba_pixels_encode_to_a_png_that_checks_out() {
+    let pixels: Vec<u8> = (0..3 * 2 * 4).map(|i| i as u8).collect();
+    let image = Image::from_rgba8(3, 2, &pixels).unwrap();
+    assert_eq!((image.width, image.height, image.channels), (3, 2, 4));
+    image.validate().unwrap();
+    // CRC-32 of the IEND chunk type alone is the well-known 0xAE426082.
+    assert!(
+        image
+            .png
+            .ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82])
+    );
+    let e = Image::from_rgba8(3, 2, &pixels[1..]).unwrap_err();
+    assert!(
+        e.message()
+            .contains("3x2 RGBA needs 24 bytes of pixels but has 23"),
+        "{e}"
+    );
+    // Larger than one stored block (65535 bytes) still validates.
+    let big = Image::from_rgba8(200, 100, &vec![7u8; 200 * 100 * 4]).unwrap();
+    big.validate().unwrap();
+}
