@@ -3,30 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "viz.h"
+#include "check.h"
 
-static int failures = 0;
 
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (!(cond)) {                                                                \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                               \
-        }                                                                             \
-    } while (0)
-
-static void expect(viz_status got, viz_status want, const char *needle) {
-    char msg[1024];
-    viz_last_error_message(msg, sizeof msg);
-    if (got != want) {
-        fprintf(stderr, "status %d, want %d (%s)\n", (int)got, (int)want, msg);
-        failures++;
-    }
-    if (needle != NULL && strstr(msg, needle) == NULL) {
-        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", msg, needle);
-        failures++;
-    }
-}
 
 /* The smallest header viz checks: signature, IHDR, width and height. */
 static const uint8_t PNG_2x1[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,

@@ -4,17 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "viz.h"
+#include "check.h"
 
-static int failures = 0;
-
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            failures++;                                                   \
-        }                                                                 \
-    } while (0)
 
 /* The calling thread's last error message (static buffer: single use at a time). */
 static const char *last_error(void) {
@@ -23,13 +14,6 @@ static const char *last_error(void) {
     return buf;
 }
 
-static void expect(viz_status got, viz_status want, const char *needle) {
-    CHECK(got == want);
-    if (needle != NULL && strstr(last_error(), needle) == NULL) {
-        fprintf(stderr, "message \"%s\" lacks \"%s\"\n", last_error(), needle);
-        failures++;
-    }
-}
 
 struct producer {
     viz_collector *collector;
