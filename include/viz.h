@@ -632,7 +632,9 @@ extern "C" {
  *
  * On success viz owns `userdata` until it calls `finalizer(userdata)` (if not
  * NULL), exactly once, after `viz_backend_unregister(type_name)` and after every
- * backend created from the type has shut down. On failure (NULL or malformed
+ * backend created from the type has shut down. The finalizer runs on whichever
+ * thread lets go last: the one calling `viz_backend_unregister`, or a collector's
+ * delivery thread (or the thread closing the collector) as its backend is dropped. On failure (NULL or malformed
  * arguments, a missing required callback, a name already registered) viz keeps
  * nothing and never calls `finalizer`. The vtable is copied.
  *
