@@ -55,6 +55,29 @@ impl ConnectionString {
         })
     }
 
+    /// Removes option `name`, which must be one of `choices`; `None` when absent.
+    pub fn take_choice(
+        &mut self,
+        name: &str,
+        choices: &[&'static str],
+    ) -> Result<Option<&'static str>> {
+        let Some(value) = self.take::<String>(name)? else {
+            return Ok(None);
+        };
+        choices
+            .iter()
+            .find(|&&c| c == value)
+            .copied()
+            .map(Some)
+            .ok_or_else(|| {
+                VizError::invalid_config(format!(
+                    "option {name} has invalid value '{value}' for a {}:// (use {})",
+                    self.scheme,
+                    choices.join(" or ")
+                ))
+            })
+    }
+
     /// Fails if any option was not taken.
     pub fn finish(self) -> Result<()> {
         match self.options.first() {

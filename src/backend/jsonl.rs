@@ -49,15 +49,7 @@ impl StorageBackend for JsonlBackend {
         config.validate()?;
         let mut url = ConnectionString::parse(&config.connection_string)?;
         self.atomic = url.take::<bool>("atomic")?.unwrap_or(false);
-        self.fsync = match url.take::<String>("fsync")?.as_deref() {
-            None | Some("flush") => true,
-            Some("never") => false,
-            Some(other) => {
-                return Err(VizError::invalid_config(format!(
-                    "option fsync has invalid value '{other}' for a jsonl:// (use flush or never)"
-                )));
-            }
-        };
+        self.fsync = url.take_choice("fsync", &["flush", "never"])? != Some("never");
         let location = std::mem::take(&mut url.location);
         url.finish()?;
         if location.is_empty() {

@@ -178,15 +178,7 @@ impl StorageBackend for TensorBoardBackend {
     fn initialize_with(&mut self, config: &StorageConfiguration) -> Result<()> {
         config.validate()?;
         let mut url = ConnectionString::parse(&config.connection_string)?;
-        self.fsync = match url.take::<String>("fsync")?.as_deref() {
-            None | Some("flush") => true,
-            Some("never") => false,
-            Some(other) => {
-                return Err(VizError::invalid_config(format!(
-                    "option fsync has invalid value '{other}' for a tensorboard:// (use flush or never)"
-                )));
-            }
-        };
+        self.fsync = url.take_choice("fsync", &["flush", "never"])? != Some("never");
         let location = std::mem::take(&mut url.location);
         url.finish()?;
         if location.is_empty() {
