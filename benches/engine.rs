@@ -338,6 +338,81 @@ fn throughput_into(url: &str, n: i64) -> f64 {
     rate
 }
 
+/// get_events for 1000 steps out of `n` scalars in a file:// log: through the
+/// writer (indexes in memory) and through a fresh `LogReader` (indexes from the
+/// sidecars), against reading the whole log.
+fn range_reads(n: i64, reps: usize) {
+    use viz::StorageBackend;
+    use viz::backend::file::FileLogBackend;
+    use viz::format::vizlog::LogReader;
+
+    println!(
+        "\n## get_events for 1000 steps out of {n} scalars in a file:// log (median of {reps})"
+    );
+    let dir = std::env::temp_dir().join(format!("viz-bench-range-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut log = FileLogBackend::default();
+    log.initialize(&format!("file://{}?fsync=never", dir.display()))
+        .unwrap();
+    let tag = viz::Tag::new("bench/range").unwrap();
+    let mut batch = Vec::with_capacity(1000);
+    for chunk in 0..n / 1000 {
+        batch.clear();
+        batch.extend((0..1000).map(|i| {
+            let step = chunk * 1000 + i;
+            viz::Event::new(tag, step, viz::EventData::Scalar(step as f64)).at(1.0)
+        }));
+        log.store_events(&batch).unwrap();
+    }
+    log.flush().unwrap();
+    let total: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    let reader = LogReader::open(&dir).unwrap();
+    let (mut writer_us, mut reader_us) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for rep in 0..reps {
+        // A different range each time, so the page cache is not always warm for it.
+        let start = (n / 2 + rep as i64 * 7919 * 13) % (n - 1000);
+        let t = Instant::now();
+        let read = log.read(start, start + 999).unwrap();
+        writer_us.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(read.events.len(), 1000);
+        let t = Instant::now();
+        let cold = reader.read(start, start + 999).unwrap();
+        reader_us.push(t.elapsed().as_secs_f64() * 1e6);
+        assert_eq!(cold.events.len(), 1000);
+        last = Some(read);
+    }
+    let last = last.unwrap();
+    let t = Instant::now();
+    let all = log.read(i64::MIN, i64::MAX).unwrap();
+    let full = t.elapsed();
+    assert_eq!(all.events.len() as i64, n);
+    println!(
+        "  log: {total} bytes in {} segments",
+        viz::format::vizlog::segment_files(&dir).unwrap().len()
+    );
+    println!(
+        "  through the writer: median {:.0} us; read {} bytes in {} segment(s) ({:.4}% of the log)",
+        median(writer_us),
+        last.bytes_read,
+        last.segments_read,
+        last.bytes_read as f64 * 100.0 / total as f64
+    );
+    println!(
+        "  through a LogReader (index sidecars): median {:.0} us",
+        median(reader_us)
+    );
+    println!(
+        "  reading the whole log instead: {:.0} ms",
+        full.as_secs_f64() * 1e3
+    );
+    log.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn cpu_time() -> Duration {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
@@ -382,7 +457,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // ffi, interleaved, bursts, saturated, throughput, tensorboard, idle, shutdown)
+    // ffi, interleaved, bursts, saturated, throughput, files, range, idle, shutdown)
     // to run only those.
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -554,49 +629,52 @@ fn main() {
         }
     }
 
-    if want("tensorboard") {
+    if want("files") {
         let n = if quick { 1_000_000 } else { 5_000_000 };
         println!(
-            "\n## sustained scalars/s into tensorboard:// ({n} scalars, until flush synced the file; median of {reps}, interleaved with memory://)"
+            "\n## sustained scalars/s, 1 producer, into tensorboard://, file:// and memory:// ({n} scalars, until a flush synced the files; median of {reps}, the three interleaved)"
         );
-        let dir = std::env::temp_dir().join(format!("viz-bench-tb-{}", std::process::id()));
-        let (mut tb, mut mem) = (Vec::new(), Vec::new());
+        let dir = std::env::temp_dir().join(format!("viz-bench-files-{}", std::process::id()));
+        let mut rates: [Vec<f64>; 3] = Default::default();
         for rep in 0..reps {
-            let run = dir.join(rep.to_string());
-            tb.push(throughput_into(
-                &format!("tensorboard://{}", run.display()),
+            let (tb, log) = (dir.join(format!("tb{rep}")), dir.join(format!("log{rep}")));
+            rates[0].push(throughput_into(
+                &format!("tensorboard://{}", tb.display()),
                 n,
             ));
-            mem.push(throughput_into("memory://?capacity=1000000", n));
-            let bytes: u64 = std::fs::read_dir(&run)
-                .unwrap()
-                .map(|e| e.unwrap().metadata().unwrap().len())
-                .sum();
+            rates[1].push(throughput_into(&format!("file://{}", log.display()), n));
+            rates[2].push(throughput_into("memory://?capacity=1000000", n));
             if rep == 0 {
-                println!(
-                    "  event file: {} bytes, {:.1} bytes per scalar",
-                    bytes,
-                    bytes as f64 / n as f64
-                );
+                for (name, d) in [("event file", &tb), ("event log", &log)] {
+                    let bytes: u64 = std::fs::read_dir(d)
+                        .unwrap()
+                        .map(|e| e.unwrap().metadata().unwrap().len())
+                        .sum();
+                    println!(
+                        "  {name}: {bytes} bytes, {:.1} bytes per scalar",
+                        bytes as f64 / n as f64
+                    );
+                }
             }
+            let _ = std::fs::remove_dir_all(&dir);
         }
-        let _ = std::fs::remove_dir_all(&dir);
-        let fmt = |v: &[f64]| {
-            v.iter()
-                .map(|r| format!("{:.2}", r / 1e6))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        println!(
-            "  tensorboard://: median {:.2} M scalars/s (runs: {})",
-            median(tb.clone()) / 1e6,
-            fmt(&tb)
-        );
-        println!(
-            "  memory://:      median {:.2} M scalars/s (runs: {})",
-            median(mem.clone()) / 1e6,
-            fmt(&mem)
-        );
+        for (name, r) in ["tensorboard://", "file://", "memory://"]
+            .iter()
+            .zip(&rates)
+        {
+            println!(
+                "  {name:<15} median {:.2} M scalars/s (runs: {})",
+                median(r.clone()) / 1e6,
+                r.iter()
+                    .map(|r| format!("{:.2}", r / 1e6))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+
+    if want("range") {
+        range_reads(if quick { 2_000_000 } else { 10_000_000 }, reps);
     }
 
     if want("idle") {

@@ -1,7 +1,9 @@
 //! A simulated training loop: 1M steps with some compute each; four scalars every 10
 //! steps; a histogram, a text note and an image every 10k steps. It writes a
-//! TensorBoard run to `./runs/<name>`, prints events/s, the share of loop time spent
-//! inside viz and the collector's stats, then the command that shows the run.
+//! TensorBoard run to `./runs/<name>` and, alongside, viz's durable event log to
+//! `./runs/<name>/log` (TensorBoard ignores it), prints events/s, the share of loop
+//! time spent inside viz and the collector's stats, reads a step range back from the
+//! log, then prints the command that shows the run.
 //!
 //! Run: `cargo run --release --example training_loop`
 //! Arguments (all optional): `<steps> <run name> <compute iterations per step>`
@@ -27,12 +29,16 @@ fn main() -> Result<(), viz::VizError> {
             .map_or(0, |d| d.as_secs());
         format!("viz-{secs}")
     });
-    let url = format!("tensorboard://runs/{run}");
+    let tensorboard = format!("tensorboard://runs/{run}");
+    let log = format!("file://runs/{run}/log");
     let work: u32 = args
         .next()
         .map_or(1000, |s| s.parse().expect("compute iterations: an integer"));
 
-    let collector = Collector::builder().backend_url(&url).build_and_start()?;
+    let collector = Collector::builder()
+        .backend_url(&tensorboard)
+        .backend_url(&log)
+        .build_and_start()?;
     // Intern once, outside the loop: the hot path then neither hashes nor copies tags.
     let loss = collector.intern("train/loss")?;
     let accuracy = collector.intern("train/accuracy")?;
@@ -94,13 +100,18 @@ fn main() -> Result<(), viz::VizError> {
     collector.flush(Duration::from_secs(60))?;
     let total = start.elapsed();
     let stats = collector.stats();
+    // The log answers step-range queries through its sparse index.
+    let (from, to) = (steps / 2, steps / 2 + 99);
+    let t = Instant::now();
+    let back = collector.get_events(1, from, to)?;
+    let query = t.elapsed();
     collector.stop(Duration::from_secs(10))?;
 
     println!(
         "steps:            {steps} ({work} compute iterations each, scalars every {LOG_EVERY})"
     );
     println!("events:           {events}");
-    println!("backend:          {url}");
+    println!("backends:         {tensorboard}  and  {log}");
     println!(
         "loop:             {:.3} s, {:.2} M events/s collected",
         loop_time.as_secs_f64(),
@@ -119,7 +130,16 @@ fn main() -> Result<(), viz::VizError> {
         "stats:            {}",
         serde_json::to_string_pretty(&stats).expect("stats serialize")
     );
-    assert_eq!(stats.written, events, "every event reached the backend");
+    println!(
+        "read back:        {} events for steps {from}..={to} from the log in {:.2} ms",
+        back.len(),
+        query.as_secs_f64() * 1e3
+    );
+    assert_eq!(
+        stats.written,
+        2 * events,
+        "every event reached both backends"
+    );
     println!("\nsee the run:      tensorboard --logdir runs   (this run is runs/{run})");
     black_box(x);
     Ok(())

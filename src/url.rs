@@ -5,6 +5,7 @@
 //! know, naming the option, so a typo never passes silently.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::config::scheme_of;
 use crate::error::{Result, VizError};
@@ -74,6 +75,37 @@ impl ConnectionString {
                     "option {name} has invalid value '{value}' for a {}:// (use {})",
                     self.scheme,
                     choices.join(" or ")
+                ))
+            })
+    }
+
+    /// Removes option `name`, a duration such as `500ms`, `30s`, `10m` or `24h`
+    /// (a bare number is seconds); `None` when absent. Zero is refused.
+    pub fn take_duration(&mut self, name: &str) -> Result<Option<Duration>> {
+        let Some(value) = self.take::<String>(name)? else {
+            return Ok(None);
+        };
+        let split = value
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(value.len());
+        let (digits, unit) = value.split_at(split);
+        let scale = match unit {
+            "ms" => Some(Duration::from_millis(1)),
+            "" | "s" => Some(Duration::from_secs(1)),
+            "m" => Some(Duration::from_secs(60)),
+            "h" => Some(Duration::from_secs(3600)),
+            _ => None,
+        };
+        digits
+            .parse::<u32>()
+            .ok()
+            .filter(|&n| n > 0)
+            .zip(scale)
+            .map(|(n, scale)| Some(scale * n))
+            .ok_or_else(|| {
+                VizError::invalid_config(format!(
+                    "option {name} has invalid value '{value}' for a {}:// (use a positive duration such as 500ms, 30s, 10m or 24h)",
+                    self.scheme
                 ))
             })
     }

@@ -9,6 +9,7 @@ use crate::error::{Result, VizError};
 use crate::event::Event;
 
 pub mod base;
+pub mod file;
 pub mod jsonl;
 pub mod memory;
 pub mod subscriber;
@@ -22,6 +23,7 @@ pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[
     ("memory", memory::MemoryBackend::boxed),
     ("jsonl", jsonl::JsonlBackend::boxed),
     ("tensorboard", tensorboard::TensorBoardBackend::boxed),
+    ("file", file::FileLogBackend::boxed),
 ];
 
 /// Where a collector persists events (the seed's `IStorageBackend`).
@@ -77,6 +79,14 @@ pub trait StorageBackend: Send {
     fn tick(&mut self, now: Instant) -> Result<()> {
         let _ = now;
         Ok(())
+    }
+
+    /// Problems the backend worked around but someone must hear about, such as a
+    /// torn tail it truncated on open or a damaged record a read skipped. The
+    /// collector takes them after start, after each batch and after each query,
+    /// and reports each through its error callback and `last_error`.
+    fn take_warnings(&mut self) -> Vec<VizError> {
+        Vec::new()
     }
 }
 

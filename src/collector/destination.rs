@@ -148,6 +148,7 @@ impl Destination {
     }
 
     fn run(mut self) {
+        self.report_warnings();
         loop {
             let now = self.clock.now();
             let wait = self
@@ -183,6 +184,7 @@ impl Destination {
                     return;
                 }
             }
+            self.report_warnings();
             let now = self.clock.now();
             if self.next_retry.is_some_and(|t| now >= t) {
                 // Failures are counted and reported inside; nobody waits on this one.
@@ -342,6 +344,16 @@ impl Destination {
         match catch_unwind(AssertUnwindSafe(|| f(&mut *self.backend))) {
             Ok(result) => result,
             Err(payload) => Err(self.retire(&panic_message(&*payload), what)),
+        }
+    }
+
+    /// Passes on what the backend worked around (see `StorageBackend::take_warnings`).
+    fn report_warnings(&mut self) {
+        if let Ok(warnings) = self.guarded("take_warnings", |b| Ok(b.take_warnings())) {
+            for warning in warnings {
+                bump(&self.counters.warnings, 1);
+                self.report(warning, 0, false);
+            }
         }
     }
 

@@ -407,6 +407,7 @@ impl Collector {
                 name: d.name.clone(),
                 written: load(&d.counters.written),
                 failed_batches: load(&d.counters.failed_batches),
+                warnings: load(&d.counters.warnings),
                 retries: load(&d.counters.retries),
                 dropped: load(&d.counters.dropped),
                 flushes: load(&d.counters.flushes),

@@ -13,6 +13,7 @@ pub(crate) struct DestinationCounters {
     pub retries: AtomicU64,
     pub dropped: AtomicU64,
     pub flushes: AtomicU64,
+    pub warnings: AtomicU64,
     pub panicked: std::sync::atomic::AtomicBool,
     pub last_error: Mutex<Option<String>>,
 }
@@ -43,6 +44,9 @@ pub struct DestinationStats {
     pub dropped: u64,
     /// Successful backend flushes.
     pub flushes: u64,
+    /// Problems the backend worked around and reported (`StorageBackend::take_warnings`),
+    /// such as a torn tail truncated on open.
+    pub warnings: u64,
     /// Whether the backend panicked; it receives nothing more.
     pub panicked: bool,
     /// The most recent error, if any.

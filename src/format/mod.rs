@@ -2,3 +2,4 @@
 
 pub mod tb_proto;
 pub mod tfrecord;
+pub mod vizlog;

@@ -1,0 +1,681 @@
+//! The `file://<dir>` backend: viz's durable, append-only event log
+//! (format in [`crate::format::vizlog`]).
+//!
+//! Options:
+//! - `segment_max_bytes` (default 64 MiB, at least 1024): a batch that would take
+//!   the active segment past this starts a new segment. A segment is larger only
+//!   when one batch alone is.
+//! - `segment_max_age` (default `24h`; `500ms`, `30s`, `10m`, `24h`): a batch
+//!   arriving after the active segment reached this age starts a new one. Age is
+//!   measured from the segment header, so it survives restarts.
+//! - `fsync=never|flush|batch` (default `flush`): when data is synced to the disk.
+//!   With `flush`, a completed collector flush means the events survive a power
+//!   cut; with `batch`, every stored batch does; with `never`, the OS decides
+//!   (a killed process still loses nothing that was written out).
+//!
+//! Records are buffered and written out in whole 1 MiB chunks, and fully on flush;
+//! a process killed between the two leaves a torn record at the end of the newest
+//! segment. Opening the log finds such a tail (or damaged records at the end),
+//! truncates the segment to its last intact record and reports the bytes dropped:
+//! through [`StorageBackend::take_warnings`] (the collector passes them to its error
+//! callback and `last_error`), [`FileLogBackend::recoveries`], and standard error.
+//!
+//! One writer per directory: a second one, in this process or another, is refused
+//! (an advisory `flock` on `<dir>/LOCK`). Any number of [`LogReader`]s may read
+//! meanwhile.
+//!
+//! [`LogReader`]: crate::format::vizlog::LogReader
+
+use std::borrow::Cow;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+
+use super::{StorageBackend, ensure_initialized};
+use crate::config::StorageConfiguration;
+use crate::error::{ErrorKind, Result, VizError};
+use crate::event::Event;
+use crate::format::vizlog::index::SegmentIndex;
+use crate::format::vizlog::reader::{extend_index, load_index, read_at, read_segment};
+use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header};
+use crate::format::vizlog::{LogRead, codec, index_path, segment_files, segment_name};
+use crate::url::ConnectionString;
+
+/// Records are written out in multiples of this between flushes.
+const CHUNK: usize = 1 << 20;
+const DEFAULT_MAX_BYTES: u64 = 64 << 20;
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+
+/// When the log syncs data to the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fsync {
+    Never,
+    Flush,
+    Batch,
+}
+
+/// A torn or damaged tail that opening the log truncated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    /// The segment that was truncated.
+    pub segment: PathBuf,
+    /// Its new length: the end of its last intact record.
+    pub offset: u64,
+    /// Bytes dropped from there.
+    pub dropped_bytes: u64,
+    /// What the dropped bytes held.
+    pub reason: String,
+}
+
+/// Writes (and reads back) viz's durable event log.
+#[derive(Default)]
+pub struct FileLogBackend {
+    log: Option<Log>,
+    recoveries: Vec<Recovery>,
+    /// Damage found by reads and on open, until someone takes it.
+    warnings: Mutex<Vec<VizError>>,
+    stored: u64,
+}
+
+struct Segment {
+    path: PathBuf,
+    index: SegmentIndex,
+}
+
+/// The segment being appended to.
+struct Active {
+    seg: Segment,
+    file: File,
+    created_unix_ms: u64,
+    /// Bytes of the segment in the file; the rest of `index.covered` is `pending`.
+    on_disk: u64,
+    pending: Vec<u8>,
+    /// `index.covered` when the sidecar was last saved.
+    index_saved: u64,
+}
+
+struct Log {
+    dir: PathBuf,
+    max_bytes: u64,
+    max_age: Duration,
+    fsync: Fsync,
+    /// Holds the directory's writer lock while open.
+    _lock: File,
+    sealed: Vec<Segment>,
+    active: Active,
+    /// One batch's frames, encoded before deciding which segment they go to.
+    scratch: Vec<u8>,
+    /// `(offset in scratch, frame length, step)` per event of the batch.
+    frames: Vec<(usize, usize, i64)>,
+}
+
+fn now_unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn io_context(path: &Path, doing: &str) -> impl FnOnce(std::io::Error) -> VizError {
+    let what = format!("{doing} {}", path.display());
+    move |e| VizError::from(e).context(what)
+}
+
+impl FileLogBackend {
+    pub(crate) fn boxed() -> Box<dyn StorageBackend> {
+        Box::new(FileLogBackend::default())
+    }
+
+    /// Tails truncated when the log was opened.
+    pub fn recoveries(&self) -> &[Recovery] {
+        &self.recoveries
+    }
+
+    /// The offset the next event will get: events ever written to this log.
+    pub fn next_offset(&self) -> Option<u64> {
+        self.log
+            .as_ref()
+            .map(|l| l.active.base() + l.active.seg.index.records)
+    }
+
+    /// Reads `start..=end` with the full report: damage met, bytes and segments read.
+    pub fn read(&self, start: i64, end: i64) -> Result<LogRead> {
+        ensure_initialized(self.log.is_some(), "file")?;
+        let log = self.log.as_ref().expect("checked");
+        let mut out = LogRead::default();
+        for seg in &log.sealed {
+            if seg
+                .index
+                .steps()
+                .is_none_or(|(lo, hi)| hi < start || lo > end)
+            {
+                continue;
+            }
+            let file = File::open(&seg.path).map_err(io_context(&seg.path, "opening"))?;
+            read_segment(
+                &seg.path,
+                &seg.index,
+                |f, t| read_at(&file, f, t),
+                start,
+                end,
+                &mut out,
+            )?;
+        }
+        let active = &log.active;
+        read_segment(
+            &active.seg.path,
+            &active.seg.index,
+            |f, t| active.bytes(f, t),
+            start,
+            end,
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
+    fn warn(&self, error: VizError) {
+        eprintln!("viz: warning: {error}");
+        self.warnings.lock().push(error);
+    }
+
+    fn log(&mut self) -> Result<&mut Log> {
+        ensure_initialized(self.log.is_some(), "file")?;
+        Ok(self.log.as_mut().expect("checked"))
+    }
+
+    /// Loads the sealed segments' indexes and recovers the newest segment.
+    fn open(&mut self, dir: &Path, max_bytes: u64, max_age: Duration, fsync: Fsync) -> Result<Log> {
+        std::fs::create_dir_all(dir).map_err(io_context(dir, "creating log directory"))?;
+        let lock = lock_dir(dir)?;
+        let mut found = segment_files(dir).map_err(io_context(dir, "listing"))?;
+        let newest = found.pop();
+        let mut sealed = Vec::new();
+        for (_, path) in found {
+            if let Some(seg) = self.open_sealed(&path)? {
+                sealed.push(seg);
+            }
+        }
+        let next_base = sealed
+            .last()
+            .map_or(0, |s: &Segment| segment_base(&s.path) + s.index.records);
+        let active = match newest {
+            Some((base, path)) => match self.recover(&path, base)? {
+                Some(active) => active,
+                None => Active::create(dir, base, fsync)?,
+            },
+            None => Active::create(dir, next_base, fsync)?,
+        };
+        Ok(Log {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            max_age,
+            fsync,
+            _lock: lock,
+            sealed,
+            active,
+            scratch: Vec::new(),
+            frames: Vec::new(),
+        })
+    }
+
+    /// A sealed segment with its index, rebuilt (and saved) if the sidecar is
+    /// missing or stale. `None` for a damaged header, reported and skipped.
+    fn open_sealed(&mut self, path: &Path) -> Result<Option<Segment>> {
+        let file = File::open(path).map_err(io_context(path, "opening"))?;
+        let len = file.metadata()?.len();
+        if !self.check_header(path, &read_at(&file, 0, HEADER_LEN)?)? {
+            return Ok(None);
+        }
+        let mut index = match load_index(path, len) {
+            Some(index) if index.covered == len => {
+                return Ok(Some(Segment {
+                    path: path.to_path_buf(),
+                    index,
+                }));
+            }
+            Some(index) => index,
+            None => SegmentIndex::empty(HEADER_LEN),
+        };
+        let bytes = read_at(&file, index.covered, len)?;
+        if let Some(stop) = extend_index(&mut index, &bytes) {
+            self.warn(VizError::new(
+                ErrorKind::CorruptData,
+                format!(
+                    "{} at byte offset {}: {}; the {} bytes from there are unreadable",
+                    path.display(),
+                    stop.offset(),
+                    stop.describe(),
+                    len - stop.offset()
+                ),
+            ));
+        }
+        let _ = save_index(path, &index);
+        Ok(Some(Segment {
+            path: path.to_path_buf(),
+            index,
+        }))
+    }
+
+    /// Checks a segment header: a damaged one is reported (`false`); one from a
+    /// newer viz is an error, since writing on would hide its data.
+    fn check_header(&self, path: &Path, head: &[u8]) -> Result<bool> {
+        match Header::decode(head) {
+            Ok(_) => Ok(true),
+            Err(why) if why.contains("newer viz") => Err(VizError::new(
+                ErrorKind::Unsupported,
+                format!("{}: {why}", path.display()),
+            )),
+            Err(why) => {
+                self.warn(VizError::new(
+                    ErrorKind::CorruptData,
+                    format!(
+                        "{}: segment header: {why}; the segment is skipped",
+                        path.display()
+                    ),
+                ));
+                Ok(false)
+            }
+        }
+    }
+
+    /// Opens the newest segment for appending: rebuilds its index and truncates a
+    /// torn or damaged tail, reporting it. `None` when its header is damaged: it
+    /// is moved aside to `<name>.damaged` and the caller starts a fresh segment.
+    fn recover(&mut self, path: &Path, base: u64) -> Result<Option<Active>> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(io_context(path, "opening"))?;
+        let len = file.metadata()?.len();
+        let bytes = read_at(&file, 0, len)?;
+        if !self.check_header(path, &bytes)? {
+            let aside = path.with_extension("vzl.damaged");
+            std::fs::rename(path, &aside).map_err(io_context(path, "moving aside"))?;
+            let _ = std::fs::remove_file(index_path(path));
+            return Ok(None);
+        }
+        let header = Header::decode(&bytes).expect("checked");
+        let body = &bytes[HEADER_LEN as usize..];
+        // Keep everything up to the last intact record; damaged records before it
+        // are reported and left for readers to skip.
+        let mut keep = HEADER_LEN;
+        let mut frames = Frames::new(body, HEADER_LEN);
+        let mut damaged = Vec::new();
+        while let Some(frame) = frames.next() {
+            match frame {
+                Frame::Record { .. } => keep = frames.offset(),
+                Frame::Corrupt { offset, .. } => damaged.push(offset),
+            }
+        }
+        for offset in damaged.into_iter().filter(|&o| o < keep) {
+            self.warn(VizError::new(
+                ErrorKind::CorruptData,
+                format!(
+                    "{} at byte offset {offset}: record payload fails its CRC; readers skip it",
+                    path.display()
+                ),
+            ));
+        }
+        if keep < len {
+            let reason = match frames.stop {
+                Some(stop) if stop.offset() == keep => stop.describe().to_owned(),
+                _ => "records that fail their CRC".to_owned(),
+            };
+            file.set_len(keep).map_err(io_context(path, "truncating"))?;
+            file.sync_all().map_err(io_context(path, "syncing"))?;
+            let recovery = Recovery {
+                segment: path.to_path_buf(),
+                offset: keep,
+                dropped_bytes: len - keep,
+                reason,
+            };
+            self.warn(VizError::new(
+                ErrorKind::CorruptData,
+                format!(
+                    "recovered {}: dropped {} bytes from byte offset {} ({})",
+                    path.display(),
+                    recovery.dropped_bytes,
+                    keep,
+                    recovery.reason
+                ),
+            ));
+            self.recoveries.push(recovery);
+        }
+        let mut index = SegmentIndex::empty(HEADER_LEN);
+        extend_index(&mut index, &bytes[HEADER_LEN as usize..keep as usize]);
+        save_index(path, &index).map_err(io_context(path, "saving the index of"))?;
+        debug_assert_eq!(base, header.base_offset);
+        Ok(Some(Active {
+            index_saved: index.covered,
+            seg: Segment {
+                path: path.to_path_buf(),
+                index,
+            },
+            file,
+            created_unix_ms: header.created_unix_ms,
+            on_disk: keep,
+            pending: Vec::new(),
+        }))
+    }
+}
+
+fn segment_base(path: &Path) -> u64 {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Takes the directory's writer lock, or says who cannot have it.
+fn lock_dir(dir: &Path) -> Result<File> {
+    let path = dir.join("LOCK");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_context(&path, "opening"))?;
+    // SAFETY: flock on a descriptor this function owns; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(VizError::new(
+            ErrorKind::Io,
+            format!(
+                "{} is in use by another file:// writer (in this process or another); give each run its own directory",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(file)
+}
+
+/// Saves an index sidecar atomically (a reader never sees half of one).
+fn save_index(segment: &Path, index: &SegmentIndex) -> std::io::Result<()> {
+    let path = index_path(segment);
+    let tmp = path.with_extension("vzi.tmp");
+    std::fs::write(&tmp, index.encode())?;
+    std::fs::rename(&tmp, &path)
+}
+
+impl Active {
+    /// Creates segment `base` with its header, atomically: readers never see a
+    /// segment without one.
+    fn create(dir: &Path, base: u64, fsync: Fsync) -> Result<Active> {
+        let path = dir.join(segment_name(base));
+        let tmp = path.with_extension("vzl.tmp");
+        let created_unix_ms = now_unix_ms();
+        let header = Header {
+            base_offset: base,
+            created_unix_ms,
+        }
+        .encode();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_context(&tmp, "creating"))?;
+        file.write_all_at(&header, 0)
+            .map_err(io_context(&tmp, "writing"))?;
+        if fsync != Fsync::Never {
+            file.sync_all().map_err(io_context(&tmp, "syncing"))?;
+        }
+        std::fs::rename(&tmp, &path).map_err(io_context(&path, "creating"))?;
+        if fsync != Fsync::Never {
+            // The new name must survive a power cut too.
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io_context(dir, "syncing"))?;
+        }
+        let _ = std::fs::remove_file(index_path(&path));
+        Ok(Active {
+            seg: Segment {
+                path,
+                index: SegmentIndex::empty(HEADER_LEN),
+            },
+            file,
+            created_unix_ms,
+            on_disk: HEADER_LEN,
+            pending: Vec::new(),
+            index_saved: 0,
+        })
+    }
+
+    fn base(&self) -> u64 {
+        segment_base(&self.seg.path)
+    }
+
+    /// Segment bytes `[from, to)`, from the file and the unwritten buffer.
+    fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>> {
+        if from >= self.on_disk {
+            let at = (from - self.on_disk) as usize;
+            let end = ((to - self.on_disk) as usize).min(self.pending.len());
+            return Ok(Cow::Borrowed(&self.pending[at.min(end)..end]));
+        }
+        let mut out = read_at(&self.file, from, to.min(self.on_disk))?.into_owned();
+        if to > self.on_disk {
+            let end = ((to - self.on_disk) as usize).min(self.pending.len());
+            out.extend_from_slice(&self.pending[..end]);
+        }
+        Ok(Cow::Owned(out))
+    }
+
+    /// Writes out the buffer: all of it, or only whole chunks.
+    fn write_out(&mut self, all: bool) -> Result<()> {
+        let n = if all {
+            self.pending.len()
+        } else {
+            self.pending.len() / CHUNK * CHUNK
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        if let Err(e) = self.file.write_all_at(&self.pending[..n], self.on_disk) {
+            // Part may have landed; cut it off so a crash cannot resurrect records
+            // the caller was told failed (the next write starts at on_disk again).
+            let _ = self.file.set_len(self.on_disk);
+            return Err(io_context(&self.seg.path, "writing")(e));
+        }
+        self.on_disk += n as u64;
+        self.pending.drain(..n);
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<()> {
+        self.file
+            .sync_data()
+            .map_err(io_context(&self.seg.path, "syncing"))
+    }
+
+    fn save_index(&mut self) -> Result<()> {
+        if self.index_saved != self.seg.index.covered {
+            save_index(&self.seg.path, &self.seg.index)
+                .map_err(io_context(&self.seg.path, "saving the index of"))?;
+            self.index_saved = self.seg.index.covered;
+        }
+        Ok(())
+    }
+}
+
+impl Log {
+    /// Starts a new segment if the next `incoming` bytes should not go in the
+    /// active one. A failure leaves the active segment in place (it grows past its
+    /// limit) and is returned as a warning, so the batch is still stored.
+    fn roll_if_due(&mut self, incoming: usize) -> Option<VizError> {
+        let active = &self.active;
+        let used = active.seg.index.covered;
+        if active.seg.index.records == 0 {
+            return None;
+        }
+        let age = Duration::from_millis(now_unix_ms().saturating_sub(active.created_unix_ms));
+        if used + incoming as u64 <= self.max_bytes && age < self.max_age {
+            return None;
+        }
+        let rolled = (|| {
+            self.active.write_out(true)?;
+            if self.fsync != Fsync::Never {
+                self.active.sync()?;
+            }
+            self.active.save_index()?;
+            let next = self.active.base() + self.active.seg.index.records;
+            let fresh = Active::create(&self.dir, next, self.fsync)?;
+            let old = std::mem::replace(&mut self.active, fresh);
+            self.sealed.push(old.seg);
+            Ok::<_, VizError>(())
+        })();
+        rolled.err().map(|e| {
+            e.context("starting a new segment (the current one grows past its limit meanwhile)")
+        })
+    }
+
+    fn store(&mut self, events: &[Event]) -> Result<Option<VizError>> {
+        self.scratch.clear();
+        self.frames.clear();
+        for event in events {
+            let at = self.scratch.len();
+            segment::frame(&mut self.scratch, |out| codec::encode(event, out)).map_err(|len| {
+                VizError::invalid_argument(format!(
+                    "event '{}' at step {} encodes to {len} bytes; a log record holds at most {} bytes",
+                    event.tag,
+                    event.step,
+                    segment::MAX_RECORD
+                ))
+            })?;
+            self.frames.push((at, self.scratch.len() - at, event.step));
+        }
+        let warning = self.roll_if_due(self.scratch.len());
+        let active = &mut self.active;
+        let (pending_mark, index_mark) = (active.pending.len(), active.seg.index.mark());
+        let mut offset = active.seg.index.covered;
+        for &(_, len, step) in &self.frames {
+            active.seg.index.note(offset, len as u64, Some(step));
+            offset += len as u64;
+        }
+        active.pending.extend_from_slice(&self.scratch);
+        let written = match self.fsync {
+            Fsync::Batch => active.write_out(true).and_then(|()| active.sync()),
+            Fsync::Never | Fsync::Flush => active.write_out(false),
+        };
+        if let Err(e) = written {
+            // Nothing of this batch counts as stored, so the collector's retry
+            // cannot duplicate it.
+            active.pending.truncate(pending_mark);
+            active.seg.index.rewind(index_mark);
+            return Err(e);
+        }
+        Ok(warning)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.active.write_out(true)?;
+        if self.fsync != Fsync::Never {
+            self.active.sync()?;
+        }
+        self.active.save_index()
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        self.flush()?;
+        let next = self.active.base() + self.active.seg.index.records;
+        let paths: Vec<PathBuf> = self.sealed.drain(..).map(|s| s.path).collect();
+        for path in paths.iter().chain([&self.active.seg.path]) {
+            std::fs::remove_file(path).map_err(io_context(path, "removing"))?;
+            let _ = std::fs::remove_file(index_path(path));
+        }
+        self.active = Active::create(&self.dir, next, self.fsync)?;
+        Ok(())
+    }
+}
+
+impl StorageBackend for FileLogBackend {
+    fn type_name(&self) -> &str {
+        "file"
+    }
+
+    fn initialize_with(&mut self, config: &StorageConfiguration) -> Result<()> {
+        config.validate()?;
+        let mut url = ConnectionString::parse(&config.connection_string)?;
+        let max_bytes = url
+            .take::<u64>("segment_max_bytes")?
+            .unwrap_or(DEFAULT_MAX_BYTES);
+        if max_bytes < 1024 {
+            return Err(VizError::invalid_config(format!(
+                "option segment_max_bytes has invalid value '{max_bytes}' for a file:// (use at least 1024)"
+            )));
+        }
+        let max_age = url
+            .take_duration("segment_max_age")?
+            .unwrap_or(DEFAULT_MAX_AGE);
+        let fsync = match url.take_choice("fsync", &["never", "flush", "batch"])? {
+            Some("never") => Fsync::Never,
+            Some("batch") => Fsync::Batch,
+            _ => Fsync::Flush,
+        };
+        let location = std::mem::take(&mut url.location);
+        url.finish()?;
+        if location.is_empty() {
+            return Err(VizError::invalid_config(
+                "file:// needs a directory, such as file:///runs/exp1/log or file://runs/exp1/log",
+            ));
+        }
+        if self.log.is_some() {
+            self.shutdown()?;
+        }
+        self.recoveries.clear();
+        self.log = Some(self.open(Path::new(&location), max_bytes, max_age, fsync)?);
+        self.stored = 0;
+        Ok(())
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(log) = self.log.as_mut() else {
+            return Ok(());
+        };
+        let flushed = log.flush();
+        self.log = None;
+        flushed
+    }
+
+    fn is_initialized(&self) -> bool {
+        self.log.is_some()
+    }
+
+    fn store_events(&mut self, events: &[Event]) -> Result<()> {
+        let warning = self.log()?.store(events)?;
+        self.stored += events.len() as u64;
+        if let Some(w) = warning {
+            self.warn(w);
+        }
+        Ok(())
+    }
+
+    fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
+        let read = self.read(start_step, end_step)?;
+        for problem in &read.problems {
+            self.warn(problem.to_error());
+        }
+        Ok(read.events)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.log()?.flush()
+    }
+
+    fn event_count(&self) -> u64 {
+        self.stored
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        self.log()?.clear()?;
+        self.stored = 0;
+        Ok(())
+    }
+
+    fn take_warnings(&mut self) -> Vec<VizError> {
+        std::mem::take(self.warnings.get_mut())
+    }
+}

@@ -1,0 +1,235 @@
+//! The sparse step index of a segment: one entry per block of about
+//! [`BLOCK_BYTES`], holding the block's first byte offset and its step range.
+//!
+//! Steps need not increase (several tags share a step; a resumed run may go
+//! back), so each block keeps its own min and max and a range read visits every
+//! block that overlaps. The index is kept in memory by the writer and saved beside
+//! the segment as `<base>.vzi` (a cache: a missing, damaged or stale one is rebuilt
+//! from the segment).
+//!
+//! ```text
+//! sidecar: magic "VIZ-IDX\0" | version u32 | CRC32C of the rest u32 | covered length u64
+//!          | records u64 | entries u32 | entries × (offset u64, min step i64, max step i64)
+//! ```
+
+/// Bytes of records per index entry: small enough that a narrow read touches
+/// little, large enough that the index is 1/2700 of the data.
+pub const BLOCK_BYTES: u64 = 64 * 1024;
+
+const MAGIC: [u8; 8] = *b"VIZ-IDX\0";
+const VERSION: u32 = 1;
+const FIXED: usize = 8 + 4 + 4 + 8 + 8 + 4;
+const ENTRY: usize = 24;
+
+/// One block of records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    /// Segment offset of the block's first record.
+    pub offset: u64,
+    /// Smallest step in the block.
+    pub min_step: i64,
+    /// Largest step in the block.
+    pub max_step: i64,
+}
+
+/// The index of one segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentIndex {
+    /// Blocks in file order.
+    pub blocks: Vec<Block>,
+    /// Segment bytes the index covers (header included).
+    pub covered: u64,
+    /// Records (intact or not) in the covered bytes.
+    pub records: u64,
+}
+
+/// Enough of an index to undo the records noted after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Mark {
+    blocks: usize,
+    last: Option<Block>,
+    covered: u64,
+    records: u64,
+}
+
+impl SegmentIndex {
+    /// The index of a segment holding only its header.
+    pub fn empty(header_len: u64) -> SegmentIndex {
+        SegmentIndex {
+            blocks: Vec::new(),
+            covered: header_len,
+            records: 0,
+        }
+    }
+
+    /// Records a frame of `len` bytes at `offset` (which must be `covered`).
+    pub fn note(&mut self, offset: u64, len: u64, step: Option<i64>) {
+        debug_assert_eq!(offset, self.covered);
+        self.covered = offset + len;
+        self.records += 1;
+        // A damaged record has no step; it still belongs to the block it sits in.
+        let Some(step) = step else {
+            if self.blocks.is_empty() {
+                self.blocks.push(Block {
+                    offset,
+                    min_step: i64::MAX,
+                    max_step: i64::MIN,
+                });
+            }
+            return;
+        };
+        match self.blocks.last_mut() {
+            Some(b) if offset - b.offset < BLOCK_BYTES => {
+                b.min_step = b.min_step.min(step);
+                b.max_step = b.max_step.max(step);
+            }
+            _ => self.blocks.push(Block {
+                offset,
+                min_step: step,
+                max_step: step,
+            }),
+        }
+    }
+
+    /// A point to [`rewind`](Self::rewind) to.
+    pub fn mark(&self) -> Mark {
+        Mark {
+            blocks: self.blocks.len(),
+            last: self.blocks.last().copied(),
+            covered: self.covered,
+            records: self.records,
+        }
+    }
+
+    /// Forgets every record noted since `mark`.
+    pub fn rewind(&mut self, mark: Mark) {
+        self.blocks.truncate(mark.blocks);
+        if let (Some(b), Some(last)) = (self.blocks.last_mut(), mark.last) {
+            *b = last;
+        }
+        self.covered = mark.covered;
+        self.records = mark.records;
+    }
+
+    /// The step range of the whole segment, if it holds any readable record.
+    pub fn steps(&self) -> Option<(i64, i64)> {
+        self.blocks
+            .iter()
+            .filter(|b| b.min_step <= b.max_step)
+            .fold(None, |acc, b| match acc {
+                None => Some((b.min_step, b.max_step)),
+                Some((lo, hi)) => Some((lo.min(b.min_step), hi.max(b.max_step))),
+            })
+    }
+
+    /// Byte ranges `[from, to)` of the blocks overlapping `start..=end`, adjacent
+    /// ones merged so a read makes one request per run of blocks.
+    pub fn ranges(&self, start: i64, end: i64) -> Vec<(u64, u64)> {
+        let mut out: Vec<(u64, u64)> = Vec::new();
+        for (i, b) in self.blocks.iter().enumerate() {
+            if b.max_step < start || b.min_step > end {
+                continue;
+            }
+            let to = self.blocks.get(i + 1).map_or(self.covered, |n| n.offset);
+            match out.last_mut() {
+                Some(last) if last.1 == b.offset => last.1 = to,
+                _ => out.push((b.offset, to)),
+            }
+        }
+        out
+    }
+
+    /// The sidecar file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(FIXED + ENTRY * self.blocks.len());
+        b.extend_from_slice(&MAGIC);
+        b.extend_from_slice(&VERSION.to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&self.covered.to_le_bytes());
+        b.extend_from_slice(&self.records.to_le_bytes());
+        b.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
+        for e in &self.blocks {
+            b.extend_from_slice(&e.offset.to_le_bytes());
+            b.extend_from_slice(&e.min_step.to_le_bytes());
+            b.extend_from_slice(&e.max_step.to_le_bytes());
+        }
+        let crc = crc32c::crc32c(&b[16..]);
+        b[12..16].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Parses a sidecar; `None` when it is not a well-formed current-version index
+    /// (the caller rebuilds it from the segment).
+    pub fn decode(b: &[u8]) -> Option<SegmentIndex> {
+        let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        if b.len() < FIXED
+            || b[..8] != MAGIC
+            || b[8..12] != VERSION.to_le_bytes()
+            || b[12..16] != crc32c::crc32c(&b[16..]).to_le_bytes()
+        {
+            return None;
+        }
+        let n = u32::from_le_bytes(b[32..36].try_into().expect("4 bytes")) as usize;
+        if b.len() != FIXED + n * ENTRY {
+            return None;
+        }
+        let blocks = (0..n)
+            .map(|i| {
+                let at = FIXED + i * ENTRY;
+                Block {
+                    offset: u64_at(at),
+                    min_step: u64_at(at + 8) as i64,
+                    max_step: u64_at(at + 16) as i64,
+                }
+            })
+            .collect();
+        Some(SegmentIndex {
+            blocks,
+            covered: u64_at(16),
+            records: u64_at(24),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_split_by_bytes_and_ranges_select_overlaps() {
+        let mut idx = SegmentIndex::empty(32);
+        let mut at = 32;
+        for step in 0..10_000i64 {
+            idx.note(at, 40, Some(step));
+            at += 40;
+        }
+        assert!(idx.blocks.len() > 5, "{}", idx.blocks.len());
+        assert_eq!(idx.steps(), Some((0, 9_999)));
+        let ranges = idx.ranges(5_000, 5_010);
+        assert_eq!(ranges.len(), 1);
+        let (from, to) = ranges[0];
+        assert!(to - from <= BLOCK_BYTES + 40, "{ranges:?}");
+        assert!(from <= 32 + 5_000 * 40 && to >= 32 + 5_011 * 40);
+        assert_eq!(idx.ranges(0, i64::MAX), vec![(32, at)]);
+        assert!(idx.ranges(10_000, 20_000).is_empty());
+
+        let back = SegmentIndex::decode(&idx.encode()).unwrap();
+        assert_eq!(back, idx);
+        let mut damaged = idx.encode();
+        damaged[40] ^= 1;
+        assert_eq!(SegmentIndex::decode(&damaged), None);
+    }
+
+    #[test]
+    fn rewind_forgets_later_records() {
+        let mut idx = SegmentIndex::empty(32);
+        idx.note(32, 10, Some(5));
+        let mark = idx.mark();
+        let before = idx.clone();
+        idx.note(42, 10, Some(-1));
+        idx.note(52, BLOCK_BYTES, Some(9));
+        idx.note(52 + BLOCK_BYTES, 10, Some(9));
+        idx.rewind(mark);
+        assert_eq!(idx, before);
+    }
+}

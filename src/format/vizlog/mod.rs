@@ -1,0 +1,45 @@
+//! viz's own durable event log: a directory of append-only segment files.
+//!
+//! Each segment is `<base offset, 20 digits>.vzl`: a header with magic and format
+//! version ([`segment`]), then records framed with a length and CRC32C, each one
+//! event ([`codec`]). Beside it, `<base>.vzi` holds the segment's sparse step index
+//! ([`index`]). [`reader`] reads a log, also while a writer appends to it; the
+//! writer is the `file://` backend (`crate::backend::file`).
+
+use std::path::{Path, PathBuf};
+
+pub mod codec;
+pub mod index;
+pub mod reader;
+pub mod segment;
+
+pub use reader::{LogRead, LogReader, Problem};
+
+/// The file name of the segment whose first record has offset `base`.
+pub fn segment_name(base: u64) -> String {
+    format!("{base:020}.vzl")
+}
+
+/// The index sidecar of a segment.
+pub fn index_path(segment: &Path) -> PathBuf {
+    segment.with_extension("vzi")
+}
+
+/// The segments in `dir`, ordered by base offset. Other files are ignored.
+pub fn segment_files(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".vzl")) else {
+            continue;
+        };
+        if stem.len() == 20
+            && let Ok(base) = stem.parse::<u64>()
+        {
+            out.push((base, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}

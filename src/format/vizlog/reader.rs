@@ -1,0 +1,255 @@
+//! Reading a log: by step range, through the sparse index, reporting damage.
+//!
+//! What a reader does past damage, per kind:
+//! - a record whose payload fails its CRC (or does not decode) is skipped and
+//!   reported; reading goes on at the next record;
+//! - a record whose length fails its CRC ends that segment, since nothing after it
+//!   can be located; the bytes from there are reported, and reading goes on with the
+//!   next segment;
+//! - a segment whose header is damaged is reported and skipped;
+//! - a record cut short at the end of the newest segment is where a writer is still
+//!   appending (or where one crashed): it is left out and noted in
+//!   [`LogRead::incomplete_tail`], not reported as damage. The writer truncates such
+//!   a tail when it reopens the log, and reports it then.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::codec;
+use super::index::SegmentIndex;
+use super::segment::{FRAME_LEN, Frame, Frames, HEADER_LEN, Header, Stop};
+use crate::error::{ErrorKind, Result, VizError};
+use crate::event::Event;
+
+/// Damage found while reading.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Byte offset in the segment where the damage starts.
+    pub offset: u64,
+    /// Bytes skipped because of it.
+    pub bytes: u64,
+    /// What is wrong.
+    pub what: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at byte offset {}: {} ({} bytes skipped)",
+            self.segment.display(),
+            self.offset,
+            self.what,
+            self.bytes
+        )
+    }
+}
+
+impl Problem {
+    /// The problem as an error of kind `CorruptData`.
+    pub fn to_error(&self) -> VizError {
+        VizError::new(ErrorKind::CorruptData, self.to_string())
+    }
+}
+
+/// The result of a range read.
+#[derive(Debug, Default)]
+pub struct LogRead {
+    /// Intact events in the range, in log order.
+    pub events: Vec<Event>,
+    /// Damage met on the way, each with its segment and offset.
+    pub problems: Vec<Problem>,
+    /// The newest segment and offset where a partial record starts, if any.
+    pub incomplete_tail: Option<(PathBuf, u64)>,
+    /// Segments whose records were read (others were skipped by their index).
+    pub segments_read: usize,
+    /// Segment bytes read, index rebuilds included.
+    pub bytes_read: u64,
+}
+
+/// Reads a log directory without modifying it; safe while a writer appends.
+#[derive(Debug, Clone)]
+pub struct LogReader {
+    dir: PathBuf,
+}
+
+impl LogReader {
+    /// A reader for the log in `dir`, which must exist.
+    pub fn open(dir: impl AsRef<Path>) -> Result<LogReader> {
+        let dir = dir.as_ref().to_path_buf();
+        if !dir.is_dir() {
+            return Err(VizError::new(
+                ErrorKind::Io,
+                format!("{} is not a viz event log directory", dir.display()),
+            ));
+        }
+        Ok(LogReader { dir })
+    }
+
+    /// Intact events with `start <= step <= end`, and the damage met.
+    pub fn read(&self, start: i64, end: i64) -> Result<LogRead> {
+        let mut out = LogRead::default();
+        let segments = super::segment_files(&self.dir).map_err(|e| {
+            VizError::from(e).context(format_args!("listing {}", self.dir.display()))
+        })?;
+        let newest = segments.len().saturating_sub(1);
+        for (i, (_, path)) in segments.iter().enumerate() {
+            let Some(file) = open_segment(path, &mut out)? else {
+                continue;
+            };
+            let source = |from: u64, to: u64| read_at(&file, from, to);
+            let len = file.metadata()?.len();
+            let mut index =
+                load_index(path, len).unwrap_or_else(|| SegmentIndex::empty(HEADER_LEN));
+            if index.covered < len {
+                let bytes = source(index.covered, len)?;
+                out.bytes_read += bytes.len() as u64;
+                let stop = extend_index(&mut index, &bytes);
+                match stop {
+                    Some(Stop::Torn { offset }) if i == newest => {
+                        out.incomplete_tail = Some((path.clone(), offset));
+                    }
+                    Some(stop) => out.problems.push(Problem {
+                        segment: path.clone(),
+                        offset: stop.offset(),
+                        bytes: len - stop.offset(),
+                        what: format!("{}; the rest of the segment is unreadable", stop.describe()),
+                    }),
+                    None => {}
+                }
+            }
+            read_segment(path, &index, source, start, end, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Opens a segment and checks its header; a damaged header is reported in `out`
+/// and gives `None`. A header from a newer viz is an error: skipping would hide data.
+fn open_segment(path: &Path, out: &mut LogRead) -> Result<Option<File>> {
+    let file = File::open(path)
+        .map_err(|e| VizError::from(e).context(format_args!("opening {}", path.display())))?;
+    let head = read_at(&file, 0, HEADER_LEN)?;
+    match Header::decode(&head) {
+        Ok(_) => Ok(Some(file)),
+        Err(why) if why.contains("newer viz") => Err(VizError::new(
+            ErrorKind::Unsupported,
+            format!("{}: {why}", path.display()),
+        )),
+        Err(why) => {
+            out.problems.push(Problem {
+                segment: path.to_path_buf(),
+                offset: 0,
+                bytes: file.metadata()?.len(),
+                what: format!("segment header: {why}"),
+            });
+            Ok(None)
+        }
+    }
+}
+
+/// Reads bytes `[from, to)` of `file`, or fewer if the file is shorter.
+pub(crate) fn read_at(file: &File, from: u64, to: u64) -> Result<Cow<'static, [u8]>> {
+    let mut buf = vec![0u8; to.saturating_sub(from) as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], from + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    buf.truncate(filled);
+    Ok(Cow::Owned(buf))
+}
+
+/// The saved index of `segment`, if it is intact and fits a file of `len` bytes.
+pub(crate) fn load_index(segment: &Path, len: u64) -> Option<SegmentIndex> {
+    let bytes = std::fs::read(super::index_path(segment)).ok()?;
+    SegmentIndex::decode(&bytes).filter(|i| i.covered <= len && i.covered >= HEADER_LEN)
+}
+
+/// Indexes the frames in `bytes`, which start at `index.covered`. Returns why the
+/// scan stopped early, if it did; the index then covers everything before that.
+pub(crate) fn extend_index(index: &mut SegmentIndex, bytes: &[u8]) -> Option<Stop> {
+    let mut frames = Frames::new(bytes, index.covered);
+    for frame in frames.by_ref() {
+        match frame {
+            Frame::Record { offset, payload } => {
+                index.note(
+                    offset,
+                    (FRAME_LEN + payload.len()) as u64,
+                    codec::step_of(payload),
+                );
+            }
+            Frame::Corrupt { offset, len } => index.note(offset, FRAME_LEN as u64 + len, None),
+        }
+    }
+    frames.stop
+}
+
+/// Reads the blocks of one segment that overlap `start..=end` through `source`
+/// (which returns segment bytes `[from, to)`), appending to `out`.
+pub(crate) fn read_segment<'s>(
+    path: &Path,
+    index: &SegmentIndex,
+    source: impl Fn(u64, u64) -> Result<Cow<'s, [u8]>>,
+    start: i64,
+    end: i64,
+    out: &mut LogRead,
+) -> Result<()> {
+    if index.steps().is_none_or(|(lo, hi)| hi < start || lo > end) {
+        return Ok(());
+    }
+    out.segments_read += 1;
+    for (from, to) in index.ranges(start, end) {
+        let bytes = source(from, to)?;
+        out.bytes_read += bytes.len() as u64;
+        let mut frames = Frames::new(&bytes, from);
+        for frame in frames.by_ref() {
+            let problem = |offset: u64, bytes: u64, what: String| Problem {
+                segment: path.to_path_buf(),
+                offset,
+                bytes,
+                what,
+            };
+            match frame {
+                Frame::Record { offset, payload } => {
+                    if codec::step_of(payload).is_some_and(|s| s < start || s > end) {
+                        continue;
+                    }
+                    match codec::decode(payload) {
+                        Ok(event) => out.events.push(event),
+                        Err(why) => out.problems.push(problem(
+                            offset,
+                            (FRAME_LEN + payload.len()) as u64,
+                            format!("record does not decode: {why}"),
+                        )),
+                    }
+                }
+                Frame::Corrupt { offset, len } => out.problems.push(problem(
+                    offset,
+                    FRAME_LEN as u64 + len,
+                    "record payload fails its CRC".to_owned(),
+                )),
+            }
+        }
+        // The index says where records end, so a stop inside a range means the
+        // segment changed under the index (it was damaged after being indexed).
+        if let Some(stop) = frames.stop {
+            out.problems.push(Problem {
+                segment: path.to_path_buf(),
+                offset: stop.offset(),
+                bytes: to - stop.offset(),
+                what: format!("{} inside an indexed block", stop.describe()),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,294 @@
+//! Segment files: a 32-byte header, then framed records.
+//!
+//! ```text
+//! header: magic "VIZ-LOG\0" | version u32 | header CRC32C u32 | base offset u64 | created unix ms u64
+//! record: length u32 | masked CRC32C of the length u32 | masked CRC32C of the payload u32 | payload
+//! ```
+//!
+//! The length has its own CRC so that a damaged length is told apart from a record
+//! cut short by a crash: the first means "unreadable from here", the second "torn
+//! tail". A damaged payload under an intact length is skipped, and reading goes on
+//! at the next record.
+
+use crate::format::tfrecord::masked_crc;
+
+/// The first eight bytes of every segment.
+pub const MAGIC: [u8; 8] = *b"VIZ-LOG\0";
+/// The segment format this build writes. Readers refuse newer versions by name and
+/// would upgrade older ones here, when there are any.
+pub const VERSION: u32 = 1;
+/// Header size in bytes.
+pub const HEADER_LEN: u64 = 32;
+/// Frame overhead per record in bytes.
+pub const FRAME_LEN: usize = 12;
+/// Largest payload a record may carry.
+pub const MAX_RECORD: usize = u32::MAX as usize;
+
+/// What a segment header says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The offset (event sequence number) of the segment's first record.
+    pub base_offset: u64,
+    /// When the segment was created, for age-based rolling across restarts.
+    pub created_unix_ms: u64,
+}
+
+impl Header {
+    /// The header's bytes.
+    pub fn encode(&self) -> [u8; HEADER_LEN as usize] {
+        let mut b = [0u8; HEADER_LEN as usize];
+        b[..8].copy_from_slice(&MAGIC);
+        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        b[16..24].copy_from_slice(&self.base_offset.to_le_bytes());
+        b[24..32].copy_from_slice(&self.created_unix_ms.to_le_bytes());
+        let crc = crc32c::crc32c(&b);
+        b[12..16].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Parses a header; the error says what is wrong.
+    pub fn decode(bytes: &[u8]) -> Result<Header, String> {
+        let b: &[u8; HEADER_LEN as usize] = bytes
+            .get(..HEADER_LEN as usize)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                format!(
+                    "{} bytes, shorter than the {HEADER_LEN}-byte header",
+                    bytes.len()
+                )
+            })?;
+        if b[..8] != MAGIC {
+            return Err(format!(
+                "bad magic {:02x?} (not a viz event log segment)",
+                &b[..8]
+            ));
+        }
+        let version = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
+        let mut unsummed = *b;
+        unsummed[12..16].fill(0);
+        let crc = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes"));
+        if crc32c::crc32c(&unsummed) != crc {
+            return Err("header CRC mismatch".to_owned());
+        }
+        if version != VERSION {
+            return Err(format!(
+                "format version {version}, but this viz reads version {VERSION}{}",
+                if version > VERSION {
+                    " (written by a newer viz; upgrade to read it)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        Ok(Header {
+            base_offset: u64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
+            created_unix_ms: u64::from_le_bytes(b[24..32].try_into().expect("8 bytes")),
+        })
+    }
+}
+
+/// Appends one framed record whose payload `encode` writes. Returns the payload
+/// length, or an error when it exceeds [`MAX_RECORD`] (nothing is left appended).
+pub fn frame(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> Result<usize, usize> {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_LEN]);
+    encode(out);
+    let len = out.len() - start - FRAME_LEN;
+    if len > MAX_RECORD {
+        out.truncate(start);
+        return Err(len);
+    }
+    let len_bytes = (len as u32).to_le_bytes();
+    let payload_crc = masked_crc(&out[start + FRAME_LEN..]);
+    out[start..start + 4].copy_from_slice(&len_bytes);
+    out[start + 4..start + 8].copy_from_slice(&masked_crc(&len_bytes).to_le_bytes());
+    out[start + 8..start + 12].copy_from_slice(&payload_crc.to_le_bytes());
+    Ok(len)
+}
+
+/// One step of a scan.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// An intact record starting at `offset`.
+    Record {
+        /// Byte offset of the frame in the segment.
+        offset: u64,
+        /// The payload.
+        payload: &'a [u8],
+    },
+    /// A record whose payload fails its CRC; the scan continues after it.
+    Corrupt {
+        /// Byte offset of the frame in the segment.
+        offset: u64,
+        /// Its payload length.
+        len: u64,
+    },
+}
+
+/// Why a scan stopped before the end of its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// A record is cut short: a crash mid-write, or a writer still appending.
+    Torn {
+        /// Byte offset where the partial record starts.
+        offset: u64,
+    },
+    /// A record length fails its CRC, so nothing after it can be located.
+    BadLength {
+        /// Byte offset of the damaged frame.
+        offset: u64,
+    },
+}
+
+impl Stop {
+    /// Where the unreadable bytes start.
+    pub fn offset(self) -> u64 {
+        match self {
+            Stop::Torn { offset } | Stop::BadLength { offset } => offset,
+        }
+    }
+
+    /// A phrase for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Stop::Torn { .. } => "a torn record (cut short)",
+            Stop::BadLength { .. } => "a record length that fails its CRC",
+        }
+    }
+}
+
+/// Walks the frames in `bytes`, which start at segment offset `base`. Iteration
+/// ends at the end of the bytes or at an unreadable frame, left in `stop`.
+pub struct Frames<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    base: u64,
+    /// Set when iteration ended early.
+    pub stop: Option<Stop>,
+}
+
+impl<'a> Frames<'a> {
+    /// Scans `bytes`, which sit at segment offset `base`.
+    pub fn new(bytes: &'a [u8], base: u64) -> Frames<'a> {
+        Frames {
+            bytes,
+            at: 0,
+            base,
+            stop: None,
+        }
+    }
+
+    /// The segment offset just past the last frame walked.
+    pub fn offset(&self) -> u64 {
+        self.base + self.at as u64
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Frame<'a>;
+
+    fn next(&mut self) -> Option<Frame<'a>> {
+        if self.stop.is_some() || self.at == self.bytes.len() {
+            return None;
+        }
+        let offset = self.offset();
+        let rest = &self.bytes[self.at..];
+        let Some(head) = rest.get(..FRAME_LEN) else {
+            self.stop = Some(Stop::Torn { offset });
+            return None;
+        };
+        let len_bytes: [u8; 4] = head[..4].try_into().expect("4 bytes");
+        let field = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().expect("4 bytes"));
+        if masked_crc(&len_bytes) != field(4) {
+            self.stop = Some(Stop::BadLength { offset });
+            return None;
+        }
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        let Some(payload) = rest.get(FRAME_LEN..FRAME_LEN + len) else {
+            self.stop = Some(Stop::Torn { offset });
+            return None;
+        };
+        self.at += FRAME_LEN + len;
+        Some(if masked_crc(payload) == field(8) {
+            Frame::Record { offset, payload }
+        } else {
+            Frame::Corrupt {
+                offset,
+                len: len as u64,
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for p in payloads {
+            frame(&mut out, |o| o.extend_from_slice(p)).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn header_round_trips_and_names_what_is_wrong() {
+        let h = Header {
+            base_offset: 7,
+            created_unix_ms: 99,
+        };
+        let b = h.encode();
+        assert_eq!(Header::decode(&b), Ok(h));
+        assert!(Header::decode(&b[..31]).unwrap_err().contains("shorter"));
+        let mut bad = b;
+        bad[0] = b'X';
+        assert!(Header::decode(&bad).unwrap_err().contains("bad magic"));
+        let mut bad = b;
+        bad[20] ^= 1;
+        assert_eq!(Header::decode(&bad).unwrap_err(), "header CRC mismatch");
+        let mut newer = b;
+        newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+        newer[12..16].fill(0);
+        let crc = crc32c::crc32c(&newer);
+        newer[12..16].copy_from_slice(&crc.to_le_bytes());
+        assert!(Header::decode(&newer).unwrap_err().contains("newer viz"));
+    }
+
+    #[test]
+    fn scan_skips_bad_payloads_and_stops_at_bad_lengths_and_torn_tails() {
+        let bytes = framed(&[b"one", b"two", b"three"]);
+        let offsets: Vec<u64> = Frames::new(&bytes, 32)
+            .map(|f| match f {
+                Frame::Record { offset, .. } => offset,
+                Frame::Corrupt { .. } => panic!("intact"),
+            })
+            .collect();
+        assert_eq!(offsets, [32, 32 + 15, 32 + 30]);
+
+        let mut flipped = bytes.clone();
+        flipped[15 + 12] ^= 0x40; // a payload byte of "two"
+        let frames: Vec<_> = Frames::new(&flipped, 0).collect();
+        assert_eq!(frames[1], Frame::Corrupt { offset: 15, len: 3 });
+        assert!(matches!(
+            frames[2],
+            Frame::Record {
+                payload: b"three",
+                ..
+            }
+        ));
+
+        let mut bad_len = bytes.clone();
+        bad_len[15] ^= 1;
+        let mut scan = Frames::new(&bad_len, 0);
+        assert_eq!(scan.by_ref().count(), 1);
+        assert_eq!(scan.stop, Some(Stop::BadLength { offset: 15 }));
+
+        for cut in [31, 40, 44] {
+            let mut scan = Frames::new(&bytes[..cut], 0);
+            assert_eq!(scan.by_ref().count(), 2);
+            assert_eq!(scan.stop, Some(Stop::Torn { offset: 30 }), "cut {cut}");
+            assert_eq!(scan.offset(), 30);
+        }
+    }
+}
