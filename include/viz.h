@@ -12,6 +12,7 @@
 #ifndef VIZ_H
 #define VIZ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -342,6 +343,13 @@ typedef struct viz_event_sink viz_event_sink;
  * `viz_events_get`, free with `viz_events_free`. Immutable, so any thread may read it.
  */
 typedef struct viz_events viz_events;
+
+/**
+ * One storage backend instance. Opaque; create with `viz_storage_open`, release
+ * with `viz_storage_free`. Calls on one handle may come from any threads: each
+ * runs under the instance's lock, as do a collector's deliveries to it.
+ */
+typedef struct viz_storage viz_storage;
 
 /**
  * One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
@@ -684,6 +692,69 @@ viz_status viz_collector_new(const char *config_json,
                              viz_collector **out);
 
 /**
+ * Like `viz_collector_new`, with `n` storage handles as the first destinations
+ * (numbered 0 to n-1 for `viz_get_events`; the config's `backends`, which may then
+ * be omitted, follow). The collector delivers to the very instances behind the
+ * handles, so reads through them see its events. It does not shut them down:
+ * stopping flushes them, and they stay open for their handles.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * As `viz_collector_new`; `storages` NULL (with `n` 0) or valid for `n` live
+ * storage handles.
+ */
+viz_status viz_collector_new_with_storage(const char *config_json,
+                                          const viz_storage *const *storages,
+                                          size_t n,
+                                          viz_collector **out);
+
+/**
+ * Starts a collector created with `"start": false`. Events collected before are
+ * delivered once it runs. A stopped collector cannot restart:
+ * `VIZ_STATUS_CLOSED`; create a new one.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle.
+ */
+viz_status viz_collector_start(const viz_collector *collector);
+
+/**
+ * Stops accepting events, delivers and flushes what was collected, shuts the
+ * backends down and joins the threads, waiting at most `timeout_ms`. The handle
+ * stays valid (collects then fail with `VIZ_STATUS_CLOSED`) until
+ * `viz_collector_close`.
+ *
+ * Thread safety: safe from any thread except a backend callback's own thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle.
+ */
+viz_status viz_collector_stop(const viz_collector *collector, uint32_t timeout_ms);
+
+/**
+ * Whether the collector is started and not stopped. False for NULL.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle.
+ */
+bool viz_collector_is_running(const viz_collector *collector);
+
+/**
+ * Writes the number of events collected but not yet handed to the backends.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` NULL or a live handle; `out` NULL or valid for writing a `size_t`.
+ */
+viz_status viz_collector_pending(const viz_collector *collector, size_t *out);
+
+/**
  * Flushes, stops and frees the collector, waiting at most `timeout_ms` for its
  * backends. The handle is consumed whatever the outcome: do not use it again. A
  * backend still busy at the deadline is abandoned on its thread and reported as
@@ -888,6 +959,112 @@ void viz_events_free(viz_events *events);
  * `viz_event` whose pointers satisfy the contract of its kind.
  */
 viz_status viz_event_sink_push(viz_event_sink *sink, const viz_event *event);
+
+/**
+ * Opens a backend instance through the factory: of `backend_type` if not NULL,
+ * else of the connection string's scheme (`"file:///runs/a"`, `"memory://"`, a
+ * type registered with `viz_backend_register`, ...). On success `*out` receives
+ * the handle.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `backend_type` NULL or NUL-terminated; `connection_string` NUL-terminated; `out`
+ * NULL or valid for writing a pointer.
+ */
+viz_status viz_storage_open(const char *backend_type,
+                            const char *connection_string,
+                            viz_storage **out);
+
+/**
+ * Stores `len` events as one batch: all or (on failure) none. An event with
+ * `wall_time` 0 is stamped now. An invalid event fails the call with a message
+ * naming it (`events[i]`), before anything is stored.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `events` NULL (with `len` 0) or valid for `len`
+ * events whose pointers satisfy the contract of their kind.
+ */
+viz_status viz_storage_store(const viz_storage *storage, const viz_event *events, size_t len);
+
+/**
+ * Reads the stored events with `start_step <= step <= end_step`, in stored order,
+ * into a result handle for `viz_events_len`/`viz_events_get`/`viz_events_free`.
+ * Write-only backends answer `VIZ_STATUS_UNSUPPORTED`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_storage_get_events(const viz_storage *storage,
+                                  int64_t start_step,
+                                  int64_t end_step,
+                                  viz_events **out);
+
+/**
+ * Makes everything stored so far durable, as far as the backend goes.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle.
+ */
+viz_status viz_storage_flush(const viz_storage *storage);
+
+/**
+ * Writes the number of events stored since open or the last clear to `*out`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `out` NULL or valid for writing a `uint64_t`.
+ */
+viz_status viz_storage_event_count(const viz_storage *storage, uint64_t *out);
+
+/**
+ * Removes every stored event.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle.
+ */
+viz_status viz_storage_clear(const viz_storage *storage);
+
+/**
+ * Flushes and closes the backend. Later stores fail with `VIZ_STATUS_CLOSED`; the
+ * handle itself stays valid until `viz_storage_free`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle.
+ */
+viz_status viz_storage_shutdown(const viz_storage *storage);
+
+/**
+ * Whether the backend is open (opened and not shut down). False for NULL.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle.
+ */
+bool viz_storage_is_initialized(const viz_storage *storage);
+
+/**
+ * Releases the handle. The backend is shut down once no collector it was lent to
+ * still uses it. NULL is ignored.
+ *
+ * Thread safety: must not race other calls on the same handle.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle, not used afterwards.
+ */
+void viz_storage_free(viz_storage *storage);
 
 /**
  * The library version as a static NUL-terminated string, such as `"0.1.0"`.

@@ -131,6 +131,12 @@ fn c_every_event_kind_batches_and_bad_events() {
 }
 
 #[test]
+fn c_storage_handles_and_collector_lifecycle() {
+    let out = run(Command::new(build_c("storage", "plain")), "running storage");
+    assert!(out.contains("storage: ok"), "{out}");
+}
+
+#[test]
 fn c_host_backend_with_callbacks_and_finalizer() {
     let out = run(
         Command::new(build_c("host_backend", "plain")),
@@ -149,7 +155,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         eprintln!("SKIPPED: valgrind is not installed; `bash scripts/test.sh` installs it");
         return;
     }
-    for name in ["lifecycle", "events", "host_backend"] {
+    for name in ["lifecycle", "events", "host_backend", "storage"] {
         let mut cmd = Command::new("valgrind");
         cmd.args([
             "--error-exitcode=99",

@@ -591,6 +591,13 @@ impl Log {
     }
 }
 
+impl Drop for FileLogBackend {
+    fn drop(&mut self) {
+        // Buffered records must reach the file even when nobody called shutdown.
+        let _ = self.shutdown();
+    }
+}
+
 impl StorageBackend for FileLogBackend {
     fn type_name(&self) -> &str {
         "file"

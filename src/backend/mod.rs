@@ -12,6 +12,7 @@ pub mod base;
 pub mod file;
 pub mod jsonl;
 pub mod memory;
+pub mod shared;
 pub mod subscriber;
 pub mod tensorboard;
 

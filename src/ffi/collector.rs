@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use super::boundary::{Failure, Handle, c_str, guard, write_out};
 use super::status::viz_status;
+use super::storage::{lend, viz_storage};
+use crate::backend::shared::SharedBackend;
 use crate::collector::{Collector, Route};
 use crate::config::{CollectorConfig, StorageConfiguration};
 use crate::error::VizError;
@@ -68,7 +70,15 @@ pub struct viz_stats {
 struct Spec {
     #[serde(default)]
     collector: CollectorConfig,
+    #[serde(default)]
     backends: Vec<Value>,
+    /// Whether to start at once (the default) or on `viz_collector_start`.
+    #[serde(default = "yes")]
+    start: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One backend in the JSON: a connection string, or an object.
@@ -84,10 +94,18 @@ struct BackendEntry {
     tag_prefixes: Vec<String>,
 }
 
-fn build(json: &str) -> Result<Collector, VizError> {
+fn build(json: &str, storages: Vec<SharedBackend>) -> Result<Collector, VizError> {
     let spec: Spec = serde_json::from_str(json)
         .map_err(|e| VizError::invalid_config(format!("config JSON: {e}")))?;
+    if spec.backends.is_empty() && storages.is_empty() {
+        return Err(VizError::invalid_config(
+            "the config lists no backends: give at least one in \"backends\" (or a storage handle)",
+        ));
+    }
     let mut builder = Collector::builder().config(spec.collector);
+    for storage in storages {
+        builder = builder.backend(storage);
+    }
     for (i, backend) in spec.backends.into_iter().enumerate() {
         let entry = match backend {
             Value::String(url) => BackendEntry {
@@ -121,7 +139,11 @@ fn build(json: &str) -> Result<Collector, VizError> {
         }
         builder = builder.route(route);
     }
-    builder.build_and_start()
+    let collector = builder.build()?;
+    if spec.start {
+        collector.start()?;
+    }
+    Ok(collector)
 }
 
 /// Creates and starts a collector from a JSON config:
@@ -152,9 +174,114 @@ pub unsafe extern "C" fn viz_collector_new(
         if out.is_null() {
             return Err(Failure::null("out"));
         }
-        let collector = build(json)?;
+        let collector = build(json, Vec::new())?;
         // SAFETY: `out` is non-NULL and writable, per the header.
         unsafe { write_out(out, viz_collector::into_raw(Box::new(collector)), "out") }
+    })
+}
+
+/// Like `viz_collector_new`, with `n` storage handles as the first destinations
+/// (numbered 0 to n-1 for `viz_get_events`; the config's `backends`, which may then
+/// be omitted, follow). The collector delivers to the very instances behind the
+/// handles, so reads through them see its events. It does not shut them down:
+/// stopping flushes them, and they stay open for their handles.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// As `viz_collector_new`; `storages` NULL (with `n` 0) or valid for `n` live
+/// storage handles.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_new_with_storage(
+    config_json: *const c_char,
+    storages: *const *const viz_storage,
+    n: usize,
+    out: *mut *mut viz_collector,
+) -> viz_status {
+    guard("viz_collector_new_with_storage", || {
+        // SAFETY: the host passes a NUL-terminated string, per the header.
+        let json = unsafe { c_str(config_json, "config_json") }?;
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        // SAFETY: per the header's contract.
+        let lent = unsafe { lend(storages, n) }?;
+        let collector = build(json, lent)?;
+        // SAFETY: `out` is non-NULL and writable, per the header.
+        unsafe { write_out(out, viz_collector::into_raw(Box::new(collector)), "out") }
+    })
+}
+
+/// Starts a collector created with `"start": false`. Events collected before are
+/// delivered once it runs. A stopped collector cannot restart:
+/// `VIZ_STATUS_CLOSED`; create a new one.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_start(collector: *const viz_collector) -> viz_status {
+    guard("viz_collector_start", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        Ok(c.start()?)
+    })
+}
+
+/// Stops accepting events, delivers and flushes what was collected, shuts the
+/// backends down and joins the threads, waiting at most `timeout_ms`. The handle
+/// stays valid (collects then fail with `VIZ_STATUS_CLOSED`) until
+/// `viz_collector_close`.
+///
+/// Thread safety: safe from any thread except a backend callback's own thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_stop(
+    collector: *const viz_collector,
+    timeout_ms: u32,
+) -> viz_status {
+    guard("viz_collector_stop", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        Ok(c.stop(Duration::from_millis(timeout_ms.into()))?)
+    })
+}
+
+/// Whether the collector is started and not stopped. False for NULL.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_is_running(collector: *const viz_collector) -> bool {
+    let mut running = false;
+    guard("viz_collector_is_running", || {
+        // SAFETY: handle as promised by the header.
+        running = unsafe { viz_collector::borrow(collector, "collector") }?.is_running();
+        Ok(())
+    });
+    running
+}
+
+/// Writes the number of events collected but not yet handed to the backends.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` NULL or a live handle; `out` NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_pending(
+    collector: *const viz_collector,
+    out: *mut usize,
+) -> viz_status {
+    guard("viz_collector_pending", || {
+        // SAFETY: handle and out-pointer as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        unsafe { write_out(out, c.pending_event_count(), "out") }
     })
 }
 

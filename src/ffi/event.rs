@@ -128,7 +128,11 @@ pub struct viz_event {
 ///
 /// # Safety
 /// A non-NULL `ptr` must be valid for `len` reads of `T`.
-unsafe fn slice<'a, T>(ptr: *const T, len: usize, name: &'static str) -> Result<&'a [T], Failure> {
+pub(crate) unsafe fn slice<'a, T>(
+    ptr: *const T,
+    len: usize,
+    name: &'static str,
+) -> Result<&'a [T], Failure> {
     if len == 0 {
         return Ok(&[]);
     }

@@ -1,7 +1,7 @@
 //! The C ABI: `viz_*` functions over opaque handles.
 //!
 //! One module per API area ([`status`], [`error`], [`collector`], [`config`], [`event`],
-//! [`backend`], [`query`], [`version`]).
+//! [`backend`], [`query`], [`storage`], [`version`]).
 //! Every entry point runs inside `boundary::guard`, which catches panics (nothing
 //! unwinds into the host), checks pointers and turns errors into a fixed-value
 //! [`status::viz_status`] plus a per-thread message for [`error::viz_last_error_message`].
@@ -18,4 +18,5 @@ pub mod error;
 pub mod event;
 pub mod query;
 pub mod status;
+pub mod storage;
 pub mod version;

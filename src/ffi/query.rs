@@ -63,17 +63,23 @@ pub unsafe extern "C" fn viz_get_events(
         let events = c.query_backend(backend_index, Duration::from_secs(30), move |b| {
             b.get_events(start_step, end_step)
         })??;
+        // SAFETY: `out` is non-NULL and writable, per the header.
+        unsafe { write_out(out, viz_events::of(events), "out") }
+    })
+}
+
+impl viz_events {
+    /// A result handle owning `events`, for the host to free with `viz_events_free`.
+    pub(crate) fn of(events: Vec<Event>) -> *mut viz_events {
         let (mut tags, mut strings) = (HashMap::new(), Vec::new());
         let views = views_of(&events, &mut tags, &mut strings);
-        let result = EventsResult {
+        viz_events::into_raw(Box::new(EventsResult {
             views,
             _events: events,
             _tags: tags,
             _strings: strings,
-        };
-        // SAFETY: `out` is non-NULL and writable, per the header.
-        unsafe { write_out(out, viz_events::into_raw(Box::new(result)), "out") }
-    })
+        }))
+    }
 }
 
 /// Number of events in a result (0 for NULL).
