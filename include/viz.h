@@ -448,9 +448,11 @@ typedef struct {
 
 /**
  * Callbacks of a host-defined backend. Every callback takes the registration's
- * `userdata` first and returns a `viz_status` (`VIZ_STATUS_OK` on success; any
- * other value counts as a backend error, and the batch is retried under the
- * collector's retry policy).
+ * `userdata` first and returns a `viz_status`: `VIZ_STATUS_OK` on success, else
+ * the status that says what failed (`VIZ_STATUS_UNSUPPORTED` from a write-only
+ * backend's `get_events`, `VIZ_STATUS_IO` for a full disk), which callers then
+ * receive; a value outside the enum counts as `VIZ_STATUS_BACKEND_ERROR`. A failed
+ * `store_batch` is retried under the collector's retry policy.
  *
  * Threads: callbacks of one backend instance run on that instance's delivery
  * thread, one at a time. Instances made from one registration (several collectors,
@@ -633,6 +635,19 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Called by a host backend callback before it returns a failing status: `message`
+ * (NUL-terminated UTF-8; invalid bytes are replaced) becomes part of the error
+ * viz reports for the call, so the host's own explanation (an exception's message,
+ * `strerror`) reaches whoever sees the error. Ignored outside a callback.
+ *
+ * Thread safety: call it on the thread running the callback.
+ *
+ * # Safety
+ * `message` must be NULL or NUL-terminated.
+ */
+viz_status viz_backend_set_error(const char *message);
 
 /**
  * Registers a backend type implemented by the host. Collectors then use it like a

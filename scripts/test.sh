@@ -17,13 +17,19 @@ cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 
 step "system packages"
-# valgrind checks the C harness for memory errors; gcc/g++ compile it.
+# valgrind checks the C harness for memory errors; gcc/g++ compile it; Mono's mcs
+# and runtime build and run the C# binding's tests.
 missing=()
-for tool in valgrind gcc g++ python3; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in valgrind gcc g++ python3 mcs mono; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=()
   for tool in "${missing[@]}"; do
-    case "$tool" in python3) pkgs+=(python3 python3-venv) ;; *) pkgs+=("$tool") ;; esac
+    case "$tool" in
+      python3) pkgs+=(python3 python3-venv) ;;
+      mcs) pkgs+=(mono-mcs) ;;
+      mono) pkgs+=(mono-runtime) ;;
+      *) pkgs+=("$tool") ;;
+    esac
   done
   echo "installing: ${pkgs[*]}"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
@@ -54,6 +60,10 @@ elif [ -n "${CI:-}" ]; then
 else
   echo "!!! SKIPPED: python3 is missing, so TensorBoard's readers did not check the event files !!!" >&2
 fi
+
+step "C# binding on Mono (bindings/csharp)"
+bash bindings/csharp/build.sh test
+bash bindings/csharp/build.sh example 20000 ci-csharp
 
 step "docs (broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps

@@ -16,15 +16,17 @@ use super::query::{read_through, viz_event_sink};
 use super::status::viz_status;
 use crate::backend::StorageBackend;
 use crate::config::StorageConfiguration;
-use crate::error::{Result, VizError};
+use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
 use crate::factory::StorageBackendFactory;
 use crate::tag::TagId;
 
 /// Callbacks of a host-defined backend. Every callback takes the registration's
-/// `userdata` first and returns a `viz_status` (`VIZ_STATUS_OK` on success; any
-/// other value counts as a backend error, and the batch is retried under the
-/// collector's retry policy).
+/// `userdata` first and returns a `viz_status`: `VIZ_STATUS_OK` on success, else
+/// the status that says what failed (`VIZ_STATUS_UNSUPPORTED` from a write-only
+/// backend's `get_events`, `VIZ_STATUS_IO` for a full disk), which callers then
+/// receive; a value outside the enum counts as `VIZ_STATUS_BACKEND_ERROR`. A failed
+/// `store_batch` is retried under the collector's retry policy.
 ///
 /// Threads: callbacks of one backend instance run on that instance's delivery
 /// thread, one at a time. Instances made from one registration (several collectors,
@@ -110,17 +112,58 @@ macro_rules! call_host {
     }};
 }
 
+thread_local! {
+    /// What a host callback running on this thread said about its failure
+    /// (`viz_backend_set_error`), until the callback returns.
+    static HOST_MESSAGE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Called by a host backend callback before it returns a failing status: `message`
+/// (NUL-terminated UTF-8; invalid bytes are replaced) becomes part of the error
+/// viz reports for the call, so the host's own explanation (an exception's message,
+/// `strerror`) reaches whoever sees the error. Ignored outside a callback.
+///
+/// Thread safety: call it on the thread running the callback.
+///
+/// # Safety
+/// `message` must be NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_backend_set_error(message: *const c_char) -> viz_status {
+    guard("viz_backend_set_error", || {
+        if message.is_null() {
+            return Err(Failure::null("message"));
+        }
+        // SAFETY: non-NULL and NUL-terminated, per the header.
+        let text = unsafe { std::ffi::CStr::from_ptr(message) }
+            .to_string_lossy()
+            .into_owned();
+        let _ = HOST_MESSAGE.try_with(|m| *m.borrow_mut() = Some(text));
+        Ok(())
+    })
+}
+
 impl Registration {
-    /// Turns a callback's raw status into a result, naming the callback and value.
+    /// Turns a callback's raw status into a result, naming the callback and value,
+    /// with the message the callback left through `viz_backend_set_error`.
     fn check(&self, callback: &str, raw: u32) -> Result<()> {
+        let said = HOST_MESSAGE
+            .try_with(|m| m.borrow_mut().take())
+            .ok()
+            .flatten()
+            .map_or_else(String::new, |m| format!(": {m}"));
         match viz_status::from_raw(raw) {
             Some(viz_status::Ok) => Ok(()),
-            Some(status) => Err(VizError::backend(format!(
-                "host backend '{}': {callback} returned {status:?} ({raw})",
-                self.type_name
-            ))),
+            // The host's status says what kind of failure it was (a write-only
+            // backend answers Unsupported, a full disk Io), so it is passed on.
+            Some(status) => Err(VizError::new(
+                status.kind().unwrap_or(ErrorKind::Backend),
+                format!(
+                    "host backend '{}': {callback} returned {status:?} ({raw}){said}",
+                    self.type_name
+                ),
+            )),
             None => Err(VizError::backend(format!(
-                "host backend '{}': {callback} returned {raw}, which is not a viz_status value",
+                "host backend '{}': {callback} returned {raw}, which is not a viz_status value{said}",
                 self.type_name
             ))),
         }
@@ -235,8 +278,14 @@ impl StorageBackend for HostBackend {
 
     fn event_count(&self) -> u64 {
         match self.registration.vtable.event_count {
-            // SAFETY: a registered callback with its userdata.
-            Some(f) => unsafe { f(self.registration.userdata) },
+            Some(f) => {
+                // SAFETY: a registered callback with its userdata.
+                let n = unsafe { f(self.registration.userdata) };
+                // It has no status to fail with, so anything it said is dropped here
+                // rather than attached to a later, unrelated error.
+                let _ = HOST_MESSAGE.try_with(|m| m.borrow_mut().take());
+                n
+            }
             None => self.stored,
         }
     }

@@ -58,6 +58,27 @@ impl From<ErrorKind> for viz_status {
 }
 
 impl viz_status {
+    /// The error kind a failing status stands for, such as a host callback's answer
+    /// (`Ok` has none; a NULL argument is an invalid one).
+    pub(crate) fn kind(self) -> Option<ErrorKind> {
+        use viz_status::*;
+        Some(match self {
+            Ok => return None,
+            NullArgument | InvalidArgument => ErrorKind::InvalidArgument,
+            InvalidUtf8 => ErrorKind::InvalidUtf8,
+            InvalidConfig => ErrorKind::InvalidConfig,
+            UnknownBackendType => ErrorKind::UnknownBackendType,
+            BackendError => ErrorKind::Backend,
+            Io => ErrorKind::Io,
+            QueueFull => ErrorKind::QueueFull,
+            Closed => ErrorKind::Closed,
+            Timeout => ErrorKind::Timeout,
+            Unsupported => ErrorKind::Unsupported,
+            CorruptData => ErrorKind::CorruptData,
+            Panic => ErrorKind::Panic,
+        })
+    }
+
     /// The status with this value, if any. Host callbacks return C enums, which may
     /// hold any integer; reading one as `viz_status` directly would be undefined
     /// behaviour, so viz reads them as integers and converts here.

@@ -70,6 +70,10 @@ static viz_status on_get_events(void *userdata, int64_t start, int64_t end, viz_
         e.kind = 42;
         return viz_event_sink_push(sink, &e);
     }
+    if (start == -2) {
+        viz_backend_set_error("this backend keeps no negative steps");
+        return VIZ_STATUS_UNSUPPORTED;
+    }
     for (int64_t step = start; step <= end && step < 1000; step++) {
         e.step = step;
         e.scalar = s->stored[step];
@@ -155,7 +159,13 @@ int main(void) {
         CHECK(e->step == (int64_t)(10 + i) && e->scalar == (double)(10 + i) && strcmp(e->tag, "h/x") == 0);
     }
     viz_events_free(read);
-    expect(viz_get_events(c, 0, -1, 0, &read), VIZ_STATUS_BACKEND_ERROR, "get_events returned InvalidArgument");
+    expect(viz_get_events(c, 0, -1, 0, &read), VIZ_STATUS_INVALID_ARGUMENT,
+           "get_events returned InvalidArgument");
+    /* A callback's own status and explanation reach the caller. */
+    expect(viz_get_events(c, 0, -2, 0, &read), VIZ_STATUS_UNSUPPORTED,
+           "get_events returned Unsupported (11): this backend keeps no negative steps");
+    expect(viz_get_events(c, 0, 0, 0, &read), VIZ_STATUS_OK, NULL);
+    viz_events_free(read);
 
     /* Unregistered, but the collector still uses it: not finalized yet. */
     expect(viz_backend_unregister("host"), VIZ_STATUS_OK, NULL);

@@ -1,0 +1,434 @@
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+using MLFramework.Visualization.Native;
+using MLFramework.Visualization.Storage;
+
+namespace MLFramework.Visualization.Collection
+{
+    /// <summary>
+    /// The seed's asynchronous collector over libviz: Collect queues into a lock-free
+    /// per-thread native queue (no allocation for scalars, no lock, no wake-up), and
+    /// native threads deliver batches to the destinations. Dispose flushes.
+    /// </summary>
+    public sealed unsafe class AsyncEventCollector : IEventCollector, IDisposable
+    {
+        private static long nextTypeId;
+        // Tag ids are process-wide in libviz, so one cache serves every collector.
+        private static readonly ConcurrentDictionary<string, uint> TagIds = new ConcurrentDictionary<string, uint>();
+
+        private readonly object gate = new object();
+        private readonly List<StorageHandle> storages = new List<StorageHandle>();
+        private readonly List<string> ownTypes = new List<string>();
+        private readonly List<HostBackendBridge> bridges = new List<HostBackendBridge>();
+        private readonly List<StorageHandle> ownedHandles = new List<StorageHandle>();
+        private EventCollectorConfig config;
+        private CollectorHandle collector;
+        // The live collector's pointer for the hot path. Valid until Dispose: stopped
+        // collectors are kept (retired), not freed, so a Collect racing Stop or Start
+        // meets a stopped collector (CLOSED), never a freed one.
+        private IntPtr raw;
+        private readonly List<CollectorHandle> retired = new List<CollectorHandle>();
+        private bool stopped;
+        private bool disposed;
+
+        /// <summary>A collector persisting to one backend (native or written in C#).</summary>
+        public AsyncEventCollector(IStorageBackend storage, EventCollectorConfig config = null)
+        {
+            if (storage == null) throw new ArgumentNullException("storage");
+            Init(new[] { storage }, config);
+        }
+
+        /// <summary>A collector persisting to several backends (seed 004's multiple destinations); GetEvents reads the first.</summary>
+        public AsyncEventCollector(IEnumerable<IStorageBackend> storages, EventCollectorConfig config = null)
+        {
+            if (storages == null) throw new ArgumentNullException("storages");
+            var list = new List<IStorageBackend>();
+            foreach (var s in storages)
+            {
+                if (s == null) throw new ArgumentNullException("storages", "a storage backend is null");
+                list.Add(s);
+            }
+            if (list.Count == 0) throw new ArgumentException("at least one storage backend is needed", "storages");
+            Init(list, config);
+        }
+
+        /// <summary>A collector delivering every batch to in-process subscribers.</summary>
+        public AsyncEventCollector(IEnumerable<IEventSubscriber> subscribers, EventCollectorConfig config = null)
+        {
+            if (subscribers == null) throw new ArgumentNullException("subscribers");
+            var backends = new List<IStorageBackend>();
+            foreach (var s in subscribers)
+            {
+                if (s == null) throw new ArgumentNullException("subscribers", "a subscriber is null");
+                backends.Add(new SubscriberBackend(s));
+            }
+            if (backends.Count == 0) throw new ArgumentException("at least one subscriber is needed", "subscribers");
+            Init(backends, config);
+        }
+
+        private void Init(IList<IStorageBackend> backends, EventCollectorConfig cfg)
+        {
+            config = cfg ?? new EventCollectorConfig();
+            config.Validate();
+            try
+            {
+                foreach (var b in backends) storages.Add(HandleFor(b));
+                Use(Create());
+            }
+            catch
+            {
+                Release();
+                throw;
+            }
+        }
+
+        /// <summary>The native instance a backend is delivered to: its own, or a bridge to the C# object.</summary>
+        private StorageHandle HandleFor(IStorageBackend backend)
+        {
+            var native = backend as NativeStorageBackend;
+            if (native != null) return native.Handle;
+            string type = "dotnet-backend-" + Interlocked.Increment(ref nextTypeId);
+            bridges.Add(HostBackendBridge.Register(type, backend));
+            ownTypes.Add(type);
+            StorageHandle h;
+            VizErrors.Check(NativeMethods.viz_storage_open(null, Utf8.Encode(type + "://"), out h));
+            ownedHandles.Add(h);
+            return h;
+        }
+
+        private CollectorHandle Create()
+        {
+            var raw = new IntPtr[storages.Count];
+            var added = new bool[storages.Count];
+            try
+            {
+                for (int i = 0; i < storages.Count; i++)
+                {
+                    storages[i].DangerousAddRef(ref added[i]);
+                    raw[i] = storages[i].DangerousGetHandle();
+                }
+                CollectorHandle c;
+                VizErrors.Check(NativeMethods.viz_collector_new_with_storage(
+                    Utf8.Encode(config.ToJson()), raw, (UIntPtr)raw.Length, out c));
+                c.CloseTimeoutMs = config.TimeoutMs;
+                return c;
+            }
+            finally
+            {
+                for (int i = 0; i < storages.Count; i++) if (added[i]) storages[i].DangerousRelease();
+            }
+        }
+
+        private void Use(CollectorHandle c)
+        {
+            collector = c;
+            raw = c.DangerousGetHandle();
+        }
+
+        /// <inheritdoc/>
+        public EventCollectorConfig Config
+        {
+            get { return config; }
+            set
+            {
+                if (value == null) throw new ArgumentNullException("value");
+                value.Validate();
+                lock (gate)
+                {
+                    if (IsRunning) throw new InvalidOperationException("stop the collector before changing its Config");
+                    config = value;
+                    if (!stopped && collector != null)
+                    {
+                        // Not started yet: rebuild with the new settings, keeping nothing queued behind.
+                        if (PendingEventCount > 0) throw new InvalidOperationException("events are already queued; start the collector, or change Config before collecting");
+                        retired.Add(collector);
+                        Use(Create());
+                    }
+                }
+            }
+        }
+
+        private CollectorHandle Live
+        {
+            get
+            {
+                var c = collector;
+                if (disposed) throw new ObjectDisposedException("AsyncEventCollector");
+                if (c == null || stopped) throw new InvalidOperationException("the collector is stopped; call Start to collect again");
+                return c;
+            }
+        }
+
+        /// <summary>The process-wide id of a tag, for CollectScalar.</summary>
+        public uint Intern(string tag)
+        {
+            if (tag == null) throw new ArgumentNullException("tag");
+            uint id;
+            if (TagIds.TryGetValue(tag, out id)) return id;
+            VizErrors.Check(NativeMethods.viz_tag_intern(Live, Utf8.Encode(tag), out id));
+            TagIds[tag] = id;
+            return id;
+        }
+
+        /// <summary>The fastest way to log a scalar: one native call, no allocation.</summary>
+        public void CollectScalar(uint tagId, long step, double value)
+        {
+            if (disposed) throw new ObjectDisposedException("AsyncEventCollector");
+            int status = NativeMethods.viz_collect_scalar_id_raw(raw, tagId, step, value);
+            if (status != 0) ThrowCollectFailure(status);
+        }
+
+        private void ThrowCollectFailure(int status)
+        {
+            if (stopped && status == (int)VizStatus.Closed)
+                throw new InvalidOperationException("the collector is stopped; call Start to collect again");
+            VizErrors.Check(status);
+        }
+
+        /// <summary>Logs a scalar under a tag (interned once per process).</summary>
+        public void CollectScalar(string tag, long step, double value)
+        {
+            CollectScalar(Intern(tag), step, value);
+        }
+
+        /// <inheritdoc/>
+        public void Collect<T>(T eventData) where T : Event
+        {
+            if (eventData == null) throw new ArgumentNullException("eventData");
+            var scalar = eventData as ScalarEvent;
+            if (scalar != null && !scalar.WallTime.HasValue && scalar.Priority == EventPriority.Normal && scalar.Tag != null)
+            {
+                CollectScalar(scalar.Tag, scalar.Step, scalar.Value);
+                return;
+            }
+            using (var pinned = new PinnedEvents(new Event[] { eventData }))
+            {
+                fixed (VizEvent* view = pinned.Views) VizErrors.Check(NativeMethods.viz_collect(Live, view));
+            }
+        }
+
+        /// <inheritdoc/>
+        public Task CollectAsync<T>(T eventData) where T : Event
+        {
+            try
+            {
+                Collect(eventData);
+                return Task.FromResult(true);
+            }
+            catch (Exception e)
+            {
+                var failed = new TaskCompletionSource<bool>();
+                failed.SetException(e);
+                return failed.Task;
+            }
+        }
+
+        /// <inheritdoc/>
+        public void Flush()
+        {
+            VizErrors.Check(NativeMethods.viz_flush(Live, config.TimeoutMs));
+        }
+
+        /// <inheritdoc/>
+        public Task FlushAsync() { return Task.Run(() => Flush()); }
+
+        /// <inheritdoc/>
+        public void Start()
+        {
+            lock (gate)
+            {
+                if (disposed) throw new ObjectDisposedException("AsyncEventCollector");
+                if (stopped)
+                {
+                    Use(Create());
+                    stopped = false;
+                }
+                VizErrors.Check(NativeMethods.viz_collector_start(collector));
+            }
+        }
+
+        /// <inheritdoc/>
+        public void Stop()
+        {
+            lock (gate)
+            {
+                if (stopped || collector == null) return;
+                stopped = true;
+                retired.Add(collector);
+                VizErrors.Check(NativeMethods.viz_collector_stop(collector, config.TimeoutMs));
+            }
+        }
+
+        /// <inheritdoc/>
+        public bool IsRunning
+        {
+            get
+            {
+                var c = collector;
+                return !stopped && c != null && !c.IsClosed && NativeMethods.viz_collector_is_running(c);
+            }
+        }
+
+        /// <inheritdoc/>
+        public int PendingEventCount
+        {
+            get
+            {
+                var c = collector;
+                if (stopped || c == null || c.IsClosed) return 0;
+                UIntPtr n;
+                VizErrors.Check(NativeMethods.viz_collector_pending(c, out n));
+                return (int)Math.Min(int.MaxValue, (ulong)n);
+            }
+        }
+
+        /// <summary>Events with startStep &lt;= step &lt;= endStep from the first backend (flush first to include queued ones).</summary>
+        public IEnumerable<Event> GetEvents(long startStep, long endStep)
+        {
+            EventsHandle result;
+            VizErrors.Check(NativeMethods.viz_get_events(Live, UIntPtr.Zero, startStep, endStep, out result));
+            return EventReader.ReadAll(result);
+        }
+
+        /// <summary>GetEvents without blocking the caller.</summary>
+        public Task<IEnumerable<Event>> GetEventsAsync(long startStep, long endStep)
+        {
+            return Task.Run(() => GetEvents(startStep, endStep));
+        }
+
+        /// <summary>A snapshot of the native counters.</summary>
+        public CollectorStats Stats
+        {
+            get
+            {
+                VizStats s;
+                VizErrors.Check(NativeMethods.viz_collector_stats(Live, out s));
+                return new CollectorStats(s);
+            }
+        }
+
+        /// <summary>Exceptions C# backends and subscribers of this collector threw (each counted natively as a failed batch).</summary>
+        public long BackendExceptions
+        {
+            get
+            {
+                long n = 0;
+                foreach (var b in bridges) n += b.Failures;
+                return n;
+            }
+        }
+
+        /// <summary>The last exception a C# backend or subscriber threw, if any.</summary>
+        public Exception LastBackendException
+        {
+            get
+            {
+                foreach (var b in bridges) if (b.LastException != null) return b.LastException;
+                return null;
+            }
+        }
+
+        private void Release()
+        {
+            foreach (var c in retired) c.Dispose();
+            retired.Clear();
+            if (collector != null) collector.Dispose();
+            raw = IntPtr.Zero;
+            // NativeStorageBackends own their handles; the bridges' handles are ours.
+            foreach (var h in ownedHandles) h.Dispose();
+            ownedHandles.Clear();
+            foreach (var t in ownTypes) HostBackendBridge.Unregister(t);
+            ownTypes.Clear();
+        }
+
+        /// <summary>Stops (delivering and flushing what was collected) and releases everything native.</summary>
+        public void Dispose()
+        {
+            lock (gate)
+            {
+                if (disposed) return;
+                try { Stop(); }
+                finally
+                {
+                    disposed = true;
+                    Release();
+                }
+            }
+        }
+    }
+
+    /// <summary>A snapshot of a collector's counters.</summary>
+    public sealed class CollectorStats
+    {
+        internal CollectorStats(VizStats s)
+        {
+            Collected = (long)s.Collected; Queued = (long)s.Queued; PeakQueueLength = (long)s.PeakQueueLen;
+            DroppedOldest = (long)s.DroppedOldest; DroppedNewest = (long)s.DroppedNewest;
+            DroppedBlockTimeout = (long)s.DroppedBlockTimeout; Written = (long)s.Written;
+            FailedBatches = (long)s.FailedBatches; Deliveries = (long)s.Deliveries; Flushes = (long)s.Flushes;
+        }
+
+        /// <summary>Events accepted by Collect.</summary>
+        public long Collected { get; private set; }
+        /// <summary>Events in the native queues now.</summary>
+        public long Queued { get; private set; }
+        /// <summary>Largest queue length seen (the seed's peak size).</summary>
+        public long PeakQueueLength { get; private set; }
+        /// <summary>Events dropped because the queue was full (backpressure off).</summary>
+        public long DroppedOldest { get; private set; }
+        /// <summary>Events dropped by the drop-newest policy.</summary>
+        public long DroppedNewest { get; private set; }
+        /// <summary>Events dropped after blocking timed out.</summary>
+        public long DroppedBlockTimeout { get; private set; }
+        /// <summary>Events the backends accepted, summed over backends.</summary>
+        public long Written { get; private set; }
+        /// <summary>Failed backend calls (each retry counts), summed over backends.</summary>
+        public long FailedBatches { get; private set; }
+        /// <summary>Batches handed to backends.</summary>
+        public long Deliveries { get; private set; }
+        /// <summary>Flush cycles.</summary>
+        public long Flushes { get; private set; }
+    }
+
+    /// <summary>Presents a subscriber as a write-only backend; a batch it throws on is not redelivered.</summary>
+    internal sealed class SubscriberBackend : IStorageBackend
+    {
+        private readonly IEventSubscriber subscriber;
+        private long count;
+
+        internal SubscriberBackend(IEventSubscriber subscriber) { this.subscriber = subscriber; }
+
+        public void Initialize(string connectionString) { IsInitialized = true; }
+        public void Shutdown() { IsInitialized = false; }
+        public bool IsInitialized { get; private set; }
+        public void StoreEvent(Event eventData) { StoreEvents(new[] { eventData }); }
+        public Task StoreEventAsync(Event eventData) { return Task.Run(() => StoreEvent(eventData)); }
+
+        public void StoreEvents(IEnumerable<Event> events)
+        {
+            var batch = new List<Event>(events);
+            Interlocked.Add(ref count, batch.Count);
+            subscriber.OnEvents(batch);
+        }
+
+        public Task StoreEventsAsync(IEnumerable<Event> events) { return Task.Run(() => StoreEvents(events)); }
+
+        public IEnumerable<Event> GetEvents(long startStep, long endStep)
+        {
+            throw new NotSupportedException("subscribers are write-only: GetEvents is not supported");
+        }
+
+        public Task<IEnumerable<Event>> GetEventsAsync(long startStep, long endStep)
+        {
+            return Task.Run(() => GetEvents(startStep, endStep));
+        }
+
+        public void Flush() { }
+        public Task FlushAsync() { return Task.FromResult(true); }
+        public long EventCount { get { return Interlocked.Read(ref count); } }
+        public void Clear() { Interlocked.Exchange(ref count, 0); }
+    }
+}

@@ -1,0 +1,67 @@
+using System;
+using System.Globalization;
+using System.Text;
+
+namespace MLFramework.Visualization.Collection
+{
+    /// <summary>When the collector delivers buffered events (seed 004).</summary>
+    public enum FlushStrategy
+    {
+        /// <summary>Every FlushInterval.</summary>
+        TimeBased = 0,
+        /// <summary>Whenever BatchSize events are buffered.</summary>
+        SizeBased = 1,
+        /// <summary>Only on Flush (or a critical event, or Stop).</summary>
+        Manual = 2,
+        /// <summary>Size-based and time-based together.</summary>
+        Hybrid = 3,
+    }
+
+    /// <summary>Collector settings (seed 004), with the seed's defaults.</summary>
+    public class EventCollectorConfig
+    {
+        /// <summary>Events the background worker stages before it must deliver.</summary>
+        public int BufferCapacity { get; set; } = 1000;
+        /// <summary>Delivery and flush interval for TimeBased and Hybrid.</summary>
+        public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+        /// <summary>Events per delivery, and the SizeBased threshold.</summary>
+        public int BatchSize { get; set; } = 100;
+        /// <summary>When to deliver.</summary>
+        public FlushStrategy Strategy { get; set; } = FlushStrategy.Hybrid;
+        /// <summary>When the queue is full: true blocks the producer, false drops the oldest event.</summary>
+        public bool EnableBackpressure { get; set; } = true;
+        /// <summary>Queue length per producing thread.</summary>
+        public int MaxQueueLength { get; set; } = 10000;
+        /// <summary>How long Flush, Stop and Dispose wait for the backends.</summary>
+        public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+        /// <summary>Throws ArgumentException naming the first invalid property.</summary>
+        public void Validate()
+        {
+            if (BufferCapacity <= 0) throw new ArgumentException("EventCollectorConfig.BufferCapacity is " + BufferCapacity + "; it must be positive");
+            if (BatchSize <= 0) throw new ArgumentException("EventCollectorConfig.BatchSize is " + BatchSize + "; it must be positive");
+            if (MaxQueueLength <= 0) throw new ArgumentException("EventCollectorConfig.MaxQueueLength is " + MaxQueueLength + "; it must be positive");
+            if (FlushInterval <= TimeSpan.Zero) throw new ArgumentException("EventCollectorConfig.FlushInterval is " + FlushInterval + "; it must be positive");
+            if (ShutdownTimeout <= TimeSpan.Zero) throw new ArgumentException("EventCollectorConfig.ShutdownTimeout is " + ShutdownTimeout + "; it must be positive");
+        }
+
+        internal uint TimeoutMs
+        {
+            get { return (uint)Math.Min(uint.MaxValue, Math.Max(1.0, ShutdownTimeout.TotalMilliseconds)); }
+        }
+
+        /// <summary>The native JSON config (viz_collector_new_with_storage), created unstarted.</summary>
+        internal string ToJson()
+        {
+            var strategy = new[] { "time_based", "size_based", "manual", "hybrid" }[(int)Strategy];
+            var sb = new StringBuilder();
+            sb.Append("{\"start\": false, \"collector\": {");
+            sb.AppendFormat(CultureInfo.InvariantCulture,
+                "\"buffer_capacity\": {0}, \"flush_interval_ms\": {1}, \"batch_size\": {2}, \"strategy\": \"{3}\", \"overflow\": \"{4}\", \"max_queue_length\": {5}, \"shutdown_timeout_ms\": {6}",
+                BufferCapacity, (long)Math.Max(1, FlushInterval.TotalMilliseconds), BatchSize, strategy,
+                EnableBackpressure ? "block" : "drop_oldest", MaxQueueLength, TimeoutMs);
+            sb.Append("}}");
+            return sb.ToString();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+// One SafeHandle per native handle type, so a handle is released exactly once, even
+// when its owner is never disposed, and never while a P/Invoke call is using it.
+using System;
+using System.Runtime.InteropServices;
+
+namespace MLFramework.Visualization.Native
+{
+    /// <summary>Owns a viz_collector; releasing it stops the collector and frees it.</summary>
+    internal sealed class CollectorHandle : SafeHandle
+    {
+        /// <summary>How long the release waits for backends to flush.</summary>
+        internal uint CloseTimeoutMs = 10000;
+
+        public CollectorHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            return NativeMethods.viz_collector_close(handle, CloseTimeoutMs) == 0;
+        }
+    }
+
+    /// <summary>Owns a viz_storage handle.</summary>
+    internal sealed class StorageHandle : SafeHandle
+    {
+        public StorageHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_storage_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>Owns a viz_events read result.</summary>
+    internal sealed class EventsHandle : SafeHandle
+    {
+        public EventsHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_events_free(handle);
+            return true;
+        }
+    }
+}

@@ -1,0 +1,173 @@
+// P/Invoke declarations for include/viz.h. Every import is Cdecl; strings go in as
+// NUL-terminated UTF-8 byte arrays (Utf8.Encode) and come out through Utf8.Decode,
+// so no marshaller guesses an encoding; bool is marshalled as one byte.
+using System;
+using System.Runtime.InteropServices;
+
+namespace MLFramework.Visualization.Native
+{
+    /// <summary>viz_event: one event of any kind (see viz.h).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizEvent
+    {
+        public uint Kind;
+        public IntPtr Tag;
+        public long Step;
+        public double WallTime;
+        public uint Priority;
+        public double Scalar;
+        public IntPtr Text;
+        public IntPtr Values;
+        public UIntPtr ValuesLen;
+        public uint Bins;
+        public IntPtr BucketLimits;
+        public IntPtr BucketCounts;
+        public UIntPtr BucketsLen;
+        public IntPtr Data;
+        public UIntPtr DataLen;
+        public uint Width;
+        public uint Height;
+        public uint Channels;
+        public uint DType;
+        public IntPtr Shape;
+        public UIntPtr ShapeLen;
+        public IntPtr ContentType;
+    }
+
+    /// <summary>viz_stats: a collector's counters.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizStats
+    {
+        public ulong Collected, Queued, Staged, PeakQueueLen, DroppedOldest, DroppedNewest,
+            DroppedBlockTimeout, RescuedCritical, LostAtStop, Written, FailedBatches,
+            Deliveries, Flushes, ProducerLanes;
+    }
+
+    /// <summary>viz_backend_vtable: function pointers of a host-defined backend.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizBackendVTable
+    {
+        public IntPtr Init, StoreBatch, GetEvents, Flush, EventCount, Clear, Shutdown;
+    }
+
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int InitFn(IntPtr userdata, IntPtr connectionString);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int StoreBatchFn(IntPtr userdata, IntPtr events, UIntPtr len);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int GetEventsFn(IntPtr userdata, long startStep, long endStep, IntPtr sink);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate int UserdataFn(IntPtr userdata);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate ulong EventCountFn(IntPtr userdata);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void FinalizerFn(IntPtr userdata);
+
+    internal static unsafe class NativeMethods
+    {
+        private const string Lib = "viz";
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr viz_last_error_message(byte* buf, UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern uint viz_abi_version();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_new(byte[] configJson, out CollectorHandle collector);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_new_with_storage(
+            byte[] configJson, IntPtr[] storages, UIntPtr n, out CollectorHandle collector);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_close(IntPtr collector, uint timeoutMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_start(CollectorHandle collector);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_stop(CollectorHandle collector, uint timeoutMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool viz_collector_is_running(CollectorHandle collector);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_pending(CollectorHandle collector, out UIntPtr pending);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_stats(CollectorHandle collector, out VizStats stats);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_tag_intern(CollectorHandle collector, byte[] tag, out uint id);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collect_scalar_id(CollectorHandle collector, uint tagId, long step, double value);
+
+        /// <summary>The hot path, on a raw handle the caller keeps alive (no SafeHandle marshalling per call).</summary>
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "viz_collect_scalar_id")]
+        internal static extern int viz_collect_scalar_id_raw(IntPtr collector, uint tagId, long step, double value);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collect(CollectorHandle collector, VizEvent* e);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_flush(CollectorHandle collector, uint timeoutMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_get_events(CollectorHandle collector, UIntPtr backendIndex,
+            long startStep, long endStep, out EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr viz_events_len(EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern VizEvent* viz_events_get(EventsHandle events, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_events_free(IntPtr events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_event_sink_push(IntPtr sink, VizEvent* e);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_backend_register(byte[] typeName, ref VizBackendVTable vtable,
+            IntPtr userdata, IntPtr finalizer);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_backend_unregister(byte[] typeName);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_backend_set_error(byte[] message);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_open(byte[] backendType, byte[] connectionString, out StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_store(StorageHandle storage, VizEvent* events, UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_get_events(StorageHandle storage, long startStep, long endStep,
+            out EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_flush(StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_event_count(StorageHandle storage, out ulong count);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_clear(StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_shutdown(StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool viz_storage_is_initialized(StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_storage_free(IntPtr storage);
+    }
+}

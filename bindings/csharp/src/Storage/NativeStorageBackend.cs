@@ -1,0 +1,133 @@
+using System;
+using System.Collections.Generic;
+using System.Threading.Tasks;
+using MLFramework.Visualization.Native;
+
+namespace MLFramework.Visualization.Storage
+{
+    /// <summary>
+    /// A backend implemented natively by viz ("file", "tensorboard", "memory", "jsonl", or
+    /// a type registered in native code). Given to an AsyncEventCollector, the collector
+    /// writes this very instance, so GetEvents here sees what it delivered.
+    /// </summary>
+    public sealed unsafe class NativeStorageBackend : IStorageBackend, IDisposable
+    {
+        private StorageHandle handle;
+        private readonly string backendType;
+
+        /// <summary>An unopened backend; Initialize opens it (the type comes from the scheme).</summary>
+        public NativeStorageBackend() { }
+
+        /// <summary>Opens a backend of backendType (null: the scheme's) for connectionString.</summary>
+        public NativeStorageBackend(string backendType, string connectionString)
+        {
+            this.backendType = backendType;
+            Initialize(connectionString);
+        }
+
+        /// <summary>The connection string it was opened with.</summary>
+        public string ConnectionString { get; private set; }
+
+        internal StorageHandle Handle
+        {
+            get
+            {
+                if (handle == null || handle.IsClosed) throw new ObjectDisposedException("NativeStorageBackend");
+                return handle;
+            }
+        }
+
+        /// <inheritdoc/>
+        public void Initialize(string connectionString)
+        {
+            if (connectionString == null) throw new ArgumentNullException("connectionString");
+            if (handle != null && !handle.IsClosed && IsInitialized)
+                throw new InvalidOperationException("the backend is already initialized with " + ConnectionString);
+            StorageHandle h;
+            VizErrors.Check(NativeMethods.viz_storage_open(Utf8.Encode(backendType), Utf8.Encode(connectionString), out h));
+            if (handle != null) handle.Dispose();
+            handle = h;
+            ConnectionString = connectionString;
+        }
+
+        /// <inheritdoc/>
+        public void Shutdown()
+        {
+            if (handle == null || handle.IsClosed) return;
+            VizErrors.Check(NativeMethods.viz_storage_shutdown(handle));
+        }
+
+        /// <inheritdoc/>
+        public bool IsInitialized
+        {
+            get { return handle != null && !handle.IsClosed && NativeMethods.viz_storage_is_initialized(handle); }
+        }
+
+        /// <inheritdoc/>
+        public void StoreEvent(Event eventData)
+        {
+            if (eventData == null) throw new ArgumentNullException("eventData");
+            StoreEvents(new[] { eventData });
+        }
+
+        /// <inheritdoc/>
+        public void StoreEvents(IEnumerable<Event> events)
+        {
+            if (events == null) throw new ArgumentNullException("events");
+            var list = events as IList<Event> ?? new List<Event>(events);
+            using (var pinned = new PinnedEvents(list))
+            {
+                fixed (VizEvent* views = pinned.Views)
+                    VizErrors.Check(NativeMethods.viz_storage_store(Handle, views, (UIntPtr)list.Count));
+            }
+        }
+
+        /// <inheritdoc/>
+        public Task StoreEventAsync(Event eventData) { return Task.Run(() => StoreEvent(eventData)); }
+
+        /// <inheritdoc/>
+        public Task StoreEventsAsync(IEnumerable<Event> events) { return Task.Run(() => StoreEvents(events)); }
+
+        /// <inheritdoc/>
+        public IEnumerable<Event> GetEvents(long startStep, long endStep)
+        {
+            EventsHandle result;
+            VizErrors.Check(NativeMethods.viz_storage_get_events(Handle, startStep, endStep, out result));
+            return EventReader.ReadAll(result);
+        }
+
+        /// <inheritdoc/>
+        public Task<IEnumerable<Event>> GetEventsAsync(long startStep, long endStep)
+        {
+            return Task.Run(() => GetEvents(startStep, endStep));
+        }
+
+        /// <inheritdoc/>
+        public void Flush() { VizErrors.Check(NativeMethods.viz_storage_flush(Handle)); }
+
+        /// <inheritdoc/>
+        public Task FlushAsync() { return Task.Run(() => Flush()); }
+
+        /// <inheritdoc/>
+        public long EventCount
+        {
+            get
+            {
+                ulong n;
+                VizErrors.Check(NativeMethods.viz_storage_event_count(Handle, out n));
+                return (long)n;
+            }
+        }
+
+        /// <inheritdoc/>
+        public void Clear() { VizErrors.Check(NativeMethods.viz_storage_clear(Handle)); }
+
+        /// <summary>Flushes and releases the native instance (a collector still using it keeps it open until it is done).</summary>
+        public void Dispose()
+        {
+            if (handle == null) return;
+            try { if (!handle.IsClosed && IsInitialized) Flush(); }
+            finally { handle.Dispose(); }
+        }
+    }
+}

@@ -1,0 +1,439 @@
+// The C# binding's tests: a self-contained runner (no test framework needed, so Mono's
+// mcs builds it). Each test throws on failure; the run ends with "N passed, M failed".
+using System;
+using System.Collections.Concurrent;
+using System.Collections.Generic;
+using System.IO;
+using System.Linq;
+using System.Threading;
+using MLFramework.Visualization;
+using MLFramework.Visualization.Collection;
+using MLFramework.Visualization.Storage;
+
+static class Assert
+{
+    public static void True(bool cond, string what)
+    {
+        if (!cond) throw new Exception("assertion failed: " + what);
+    }
+
+    public static void Equal<T>(T want, T got, string what)
+    {
+        if (!EqualityComparer<T>.Default.Equals(want, got))
+            throw new Exception(what + ": want " + want + ", got " + got);
+    }
+
+    public static TE Throws<TE>(Action a, string needle) where TE : Exception
+    {
+        try { a(); }
+        catch (TE e)
+        {
+            if (e.GetType() != typeof(TE))
+                throw new Exception("want exactly " + typeof(TE).Name + ", got " + e.GetType().Name + ": " + e.Message);
+            if (needle != null && e.Message.IndexOf(needle, StringComparison.Ordinal) < 0)
+                throw new Exception(typeof(TE).Name + " message \"" + e.Message + "\" lacks \"" + needle + "\"");
+            return e;
+        }
+        catch (Exception e)
+        {
+            throw new Exception("want " + typeof(TE).Name + ", got " + e.GetType().Name + ": " + e.Message);
+        }
+        throw new Exception("want " + typeof(TE).Name + ", nothing was thrown");
+    }
+}
+
+/// A C# backend: keeps events in a list; can fail on purpose.
+sealed class ListBackend : StorageBackendBase
+{
+    public readonly List<Event> Written = new List<Event>();
+    public int FailEvery;
+    public int Writes;
+    public int Flushes;
+    public int Shutdowns;
+    public string OpenedWith;
+
+    public ListBackend(StorageConfiguration config = null) : base(config) { }
+
+    protected override void OnInitialize(string connectionString) { OpenedWith = connectionString; }
+
+    protected override void WriteEvents(IReadOnlyList<Event> events)
+    {
+        Writes++;
+        if (FailEvery > 0 && Writes % FailEvery == 0) throw new IOException("disk on fire (write " + Writes + ")");
+        lock (Written) Written.AddRange(events);
+    }
+
+    protected override IEnumerable<Event> ReadEvents(long startStep, long endStep)
+    {
+        lock (Written) return Written.Where(e => e.Step >= startStep && e.Step <= endStep).ToList();
+    }
+
+    protected override void OnFlush() { Flushes++; }
+    protected override void OnClear() { lock (Written) Written.Clear(); }
+    protected override void OnShutdown() { Shutdowns++; }
+
+    public int Count { get { lock (Written) return Written.Count; } }
+}
+
+sealed class CountingSubscriber : IEventSubscriber
+{
+    public long Seen;
+    public bool Throw;
+    public void OnEvents(IReadOnlyList<Event> events)
+    {
+        Interlocked.Add(ref Seen, events.Count);
+        if (Throw) throw new InvalidOperationException("subscriber failed on purpose");
+    }
+}
+
+static class Tests
+{
+    static readonly byte[] Png2x1 = { 0x89, (byte)'P', (byte)'N', (byte)'G', 13, 10, 0x1a, 10, 0, 0, 0, 13,
+        (byte)'I', (byte)'H', (byte)'D', (byte)'R', 0, 0, 0, 2, 0, 0, 0, 1, 8, 6, 0, 0, 0 };
+
+    static string TempDir(string name)
+    {
+        var d = Path.Combine(Path.GetTempPath(), "viz-cs-" + name + "-" + System.Diagnostics.Process.GetCurrentProcess().Id);
+        if (Directory.Exists(d)) Directory.Delete(d, true);
+        return d;
+    }
+
+    static List<Event> EveryKind()
+    {
+        var at = new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        return new List<Event>
+        {
+            new ScalarEvent("cs/loss", 1, 0.25) { WallTime = at },
+            new HistogramEvent("cs/w", 2, new[] { 1.0, 2.0, 2.0, 3.0 }, 3) { WallTime = at },
+            new TextEvent("cs/note", 3, "héllo ✓") { WallTime = at, Priority = EventPriority.Critical },
+            new ImageEvent("cs/img", 4, Png2x1, 2, 1, 4) { WallTime = at },
+            TensorEvent.FromFloats("cs/t", 5, new[] { 1f, 2f, 3f, 4f }, 2, 2),
+            new RawEvent("cs/raw", 6, "text/csv", new byte[] { 97, 44, 98 }),
+        };
+    }
+
+    static void CheckEveryKind(List<Event> got)
+    {
+        Assert.Equal(6, got.Count, "events read back");
+        var s = (ScalarEvent)got[0];
+        Assert.Equal("cs/loss", s.Tag, "tag");
+        Assert.Equal(0.25, s.Value, "scalar");
+        Assert.Equal(new DateTime(2026, 1, 2, 3, 4, 5, DateTimeKind.Utc), s.WallTime.Value, "wall time");
+        var h = (HistogramEvent)got[1];
+        Assert.Equal(3, h.BucketLimits.Length, "histogram buckets");
+        Assert.Equal(4.0, h.BucketCounts.Sum(), "histogram count");
+        Assert.Equal("héllo ✓", ((TextEvent)got[2]).Text, "text (UTF-8)");
+        Assert.Equal(EventPriority.Critical, got[2].Priority, "priority");
+        var img = (ImageEvent)got[3];
+        Assert.True(img.Png.SequenceEqual(Png2x1) && img.Width == 2 && img.Height == 1, "image");
+        var t = (TensorEvent)got[4];
+        Assert.True(t.DType == DType.F32 && t.Shape.SequenceEqual(new long[] { 2, 2 }) && t.Data.Length == 16, "tensor");
+        Assert.True(got[4].WallTime.HasValue, "collected events are stamped");
+        var raw = (RawEvent)got[5];
+        Assert.True(raw.ContentType == "text/csv" && raw.Data.Length == 3, "raw");
+    }
+
+    static void NativeStorageBackendIsTheSeedInterface()
+    {
+        using (var b = (NativeStorageBackend)StorageBackendFactory.Default.CreateBackend("memory", "memory://"))
+        {
+            Assert.True(b.IsInitialized, "open");
+            b.StoreEvents(EveryKind());
+            b.StoreEventAsync(new ScalarEvent("cs/x", 7, 1)).Wait();
+            b.StoreEventsAsync(new[] { new ScalarEvent("cs/x", 8, 2) }).Wait();
+            Assert.Equal(8L, b.EventCount, "count");
+            CheckEveryKind(b.GetEvents(0, 6).ToList());
+            Assert.Equal(2, b.GetEventsAsync(7, 8).Result.Count(), "async read");
+            b.Flush();
+            b.FlushAsync().Wait();
+            b.Clear();
+            Assert.Equal(0L, b.EventCount, "cleared");
+            b.Shutdown();
+            Assert.True(!b.IsInitialized, "shut down");
+            Assert.Throws<InvalidOperationException>(() => b.StoreEvent(new ScalarEvent("cs/x", 1, 1)), "not initialized");
+        }
+    }
+
+    static void CollectorDeliversEveryKindAndReadsBack()
+    {
+        var storage = new NativeStorageBackend(null, "memory://");
+        using (var c = new AsyncEventCollector(storage))
+        {
+            Assert.True(!c.IsRunning, "not running before Start");
+            foreach (var e in EveryKind()) c.Collect(e);
+            Assert.Equal(6, c.PendingEventCount, "pending before Start");
+            c.Start();
+            Assert.True(c.IsRunning, "running");
+            c.CollectAsync(new ScalarEvent("cs/async", 9, 9)).Wait();
+            c.FlushAsync().Wait();
+            Assert.Equal(0, c.PendingEventCount, "pending after flush");
+            var got = c.GetEvents(0, 6).ToList();
+            CheckEveryKind(got);
+            Assert.Equal(1, c.GetEventsAsync(9, 9).Result.Count(), "async read");
+            Assert.Equal(7, storage.GetEvents(0, 100).Count(), "the storage object sees what the collector wrote");
+            Assert.Equal(7L, c.Stats.Written, "stats.written");
+            c.Stop();
+            Assert.True(!c.IsRunning, "stopped");
+            Assert.Throws<InvalidOperationException>(() => c.Collect(new ScalarEvent("cs/x", 1, 1)), "call Start");
+            c.Start();
+            c.Collect(new ScalarEvent("cs/again", 10, 1));
+            c.Flush();
+            Assert.Equal(8, storage.GetEvents(0, 100).Count(), "restarted collector delivers to the same storage");
+        }
+        storage.Dispose();
+    }
+
+    static void DisposeFlushes()
+    {
+        var storage = new NativeStorageBackend(null, "memory://");
+        var c = new AsyncEventCollector(storage, new EventCollectorConfig { Strategy = FlushStrategy.Manual });
+        c.Start();
+        for (int i = 0; i < 1000; i++) c.CollectScalar("cs/dispose", i, i);
+        c.Dispose();
+        Assert.Equal(1000, storage.GetEvents(0, 10000).Count(), "everything delivered by Dispose");
+        Assert.Throws<ObjectDisposedException>(() => c.Start(), null);
+        storage.Dispose();
+    }
+
+    static void FileLogFromCSharpSurvivesReopen()
+    {
+        var dir = TempDir("file");
+        using (var log = new NativeStorageBackend("file", "file://" + dir))
+        using (var c = new AsyncEventCollector(log))
+        {
+            c.Start();
+            for (int i = 0; i < 5000; i++) c.CollectScalar("cs/file", i, i * 0.5);
+            c.Flush();
+            Assert.Throws<IOException>(() => new NativeStorageBackend("file", "file://" + dir), "in use");
+        }
+        using (var reopened = new NativeStorageBackend("file", "file://" + dir))
+        {
+            var got = reopened.GetEvents(1000, 1999).ToList();
+            Assert.Equal(1000, got.Count, "range read after reopen");
+            Assert.Equal(1000L, got[0].Step, "first step");
+        }
+    }
+
+    static void StorageBackendBaseBuffers()
+    {
+        var b = new ListBackend(new StorageConfiguration { ConnectionString = "list://", WriteBufferSize = 3, FlushInterval = TimeSpan.FromHours(1) });
+        b.Initialize("list://x");
+        Assert.Equal("list://x", b.OpenedWith, "initialized with");
+        b.StoreEvent(new ScalarEvent("b/x", 1, 1));
+        b.StoreEvent(new ScalarEvent("b/x", 2, 1));
+        Assert.Equal(0, b.Count, "buffered below WriteBufferSize");
+        Assert.Equal(2L, b.EventCount, "counted");
+        b.StoreEvent(new ScalarEvent("b/x", 3, 1));
+        Assert.Equal(3, b.Count, "written at WriteBufferSize");
+        b.StoreEvent(new ScalarEvent("b/x", 4, 1));
+        Assert.Equal(4, b.GetEvents(0, 10).Count(), "reads include the buffer");
+        b.FailEvery = 1;
+        b.StoreEvent(new ScalarEvent("b/x", 5, 1));
+        Assert.Throws<IOException>(() => b.Flush(), "disk on fire");
+        b.FailEvery = 0;
+        b.Flush();
+        Assert.Equal(5, b.Count, "a failed write kept its events");
+        b.StoreEvent(new ScalarEvent("b/x", 6, 1));
+        b.Dispose();
+        Assert.Equal(6, b.Count, "Dispose flushed");
+        Assert.Equal(1, b.Shutdowns, "shut down once");
+
+        var timed = new ListBackend(new StorageConfiguration { ConnectionString = "list://", WriteBufferSize = 1000, FlushInterval = TimeSpan.FromMilliseconds(50) });
+        timed.Initialize("list://");
+        timed.StoreEvent(new ScalarEvent("b/t", 1, 1));
+        for (int i = 0; i < 100 && timed.Count == 0; i++) Thread.Sleep(20);
+        Assert.Equal(1, timed.Count, "written by the interval timer");
+        timed.Dispose();
+
+        var through = new ListBackend(new StorageConfiguration { ConnectionString = "list://", EnableAsyncWrites = false });
+        through.Initialize("list://");
+        through.StoreEvent(new ScalarEvent("b/w", 1, 1));
+        Assert.Equal(1, through.Count, "write-through");
+        through.Dispose();
+    }
+
+    static void FactoryRegistersCSharpTypesNatively()
+    {
+        var made = new ConcurrentBag<ListBackend>();
+        var f = StorageBackendFactory.Default;
+        int before = MLFramework.Visualization.Native.HostBackendBridge.LiveRegistrations;
+        f.RegisterBackend("cslist", () => { var b = new ListBackend(); made.Add(b); return b; });
+        Assert.True(f.IsRegistered("cslist"), "registered");
+        Assert.Throws<ArgumentException>(() => f.RegisterBackend("cslist", () => new ListBackend()), "already registered");
+        Assert.Throws<ArgumentException>(() => f.RegisterBackend("memory", () => new ListBackend()), "memory");
+        var direct = f.CreateBackend("cslist", "cslist://direct");
+        Assert.True(direct is ListBackend && direct.IsInitialized, "C# types are created in C#");
+        ((ListBackend)direct).Dispose();
+
+        // Through libviz: a native instance of the type, delivered to by a native collector.
+        var viaNative = new NativeStorageBackend(null, "cslist://native");
+        using (var c = new AsyncEventCollector(viaNative))
+        {
+            c.Start();
+            for (int i = 0; i < 100; i++) c.CollectScalar("f/x", i, i);
+            c.Flush();
+            var inst = made.First(b => b.OpenedWith == "cslist://native");
+            Assert.Equal(100, inst.Count, "the C# instance received the native collector's events");
+            Assert.Equal(100, viaNative.GetEvents(0, 1000).Count(), "reads go through the C# instance");
+        }
+        viaNative.Dispose();
+        Assert.True(f.UnregisterBackend("cslist"), "unregistered");
+        Assert.True(!f.UnregisterBackend("cslist"), "only once");
+        Assert.Equal(before, MLFramework.Visualization.Native.HostBackendBridge.LiveRegistrations, "finalizer ran once the type and its instances were gone");
+        Assert.Throws<ArgumentException>(() => f.CreateBackend("cslist", "cslist://again"), "unknown backend type");
+    }
+
+    static void CSharpBackendSurvivesGarbageCollectionOnNativeThreads()
+    {
+        var backend = new ListBackend(new StorageConfiguration { ConnectionString = "list://", EnableAsyncWrites = false });
+        int before = MLFramework.Visualization.Native.HostBackendBridge.LiveRegistrations;
+        var done = false;
+        var gc = new Thread(() => { while (!Volatile.Read(ref done)) { GC.Collect(); GC.WaitForPendingFinalizers(); } });
+        using (var c = new AsyncEventCollector(backend, new EventCollectorConfig { BatchSize = 64, FlushInterval = TimeSpan.FromMilliseconds(5) }))
+        {
+            gc.Start();
+            c.Start();
+            for (int i = 0; i < 20000; i++)
+            {
+                c.Collect(new ScalarEvent("gc/x", i, i));
+                if (i % 997 == 0) c.Collect(new TextEvent("gc/t", i, "text " + i));
+            }
+            c.Flush();
+            Volatile.Write(ref done, true);
+            gc.Join();
+            Assert.Equal(20000 + 21, backend.Count, "every event reached the C# backend");
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Assert.Equal(before, MLFramework.Visualization.Native.HostBackendBridge.LiveRegistrations, "the per-collector registration was finalized");
+        Assert.True(backend.IsInitialized, "a backend handed to a collector stays open for its owner");
+        backend.Dispose();
+    }
+
+    static void ExceptionsInCSharpBackendsAreCountedNotFatal()
+    {
+        var backend = new ListBackend(new StorageConfiguration { ConnectionString = "list://", EnableAsyncWrites = false }) { FailEvery = 2 };
+        using (var c = new AsyncEventCollector(backend, new EventCollectorConfig { BatchSize = 10 }))
+        {
+            c.Start();
+            for (int i = 0; i < 100; i++) c.CollectScalar("ex/x", i, i);
+            c.Flush();
+            Assert.True(c.BackendExceptions > 0, "exceptions counted in C#");
+            Assert.True(c.Stats.FailedBatches > 0, "and natively as failed batches");
+            Assert.True(c.LastBackendException is IOException, "the exception is kept");
+            Assert.Equal(100, backend.Count, "retries delivered every event exactly once");
+        }
+        var sub = new CountingSubscriber { Throw = true };
+        using (var c = new AsyncEventCollector(new IEventSubscriber[] { sub }))
+        {
+            c.Start();
+            c.CollectScalar("ex/s", 1, 1);
+            try { c.Flush(); } catch (Exception) { /* the failed batch may be reported here */ }
+            Assert.True(sub.Seen >= 1 && c.BackendExceptions >= 1, "a throwing subscriber is contained");
+        }
+    }
+
+    static void SubscribersReceiveEveryBatch()
+    {
+        var a = new CountingSubscriber();
+        var b = new CountingSubscriber();
+        using (var c = new AsyncEventCollector(new IEventSubscriber[] { a, b }))
+        {
+            c.Start();
+            for (int i = 0; i < 1000; i++) c.CollectScalar("sub/x", i, i);
+            c.Flush();
+            Assert.Equal(1000L, Interlocked.Read(ref a.Seen), "subscriber a");
+            Assert.Equal(1000L, Interlocked.Read(ref b.Seen), "subscriber b");
+            Assert.Throws<NotSupportedException>(() => c.GetEvents(0, 10), "write-only");
+        }
+    }
+
+    static void FourThreadsCollectAtOnce()
+    {
+        var storage = new NativeStorageBackend(null, "memory://?capacity=1000000");
+        using (var c = new AsyncEventCollector(storage))
+        {
+            c.Start();
+            var threads = Enumerable.Range(0, 4).Select(t => new Thread(() =>
+            {
+                for (int i = 0; i < 25000; i++)
+                {
+                    if (i % 2 == 0) c.CollectScalar("mt/" + t, i, i);
+                    else c.Collect(new ScalarEvent("mt/" + t, i, i));
+                }
+            })).ToList();
+            threads.ForEach(th => th.Start());
+            threads.ForEach(th => th.Join());
+            c.Flush();
+            var got = storage.GetEvents(0, 100000).ToList();
+            Assert.Equal(100000, got.Count, "all events");
+            for (int t = 0; t < 4; t++)
+            {
+                var steps = got.Where(e => e.Tag == "mt/" + t).Select(e => e.Step).ToList();
+                Assert.True(steps.SequenceEqual(Enumerable.Range(0, 25000).Select(i => (long)i)), "thread " + t + " in order, none lost");
+            }
+        }
+        storage.Dispose();
+    }
+
+    static void BadArgumentsGetTheRightExceptions()
+    {
+        Assert.Throws<ArgumentNullException>(() => new AsyncEventCollector((IStorageBackend)null), "storage");
+        Assert.Throws<ArgumentException>(() => StorageBackendFactory.Default.CreateBackend("tensorbored", "tensorbored:///tmp/x"), "known types");
+        Assert.Throws<ArgumentException>(() => new NativeStorageBackend(null, "file:///tmp/x?fsync=sometimes"), "fsync");
+        Assert.Throws<ArgumentException>(() => new EventCollectorConfig { BatchSize = 0 }.Validate(), "BatchSize");
+        Assert.Throws<ArgumentException>(() => new StorageConfiguration { ConnectionString = "nocolon" }.Validate(), "no scheme");
+        var storage = new NativeStorageBackend(null, "memory://");
+        using (var c = new AsyncEventCollector(storage))
+        {
+            c.Start();
+            Assert.Throws<ArgumentNullException>(() => c.Collect<Event>(null), "eventData");
+            var e = Assert.Throws<ArgumentException>(() => c.Collect(new ScalarEvent("", 1, 1)), "tag is empty");
+            Assert.Equal(VizStatus.InvalidArgument, VizErrors.StatusOf(e).Value, "status carried");
+            Assert.Throws<ArgumentException>(() => c.Collect(new HistogramEvent("h", 1, new[] { 2.0, 1.0 }, new[] { 1.0, 1.0 })), "increase strictly");
+            Assert.Throws<ArgumentException>(() => c.Collect(new TensorEvent("t", 1, DType.F32, new long[] { 4 }, new byte[3])), "needs 16 bytes");
+            Assert.Throws<ArgumentException>(() => c.Collect(new ImageEvent("i", 1, new byte[] { 1, 2, 3 }, 1, 1, 4)), "PNG");
+            Assert.Throws<ArgumentException>(() => c.Collect(new ScalarEvent(new string('x', 2000), 1, 1)), "limit is 1024");
+        }
+        storage.Dispose();
+        using (var tb = new NativeStorageBackend(null, "tensorboard://" + TempDir("tb")))
+        {
+            Assert.Throws<NotSupportedException>(() => tb.GetEvents(0, 1), "get_events");
+        }
+    }
+
+    static int Main()
+    {
+        var tests = new List<KeyValuePair<string, Action>>
+        {
+            new KeyValuePair<string, Action>("NativeStorageBackendIsTheSeedInterface", NativeStorageBackendIsTheSeedInterface),
+            new KeyValuePair<string, Action>("CollectorDeliversEveryKindAndReadsBack", CollectorDeliversEveryKindAndReadsBack),
+            new KeyValuePair<string, Action>("DisposeFlushes", DisposeFlushes),
+            new KeyValuePair<string, Action>("FileLogFromCSharpSurvivesReopen", FileLogFromCSharpSurvivesReopen),
+            new KeyValuePair<string, Action>("StorageBackendBaseBuffers", StorageBackendBaseBuffers),
+            new KeyValuePair<string, Action>("FactoryRegistersCSharpTypesNatively", FactoryRegistersCSharpTypesNatively),
+            new KeyValuePair<string, Action>("CSharpBackendSurvivesGarbageCollectionOnNativeThreads", CSharpBackendSurvivesGarbageCollectionOnNativeThreads),
+            new KeyValuePair<string, Action>("ExceptionsInCSharpBackendsAreCountedNotFatal", ExceptionsInCSharpBackendsAreCountedNotFatal),
+            new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
+            new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
+            new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),
+        };
+        int passed = 0, failed = 0;
+        foreach (var t in tests)
+        {
+            try
+            {
+                t.Value();
+                passed++;
+                Console.WriteLine("ok   " + t.Key);
+            }
+            catch (Exception e)
+            {
+                failed++;
+                Console.WriteLine("FAIL " + t.Key + ": " + e);
+            }
+        }
+        Console.WriteLine(passed + " passed, " + failed + " failed");
+        return failed == 0 ? 0 : 1;
+    }
+}

@@ -1,0 +1,57 @@
+// The training loop of examples/training_loop.rs, from C#: scalars every 10 steps, a
+// histogram, a text and a tensor every 1000, into a TensorBoard run and viz's durable
+// log under ./runs/<name>, then reads a step range back from the log. Run: bash bindings/csharp/build.sh example [steps] [name]
+using System;
+using System.Diagnostics;
+using System.Linq;
+using MLFramework.Visualization;
+using MLFramework.Visualization.Collection;
+using MLFramework.Visualization.Storage;
+
+static class TrainingLoop
+{
+    static int Main(string[] args)
+    {
+        long steps = args.Length > 0 ? long.Parse(args[0]) : 100000;
+        string run = args.Length > 1 ? args[1] : "csharp-" + DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var factory = StorageBackendFactory.Default;
+        using (var tensorboard = (NativeStorageBackend)factory.CreateBackend("tensorboard", "tensorboard://runs/" + run))
+        using (var log = (NativeStorageBackend)factory.CreateBackend("file", "file://runs/" + run + "/log"))
+        using (var collector = new AsyncEventCollector(new IStorageBackend[] { log, tensorboard }))
+        {
+            collector.Start();
+            uint loss = collector.Intern("train/loss"), acc = collector.Intern("train/accuracy");
+            var rng = new Random(7);
+            var sw = Stopwatch.StartNew();
+            long events = 0;
+            for (long step = 0; step < steps; step++)
+            {
+                if (step % 10 == 0)
+                {
+                    collector.CollectScalar(loss, step, 1.0 / (1 + step * 0.001));
+                    collector.CollectScalar(acc, step, 1.0 - 1.0 / (1 + step * 0.001));
+                    events += 2;
+                }
+                if (step % 1000 == 0)
+                {
+                    var weights = Enumerable.Range(0, 256).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+                    collector.Collect(new HistogramEvent("train/weights", step, weights, 30));
+                    collector.Collect(new TextEvent("train/note", step, "step " + step + " done"));
+                    collector.Collect(TensorEvent.FromFloats("train/embedding", step, new float[] { 0.1f, 0.2f, 0.3f, 0.4f }, 2, 2));
+                    events += 3;
+                }
+            }
+            collector.Flush();
+            sw.Stop();
+            var stats = collector.Stats;
+            Console.WriteLine("steps:      " + steps);
+            Console.WriteLine("events:     " + events + " (" + (events / sw.Elapsed.TotalSeconds / 1e6).ToString("F2") + " M events/s, flush included)");
+            Console.WriteLine("written:    " + stats.Written + ", dropped " + (stats.DroppedOldest + stats.DroppedNewest + stats.DroppedBlockTimeout));
+            var back = collector.GetEvents(steps / 2, steps / 2 + 99).ToList();
+            Console.WriteLine("read back:  " + back.Count + " events for steps " + steps / 2 + ".." + (steps / 2 + 99) + " from runs/" + run + "/log");
+            Console.WriteLine("see the run: tensorboard --logdir runs   (this run is runs/" + run + ")");
+            if (stats.Written != 2 * events) { Console.WriteLine("not every event reached both backends"); return 1; }
+        }
+        return 0;
+    }
+}
