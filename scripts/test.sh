@@ -76,3 +76,6 @@ cargo run --release --example training_loop -- 200000
 
 step "C example"
 bash examples/c/run.sh 100000
+
+step "C++ example (bindings/cpp/viz.hpp)"
+bash examples/cpp/run.sh 20000 ci-cpp

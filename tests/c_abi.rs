@@ -1,6 +1,7 @@
 //! The C face: the checked-in header matches a fresh cbindgen run, compiles as C11
 //! and C++17 with -Wall -Wextra -Werror, and C programs built against it and the
-//! cdylib run correctly (tests/c/*.c).
+//! cdylib run correctly (tests/c/*.c), as does the C++ wrapper's test
+//! (bindings/cpp/test.cpp).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -128,6 +129,26 @@ fn c_lifecycle_and_bad_input() {
 fn c_every_event_kind_batches_and_bad_events() {
     let out = run(Command::new(build_c("events", "plain")), "running events");
     assert!(out.contains("events: ok"), "{out}");
+}
+
+/// bindings/cpp/viz.hpp: its test program, built as C++17 with -Wall -Wextra -Werror
+/// against the cdylib, then run (also under valgrind when it is installed).
+#[test]
+fn cpp_wrapper_compiles_strictly_and_its_test_passes() {
+    let exe = out_dir().join("cpp-wrapper");
+    let lib = lib_dir();
+    let mut cmd = compiler(true);
+    cmd.args(["-std=c++17", "-g", "-I"])
+        .arg(format!("{ROOT}/bindings/cpp"))
+        .arg(format!("{ROOT}/bindings/cpp/test.cpp"))
+        .arg("-o")
+        .arg(&exe)
+        .arg(format!("-L{}", lib.display()))
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .args(["-lviz", "-lpthread"]);
+    run(cmd, "compiling bindings/cpp/test.cpp");
+    let out = run(Command::new(&exe), "running the C++ wrapper test");
+    assert!(out.contains("cpp: ok"), "{out}");
 }
 
 #[test]

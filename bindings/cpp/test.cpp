@@ -1,0 +1,103 @@
+// Tests viz.hpp: RAII, move-only handles, exceptions with status and message, and
+// every typed collect overload. Built with g++ -std=c++17 -Wall -Wextra -Werror.
+#include <cstdio>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "viz.hpp"
+
+static int failures = 0;
+#define CHECK(cond)                                                                  \
+    do {                                                                             \
+        if (!(cond)) {                                                               \
+            std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+            failures++;                                                              \
+        }                                                                            \
+    } while (0)
+
+template <typename F> static void expect_error(F f, viz_status status, const char *needle) {
+    try {
+        f();
+        std::fprintf(stderr, "expected viz::Error with status %d\n", (int)status);
+        failures++;
+    } catch (const viz::Error &e) {
+        if (e.status() != status || std::string(e.what()).find(needle) == std::string::npos) {
+            std::fprintf(stderr, "got status %d \"%s\", want %d with \"%s\"\n", (int)e.status(), e.what(), (int)status, needle);
+            failures++;
+        }
+    }
+}
+
+static_assert(!std::is_copy_constructible_v<viz::Collector>, "Collector is move-only");
+static_assert(std::is_nothrow_move_constructible_v<viz::Collector>, "Collector moves");
+static_assert(!std::is_copy_constructible_v<viz::Storage>, "Storage is move-only");
+static_assert(!std::is_copy_constructible_v<viz::Events>, "Events is move-only");
+
+static const std::vector<uint8_t> PNG_2x1 = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                                             'I', 'H', 'D', 'R', 0, 0, 0, 2, 0, 0, 0, 1, 8, 6, 0, 0, 0};
+
+int main() {
+    viz::Storage memory("memory://");
+    {
+        viz::Collector c("{\"start\": false}", {&memory});
+        CHECK(!c.running());
+        c.collect("cpp/loss", 1, 0.5);
+        CHECK(c.pending() == 1);
+        c.start();
+        CHECK(c.running());
+        uint32_t id = c.intern("cpp/loss");
+        c.collect(id, 2, 0.25);
+        c.collect("cpp/note", 3, "hello from C++");
+        c.collect("cpp/note", 4, std::string("a std::string"));
+        c.collect("cpp/hist", 5, viz::Histogram{{1, 2, 2, 3}, 3});
+        c.collect("cpp/buckets", 6, viz::Buckets{{1, 2, 3}, {1, 2, 1}});
+        c.collect("cpp/img", 7, viz::Png{PNG_2x1, 2, 1, 4});
+        c.collect("cpp/t32", 8, viz::Tensor<float>{{2, 2}, {1, 2, 3, 4}});
+        c.collect("cpp/t64", 9, viz::Tensor<int64_t>{{3}, {1, 2, 3}});
+        c.flush();
+        viz::Events all = c.get_events(0, 0, 100);
+        CHECK(all.size() == 9);
+        CHECK(std::string(all[0].tag) == "cpp/loss" && all[0].scalar == 0.5);
+        CHECK(std::string(all[2].text) == "hello from C++");
+        CHECK(all[4].kind == VIZ_EVENT_KIND_HISTOGRAM && all[4].buckets_len == 3);
+        CHECK(all[7].kind == VIZ_EVENT_KIND_TENSOR && all[7].data_len == 16 && all[7].dtype == VIZ_DTYPE_F32);
+        CHECK(all[8].dtype == VIZ_DTYPE_I64 && all[8].data_len == 24);
+        viz::Events moved = std::move(all);
+        CHECK(moved.size() == 9);
+        bool threw = false;
+        try {
+            (void)moved[9];
+        } catch (const std::out_of_range &) {
+            threw = true;
+        }
+        CHECK(threw);
+        CHECK(c.stats().written == 9);
+
+        expect_error([&] { c.collect("", 1, 1.0); }, VIZ_STATUS_INVALID_ARGUMENT, "tag is empty");
+        expect_error([&] { c.collect("cpp/t", 1, viz::Tensor<float>{{4}, {1, 2}}); }, VIZ_STATUS_INVALID_ARGUMENT,
+                     "needs 16 bytes");
+        expect_error([&] { c.collect("cpp/b", 1, viz::Buckets{{1, 2}, {1}}); }, VIZ_STATUS_INVALID_ARGUMENT,
+                     "2 limits but 1 counts");
+        expect_error([&] { c.collect(4000000000u, 1, 1.0); }, VIZ_STATUS_INVALID_ARGUMENT, "tag id");
+
+        viz::Collector other = std::move(c);
+        expect_error([&] { c.flush(); }, VIZ_STATUS_CLOSED, "moved from");
+        other.stop();
+        CHECK(!other.running());
+        expect_error([&] { other.collect("cpp/loss", 10, 1.0); }, VIZ_STATUS_CLOSED, "");
+        other.close();
+        expect_error([&] { other.close(); other.flush(); }, VIZ_STATUS_CLOSED, "closed");
+    }
+    // The storage outlived its collector and still holds what it wrote.
+    CHECK(memory.is_open() && memory.event_count() == 9);
+    CHECK(memory.get_events(1, 2).size() == 2);
+
+    expect_error([] { viz::Collector bad("{\"backends\": [\"tensorbored://x\"]}"); }, VIZ_STATUS_UNKNOWN_BACKEND_TYPE,
+                 "known types");
+    expect_error([] { viz::Collector bad("{not json"); }, VIZ_STATUS_INVALID_CONFIG, "config JSON");
+    expect_error([] { viz::Storage bad("file:///tmp/x?fsync=maybe"); }, VIZ_STATUS_INVALID_CONFIG, "fsync");
+
+    if (failures == 0) std::printf("cpp: ok\n");
+    return failures == 0 ? 0 : 1;
+}

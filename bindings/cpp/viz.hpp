@@ -1,0 +1,297 @@
+// viz.hpp: a header-only C++17 RAII wrapper over viz.h.
+//
+// - viz::Collector and viz::Storage own their handles and are move-only; the
+//   destructors close them (a Collector flushes and stops first).
+// - Every failing call throws viz::Error, which carries the viz_status and the
+//   native message.
+// - Typed collect overloads cover every event kind; collect(tag_id, step, value) is
+//   the hot path (no allocation, no lock, no system call).
+//
+// Thread safety follows viz.h: collect, flush and the queries may be called from any
+// thread at once; destroying or moving a Collector must not race them.
+#ifndef VIZ_HPP
+#define VIZ_HPP
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "viz.h"
+
+namespace viz {
+
+/// A failed viz call: the status and the native message.
+class Error : public std::runtime_error {
+public:
+    Error(viz_status status, const std::string &message) : std::runtime_error(message), status_(status) {}
+    /// The native status (never VIZ_STATUS_OK).
+    viz_status status() const noexcept { return status_; }
+
+private:
+    viz_status status_;
+};
+
+namespace detail {
+inline std::string last_message() {
+    std::string msg(256, '\0');
+    size_t needed = viz_last_error_message(msg.data(), msg.size());
+    if (needed >= msg.size()) {
+        msg.assign(needed + 1, '\0');
+        viz_last_error_message(msg.data(), msg.size());
+    }
+    msg.resize(needed < msg.size() ? needed : msg.size() - 1);
+    return msg;
+}
+
+inline void check(viz_status status) {
+    if (status != VIZ_STATUS_OK) throw Error(status, last_message());
+}
+
+inline viz_event event(uint32_t kind, const std::string &tag, int64_t step) {
+    viz_event e{};
+    e.kind = kind;
+    e.tag = tag.c_str();
+    e.step = step;
+    return e;
+}
+
+template <typename T> struct dtype_of;
+template <> struct dtype_of<float> { static constexpr uint32_t value = VIZ_DTYPE_F32; };
+template <> struct dtype_of<double> { static constexpr uint32_t value = VIZ_DTYPE_F64; };
+template <> struct dtype_of<int8_t> { static constexpr uint32_t value = VIZ_DTYPE_I8; };
+template <> struct dtype_of<int16_t> { static constexpr uint32_t value = VIZ_DTYPE_I16; };
+template <> struct dtype_of<int32_t> { static constexpr uint32_t value = VIZ_DTYPE_I32; };
+template <> struct dtype_of<int64_t> { static constexpr uint32_t value = VIZ_DTYPE_I64; };
+template <> struct dtype_of<uint8_t> { static constexpr uint32_t value = VIZ_DTYPE_U8; };
+template <> struct dtype_of<uint16_t> { static constexpr uint32_t value = VIZ_DTYPE_U16; };
+template <> struct dtype_of<uint32_t> { static constexpr uint32_t value = VIZ_DTYPE_U32; };
+template <> struct dtype_of<uint64_t> { static constexpr uint32_t value = VIZ_DTYPE_U64; };
+}  // namespace detail
+
+/// A histogram of raw values, bucketed natively into `bins` equal-width buckets.
+struct Histogram {
+    std::vector<double> values;
+    uint32_t bins = 30;
+};
+
+/// A histogram given as buckets: right edges (strictly increasing) and counts.
+struct Buckets {
+    std::vector<double> limits;
+    std::vector<double> counts;
+};
+
+/// An image as PNG file bytes.
+struct Png {
+    std::vector<uint8_t> bytes;
+    uint32_t width = 0;
+    uint32_t height = 0;
+    uint32_t channels = 4;
+};
+
+/// A dense tensor of T (row-major).
+template <typename T> struct Tensor {
+    std::vector<uint64_t> shape;
+    std::vector<T> values;
+};
+
+/// Events read back; valid while this object lives. Move-only.
+class Events {
+public:
+    explicit Events(viz_events *handle) noexcept : handle_(handle) {}
+    Events(Events &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Events &operator=(Events &&other) noexcept {
+        if (this != &other) {
+            viz_events_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Events(const Events &) = delete;
+    Events &operator=(const Events &) = delete;
+    ~Events() { viz_events_free(handle_); }
+
+    size_t size() const noexcept { return viz_events_len(handle_); }
+    /// Event `i` (bounds-checked: std::out_of_range).
+    const viz_event &operator[](size_t i) const {
+        const viz_event *e = viz_events_get(handle_, i);
+        if (e == nullptr) throw std::out_of_range("viz::Events index " + std::to_string(i));
+        return *e;
+    }
+
+private:
+    viz_events *handle_;
+};
+
+/// One storage backend instance (viz_storage): use it directly, or lend it to
+/// Collectors, which then write this very instance. Move-only.
+class Storage {
+public:
+    /// Opens a backend: `connection_string` such as "file:///runs/a" or "memory://".
+    explicit Storage(const std::string &connection_string) {
+        detail::check(viz_storage_open(nullptr, connection_string.c_str(), &handle_));
+    }
+    Storage(Storage &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Storage &operator=(Storage &&other) noexcept {
+        if (this != &other) {
+            viz_storage_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Storage(const Storage &) = delete;
+    Storage &operator=(const Storage &) = delete;
+    ~Storage() { viz_storage_free(handle_); }
+
+    void store(const std::vector<viz_event> &events) {
+        detail::check(viz_storage_store(handle_, events.data(), events.size()));
+    }
+    Events get_events(int64_t start_step, int64_t end_step) const {
+        viz_events *out = nullptr;
+        detail::check(viz_storage_get_events(handle_, start_step, end_step, &out));
+        return Events(out);
+    }
+    void flush() { detail::check(viz_storage_flush(handle_)); }
+    uint64_t event_count() const {
+        uint64_t n = 0;
+        detail::check(viz_storage_event_count(handle_, &n));
+        return n;
+    }
+    void clear() { detail::check(viz_storage_clear(handle_)); }
+    void shutdown() { detail::check(viz_storage_shutdown(handle_)); }
+    bool is_open() const noexcept { return viz_storage_is_initialized(handle_); }
+    const viz_storage *handle() const noexcept { return handle_; }
+
+private:
+    viz_storage *handle_ = nullptr;
+};
+
+/// An event collector with its background threads. Move-only; the destructor
+/// flushes, stops and frees it (waiting at most 10 s for its backends).
+class Collector {
+public:
+    /// From a JSON config, such as {"backends": ["file://runs/a/log"]} (see viz.h).
+    explicit Collector(const std::string &config_json) {
+        detail::check(viz_collector_new(config_json.c_str(), &handle_));
+    }
+    /// From a JSON config plus storages lent as the first destinations.
+    Collector(const std::string &config_json, const std::vector<const Storage *> &storages) {
+        std::vector<const viz_storage *> raw;
+        for (const Storage *s : storages) raw.push_back(s != nullptr ? s->handle() : nullptr);
+        detail::check(viz_collector_new_with_storage(config_json.c_str(), raw.data(), raw.size(), &handle_));
+    }
+    Collector(Collector &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Collector &operator=(Collector &&other) noexcept {
+        if (this != &other) {
+            if (handle_ != nullptr) viz_collector_close(handle_, 10000);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Collector(const Collector &) = delete;
+    Collector &operator=(const Collector &) = delete;
+    ~Collector() {
+        if (handle_ != nullptr) viz_collector_close(handle_, 10000);
+    }
+
+    /// Flushes, stops and frees now, throwing if the backends did not finish.
+    void close(uint32_t timeout_ms = 10000) {
+        viz_collector *h = std::exchange(handle_, nullptr);
+        if (h != nullptr) detail::check(viz_collector_close(h, timeout_ms));
+    }
+
+    void start() { detail::check(viz_collector_start(live())); }
+    void stop(uint32_t timeout_ms = 10000) { detail::check(viz_collector_stop(live(), timeout_ms)); }
+    bool running() const noexcept { return viz_collector_is_running(handle_); }
+    size_t pending() const {
+        size_t n = 0;
+        detail::check(viz_collector_pending(live(), &n));
+        return n;
+    }
+
+    /// The process-wide id of a tag, for the hot path.
+    uint32_t intern(const std::string &tag) const {
+        uint32_t id = 0;
+        detail::check(viz_tag_intern(live(), tag.c_str(), &id));
+        return id;
+    }
+
+    /// The hot path: a scalar under an interned tag.
+    void collect(uint32_t tag_id, int64_t step, double value) const {
+        viz_status s = viz_collect_scalar_id(handle_, tag_id, step, value);
+        if (s != VIZ_STATUS_OK) detail::check(s);
+    }
+    void collect(const std::string &tag, int64_t step, double value) const {
+        detail::check(viz_collect_scalar(live(), tag.c_str(), step, value));
+    }
+    void collect(const std::string &tag, int64_t step, const std::string &text) const {
+        viz_event e = detail::event(VIZ_EVENT_KIND_TEXT, tag, step);
+        e.text = text.c_str();
+        collect(e);
+    }
+    void collect(const std::string &tag, int64_t step, const char *text) const {
+        collect(tag, step, std::string(text != nullptr ? text : ""));
+    }
+    void collect(const std::string &tag, int64_t step, const Histogram &h) const {
+        viz_event e = detail::event(VIZ_EVENT_KIND_HISTOGRAM, tag, step);
+        e.values = h.values.data();
+        e.values_len = h.values.size();
+        e.bins = h.bins;
+        collect(e);
+    }
+    void collect(const std::string &tag, int64_t step, const Buckets &b) const {
+        if (b.limits.size() != b.counts.size())
+            throw Error(VIZ_STATUS_INVALID_ARGUMENT, "viz::Buckets: " + std::to_string(b.limits.size()) +
+                                                         " limits but " + std::to_string(b.counts.size()) + " counts");
+        viz_event e = detail::event(VIZ_EVENT_KIND_HISTOGRAM, tag, step);
+        e.bucket_limits = b.limits.data();
+        e.bucket_counts = b.counts.data();
+        e.buckets_len = b.limits.size();
+        collect(e);
+    }
+    void collect(const std::string &tag, int64_t step, const Png &image) const {
+        viz_event e = detail::event(VIZ_EVENT_KIND_IMAGE, tag, step);
+        e.data = image.bytes.data();
+        e.data_len = image.bytes.size();
+        e.width = image.width;
+        e.height = image.height;
+        e.channels = image.channels;
+        collect(e);
+    }
+    template <typename T> void collect(const std::string &tag, int64_t step, const Tensor<T> &t) const {
+        viz_event e = detail::event(VIZ_EVENT_KIND_TENSOR, tag, step);
+        e.dtype = detail::dtype_of<T>::value;
+        e.shape = t.shape.data();
+        e.shape_len = t.shape.size();
+        e.data = reinterpret_cast<const uint8_t *>(t.values.data());
+        e.data_len = t.values.size() * sizeof(T);
+        collect(e);
+    }
+    /// Any event, as a filled viz_event.
+    void collect(const viz_event &e) const { detail::check(viz_collect(live(), &e)); }
+
+    void flush(uint32_t timeout_ms = 10000) const { detail::check(viz_flush(live(), timeout_ms)); }
+    viz_stats stats() const {
+        viz_stats s{};
+        detail::check(viz_collector_stats(live(), &s));
+        return s;
+    }
+    Events get_events(size_t backend, int64_t start_step, int64_t end_step) const {
+        viz_events *out = nullptr;
+        detail::check(viz_get_events(live(), backend, start_step, end_step, &out));
+        return Events(out);
+    }
+
+private:
+    viz_collector *live() const {
+        if (handle_ == nullptr) throw Error(VIZ_STATUS_CLOSED, "viz::Collector: closed or moved from");
+        return handle_;
+    }
+    viz_collector *handle_ = nullptr;
+};
+
+}  // namespace viz
+
+#endif
