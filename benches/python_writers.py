@@ -3,8 +3,9 @@
 
 Each writer logs the same N scalars (one tag) into a fresh log directory and closes
 it; the rate counts from the first scalar until close returns (viz's close also
-syncs the file). viz runs
-through `cargo bench --bench tb_writer`. torch.utils.tensorboard and tensorboardX are
+syncs the file). viz runs natively through `cargo bench --bench tb_writer`, and
+through its Python binding (bindings/python, ctypes) as a SummaryWriter with the
+same add_scalar call as the others. torch.utils.tensorboard and tensorboardX are
 measured when importable and reported as absent otherwise (CI installs neither).
 
 Run: python3 benches/python_writers.py [--n 200000] [--reps 3]
@@ -47,6 +48,13 @@ def main():
     args = ap.parse_args()
 
     writers = {"viz tensorboard://": viz}
+    try:
+        import sys
+        sys.path.insert(0, str(ROOT / "bindings" / "python"))
+        import viz as viz_py
+        writers["viz Python SummaryWriter"] = lambda n: python_writer(viz_py.SummaryWriter, n)
+    except OSError as e:
+        print(f"viz Python binding: libviz not built ({e}), not measured")
     try:
         from torch.utils.tensorboard import SummaryWriter as TorchWriter
         writers["torch SummaryWriter"] = lambda n: python_writer(TorchWriter, n)

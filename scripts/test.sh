@@ -47,13 +47,16 @@ step "tests"
 cargo build
 cargo test
 
-step "TensorBoard's own readers (Python venv under .venv)"
+step "TensorBoard's own readers and the Python binding (venv under .venv)"
 # tensorboard, numpy and pytest from PyPI, pinned in tests/python/requirements.txt.
 if command -v python3 >/dev/null; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
   cargo build --examples
   .venv/bin/python -m pytest -q tests/python
+  # The Python binding (ctypes) against the libviz.so built above, and its example.
+  VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python -m pytest -q bindings/python/tests
+  VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python examples/python/training_loop.py 20000 ci-python
 elif [ -n "${CI:-}" ]; then
   echo "error: python3 is missing; CI must run the TensorBoard reader tests" >&2
   exit 1

@@ -1,0 +1,208 @@
+"""Tests of the Python binding (ctypes over libviz), checked with TensorBoard's own reader."""
+
+import pathlib
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import viz  # noqa: E402
+
+
+def accumulator(path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    acc = EventAccumulator(str(path), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def test_summary_writer_output_reads_back_in_tensorboard(tmp_path):
+    with viz.SummaryWriter(str(tmp_path)) as w:
+        for step in range(100):
+            w.add_scalar("train/loss", 1.0 / (step + 1), step)
+        w.add_scalar("train/lr", 0.1)  # no step: counts from 0
+        w.add_scalar("train/lr", 0.05)
+        w.add_scalar("timed", 3.0, 7, walltime=1700000000.5)
+        w.add_scalars("acc", {"train": 0.9, "val": 0.8}, 5)
+        w.add_histogram("weights", np.random.default_rng(0).normal(size=1000), 10, bins=20)
+        w.add_histogram("listed", [1, 2, 2, 3, 3, 3], 11)
+        w.add_text("notes", "hello from Python", 12)
+        w.add_image("img", np.random.default_rng(1).random((3, 6, 4)), 13)
+        w.add_image("grey", np.zeros((5, 7), dtype=np.uint8), 14, dataformats="HW")
+    acc = accumulator(tmp_path)
+    loss = acc.Scalars("train/loss")
+    assert [e.step for e in loss] == list(range(100))
+    assert loss[9].value == pytest.approx(0.1)
+    assert [(e.step, e.value) for e in acc.Scalars("train/lr")] == [(0, pytest.approx(0.1)), (1, pytest.approx(0.05))]
+    assert acc.Scalars("timed")[0].wall_time == pytest.approx(1700000000.5)
+    assert acc.Scalars("acc/val")[0].value == pytest.approx(0.8)
+    h = acc.Histograms("weights")[0]
+    assert h.step == 10 and h.histogram_value.num == 1000
+    assert acc.Histograms("listed")[0].histogram_value.sum == pytest.approx(14.0)
+    text = acc.Tensors("notes")[0]
+    assert text.step == 12 and text.tensor_proto.string_val[0] == b"hello from Python"
+    img = acc.Images("img")[0]
+    assert (img.width, img.height, img.step) == (4, 6, 13)
+    assert acc.Images("grey")[0].width == 7
+
+
+def every_kind():
+    return [
+        viz.Event.scalar("py/s", 1, 0.25, wall_time=1700000000.0),
+        viz.Event.histogram("py/h", 2, [1.0, 2.0, 2.0, 3.0], bins=3, wall_time=1700000001.0),
+        viz.Event.text("py/t", 3, "héllo ✓", priority="critical", wall_time=1700000002.0),
+        viz.Event.image("py/i", 4, viz.png_from_array(np.zeros((2, 1, 4), np.uint8), "HWC")[0], 1, 2, 4,
+                        wall_time=1700000003.0),
+        viz.Event.tensor("py/w", 5, np.arange(6, dtype=np.float32).reshape(2, 3), wall_time=1700000004.0),
+        viz.Event.raw("py/r", 6, "text/csv", b"a,b", wall_time=1700000005.0),
+    ]
+
+
+def test_collector_and_storage_round_trip_every_kind():
+    memory = viz.Storage("memory://")
+    with viz.Collector(storages=[memory], start=False) as c:
+        assert not c.is_running
+        for e in every_kind():
+            c.collect(e)
+        assert c.pending == 6
+        c.start()
+        assert c.is_running
+        c.flush()
+        got = c.get_events(0, 10)
+        assert c.stats()["written"] == 6
+    assert len(got) == 6
+    assert got[0].value == 0.25 and got[0].wall_time == 1700000000.0
+    assert sum(got[1].counts) == 4 and len(got[1].limits) == 3
+    assert got[2].text == "héllo ✓" and got[2].priority == "critical"
+    assert (got[3].width, got[3].height) == (1, 2)
+    t = got[4]
+    assert t.dtype == "f32" and t.shape == (2, 3)
+    assert np.frombuffer(t.data, dtype="<f4").tolist() == [0, 1, 2, 3, 4, 5]
+    assert got[5].content_type == "text/csv" and got[5].data == b"a,b"
+    assert len(memory.get_events(0, 10)) == 6, "the storage outlives its collector and holds its events"
+    memory.store([viz.Event.scalar("py/direct", 20, 1.0)])
+    assert memory.event_count == 7
+    memory.clear()
+    assert memory.event_count == 0
+    memory.close()
+
+
+def test_durable_log_alongside_tensorboard(tmp_path):
+    with viz.SummaryWriter(str(tmp_path), durable=True) as w:
+        for step in range(1000):
+            w.add_scalar("d/x", step, step)
+    with viz.Storage(f"file://{tmp_path}/log") as log:
+        got = log.get_events(500, 509)
+        assert [e.step for e in got] == list(range(500, 510))
+
+
+class ListBackend:
+    """A backend written in Python."""
+
+    def __init__(self, fail_first=0):
+        self.events, self.fail_first, self.calls, self.opened = [], fail_first, 0, None
+
+    def initialize(self, cs):
+        self.opened = cs
+
+    def store_events(self, events):
+        self.calls += 1
+        if self.calls <= self.fail_first:
+            raise OSError(f"disk on fire (call {self.calls})")
+        self.events.extend(events)
+
+    def get_events(self, start, end):
+        return [e for e in self.events if start <= e.step <= end]
+
+    def event_count(self):
+        return len(self.events)
+
+
+def test_python_backend_receives_events_from_native_threads():
+    before = viz.live_registrations()
+    backend = ListBackend()
+    viz.register_backend("pylist", backend)
+    with pytest.raises(viz.InvalidArgument, match="already registered"):
+        viz.register_backend("pylist", ListBackend())
+    with viz.Collector(backends=["pylist://somewhere"]) as c:
+        for step in range(500):
+            c.collect_scalar("pyb/x", step, step)
+        c.collect(viz.Event.text("pyb/t", 3, "text"))
+        c.flush()
+        assert backend.opened == "pylist://somewhere"
+        assert len(backend.events) == 501
+        assert [e.step for e in c.get_events(2, 4)] == [2, 3, 4, 3], "stored order, through Python"
+    viz.unregister_backend("pylist")
+    assert viz.live_registrations() == before, "the finalizer released the callbacks"
+
+
+def test_exceptions_in_python_backends_are_counted_and_explained():
+    backend = ListBackend(fail_first=2)
+
+    class WriteOnly:
+        def store_events(self, events):
+            pass
+
+    reg = viz.register_backend("pyflaky", backend)
+    viz.register_backend("pywo", WriteOnly())
+    try:
+        with viz.Collector(backends=["pyflaky://", "pywo://"], config={"batch_size": 10}) as c:
+            for step in range(100):
+                c.collect_scalar("ex/x", step, step)
+            c.flush()
+            stats = c.stats()
+            assert stats["failed_batches"] >= 2 and reg.failures >= 2
+            assert isinstance(reg.last_exception, OSError)
+            assert sorted(e.step for e in backend.events) == list(range(100)), "retried, no duplicates"
+            with pytest.raises(viz.Unsupported, match="write-only"):
+                c.get_events(0, 10, backend=1)
+    finally:
+        viz.unregister_backend("pyflaky")
+        viz.unregister_backend("pywo")
+
+
+def test_four_threads_collect_at_once():
+    memory = viz.Storage("memory://?capacity=100000")
+    with viz.Collector(storages=[memory]) as c:
+        def work(t):
+            for step in range(5000):
+                c.collect_scalar(f"mt/{t}", step, step)
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        c.flush()
+    got = memory.get_events(0, 10000)
+    assert len(got) == 20000
+    for t in range(4):
+        assert [e.step for e in got if e.tag == f"mt/{t}"] == list(range(5000))
+
+
+def test_bad_input_raises_the_right_exception_with_viz_message(tmp_path):
+    with viz.Collector(backends=["memory://"]) as c:
+        with pytest.raises(viz.InvalidArgument, match="tag is empty") as e:
+            c.collect_scalar("", 1, 1.0)
+        assert isinstance(e.value, ValueError) and e.value.status == 2
+        with pytest.raises(TypeError, match="tag must be a str"):
+            c.collect_scalar(b"bytes", 1, 1.0)
+        with pytest.raises(viz.InvalidArgument, match="needs 16 bytes"):
+            c.collect(viz.Event.tensor("t", 1, b"\0" * 3, shape=(4,), dtype="f32"))
+        with pytest.raises(viz.InvalidArgument, match="increase strictly"):
+            c.collect(viz.Event.histogram("h", 1, limits=[2, 1], counts=[1, 1]))
+        with pytest.raises(viz.InvalidArgument, match="events\\[1\\]"):
+            c.collect_batch([viz.Event.scalar("ok", 1, 1), viz.Event.scalar("", 2, 2)])
+    with pytest.raises(ValueError, match="closed"):
+        c.collect_scalar("late", 1, 1.0)
+    with pytest.raises(viz.UnknownBackendType, match="known types"):
+        viz.Collector(backends=["tensorbored://x"])
+    with pytest.raises(viz.InvalidConfig, match="fsync"):
+        viz.Storage(f"file://{tmp_path}?fsync=sometimes")
+    with pytest.raises(viz.InvalidConfig, match="batch_sise"):
+        viz.Collector(backends=["memory://"], config={"batch_sise": 5})
+    log = viz.Storage(f"file://{tmp_path}/lock")
+    with pytest.raises(viz.IOFailure, match="in use"):
+        viz.Storage(f"file://{tmp_path}/lock")
+    log.close()

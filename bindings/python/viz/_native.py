@@ -1,0 +1,199 @@
+"""libviz through ctypes: loading, the C structs, signatures and errors."""
+
+import ctypes
+import os
+import pathlib
+
+from ctypes import (POINTER, c_bool, c_char_p, c_double, c_int, c_int64, c_size_t, c_uint32,
+                    c_uint64, c_void_p)
+
+
+def _find_library():
+    explicit = os.environ.get("VIZ_LIBRARY")
+    if explicit:
+        return explicit
+    root = pathlib.Path(__file__).resolve().parents[3]
+    for profile in ("release", "debug"):
+        candidate = root / "target" / profile / "libviz.so"
+        if candidate.exists():
+            return str(candidate)
+    import ctypes.util
+    found = ctypes.util.find_library("viz")
+    if found:
+        return found
+    raise OSError("libviz not found: build it (cargo build --release) or set VIZ_LIBRARY to its path")
+
+
+lib = ctypes.CDLL(_find_library())
+
+
+class VizEvent(ctypes.Structure):
+    """viz_event: one event of any kind (see viz.h)."""
+    _fields_ = [
+        ("kind", c_uint32), ("tag", c_char_p), ("step", c_int64), ("wall_time", c_double),
+        ("priority", c_uint32), ("scalar", c_double), ("text", c_char_p),
+        ("values", POINTER(c_double)), ("values_len", c_size_t), ("bins", c_uint32),
+        ("bucket_limits", POINTER(c_double)), ("bucket_counts", POINTER(c_double)),
+        ("buckets_len", c_size_t), ("data", c_void_p), ("data_len", c_size_t),
+        ("width", c_uint32), ("height", c_uint32), ("channels", c_uint32), ("dtype", c_uint32),
+        ("shape", POINTER(c_uint64)), ("shape_len", c_size_t), ("content_type", c_char_p),
+    ]
+
+
+class VizStats(ctypes.Structure):
+    """viz_stats: a collector's counters."""
+    _fields_ = [(name, c_uint64) for name in (
+        "collected", "queued", "staged", "peak_queue_len", "dropped_oldest", "dropped_newest",
+        "dropped_block_timeout", "rescued_critical", "lost_at_stop", "written", "failed_batches",
+        "deliveries", "flushes", "producer_lanes")]
+
+
+STATUS_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
+INIT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p)
+STORE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(VizEvent), c_size_t)
+GET_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, c_int64, c_void_p)
+COUNT_FN = ctypes.CFUNCTYPE(c_uint64, c_void_p)
+FINALIZER_FN = ctypes.CFUNCTYPE(None, c_void_p)
+
+
+class VizBackendVTable(ctypes.Structure):
+    """viz_backend_vtable: callbacks of a backend written in Python."""
+    _fields_ = [("init", INIT_FN), ("store_batch", STORE_FN), ("get_events", GET_FN),
+                ("flush", STATUS_FN), ("event_count", COUNT_FN), ("clear", STATUS_FN),
+                ("shutdown", STATUS_FN)]
+
+
+def _sig(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+
+
+P = c_void_p
+_sig("viz_last_error_message", c_size_t, c_char_p, c_size_t)
+_sig("viz_collector_new", c_int, c_char_p, POINTER(P))
+_sig("viz_collector_new_with_storage", c_int, c_char_p, POINTER(P), c_size_t, POINTER(P))
+_sig("viz_collector_close", c_int, P, c_uint32)
+_sig("viz_collector_start", c_int, P)
+_sig("viz_collector_stop", c_int, P, c_uint32)
+_sig("viz_collector_is_running", c_bool, P)
+_sig("viz_collector_pending", c_int, P, POINTER(c_size_t))
+_sig("viz_collector_stats", c_int, P, POINTER(VizStats))
+_sig("viz_tag_intern", c_int, P, c_char_p, POINTER(c_uint32))
+_sig("viz_collect_scalar_id", c_int, P, c_uint32, c_int64, c_double)
+_sig("viz_collect", c_int, P, POINTER(VizEvent))
+_sig("viz_collect_batch", c_int, P, POINTER(VizEvent), c_size_t, POINTER(c_size_t))
+_sig("viz_flush", c_int, P, c_uint32)
+_sig("viz_get_events", c_int, P, c_size_t, c_int64, c_int64, POINTER(P))
+_sig("viz_events_len", c_size_t, P)
+_sig("viz_events_get", POINTER(VizEvent), P, c_size_t)
+_sig("viz_events_free", None, P)
+_sig("viz_event_sink_push", c_int, P, POINTER(VizEvent))
+_sig("viz_backend_register", c_int, c_char_p, POINTER(VizBackendVTable), P, FINALIZER_FN)
+_sig("viz_backend_unregister", c_int, c_char_p)
+_sig("viz_backend_set_error", c_int, c_char_p)
+_sig("viz_storage_open", c_int, c_char_p, c_char_p, POINTER(P))
+_sig("viz_storage_store", c_int, P, POINTER(VizEvent), c_size_t)
+_sig("viz_storage_get_events", c_int, P, c_int64, c_int64, POINTER(P))
+_sig("viz_storage_flush", c_int, P)
+_sig("viz_storage_event_count", c_int, P, POINTER(c_uint64))
+_sig("viz_storage_clear", c_int, P)
+_sig("viz_storage_shutdown", c_int, P)
+_sig("viz_storage_is_initialized", c_bool, P)
+_sig("viz_storage_free", None, P)
+_sig("viz_version", c_char_p)
+
+
+class VizError(Exception):
+    """A failed viz call; `status` is the viz_status value, the message is viz's."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidArgument(VizError, ValueError):
+    """A bad argument (NULL, out of range, malformed, not UTF-8)."""
+
+
+class InvalidConfig(VizError, ValueError):
+    """A bad configuration or connection string."""
+
+
+class UnknownBackendType(VizError, ValueError):
+    """No backend type of that name is registered."""
+
+
+class BackendError(VizError, RuntimeError):
+    """A storage backend failed."""
+
+
+class IOFailure(VizError, OSError):
+    """An operating-system I/O operation failed."""
+
+
+class QueueFull(VizError, RuntimeError):
+    """The queue is full and the overflow policy rejected the event."""
+
+
+class Closed(VizError, RuntimeError):
+    """The collector or storage is stopped or closed."""
+
+
+class Timeout(VizError, TimeoutError):
+    """The operation did not finish before its deadline."""
+
+
+class Unsupported(VizError, NotImplementedError):
+    """The backend does not support the operation (such as reading a write-only one)."""
+
+
+class CorruptData(VizError, ValueError):
+    """Stored data failed an integrity check."""
+
+
+class Panic(VizError, RuntimeError):
+    """viz panicked; the panic was caught at the C boundary."""
+
+
+_BY_STATUS = {1: InvalidArgument, 2: InvalidArgument, 3: InvalidArgument, 4: InvalidConfig,
+              5: UnknownBackendType, 6: BackendError, 7: IOFailure, 8: QueueFull, 9: Closed,
+              10: Timeout, 11: Unsupported, 12: CorruptData, 13: Panic}
+_STATUS_OF = {InvalidArgument: 2, InvalidConfig: 4, UnknownBackendType: 5, BackendError: 6,
+              IOFailure: 7, QueueFull: 8, Closed: 9, Timeout: 10, Unsupported: 11,
+              CorruptData: 12, Panic: 13}
+
+
+def last_message():
+    buf = ctypes.create_string_buffer(1024)
+    needed = lib.viz_last_error_message(buf, len(buf))
+    if needed >= len(buf):
+        buf = ctypes.create_string_buffer(needed + 1)
+        lib.viz_last_error_message(buf, len(buf))
+    return buf.value.decode("utf-8", "replace")
+
+
+def check(status):
+    """Raises the exception for a failed call's status."""
+    if status != 0:
+        raise _BY_STATUS.get(status, VizError)(status, last_message())
+
+
+def status_for(exc):
+    """The viz_status to hand native code for an exception raised by Python code."""
+    for cls, status in _STATUS_OF.items():
+        if isinstance(exc, cls):
+            return status
+    if isinstance(exc, NotImplementedError):
+        return 11
+    if isinstance(exc, (ValueError, TypeError)):
+        return 2
+    if isinstance(exc, OSError):
+        return 7
+    return 6
+
+
+def utf8(s, what):
+    if not isinstance(s, str):
+        raise TypeError(f"{what} must be a str, not {type(s).__name__}")
+    return s.encode("utf-8")

@@ -1,0 +1,297 @@
+"""Collectors, storage handles and backends written in Python."""
+
+import ctypes
+import itertools
+import json
+import threading
+from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
+
+from . import _events
+from ._native import (FINALIZER_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, VizBackendVTable,
+                      VizStats, check, lib, status_for, utf8)
+
+
+def _read_all(handle):
+    try:
+        return [_events.read(lib.viz_events_get(handle, i).contents) for i in range(lib.viz_events_len(handle))]
+    finally:
+        lib.viz_events_free(handle)
+
+
+class Storage:
+    """One backend instance (viz_storage), such as Storage("file://runs/a/log"). Use it
+    directly, or pass it to a Collector, which then writes this very instance."""
+
+    def __init__(self, connection_string, backend_type=None):
+        self._h = c_void_p()
+        check(lib.viz_storage_open(None if backend_type is None else utf8(backend_type, "backend_type"),
+                                   utf8(connection_string, "connection_string"), ctypes.byref(self._h)))
+        self.connection_string = connection_string
+
+    def _live(self):
+        if not self._h:
+            raise ValueError("the storage is closed")
+        return self._h
+
+    def store(self, events):
+        events = list(events)
+        m = _events.Marshalled(events)
+        check(lib.viz_storage_store(self._live(), m.array, len(events)))
+
+    def get_events(self, start_step, end_step):
+        out = c_void_p()
+        check(lib.viz_storage_get_events(self._live(), start_step, end_step, ctypes.byref(out)))
+        return _read_all(out)
+
+    def flush(self):
+        check(lib.viz_storage_flush(self._live()))
+
+    @property
+    def event_count(self):
+        n = c_uint64()
+        check(lib.viz_storage_event_count(self._live(), ctypes.byref(n)))
+        return n.value
+
+    def clear(self):
+        check(lib.viz_storage_clear(self._live()))
+
+    def shutdown(self):
+        check(lib.viz_storage_shutdown(self._live()))
+
+    @property
+    def is_open(self):
+        return bool(self._h) and lib.viz_storage_is_initialized(self._h)
+
+    def close(self):
+        """Releases the handle (a collector still using the backend keeps it open)."""
+        h, self._h = self._h, c_void_p()
+        if h:
+            lib.viz_storage_free(h)
+
+    __del__ = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Collector:
+    """Collects events from any thread and persists them on native threads.
+
+    `backends` are connection strings or dicts ({"url": ..., "kinds": [...],
+    "tag_prefixes": [...]}); `storages` are Storage objects delivered to first;
+    `config` takes the collector fields of viz.h's JSON (batch_size, strategy,
+    flush_interval_ms, overflow, ...). Closing flushes; so does leaving a `with`.
+    """
+
+    def __init__(self, backends=(), storages=(), config=None, start=True, close_timeout_ms=10000):
+        spec = {"backends": list(backends), "collector": dict(config or {}), "start": bool(start)}
+        self._storages = list(storages)
+        raw = (c_void_p * len(self._storages))(*[s._live() for s in self._storages])
+        self._h = c_void_p()
+        check(lib.viz_collector_new_with_storage(utf8(json.dumps(spec), "config"), raw, len(self._storages),
+                                                 ctypes.byref(self._h)))
+        self._tags = {}
+        self.close_timeout_ms = close_timeout_ms
+
+    def _live(self):
+        if not self._h:
+            raise ValueError("the collector is closed")
+        return self._h
+
+    def intern(self, tag):
+        """The process-wide id of a tag (cached)."""
+        tid = self._tags.get(tag)
+        if tid is None:
+            out = c_uint32()
+            check(lib.viz_tag_intern(self._live(), utf8(tag, "tag"), ctypes.byref(out)))
+            tid = self._tags[tag] = out.value
+        return tid
+
+    def collect_scalar(self, tag, step, value):
+        """The fast path: one native call with an interned tag."""
+        status = lib.viz_collect_scalar_id(self._live(), self.intern(tag), step, value)
+        if status:
+            check(status)
+
+    def collect(self, event):
+        m = _events.Marshalled([event])
+        check(lib.viz_collect(self._live(), m.array))
+
+    def collect_batch(self, events):
+        events = list(events)
+        m = _events.Marshalled(events)
+        done = c_size_t()
+        check(lib.viz_collect_batch(self._live(), m.array, len(events), ctypes.byref(done)))
+
+    def flush(self, timeout_ms=10000):
+        check(lib.viz_flush(self._live(), timeout_ms))
+
+    def start(self):
+        check(lib.viz_collector_start(self._live()))
+
+    def stop(self, timeout_ms=10000):
+        check(lib.viz_collector_stop(self._live(), timeout_ms))
+
+    @property
+    def is_running(self):
+        return bool(self._h) and lib.viz_collector_is_running(self._h)
+
+    @property
+    def pending(self):
+        n = c_size_t()
+        check(lib.viz_collector_pending(self._live(), ctypes.byref(n)))
+        return n.value
+
+    def stats(self):
+        s = VizStats()
+        check(lib.viz_collector_stats(self._live(), ctypes.byref(s)))
+        return {name: getattr(s, name) for name, _ in VizStats._fields_}
+
+    def get_events(self, start_step, end_step, backend=0):
+        out = c_void_p()
+        check(lib.viz_get_events(self._live(), backend, start_step, end_step, ctypes.byref(out)))
+        return _read_all(out)
+
+    def close(self, timeout_ms=None):
+        """Flushes, stops and frees; raises if the backends did not finish in time."""
+        h, self._h = self._h, c_void_p()
+        if h:
+            check(lib.viz_collector_close(h, self.close_timeout_ms if timeout_ms is None else timeout_ms))
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# Registrations whose finalizer has not run: they own the CFUNCTYPE objects native
+# code calls, so those stay alive exactly as long as native code may call them.
+_registrations = {}
+_registrations_lock = threading.Lock()
+_ids = itertools.count(1)
+
+
+class _Registration:
+    """A Python backend behind viz_backend_register. Every callback catches every
+    exception and answers with a status, passing the message on."""
+
+    def __init__(self, type_name, make):
+        self.type_name, self.make, self.live = type_name, make, None
+        self.failures, self.last_exception = 0, None
+        self.key = next(_ids)
+        self.vtable = VizBackendVTable(
+            INIT_FN(self._init), STORE_FN(self._store), GET_FN(self._get), STATUS_FN(self._flush),
+            COUNT_FN(self._count), STATUS_FN(self._clear), STATUS_FN(self._shutdown))
+        self.finalizer = FINALIZER_FN(self._finalize)
+
+    def _fail(self, exc):
+        self.failures += 1
+        self.last_exception = exc
+        try:
+            lib.viz_backend_set_error(f"{type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+        except Exception:
+            pass
+        return status_for(exc)
+
+    def _guard(self, f):
+        try:
+            f()
+            return 0
+        except BaseException as exc:  # noqa: B902 - nothing may unwind into native code
+            return self._fail(exc)
+
+    def _init(self, _, cs):
+        def go():
+            if self.live is not None and self.make is not None:
+                raise RuntimeError(f"backend type {self.type_name} already has an open native instance")
+            self.live = self.make() if self.make is not None else self.instance
+            init = getattr(self.live, "initialize", None)
+            if init is not None:
+                init(cs.decode("utf-8"))
+        return self._guard(go)
+
+    def _store(self, _, events, n):
+        return self._guard(lambda: self.live.store_events([_events.read(events[i]) for i in range(n)]))
+
+    def _get(self, _, start, end, sink):
+        def go():
+            get = getattr(self.live, "get_events", None)
+            if get is None:
+                raise NotImplementedError(f"backend type {self.type_name} is write-only")
+            events = list(get(start, end))
+            m = _events.Marshalled(events)
+            for i in range(len(events)):
+                check(lib.viz_event_sink_push(sink, ctypes.byref(m.array[i])))
+        return self._guard(go)
+
+    def _optional(self, name):
+        f = getattr(self.live, name, None) if self.live is not None else None
+        return self._guard(f) if f is not None else 0
+
+    def _flush(self, _):
+        return self._optional("flush")
+
+    def _count(self, _):
+        try:
+            return int(self.live.event_count())
+        except BaseException as exc:  # noqa: B902
+            self._fail(exc)
+            return 0
+
+    def _clear(self, _):
+        return self._optional("clear")
+
+    def _shutdown(self, _):
+        status = self._optional("shutdown" if self.make is not None else "flush")
+        self.live = None
+        return status
+
+    def _finalize(self, _):
+        with _registrations_lock:
+            _registrations.pop(self.key, None)
+
+
+def register_backend(type_name, backend):
+    """Registers a backend written in Python under `type_name`, so that collectors
+    and storages opened with "<type_name>://..." deliver to it.
+
+    `backend` is either an object or a zero-argument factory (a class, for instance);
+    a factory makes one instance per native open, one open at a time. The object needs
+    `store_events(events)`; optional methods are `initialize(connection_string)`,
+    `get_events(start, end)`, `flush()`, `clear()`, `event_count()` and `shutdown()`.
+    An exception raised by any of them becomes an error status for viz (counted as a
+    failed batch, and retried for stores), with its message.
+    """
+    is_factory = callable(backend) and not hasattr(backend, "store_events")
+    reg = _Registration(type_name, backend if is_factory else None)
+    if not is_factory:
+        reg.instance = backend
+    with _registrations_lock:
+        _registrations[reg.key] = reg
+    status = lib.viz_backend_register(utf8(type_name, "type_name"), ctypes.byref(reg.vtable), None, reg.finalizer)
+    if status:
+        with _registrations_lock:
+            _registrations.pop(reg.key, None)  # a failed registration is never finalized
+        check(status)
+    return reg
+
+
+def unregister_backend(type_name):
+    """Removes a backend type; its callbacks are released once no instance remains."""
+    check(lib.viz_backend_unregister(utf8(type_name, "type_name")))
+
+
+def live_registrations():
+    """How many Python backend registrations native code may still call."""
+    with _registrations_lock:
+        return len(_registrations)

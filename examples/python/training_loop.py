@@ -1,0 +1,49 @@
+"""The training loop of examples/training_loop.rs in Python, through viz's
+SummaryWriter (bindings/python): scalars every 10 steps, a histogram, a text and an
+image every 1000, into a TensorBoard run and viz's durable log under ./runs/<name>.
+
+Run: python3 examples/python/training_loop.py [steps] [name]   (after cargo build --release)
+"""
+
+import pathlib
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "bindings" / "python"))
+import viz  # noqa: E402
+
+
+def main():
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    run = sys.argv[2] if len(sys.argv) > 2 else f"python-{int(time.time())}"
+    rng = np.random.default_rng(7)
+    events = 0
+    start = time.perf_counter()
+    with viz.SummaryWriter(f"runs/{run}", durable=True) as w:
+        for step in range(steps):
+            if step % 10 == 0:
+                w.add_scalar("train/loss", 1.0 / (1 + step * 0.001), step)
+                w.add_scalar("train/accuracy", 1.0 - 1.0 / (1 + step * 0.001), step)
+                events += 2
+            if step % 1000 == 0:
+                w.add_histogram("train/weights", rng.normal(size=256), step)
+                w.add_text("train/note", f"step {step} done", step)
+                w.add_image("train/sample", rng.random((3, 16, 16)), step)
+                events += 3
+        w.flush()
+        stats = w.collector.stats()
+        back = w.collector.get_events(steps // 2, steps // 2 + 99, backend=1)
+    elapsed = time.perf_counter() - start
+    print(f"steps:      {steps}")
+    print(f"events:     {events} ({events / elapsed / 1e6:.2f} M events/s, flush and close included)")
+    print(f"written:    {stats['written']} to two backends, dropped "
+          f"{stats['dropped_oldest'] + stats['dropped_newest'] + stats['dropped_block_timeout']}")
+    print(f"read back:  {len(back)} events for steps {steps // 2}..{steps // 2 + 99} from runs/{run}/log")
+    print(f"see the run: tensorboard --logdir runs   (this run is runs/{run})")
+    return 0 if stats["written"] == 2 * events else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
