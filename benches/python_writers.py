@@ -75,10 +75,10 @@ def main():
     for name, r in rates.items():
         runs = " ".join(f"{x:,.0f}" for x in r)
         print(f"  {name:28s} {medians[name]:>14,.0f} scalars/s   (runs: {runs})")
-    base = medians["viz tensorboard://"]
-    for name, m in medians.items():
-        if name != "viz tensorboard://":
-            print(f"  viz / {name}: {base / m:,.0f}x")
+    for ours in (n for n in medians if n.startswith("viz")):
+        for name, m in medians.items():
+            if not name.startswith("viz"):
+                print(f"  {ours} / {name}: {medians[ours] / m:,.0f}x")
 
 
 if __name__ == "__main__":
