@@ -134,8 +134,14 @@ def test_python_backend_receives_events_from_native_threads():
         assert backend.opened == "pylist://somewhere"
         assert len(backend.events) == 501
         assert [e.step for e in c.get_events(2, 4)] == [2, 3, 4, 3], "stored order, through Python"
-    viz.unregister_backend("pylist")
+    # The factory opens the type directly too, as a Storage.
+    with viz.StorageBackendFactory.create("pylist", "pylist://direct") as direct:
+        direct.store([viz.Event.scalar("pyb/direct", 900, 1.0)])
+        assert [e.step for e in direct.get_events(900, 900)] == [900]
+    viz.StorageBackendFactory.unregister("pylist")
     assert viz.live_registrations() == before, "the finalizer released the callbacks"
+    with pytest.raises(viz.UnknownBackendType):
+        viz.StorageBackendFactory.create("pylist", "pylist://gone")
 
 
 def test_exceptions_in_python_backends_are_counted_and_explained():

@@ -295,3 +295,21 @@ def live_registrations():
     """How many Python backend registrations native code may still call."""
     with _registrations_lock:
         return len(_registrations)
+
+
+class StorageBackendFactory:
+    """The seed's factory, for Python: `create` opens any backend type (built in, or
+    registered from Python or another host) as a Storage; `register` and
+    `unregister` manage backend types written in Python."""
+
+    @staticmethod
+    def create(backend_type, connection_string):
+        return Storage(connection_string, backend_type=backend_type)
+
+    @staticmethod
+    def register(type_name, backend):
+        return register_backend(type_name, backend)
+
+    @staticmethod
+    def unregister(type_name):
+        unregister_backend(type_name)
