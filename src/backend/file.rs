@@ -40,7 +40,7 @@ use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
 use crate::format::vizlog::index::SegmentIndex;
-use crate::format::vizlog::reader::{extend_index, load_index, read_at, read_segment};
+use crate::format::vizlog::reader::{extend_index, header_of, load_index, read_at, read_segment};
 use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header};
 use crate::format::vizlog::{LogRead, codec, index_path, segment_files, segment_name};
 use crate::url::ConnectionString;
@@ -82,8 +82,17 @@ pub struct FileLogBackend {
 }
 
 struct Segment {
+    /// The offset of its first record, from its header.
+    base: u64,
     path: PathBuf,
     index: SegmentIndex,
+}
+
+impl Segment {
+    /// The offset of the record after its last.
+    fn next_offset(&self) -> u64 {
+        self.base + self.index.records
+    }
 }
 
 /// The segment being appended to.
@@ -136,9 +145,7 @@ impl FileLogBackend {
 
     /// The offset the next event will get: events ever written to this log.
     pub fn next_offset(&self) -> Option<u64> {
-        self.log
-            .as_ref()
-            .map(|l| l.active.base() + l.active.seg.index.records)
+        self.log.as_ref().map(|l| l.active.seg.next_offset())
     }
 
     /// Reads `start..=end` with the full report: damage met, bytes and segments read.
@@ -147,11 +154,7 @@ impl FileLogBackend {
         let log = self.log.as_ref().expect("checked");
         let mut out = LogRead::default();
         for seg in &log.sealed {
-            if seg
-                .index
-                .steps()
-                .is_none_or(|(lo, hi)| hi < start || lo > end)
-            {
+            if !seg.index.overlaps(start, end) {
                 continue;
             }
             let file = File::open(&seg.path).map_err(io_context(&seg.path, "opening"))?;
@@ -198,11 +201,9 @@ impl FileLogBackend {
                 sealed.push(seg);
             }
         }
-        let next_base = sealed
-            .last()
-            .map_or(0, |s: &Segment| segment_base(&s.path) + s.index.records);
+        let next_base = sealed.last().map_or(0, Segment::next_offset);
         let active = match newest {
-            Some((base, path)) => match self.recover(&path, base)? {
+            Some((base, path)) => match self.recover(&path)? {
                 Some(active) => active,
                 None => Active::create(dir, base, fsync)?,
             },
@@ -226,12 +227,14 @@ impl FileLogBackend {
     fn open_sealed(&mut self, path: &Path) -> Result<Option<Segment>> {
         let file = File::open(path).map_err(io_context(path, "opening"))?;
         let len = file.metadata()?.len();
-        if !self.check_header(path, &read_at(&file, 0, HEADER_LEN)?)? {
+        let Some(header) = self.check_header(path, &read_at(&file, 0, HEADER_LEN)?)? else {
             return Ok(None);
-        }
+        };
+        let base = header.base_offset;
         let mut index = match load_index(path, len) {
             Some(index) if index.covered == len => {
                 return Ok(Some(Segment {
+                    base,
                     path: path.to_path_buf(),
                     index,
                 }));
@@ -254,20 +257,17 @@ impl FileLogBackend {
         }
         let _ = save_index(path, &index);
         Ok(Some(Segment {
+            base,
             path: path.to_path_buf(),
             index,
         }))
     }
 
-    /// Checks a segment header: a damaged one is reported (`false`); one from a
+    /// Checks a segment header: a damaged one is reported (`None`); one from a
     /// newer viz is an error, since writing on would hide its data.
-    fn check_header(&self, path: &Path, head: &[u8]) -> Result<bool> {
-        match Header::decode(head) {
-            Ok(_) => Ok(true),
-            Err(why) if why.contains("newer viz") => Err(VizError::new(
-                ErrorKind::Unsupported,
-                format!("{}: {why}", path.display()),
-            )),
+    fn check_header(&self, path: &Path, head: &[u8]) -> Result<Option<Header>> {
+        match header_of(path, head)? {
+            Ok(header) => Ok(Some(header)),
             Err(why) => {
                 self.warn(VizError::new(
                     ErrorKind::CorruptData,
@@ -276,7 +276,7 @@ impl FileLogBackend {
                         path.display()
                     ),
                 ));
-                Ok(false)
+                Ok(None)
             }
         }
     }
@@ -284,7 +284,7 @@ impl FileLogBackend {
     /// Opens the newest segment for appending: rebuilds its index and truncates a
     /// torn or damaged tail, reporting it. `None` when its header is damaged: it
     /// is moved aside to `<name>.damaged` and the caller starts a fresh segment.
-    fn recover(&mut self, path: &Path, base: u64) -> Result<Option<Active>> {
+    fn recover(&mut self, path: &Path) -> Result<Option<Active>> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -292,13 +292,12 @@ impl FileLogBackend {
             .map_err(io_context(path, "opening"))?;
         let len = file.metadata()?.len();
         let bytes = read_at(&file, 0, len)?;
-        if !self.check_header(path, &bytes)? {
+        let Some(header) = self.check_header(path, &bytes)? else {
             let aside = path.with_extension("vzl.damaged");
             std::fs::rename(path, &aside).map_err(io_context(path, "moving aside"))?;
             let _ = std::fs::remove_file(index_path(path));
             return Ok(None);
-        }
-        let header = Header::decode(&bytes).expect("checked");
+        };
         let body = &bytes[HEADER_LEN as usize..];
         // Keep everything up to the last intact record; damaged records before it
         // are reported and left for readers to skip.
@@ -348,10 +347,10 @@ impl FileLogBackend {
         let mut index = SegmentIndex::empty(HEADER_LEN);
         extend_index(&mut index, &bytes[HEADER_LEN as usize..keep as usize]);
         save_index(path, &index).map_err(io_context(path, "saving the index of"))?;
-        debug_assert_eq!(base, header.base_offset);
         Ok(Some(Active {
             index_saved: index.covered,
             seg: Segment {
+                base: header.base_offset,
                 path: path.to_path_buf(),
                 index,
             },
@@ -361,13 +360,6 @@ impl FileLogBackend {
             pending: Vec::new(),
         }))
     }
-}
-
-fn segment_base(path: &Path) -> u64 {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Takes the directory's writer lock, or says who cannot have it.
@@ -434,6 +426,7 @@ impl Active {
         let _ = std::fs::remove_file(index_path(&path));
         Ok(Active {
             seg: Segment {
+                base,
                 path,
                 index: SegmentIndex::empty(HEADER_LEN),
             },
@@ -443,10 +436,6 @@ impl Active {
             pending: Vec::new(),
             index_saved: 0,
         })
-    }
-
-    fn base(&self) -> u64 {
-        segment_base(&self.seg.path)
     }
 
     /// Segment bytes `[from, to)`, from the file and the unwritten buffer.
@@ -521,7 +510,7 @@ impl Log {
                 self.active.sync()?;
             }
             self.active.save_index()?;
-            let next = self.active.base() + self.active.seg.index.records;
+            let next = self.active.seg.next_offset();
             let fresh = Active::create(&self.dir, next, self.fsync)?;
             let old = std::mem::replace(&mut self.active, fresh);
             self.sealed.push(old.seg);
@@ -580,7 +569,7 @@ impl Log {
 
     fn clear(&mut self) -> Result<()> {
         self.flush()?;
-        let next = self.active.base() + self.active.seg.index.records;
+        let next = self.active.seg.next_offset();
         let paths: Vec<PathBuf> = self.sealed.drain(..).map(|s| s.path).collect();
         for path in paths.iter().chain([&self.active.seg.path]) {
             std::fs::remove_file(path).map_err(io_context(path, "removing"))?;

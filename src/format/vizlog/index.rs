@@ -122,6 +122,12 @@ impl SegmentIndex {
             })
     }
 
+    /// Whether any readable record may have a step in `start..=end`.
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.steps()
+            .is_some_and(|(lo, hi)| lo <= end && hi >= start)
+    }
+
     /// Byte ranges `[from, to)` of the blocks overlapping `start..=end`, adjacent
     /// ones merged so a read makes one request per run of blocks.
     pub fn ranges(&self, start: i64, end: i64) -> Vec<(u64, u64)> {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use super::codec;
 use super::index::SegmentIndex;
-use super::segment::{FRAME_LEN, Frame, Frames, HEADER_LEN, Header, Stop};
+use super::segment::{FRAME_LEN, Frame, Frames, HEADER_LEN, Header, HeaderError, Stop};
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
 
@@ -129,18 +129,26 @@ impl LogReader {
     }
 }
 
+/// The header of segment `path`: `Ok(Err(why))` when it is damaged, which callers
+/// report and skip; an error when a newer viz wrote it, since skipping would hide data.
+pub(crate) fn header_of(path: &Path, head: &[u8]) -> Result<std::result::Result<Header, String>> {
+    match Header::decode(head) {
+        Ok(header) => Ok(Ok(header)),
+        Err(e @ HeaderError::Newer(_)) => Err(VizError::new(
+            ErrorKind::Unsupported,
+            format!("{}: {e}", path.display()),
+        )),
+        Err(HeaderError::Damaged(why)) => Ok(Err(why)),
+    }
+}
+
 /// Opens a segment and checks its header; a damaged header is reported in `out`
-/// and gives `None`. A header from a newer viz is an error: skipping would hide data.
+/// and gives `None`.
 fn open_segment(path: &Path, out: &mut LogRead) -> Result<Option<File>> {
     let file = File::open(path)
         .map_err(|e| VizError::from(e).context(format_args!("opening {}", path.display())))?;
-    let head = read_at(&file, 0, HEADER_LEN)?;
-    match Header::decode(&head) {
+    match header_of(path, &read_at(&file, 0, HEADER_LEN)?)? {
         Ok(_) => Ok(Some(file)),
-        Err(why) if why.contains("newer viz") => Err(VizError::new(
-            ErrorKind::Unsupported,
-            format!("{}: {why}", path.display()),
-        )),
         Err(why) => {
             out.problems.push(Problem {
                 segment: path.to_path_buf(),
@@ -204,7 +212,7 @@ pub(crate) fn read_segment<'s>(
     end: i64,
     out: &mut LogRead,
 ) -> Result<()> {
-    if index.steps().is_none_or(|(lo, hi)| hi < start || lo > end) {
+    if !index.overlaps(start, end) {
         return Ok(());
     }
     out.segments_read += 1;

@@ -47,43 +47,64 @@ impl Header {
     }
 
     /// Parses a header; the error says what is wrong.
-    pub fn decode(bytes: &[u8]) -> Result<Header, String> {
+    pub fn decode(bytes: &[u8]) -> Result<Header, HeaderError> {
+        let damaged = HeaderError::Damaged;
         let b: &[u8; HEADER_LEN as usize] = bytes
             .get(..HEADER_LEN as usize)
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| {
-                format!(
+                damaged(format!(
                     "{} bytes, shorter than the {HEADER_LEN}-byte header",
                     bytes.len()
-                )
+                ))
             })?;
         if b[..8] != MAGIC {
-            return Err(format!(
+            return Err(damaged(format!(
                 "bad magic {:02x?} (not a viz event log segment)",
                 &b[..8]
-            ));
+            )));
         }
         let version = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
         let mut unsummed = *b;
         unsummed[12..16].fill(0);
         let crc = u32::from_le_bytes(b[12..16].try_into().expect("4 bytes"));
         if crc32c::crc32c(&unsummed) != crc {
-            return Err("header CRC mismatch".to_owned());
+            return Err(damaged("header CRC mismatch".to_owned()));
+        }
+        if version > VERSION {
+            return Err(HeaderError::Newer(version));
         }
         if version != VERSION {
-            return Err(format!(
-                "format version {version}, but this viz reads version {VERSION}{}",
-                if version > VERSION {
-                    " (written by a newer viz; upgrade to read it)"
-                } else {
-                    ""
-                }
-            ));
+            return Err(damaged(format!(
+                "format version {version}, but this viz reads version {VERSION}"
+            )));
         }
         Ok(Header {
             base_offset: u64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
             created_unix_ms: u64::from_le_bytes(b[24..32].try_into().expect("8 bytes")),
         })
+    }
+}
+
+/// Why a header does not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// Damaged, or not a segment at all: readers report and skip it.
+    Damaged(String),
+    /// Written by a newer viz (this version): refused, since skipping would hide
+    /// its data.
+    Newer(u32),
+}
+
+impl std::fmt::Display for HeaderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HeaderError::Damaged(why) => f.write_str(why),
+            HeaderError::Newer(version) => write!(
+                f,
+                "format version {version}, but this viz reads version {VERSION} (written by a newer viz; upgrade to read it)"
+            ),
+        }
     }
 }
 
@@ -240,19 +261,34 @@ mod tests {
         };
         let b = h.encode();
         assert_eq!(Header::decode(&b), Ok(h));
-        assert!(Header::decode(&b[..31]).unwrap_err().contains("shorter"));
+        assert!(
+            Header::decode(&b[..31])
+                .unwrap_err()
+                .to_string()
+                .contains("shorter")
+        );
         let mut bad = b;
         bad[0] = b'X';
-        assert!(Header::decode(&bad).unwrap_err().contains("bad magic"));
+        assert!(
+            Header::decode(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("bad magic")
+        );
         let mut bad = b;
         bad[20] ^= 1;
-        assert_eq!(Header::decode(&bad).unwrap_err(), "header CRC mismatch");
+        assert_eq!(
+            Header::decode(&bad).unwrap_err(),
+            HeaderError::Damaged("header CRC mismatch".to_owned())
+        );
         let mut newer = b;
         newer[8..12].copy_from_slice(&2u32.to_le_bytes());
         newer[12..16].fill(0);
         let crc = crc32c::crc32c(&newer);
         newer[12..16].copy_from_slice(&crc.to_le_bytes());
-        assert!(Header::decode(&newer).unwrap_err().contains("newer viz"));
+        let e = Header::decode(&newer).unwrap_err();
+        assert_eq!(e, HeaderError::Newer(2));
+        assert!(e.to_string().contains("newer viz"));
     }
 
     #[test]

@@ -30,7 +30,7 @@ namespace MLFramework.Visualization.Native
         private readonly FinalizerFn finalizer;
         private GCHandle self;
 
-        /// <summary>Live registrations, by type name, for tests and diagnostics.</summary>
+        /// <summary>Count of registrations not yet finalized, for tests and diagnostics.</summary>
         private static int liveRegistrations;
 
         /// <summary>Registrations whose finalizer has not run yet.</summary>
