@@ -68,6 +68,12 @@ step "C# binding on Mono (bindings/csharp)"
 bash bindings/csharp/build.sh test
 bash bindings/csharp/build.sh example 20000 ci-csharp
 
+step "C# binding with the .NET SDK, on CoreCLR (SDK under .tools/dotnet)"
+# Builds MLFramework.Visualization.csproj with MSBuild and Roslyn (netstandard2.0 and
+# netcoreapp3.1, warnings as errors), then runs the same tests and example on CoreCLR.
+bash bindings/csharp/dotnet.sh test
+bash bindings/csharp/dotnet.sh example 20000 ci-dotnet
+
 step "docs (broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 
