@@ -35,7 +35,7 @@
  * The C ABI version, bumped on every incompatible change to the `viz_*` functions
  * or types. Compare it with `viz_abi_version()` at run time.
  */
-#define VIZ_ABI_VERSION 1
+#define VIZ_ABI_VERSION 2
 
 /**
  * The outcome of a `viz_*` call. The values are fixed and never reused: hosts may
@@ -454,19 +454,30 @@ typedef struct {
  * receive; a value outside the enum counts as `VIZ_STATUS_BACKEND_ERROR`. A failed
  * `store_batch` is retried under the collector's retry policy.
  *
+ * Instances: every `"<type>://..."` a collector or storage opens is an instance of
+ * its own, and `init` decides what its callbacks receive. `*instance` starts as the
+ * registration's `userdata`; `init` may set it to state of that instance's own (a
+ * per-instance struct, a handle into the host's object table), and every later
+ * callback of that instance receives it as its `userdata`. viz calls `shutdown`
+ * exactly once for every instance whose `init` succeeded, so free that state
+ * there; after a failed `init` it calls nothing more for that instance.
+ *
  * Threads: callbacks of one backend instance run on that instance's delivery
  * thread, one at a time. Instances made from one registration (several collectors,
- * or one type listed twice) run on different threads and share `userdata`, so
- * synchronise inside it if you use it that way. No viz lock is held during a
+ * or one type listed twice) run on different threads: any state they share (such
+ * as the registration's `userdata` when `init` leaves `*instance` alone) needs
+ * synchronising. No viz lock is held during a
  * callback: it may call back into viz, except `viz_flush` and `viz_collector_close`
  * on the collector it serves (refused with `VIZ_STATUS_UNSUPPORTED`).
  * Callbacks must not unwind (no C++ exceptions or longjmp out of them).
  */
 typedef struct {
   /**
-   * Required. Opens the backend for `connection_string` (NUL-terminated).
+   * Required. Opens an instance for `connection_string` (NUL-terminated).
+   * `instance` is never NULL and points to the registration's `userdata`: set
+   * `*instance` to give this instance's later callbacks state of its own.
    */
-  viz_status (*init)(void *userdata, const char *connection_string);
+  viz_status (*init)(void *userdata, const char *connection_string, void **instance);
   /**
    * Required. Stores `len` events. The array, and every pointer in it, is valid
    * only during the call: copy what you keep. `wall_time` is always set.
@@ -494,7 +505,9 @@ typedef struct {
    */
   viz_status (*clear)(void *userdata);
   /**
-   * Optional. Flushes and closes; called once per backend instance.
+   * Optional. Flushes and closes; called exactly once per instance whose `init`
+   * succeeded (at the latest when viz drops the instance), so it is where
+   * per-instance state is freed.
    */
   viz_status (*shutdown)(void *userdata);
 } viz_backend_vtable;

@@ -28,19 +28,34 @@ use crate::tag::TagId;
 /// receive; a value outside the enum counts as `VIZ_STATUS_BACKEND_ERROR`. A failed
 /// `store_batch` is retried under the collector's retry policy.
 ///
+/// Instances: every `"<type>://..."` a collector or storage opens is an instance of
+/// its own, and `init` decides what its callbacks receive. `*instance` starts as the
+/// registration's `userdata`; `init` may set it to state of that instance's own (a
+/// per-instance struct, a handle into the host's object table), and every later
+/// callback of that instance receives it as its `userdata`. viz calls `shutdown`
+/// exactly once for every instance whose `init` succeeded, so free that state
+/// there; after a failed `init` it calls nothing more for that instance.
+///
 /// Threads: callbacks of one backend instance run on that instance's delivery
 /// thread, one at a time. Instances made from one registration (several collectors,
-/// or one type listed twice) run on different threads and share `userdata`, so
-/// synchronise inside it if you use it that way. No viz lock is held during a
+/// or one type listed twice) run on different threads: any state they share (such
+/// as the registration's `userdata` when `init` leaves `*instance` alone) needs
+/// synchronising. No viz lock is held during a
 /// callback: it may call back into viz, except `viz_flush` and `viz_collector_close`
 /// on the collector it serves (refused with `VIZ_STATUS_UNSUPPORTED`).
 /// Callbacks must not unwind (no C++ exceptions or longjmp out of them).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct viz_backend_vtable {
-    /// Required. Opens the backend for `connection_string` (NUL-terminated).
+    /// Required. Opens an instance for `connection_string` (NUL-terminated).
+    /// `instance` is never NULL and points to the registration's `userdata`: set
+    /// `*instance` to give this instance's later callbacks state of its own.
     pub init: Option<
-        unsafe extern "C" fn(userdata: *mut c_void, connection_string: *const c_char) -> viz_status,
+        unsafe extern "C" fn(
+            userdata: *mut c_void,
+            connection_string: *const c_char,
+            instance: *mut *mut c_void,
+        ) -> viz_status,
     >,
     /// Required. Stores `len` events. The array, and every pointer in it, is valid
     /// only during the call: copy what you keep. `wall_time` is always set.
@@ -68,7 +83,9 @@ pub struct viz_backend_vtable {
     pub event_count: Option<unsafe extern "C" fn(userdata: *mut c_void) -> u64>,
     /// Optional. Removes every stored event.
     pub clear: Option<unsafe extern "C" fn(userdata: *mut c_void) -> viz_status>,
-    /// Optional. Flushes and closes; called once per backend instance.
+    /// Optional. Flushes and closes; called exactly once per instance whose `init`
+    /// succeeded (at the latest when viz drops the instance), so it is where
+    /// per-instance state is freed.
     pub shutdown: Option<unsafe extern "C" fn(userdata: *mut c_void) -> viz_status>,
 }
 
@@ -173,6 +190,9 @@ impl Registration {
 /// One backend instance of a host-defined type.
 struct HostBackend {
     registration: Arc<Registration>,
+    /// What this instance's callbacks receive: the registration's userdata, or what
+    /// `init` put in its place.
+    instance: *mut c_void,
     initialized: bool,
     stored: u64,
     /// NUL-terminated copies of tags, made once per tag.
@@ -187,10 +207,27 @@ impl HostBackend {
     ) -> Result<()> {
         match f {
             Some(f) => {
-                let raw = call_host!(f, (*mut c_void), self.registration.userdata);
+                let raw = call_host!(f, (*mut c_void), self.instance);
                 self.registration.check(name, raw)
             }
             None => Ok(()),
+        }
+    }
+}
+
+// SAFETY: `instance` is the host's, handed only to its callbacks, which the header
+// requires to be callable from viz's delivery threads (as for Registration).
+unsafe impl Send for HostBackend {}
+
+impl Drop for HostBackend {
+    /// Keeps "shutdown exactly once per initialized instance" even when an instance
+    /// is dropped without being closed (a collector whose later backend failed to
+    /// open, say), so host state made in `init` is always released.
+    fn drop(&mut self) {
+        if self.initialized {
+            if let Err(e) = StorageBackend::shutdown(self) {
+                eprintln!("viz: warning: {e}");
+            }
         }
     }
 }
@@ -208,14 +245,17 @@ impl StorageBackend for HostBackend {
             .vtable
             .init
             .expect("checked at registration");
-        // The string lives through the call.
+        let mut instance = self.registration.userdata;
+        // The string and `instance` live through the call.
         let raw = call_host!(
             init,
-            (*mut c_void, *const c_char),
+            (*mut c_void, *const c_char, *mut *mut c_void),
             self.registration.userdata,
-            url.as_ptr()
+            url.as_ptr(),
+            &mut instance
         );
         self.registration.check("init", raw)?;
+        self.instance = instance;
         self.initialized = true;
         Ok(())
     }
@@ -244,7 +284,7 @@ impl StorageBackend for HostBackend {
         let raw = call_host!(
             store,
             (*mut c_void, *const viz_event, usize),
-            self.registration.userdata,
+            self.instance,
             views.as_ptr(),
             views.len()
         );
@@ -262,7 +302,7 @@ impl StorageBackend for HostBackend {
             call_host!(
                 get,
                 (*mut c_void, i64, i64, *mut viz_event_sink),
-                self.registration.userdata,
+                self.instance,
                 start_step,
                 end_step,
                 sink
@@ -279,8 +319,8 @@ impl StorageBackend for HostBackend {
     fn event_count(&self) -> u64 {
         match self.registration.vtable.event_count {
             Some(f) => {
-                // SAFETY: a registered callback with its userdata.
-                let n = unsafe { f(self.registration.userdata) };
+                // SAFETY: a registered callback with its instance's userdata.
+                let n = unsafe { f(self.instance) };
                 // It has no status to fail with, so anything it said is dropped here
                 // rather than attached to a later, unrelated error.
                 let _ = HOST_MESSAGE.try_with(|m| m.borrow_mut().take());
@@ -340,6 +380,7 @@ pub unsafe extern "C" fn viz_backend_register(
         let registered = StorageBackendFactory::global().register(&name, move || {
             Box::new(HostBackend {
                 registration: for_factory.clone(),
+                instance: for_factory.userdata,
                 initialized: false,
                 stored: 0,
                 tags: HashMap::new(),

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L /* nanosleep under -std=c11 */
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -18,9 +19,11 @@ struct state {
     viz_collector *_Atomic collector;
 };
 
-static viz_status on_init(void *userdata, const char *url) {
+static viz_status on_init(void *userdata, const char *url, void **instance) {
     struct state *s = userdata;
     atomic_fetch_add(&s->inits, 1);
+    /* Left alone, *instance is the registration's userdata: instances share it. */
+    if (*instance != userdata) atomic_fetch_add(&s->out_of_order, 1);
     return strcmp(url, "host://run1") == 0 ? VIZ_STATUS_OK : VIZ_STATUS_INVALID_CONFIG;
 }
 
@@ -95,6 +98,108 @@ static viz_status on_shutdown(void *userdata) {
 
 static void on_finalize(void *userdata) {
     atomic_fetch_add(&((struct state *)userdata)->finalized, 1);
+}
+
+/* A type whose instances keep state of their own: init allocates it and hands it to
+ * viz through *instance; shutdown, called once per successful init, frees it. */
+struct registry {
+    atomic_int opened, closed, failed_inits;
+};
+struct instance {
+    struct registry *registry;
+    char name[32];
+    long stored;
+};
+
+static viz_status inst_init(void *userdata, const char *url, void **instance) {
+    struct registry *r = userdata;
+    if (strcmp(url, "inst://bad") == 0) {
+        atomic_fetch_add(&r->failed_inits, 1);
+        return VIZ_STATUS_INVALID_CONFIG; /* nothing allocated, nothing to free */
+    }
+    struct instance *i = calloc(1, sizeof *i);
+    if (i == NULL) return VIZ_STATUS_BACKEND_ERROR;
+    i->registry = r;
+    snprintf(i->name, sizeof i->name, "%s", url + strlen("inst://"));
+    atomic_fetch_add(&r->opened, 1);
+    *instance = i;
+    return VIZ_STATUS_OK;
+}
+
+static viz_status inst_store(void *userdata, const viz_event *events, size_t len) {
+    (void)events;
+    ((struct instance *)userdata)->stored += (long)len;
+    return VIZ_STATUS_OK;
+}
+
+/* Answers with one scalar: tag = the instance's name, value = what it stored. */
+static viz_status inst_get(void *userdata, int64_t start, int64_t end, viz_event_sink *sink) {
+    (void)start;
+    (void)end;
+    struct instance *i = userdata;
+    viz_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = VIZ_EVENT_KIND_SCALAR;
+    e.tag = i->name;
+    e.scalar = (double)i->stored;
+    return viz_event_sink_push(sink, &e);
+}
+
+static viz_status inst_shutdown(void *userdata) {
+    struct instance *i = userdata;
+    atomic_fetch_add(&i->registry->closed, 1);
+    free(i);
+    return VIZ_STATUS_OK;
+}
+
+/* What storage `h` read back through inst_get: its name and count. */
+static int reads_as(const viz_storage *h, const char *name, double stored) {
+    viz_events *read = NULL;
+    if (viz_storage_get_events(h, 0, 0, &read) != VIZ_STATUS_OK) return 0;
+    int ok = viz_events_len(read) == 1 && strcmp(viz_events_get(read, 0)->tag, name) == 0 &&
+             viz_events_get(read, 0)->scalar == stored;
+    viz_events_free(read);
+    return ok;
+}
+
+static void per_instance_state(void) {
+    static struct registry r;
+    viz_backend_vtable vt = {.init = inst_init, .store_batch = inst_store, .get_events = inst_get,
+                             .shutdown = inst_shutdown};
+    expect(viz_backend_register("inst", &vt, &r, NULL), VIZ_STATUS_OK, NULL);
+
+    /* Two instances of one type open at once, each with its own state. */
+    viz_storage *a = NULL, *b = NULL;
+    expect(viz_storage_open(NULL, "inst://a", &a), VIZ_STATUS_OK, NULL);
+    expect(viz_storage_open(NULL, "inst://b", &b), VIZ_STATUS_OK, NULL);
+    viz_event e[5];
+    memset(e, 0, sizeof e);
+    for (int k = 0; k < 5; k++) {
+        e[k].kind = VIZ_EVENT_KIND_SCALAR;
+        e[k].tag = "t";
+        e[k].step = k;
+    }
+    expect(viz_storage_store(a, e, 3), VIZ_STATUS_OK, NULL);
+    expect(viz_storage_store(b, e, 5), VIZ_STATUS_OK, NULL);
+    CHECK(reads_as(a, "a", 3.0));
+    CHECK(reads_as(b, "b", 5.0));
+
+    /* A failed init: viz calls nothing more for that instance. */
+    viz_storage *bad = NULL;
+    expect(viz_storage_open(NULL, "inst://bad", &bad), VIZ_STATUS_INVALID_CONFIG, "init returned InvalidConfig");
+    CHECK(atomic_load(&r.failed_inits) == 1);
+
+    /* A collector whose second backend fails to open drops the first without
+     * closing it: viz still shuts it down, so its state is freed (valgrind checks). */
+    viz_collector *c = NULL;
+    expect(viz_collector_new("{\"backends\": [\"inst://c\", \"inst://bad\"]}", &c), VIZ_STATUS_INVALID_CONFIG, NULL);
+    CHECK(atomic_load(&r.opened) == 3 && atomic_load(&r.closed) == 1);
+
+    viz_storage_free(a); /* free without shutdown: viz shuts it down first */
+    expect(viz_storage_shutdown(b), VIZ_STATUS_OK, NULL);
+    viz_storage_free(b);
+    CHECK(atomic_load(&r.opened) == 3 && atomic_load(&r.closed) == 3);
+    expect(viz_backend_unregister("inst"), VIZ_STATUS_OK, NULL);
 }
 
 int main(void) {
@@ -182,6 +287,8 @@ int main(void) {
     expect(viz_backend_unregister("unused"), VIZ_STATUS_OK, NULL);
     CHECK(atomic_load(&unused.finalized) == 1);
     CHECK(atomic_load(&s.finalized) == 1);
+
+    per_instance_state();
 
     if (failures != 0) {
         fprintf(stderr, "host_backend: %d failure(s)\n", failures);

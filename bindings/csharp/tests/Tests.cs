@@ -277,6 +277,22 @@ static class Tests
             Assert.Equal(100, viaNative.GetEvents(0, 1000).Count(), "reads go through the C# instance");
         }
         viaNative.Dispose();
+
+        // Several native instances of one C# type open at once, each its own object.
+        var first = new NativeStorageBackend(null, "cslist://first");
+        var second = new NativeStorageBackend(null, "cslist://second");
+        first.StoreEvents(Enumerable.Range(0, 3).Select(i => (Event)new ScalarEvent("f/a", i, i)).ToList());
+        second.StoreEvents(Enumerable.Range(0, 5).Select(i => (Event)new ScalarEvent("f/b", i, i)).ToList());
+        Assert.Equal(3, first.GetEvents(0, 100).Count(), "the first instance kept its own events");
+        Assert.Equal(5, second.GetEvents(0, 100).Count(), "the second instance kept its own events");
+        var a = made.First(b => b.OpenedWith == "cslist://first");
+        var z = made.First(b => b.OpenedWith == "cslist://second");
+        Assert.Equal(3, a.Count, "first object");
+        Assert.Equal(5, z.Count, "second object");
+        first.Dispose();
+        second.Dispose();
+        Assert.Equal(1, a.Shutdowns, "each native instance shut its C# object down once");
+        Assert.Equal(1, z.Shutdowns, "second object shut down once");
         Assert.True(f.UnregisterBackend("cslist"), "unregistered");
         Assert.True(!f.UnregisterBackend("cslist"), "only once");
         Assert.Equal(before, MLFramework.Visualization.Native.HostBackendBridge.LiveRegistrations, "finalizer ran once the type and its instances were gone");

@@ -144,6 +144,32 @@ def test_python_backend_receives_events_from_native_threads():
         viz.StorageBackendFactory.create("pylist", "pylist://gone")
 
 
+def test_a_registered_class_makes_one_object_per_native_instance():
+    made = []
+
+    class Tracked(ListBackend):
+        def __init__(self):
+            super().__init__()
+            self.shutdowns = 0
+            made.append(self)
+
+        def shutdown(self):
+            self.shutdowns += 1
+
+    before = viz.live_registrations()
+    viz.register_backend("pyinst", Tracked)
+    # Two instances of one type open at once, each with its own object.
+    with viz.Storage("pyinst://a") as a, viz.Storage("pyinst://b") as b:
+        a.store([viz.Event.scalar("i/a", s, 1.0) for s in range(3)])
+        b.store([viz.Event.scalar("i/b", s, 1.0) for s in range(5)])
+        assert [e.tag for e in a.get_events(0, 10)] == ["i/a"] * 3
+        assert [e.tag for e in b.get_events(0, 10)] == ["i/b"] * 5
+        assert sorted(o.opened for o in made) == ["pyinst://a", "pyinst://b"]
+    assert [o.shutdowns for o in made] == [1, 1], "each instance shut its object down once"
+    viz.unregister_backend("pyinst")
+    assert viz.live_registrations() == before
+
+
 def test_exceptions_in_python_backends_are_counted_and_explained():
     backend = ListBackend(fail_first=2)
 

@@ -49,7 +49,7 @@ class VizStats(ctypes.Structure):
 
 
 STATUS_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
-INIT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p)
+INIT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, POINTER(c_void_p))
 STORE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(VizEvent), c_size_t)
 GET_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_int64, c_int64, c_void_p)
 COUNT_FN = ctypes.CFUNCTYPE(c_uint64, c_void_p)

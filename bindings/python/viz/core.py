@@ -183,10 +183,15 @@ _ids = itertools.count(1)
 
 class _Registration:
     """A Python backend behind viz_backend_register. Every callback catches every
-    exception and answers with a status, passing the message on."""
+    exception and answers with a status, passing the message on.
+
+    A factory registration makes one object per native instance: `init` gives viz a
+    key into `self.objects` as that instance's userdata, and `shutdown` (called once
+    per instance) drops it. An object registration serves every instance itself."""
 
     def __init__(self, type_name, make):
-        self.type_name, self.make, self.live = type_name, make, None
+        self.type_name, self.make, self.instance = type_name, make, None
+        self.objects, self.keys = {}, itertools.count(1)
         self.failures, self.last_exception = 0, None
         self.key = next(_ids)
         self.vtable = VizBackendVTable(
@@ -210,22 +215,33 @@ class _Registration:
         except BaseException as exc:  # noqa: B902 - nothing may unwind into native code
             return self._fail(exc)
 
-    def _init(self, _, cs):
+    def _backend(self, userdata):
+        if self.make is None:
+            return self.instance
+        backend = self.objects.get(userdata)
+        if backend is None:
+            raise RuntimeError(f"backend type {self.type_name} has no open instance {userdata}")
+        return backend
+
+    def _init(self, _, cs, instance):
         def go():
-            if self.live is not None and self.make is not None:
-                raise RuntimeError(f"backend type {self.type_name} already has an open native instance")
-            self.live = self.make() if self.make is not None else self.instance
-            init = getattr(self.live, "initialize", None)
+            backend = self.make() if self.make is not None else self.instance
+            init = getattr(backend, "initialize", None)
             if init is not None:
                 init(cs.decode("utf-8"))
+            if self.make is not None:
+                # Only a successful init gives viz a key: it then calls shutdown once.
+                key = next(self.keys)
+                self.objects[key] = backend
+                instance[0] = key
         return self._guard(go)
 
-    def _store(self, _, events, n):
-        return self._guard(lambda: self.live.store_events([_events.read(events[i]) for i in range(n)]))
+    def _store(self, userdata, events, n):
+        return self._guard(lambda: self._backend(userdata).store_events([_events.read(events[i]) for i in range(n)]))
 
-    def _get(self, _, start, end, sink):
+    def _get(self, userdata, start, end, sink):
         def go():
-            get = getattr(self.live, "get_events", None)
+            get = getattr(self._backend(userdata), "get_events", None)
             if get is None:
                 raise NotImplementedError(f"backend type {self.type_name} is write-only")
             events = list(get(start, end))
@@ -234,26 +250,31 @@ class _Registration:
                 check(lib.viz_event_sink_push(sink, ctypes.byref(m.array[i])))
         return self._guard(go)
 
-    def _optional(self, name):
-        f = getattr(self.live, name, None) if self.live is not None else None
-        return self._guard(f) if f is not None else 0
+    def _optional(self, userdata, name):
+        def go():
+            f = getattr(self._backend(userdata), name, None)
+            if f is not None:
+                f()
+        return self._guard(go)
 
-    def _flush(self, _):
-        return self._optional("flush")
+    def _flush(self, userdata):
+        return self._optional(userdata, "flush")
 
-    def _count(self, _):
+    def _count(self, userdata):
         try:
-            return int(self.live.event_count())
+            return int(self._backend(userdata).event_count())
         except BaseException as exc:  # noqa: B902
             self._fail(exc)
             return 0
 
-    def _clear(self, _):
-        return self._optional("clear")
+    def _clear(self, userdata):
+        return self._optional(userdata, "clear")
 
-    def _shutdown(self, _):
-        status = self._optional("shutdown" if self.make is not None else "flush")
-        self.live = None
+    def _shutdown(self, userdata):
+        if self.make is None:
+            return self._optional(userdata, "flush")  # the caller's object stays open
+        status = self._optional(userdata, "shutdown")
+        self.objects.pop(userdata, None)
         return status
 
     def _finalize(self, _):
@@ -266,13 +287,14 @@ def register_backend(type_name, backend):
     and storages opened with "<type_name>://..." deliver to it.
 
     `backend` is either an object or a zero-argument factory (a class, for instance);
-    a factory makes one instance per native open, one open at a time. The object needs
+    a factory makes one object per native instance, several at once if need be. The object needs
     `store_events(events)`; optional methods are `initialize(connection_string)`,
     `get_events(start, end)`, `flush()`, `clear()`, `event_count()` and `shutdown()`.
     An exception raised by any of them becomes an error status for viz (counted as a
     failed batch, and retried for stores), with its message.
     """
-    is_factory = callable(backend) and not hasattr(backend, "store_events")
+    # A class has store_events too (unbound), so test for a class first.
+    is_factory = isinstance(backend, type) or (callable(backend) and not hasattr(backend, "store_events"))
     reg = _Registration(type_name, backend if is_factory else None)
     if not is_factory:
         reg.instance = backend

@@ -3,8 +3,11 @@
 // Each registration owns its delegates: a normal GCHandle to the registration is the
 // native userdata, so the delegates stay alive for as long as native code can call
 // them, and the finalizer callback (run by viz exactly once, after unregistering and
-// after the last native instance is gone) frees that handle. Every callback catches
-// every exception and answers with a status: nothing unwinds into native code.
+// after the last native instance is gone) frees that handle. A type registered with a
+// factory makes one C# backend per native instance: init hands viz a GCHandle to it
+// as that instance's userdata, and shutdown (once per instance) frees the handle.
+// Every callback catches every exception and answers with a status: nothing unwinds
+// into native code.
 using System;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
@@ -18,7 +21,6 @@ namespace MLFramework.Visualization.Native
         private readonly string typeName;
         private readonly Func<IStorageBackend> factory;
         private readonly IStorageBackend fixedInstance;
-        private IStorageBackend live;
         private long failures;
 
         // Kept alive by this object, itself kept alive by the GCHandle given as userdata.
@@ -57,7 +59,7 @@ namespace MLFramework.Visualization.Native
             finalizer = OnFinalize;
         }
 
-        /// <summary>Registers a type whose native instances are made by factory (one live at a time).</summary>
+        /// <summary>Registers a type whose native instances are each made by factory.</summary>
         internal static HostBackendBridge Register(string typeName, Func<IStorageBackend> factory)
         {
             return Register(new HostBackendBridge(typeName, factory, null));
@@ -122,17 +124,16 @@ namespace MLFramework.Visualization.Native
             return VizErrors.StatusFor(e);
         }
 
-        private IStorageBackend Live
+        /// <summary>The backend of the instance whose userdata this is.</summary>
+        private IStorageBackend Backend(IntPtr userdata)
         {
-            get
-            {
-                var b = live;
-                if (b == null) throw new InvalidOperationException("backend type " + typeName + " has no open instance");
-                return b;
-            }
+            if (fixedInstance != null) return fixedInstance;
+            var b = GCHandle.FromIntPtr(userdata).Target as IStorageBackend;
+            if (b == null) throw new InvalidOperationException("backend type " + typeName + " has no open instance here");
+            return b;
         }
 
-        private int Init(IntPtr userdata, IntPtr connectionString)
+        private int Init(IntPtr userdata, IntPtr connectionString, IntPtr instance)
         {
             try
             {
@@ -140,16 +141,13 @@ namespace MLFramework.Visualization.Native
                 if (fixedInstance != null)
                 {
                     if (!fixedInstance.IsInitialized) fixedInstance.Initialize(cs);
-                    live = fixedInstance;
                     return 0;
                 }
-                if (live != null)
-                    throw new InvalidOperationException("backend type " + typeName
-                        + " already has an open native instance; register one type per instance");
                 var b = factory();
                 if (b == null) throw new InvalidOperationException("the factory of backend type " + typeName + " returned null");
                 if (!b.IsInitialized) b.Initialize(cs);
-                live = b;
+                // Only a successful init hands viz a handle: it then calls shutdown, once.
+                Marshal.WriteIntPtr(instance, GCHandle.ToIntPtr(GCHandle.Alloc(b)));
                 return 0;
             }
             catch (Exception e) { return Fail(e); }
@@ -163,7 +161,7 @@ namespace MLFramework.Visualization.Native
                 var batch = new List<Event>(n);
                 var views = (VizEvent*)events;
                 for (int i = 0; i < n; i++) batch.Add(EventReader.Read(views + i));
-                Live.StoreEvents(batch);
+                Backend(userdata).StoreEvents(batch);
                 return 0;
             }
             catch (Exception e) { return Fail(e); }
@@ -173,7 +171,7 @@ namespace MLFramework.Visualization.Native
         {
             try
             {
-                var events = new List<Event>(Live.GetEvents(startStep, endStep));
+                var events = new List<Event>(Backend(userdata).GetEvents(startStep, endStep));
                 using (var pinned = new PinnedEvents(events))
                 {
                     fixed (VizEvent* views = pinned.Views)
@@ -192,19 +190,19 @@ namespace MLFramework.Visualization.Native
 
         private int Flush(IntPtr userdata)
         {
-            try { Live.Flush(); return 0; }
+            try { Backend(userdata).Flush(); return 0; }
             catch (Exception e) { return Fail(e); }
         }
 
         private ulong EventCount(IntPtr userdata)
         {
-            try { return (ulong)Live.EventCount; }
+            try { return (ulong)Backend(userdata).EventCount; }
             catch (Exception e) { Fail(e); return 0; }
         }
 
         private int Clear(IntPtr userdata)
         {
-            try { Live.Clear(); return 0; }
+            try { Backend(userdata).Clear(); return 0; }
             catch (Exception e) { return Fail(e); }
         }
 
@@ -212,12 +210,15 @@ namespace MLFramework.Visualization.Native
         {
             try
             {
-                var b = live;
-                live = null;
-                if (b == null) return 0;
                 // An object the host handed over stays the host's: flush it, do not close it.
-                if (b == fixedInstance) b.Flush();
-                else b.Shutdown();
+                if (fixedInstance != null)
+                {
+                    fixedInstance.Flush();
+                    return 0;
+                }
+                var handle = GCHandle.FromIntPtr(userdata);
+                try { ((IStorageBackend)handle.Target).Shutdown(); }
+                finally { handle.Free(); }
                 return 0;
             }
             catch (Exception e) { return Fail(e); }

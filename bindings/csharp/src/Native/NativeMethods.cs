@@ -51,7 +51,7 @@ namespace MLFramework.Visualization.Native
     }
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    internal delegate int InitFn(IntPtr userdata, IntPtr connectionString);
+    internal delegate int InitFn(IntPtr userdata, IntPtr connectionString, IntPtr instance);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate int StoreBatchFn(IntPtr userdata, IntPtr events, UIntPtr len);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
