@@ -189,9 +189,9 @@ class _Registration:
     key into `self.objects` as that instance's userdata, and `shutdown` (called once
     per instance) drops it. An object registration serves every instance itself."""
 
-    def __init__(self, type_name, make):
-        self.type_name, self.make, self.instance = type_name, make, None
-        self.objects, self.keys = {}, itertools.count(1)
+    def __init__(self, type_name, make=None, instance=None):
+        self.type_name, self.make, self.instance = type_name, make, instance
+        self.objects = {}
         self.failures, self.last_exception = 0, None
         self.key = next(_ids)
         self.vtable = VizBackendVTable(
@@ -231,7 +231,7 @@ class _Registration:
                 init(cs.decode("utf-8"))
             if self.make is not None:
                 # Only a successful init gives viz a key: it then calls shutdown once.
-                key = next(self.keys)
+                key = next(_ids)
                 self.objects[key] = backend
                 instance[0] = key
         return self._guard(go)
@@ -295,9 +295,7 @@ def register_backend(type_name, backend):
     """
     # A class has store_events too (unbound), so test for a class first.
     is_factory = isinstance(backend, type) or (callable(backend) and not hasattr(backend, "store_events"))
-    reg = _Registration(type_name, backend if is_factory else None)
-    if not is_factory:
-        reg.instance = backend
+    reg = _Registration(type_name, make=backend) if is_factory else _Registration(type_name, instance=backend)
     with _registrations_lock:
         _registrations[reg.key] = reg
     status = lib.viz_backend_register(utf8(type_name, "type_name"), ctypes.byref(reg.vtable), None, reg.finalizer)
