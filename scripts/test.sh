@@ -31,8 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
       *) pkgs+=("$tool") ;;
     esac
   done
-  echo "installing: ${pkgs[*]}"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"
+  echo "installing: ${pkgs[*]}" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"; } >&2
 fi
 
 step "format"
@@ -42,16 +42,16 @@ step "lint"
 cargo clippy --all-targets -- -D warnings
 
 step "tests"
-# The C harness links target/debug/libviz.so, which `cargo test` alone does not
-# build (it links the rlib): build the cdylib first, so it is present and current.
-cargo build
+# tests/c_abi.rs builds the cdylib it links the C programs against itself, so plain
+# `cargo test` passes on a fresh clone; the Python and C# steps below use it too.
 cargo test
+cargo build
 
 step "TensorBoard's own readers and the Python binding (venv under .venv)"
 # tensorboard, numpy and pytest from PyPI, pinned in tests/python/requirements.txt.
 if command -v python3 >/dev/null; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+  .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt >&2
   cargo build --examples
   .venv/bin/python -m pytest -q tests/python
   # The Python binding (ctypes) against the libviz.so built above, and its example.

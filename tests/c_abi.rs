@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -87,16 +88,45 @@ fn header_compiles_as_c11_and_cpp17_with_strict_warnings() {
     }
 }
 
-/// The directory holding the cdylib cargo built alongside this test.
+/// The directory holding the cdylib, built on first use with the profile, target and
+/// target directory of this test binary. `cargo test` links the rlib only, so without
+/// this a fresh clone's `cargo test` would find no libviz.so to run the C programs on.
 fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
-    assert!(
-        dir.join("libviz.so").exists(),
-        "libviz.so not found in {}",
-        dir.display()
-    );
-    dir
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // This binary is <target dir>[/<triple>]/<profile dir>/deps/c_abi-<hash>.
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+        let profile = dir.file_name().unwrap().to_str().unwrap().to_owned();
+        let mut target_dir = dir.parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--lib", "--manifest-path"])
+            .arg(format!("{ROOT}/Cargo.toml"));
+        let triple = env!("VIZ_TARGET");
+        if target_dir.file_name().and_then(|n| n.to_str()) == Some(triple) {
+            cmd.args(["--target", triple]);
+            target_dir = target_dir.parent().unwrap();
+        }
+        cmd.arg("--target-dir").arg(target_dir);
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        run(cmd, "building the cdylib (cargo build --lib)");
+        assert!(
+            dir.join("libviz.so").exists(),
+            "libviz.so not found in {} after cargo build --lib",
+            dir.display()
+        );
+        dir
+    })
+    .clone()
 }
 
 /// Compiles tests/c/<name>.c against viz.h and the cdylib into an executable of
