@@ -600,7 +600,7 @@ typedef struct {
    */
   uint32_t overflow;
   /**
-   * For the Block policy: longest wait, 0 for no limit.
+   * For the Block policy: longest wait, 0 for no limit (default 1000).
    */
   uint64_t block_timeout_ms;
   /**
@@ -643,6 +643,10 @@ typedef struct {
    * Most events kept for retry per backend.
    */
   size_t retry_max_pending_events;
+  /**
+   * The byte budget: most bytes of events held at once (default 256 MiB).
+   */
+  uint64_t max_held_bytes;
 } viz_collector_config;
 
 #ifdef __cplusplus

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::WallClock;
 use crate::error::{Result, VizError};
+use crate::limits;
 
 /// When the collector delivers buffered events to its backends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,9 +98,20 @@ pub struct CollectorConfig {
     pub strategy: FlushStrategy,
     /// What a full queue does to `collect`.
     pub overflow: OverflowPolicy,
-    /// Longest a `Block` policy waits before dropping; `None` waits for as long as it takes.
+    /// Longest a `Block` policy waits before dropping the new event. Default 1 s, so
+    /// a stuck backend can hold a training loop back by at most that per event;
+    /// `None` (JSON `null`, C `0`) waits for as long as it takes.
     #[serde(rename = "block_timeout_ms", with = "opt_millis")]
     pub block_timeout: Option<Duration>,
+    /// The byte budget: most bytes of events the collector holds at once, counted
+    /// from `collect` until every destination is done with them (producer lanes,
+    /// staging, destination queues and retry backlogs). Default 256 MiB. When it is
+    /// full, `collect` of a non-scalar event applies the overflow policy, as a full
+    /// queue does; the worker stops draining the lanes, so scalars meet their
+    /// queue's bound; a destination holding more than its share
+    /// (`max_held_bytes / destinations`) counts as full. Critical events are never
+    /// refused by it.
+    pub max_held_bytes: u64,
     /// Capacity of each producing thread's lock-free queue. Each slot is 64 bytes,
     /// allocated on the thread's first collect and kept while it lives: 640 KiB per
     /// producing thread by default.
@@ -133,7 +145,8 @@ impl Default for CollectorConfig {
             batch_size: 1000,
             strategy: FlushStrategy::Hybrid,
             overflow: OverflowPolicy::Block,
-            block_timeout: None,
+            block_timeout: Some(Duration::from_secs(1)),
+            max_held_bytes: 256 << 20,
             max_queue_length: 10_000,
             wall_clock: WallClock::Coarse,
             retry: RetryPolicy::default(),
@@ -169,7 +182,9 @@ impl CollectorConfig {
         Ok(config)
     }
 
-    /// Checks every field; the error names the first bad one and its value.
+    /// Checks every field; the error names the first bad one and its value. Sizes
+    /// and durations are bounded (see [`crate::limits`]), so no setting can make the
+    /// collector allocate more than a process has.
     pub fn validate(&self) -> Result<()> {
         at_least("buffer_capacity", self.buffer_capacity, 1)?;
         at_least("batch_size", self.batch_size, 1)?;
@@ -179,25 +194,62 @@ impl CollectorConfig {
             self.destination_queue_batches,
             1,
         )?;
+        for (field, value, max) in [
+            (
+                "buffer_capacity",
+                self.buffer_capacity,
+                limits::MAX_BUFFER_CAPACITY,
+            ),
+            (
+                "max_queue_length",
+                self.max_queue_length,
+                limits::MAX_QUEUE_LENGTH,
+            ),
+            (
+                "destination_queue_batches",
+                self.destination_queue_batches,
+                limits::MAX_DESTINATION_QUEUE_BATCHES,
+            ),
+            (
+                "retry.max_pending_events",
+                self.retry.max_pending_events,
+                limits::MAX_PENDING_EVENTS,
+            ),
+        ] {
+            limits::at_most_config(field, value as u64, max as u64)?;
+        }
+        if self.max_held_bytes < limits::MIN_HELD_BYTES {
+            return Err(VizError::invalid_config(format!(
+                "max_held_bytes is {}; it must be at least {} (1 MiB)",
+                self.max_held_bytes,
+                limits::MIN_HELD_BYTES
+            )));
+        }
+        limits::at_most_config(
+            "max_held_bytes",
+            self.max_held_bytes,
+            limits::MAX_HELD_BYTES,
+        )?;
         if self.batch_size > self.buffer_capacity {
             return Err(VizError::invalid_config(format!(
                 "batch_size is {} but buffer_capacity is {}; a batch must fit in the buffer",
                 self.batch_size, self.buffer_capacity
             )));
         }
-        positive("flush_interval", self.flush_interval)?;
-        positive("max_poll_interval", self.max_poll_interval)?;
-        positive("shutdown_timeout", self.shutdown_timeout)?;
-        positive("destination_stall_timeout", self.destination_stall_timeout)?;
+        limits::duration("flush_interval", self.flush_interval)?;
+        limits::duration("max_poll_interval", self.max_poll_interval)?;
+        limits::duration("shutdown_timeout", self.shutdown_timeout)?;
+        limits::duration("destination_stall_timeout", self.destination_stall_timeout)?;
         if let Some(t) = self.block_timeout {
-            positive("block_timeout", t)?;
+            limits::duration("block_timeout", t)?;
         }
         if self.retry.max_attempts == 0 {
             return Err(VizError::invalid_config(
                 "retry.max_attempts is 0; it must be at least 1 (1 means no retry)",
             ));
         }
-        positive("retry.initial_backoff", self.retry.initial_backoff)?;
+        limits::duration("retry.initial_backoff", self.retry.initial_backoff)?;
+        limits::duration("retry.max_backoff", self.retry.max_backoff)?;
         if self.retry.max_backoff < self.retry.initial_backoff {
             return Err(VizError::invalid_config(format!(
                 "retry.max_backoff is {:?}, shorter than retry.initial_backoff {:?}",
@@ -279,7 +331,12 @@ impl StorageConfiguration {
             }
         }
         at_least("write_buffer_size", self.write_buffer_size, 1)?;
-        positive("flush_interval", self.flush_interval)?;
+        limits::at_most_config(
+            "write_buffer_size",
+            self.write_buffer_size as u64,
+            limits::MAX_PENDING_EVENTS as u64,
+        )?;
+        limits::duration("flush_interval", self.flush_interval)?;
         Ok(())
     }
 }
@@ -312,15 +369,6 @@ fn at_least(field: &str, value: usize, min: usize) -> Result<()> {
     if value < min {
         return Err(VizError::invalid_config(format!(
             "{field} is {value}; it must be at least {min}"
-        )));
-    }
-    Ok(())
-}
-
-fn positive(field: &str, value: Duration) -> Result<()> {
-    if value.is_zero() {
-        return Err(VizError::invalid_config(format!(
-            "{field} is 0 ms; it must be greater than 0"
         )));
     }
     Ok(())

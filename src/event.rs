@@ -71,7 +71,7 @@ impl EventKind {
 #[serde(tag = "kind", content = "value", rename_all = "lowercase")]
 pub enum EventData {
     /// A scalar value.
-    Scalar(f64),
+    Scalar(#[serde(with = "crate::float_serde")] f64),
     /// A histogram.
     Histogram(Box<Histogram>),
     /// Text.
@@ -207,7 +207,10 @@ impl Event {
             )));
         }
         let checked = match &self.data {
-            EventData::Scalar(_) | EventData::Text(_) => Ok(()),
+            EventData::Scalar(_) => Ok(()),
+            EventData::Text(t) => {
+                crate::limits::at_most_arg("text length", t.len(), crate::limits::MAX_PAYLOAD_BYTES)
+            }
             EventData::Histogram(h) => h.validate(),
             EventData::Image(i) => i.validate(),
             EventData::Tensor(t) => t.validate(),

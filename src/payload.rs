@@ -3,37 +3,51 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VizError};
+use crate::limits;
 
 /// A histogram in TensorBoard's layout: bucket `i` counts values in
 /// `(bucket_limits[i-1], bucket_limits[i]]`, the first bucket being open below.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
     /// Smallest value seen.
+    #[serde(with = "crate::float_serde")]
     pub min: f64,
     /// Largest value seen.
+    #[serde(with = "crate::float_serde")]
     pub max: f64,
     /// Number of values.
+    #[serde(with = "crate::float_serde")]
     pub num: f64,
     /// Sum of the values.
+    #[serde(with = "crate::float_serde")]
     pub sum: f64,
     /// Sum of the squared values.
+    #[serde(with = "crate::float_serde")]
     pub sum_squares: f64,
     /// Right edge of each bucket, strictly increasing.
+    #[serde(with = "crate::float_serde::vec")]
     pub bucket_limits: Vec<f64>,
     /// Count in each bucket; same length as `bucket_limits`.
+    #[serde(with = "crate::float_serde::vec")]
     pub bucket_counts: Vec<f64>,
 }
 
 impl Histogram {
     /// Buckets raw values into `bins` equal-width buckets spanning their range.
     ///
-    /// Errors name the first non-finite value. An empty input gives an empty histogram.
+    /// Any finite input gives a valid histogram, however close or far apart its
+    /// values: where neighbouring limits would round to the same number (a range of
+    /// a few ulps) the buckets between them merge, and a range wider than `f64` can
+    /// hold (`-1e308..1e308`) is split without overflowing. Errors name the first
+    /// non-finite value, or `bins` past [`limits::MAX_HISTOGRAM_BINS`]. An empty input
+    /// gives an empty histogram.
     pub fn from_values(values: &[f64], bins: usize) -> Result<Histogram> {
         if bins == 0 {
             return Err(VizError::invalid_argument(
                 "histogram bins must be at least 1",
             ));
         }
+        limits::at_most_arg("histogram bins", bins, limits::MAX_HISTOGRAM_BINS)?;
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(VizError::invalid_argument(format!(
                 "histogram value at index {i} is {}; values must be finite",
@@ -59,21 +73,11 @@ impl Histogram {
                 bucket_counts: Vec::new(),
             });
         }
-        // All values equal: one bucket, since equal-width buckets of width 0 are meaningless.
-        let bins = if max > min { bins } else { 1 };
-        let width = (max - min) / bins as f64;
-        let mut bucket_limits: Vec<f64> = (1..=bins).map(|i| min + width * i as f64).collect();
-        bucket_limits[bins - 1] = max;
-        let mut bucket_counts = vec![0.0; bins];
+        let bucket_limits = equal_width_limits(min, max, bins);
+        let mut bucket_counts = vec![0.0; bucket_limits.len()];
         for &v in values {
-            let i = if width > 0.0 {
-                (((v - min) / width).ceil() as usize)
-                    .saturating_sub(1)
-                    .min(bins - 1)
-            } else {
-                0
-            };
-            bucket_counts[i] += 1.0;
+            // Bucket i holds (limit[i-1], limit[i]]; v <= max, the last limit.
+            bucket_counts[bucket_limits.partition_point(|&limit| limit < v)] += 1.0;
         }
         Ok(Histogram {
             min,
@@ -111,9 +115,15 @@ impl Histogram {
         Ok(h)
     }
 
-    /// Checks that limits and counts agree in length, limits increase strictly,
-    /// and every number is finite with counts not negative.
+    /// Checks that limits and counts agree in length (at most
+    /// [`limits::MAX_HISTOGRAM_BINS`]), limits increase strictly, and every count is
+    /// finite and not negative.
     pub fn validate(&self) -> Result<()> {
+        limits::at_most_arg(
+            "histogram bucket count",
+            self.bucket_limits.len().max(self.bucket_counts.len()),
+            limits::MAX_HISTOGRAM_BINS,
+        )?;
         if self.bucket_limits.len() != self.bucket_counts.len() {
             return Err(VizError::invalid_argument(format!(
                 "histogram has {} bucket limits but {} bucket counts; they must match",
@@ -151,6 +161,27 @@ impl Histogram {
     }
 }
 
+/// The right edges of `bins` equal-width buckets over `[min, max]`, strictly
+/// increasing and ending at `max`; fewer than `bins` when rounding merges some.
+fn equal_width_limits(min: f64, max: f64, bins: usize) -> Vec<f64> {
+    let span = max - min;
+    let mut limits = Vec::with_capacity(bins);
+    for i in 1..bins {
+        let t = i as f64 / bins as f64;
+        // max - min overflows for ranges wider than f64::MAX; interpolate instead.
+        let limit = if span.is_finite() {
+            min + span * t
+        } else {
+            min * (1.0 - t) + max * t
+        };
+        if limit < max && limits.last().is_none_or(|&last| limit > last) {
+            limits.push(limit);
+        }
+    }
+    limits.push(max);
+    limits
+}
+
 /// The eight bytes every PNG file starts with.
 const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
 
@@ -186,6 +217,16 @@ impl Image {
     /// to make, but as large as the pixels. Encode with a PNG library instead when
     /// size matters.
     pub fn from_rgba8(width: u32, height: u32, pixels: &[u8]) -> Result<Image> {
+        limits::at_most_arg(
+            "image width",
+            width as usize,
+            limits::MAX_IMAGE_SIDE as usize,
+        )?;
+        limits::at_most_arg(
+            "image height",
+            height as usize,
+            limits::MAX_IMAGE_SIDE as usize,
+        )?;
         let row = (width as usize) * 4;
         if pixels.len() != row * height as usize {
             return Err(VizError::invalid_argument(format!(
@@ -222,8 +263,22 @@ impl Image {
         Image::png(png, width, height, 4)
     }
 
-    /// Checks the PNG signature, the size given against the PNG header, and the channels.
+    /// Checks the PNG signature, the size given against the PNG header (each side at
+    /// most [`limits::MAX_IMAGE_SIDE`]), the channels, and the PNG's length (at most
+    /// [`limits::MAX_PAYLOAD_BYTES`]).
     pub fn validate(&self) -> Result<()> {
+        limits::at_most_arg(
+            "image PNG length",
+            self.png.len(),
+            limits::MAX_PAYLOAD_BYTES,
+        )?;
+        for (side, value) in [("width", self.width), ("height", self.height)] {
+            limits::at_most_arg(
+                &format!("image {side}"),
+                value as usize,
+                limits::MAX_IMAGE_SIDE as usize,
+            )?;
+        }
         if !(1..=4).contains(&self.channels) {
             return Err(VizError::invalid_argument(format!(
                 "image channels is {}; it must be 1, 2, 3 or 4",
@@ -383,8 +438,15 @@ impl Tensor {
         Tensor::new(DType::F32, shape, data)
     }
 
-    /// Checks that the byte length equals the element count times the element size.
+    /// Checks that the byte length equals the element count times the element size,
+    /// within [`limits::MAX_TENSOR_RANK`] dimensions and [`limits::MAX_PAYLOAD_BYTES`].
     pub fn validate(&self) -> Result<()> {
+        limits::at_most_arg("tensor rank", self.shape.len(), limits::MAX_TENSOR_RANK)?;
+        limits::at_most_arg(
+            "tensor data length",
+            self.data.len(),
+            limits::MAX_PAYLOAD_BYTES,
+        )?;
         let elements = self
             .shape
             .iter()
@@ -426,11 +488,22 @@ impl RawBytes {
         Ok(r)
     }
 
-    /// Checks that the content type is present.
+    /// Checks that the content type is present (at most
+    /// [`limits::MAX_CONTENT_TYPE_BYTES`]) and the bytes within
+    /// [`limits::MAX_PAYLOAD_BYTES`].
     pub fn validate(&self) -> Result<()> {
         if self.content_type.is_empty() {
             return Err(VizError::invalid_argument("raw bytes need a content type"));
         }
-        Ok(())
+        limits::at_most_arg(
+            "raw content type length",
+            self.content_type.len(),
+            limits::MAX_CONTENT_TYPE_BYTES,
+        )?;
+        limits::at_most_arg(
+            "raw data length",
+            self.data.len(),
+            limits::MAX_PAYLOAD_BYTES,
+        )
     }
 }

@@ -182,6 +182,12 @@ fn cpp_wrapper_compiles_strictly_and_its_test_passes() {
 }
 
 #[test]
+fn c_hostile_sizes_configs_and_wall_times_are_refused_by_name() {
+    let out = run(Command::new(build_c("hostile", "plain")), "running hostile");
+    assert!(out.contains("hostile: ok"), "{out}");
+}
+
+#[test]
 fn c_storage_handles_and_collector_lifecycle() {
     let out = run(Command::new(build_c("storage", "plain")), "running storage");
     assert!(out.contains("storage: ok"), "{out}");
@@ -206,7 +212,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         eprintln!("SKIPPED: valgrind is not installed; `bash scripts/test.sh` installs it");
         return;
     }
-    for name in ["lifecycle", "events", "host_backend", "storage"] {
+    for name in ["lifecycle", "events", "host_backend", "storage", "hostile"] {
         let mut cmd = Command::new("valgrind");
         cmd.args([
             "--error-exitcode=99",

@@ -63,7 +63,7 @@ pub struct viz_collector_config {
     pub strategy: u32,
     /// A `viz_overflow_policy` value.
     pub overflow: u32,
-    /// For the Block policy: longest wait, 0 for no limit.
+    /// For the Block policy: longest wait, 0 for no limit (default 1000).
     pub block_timeout_ms: u64,
     /// Capacity of each producing thread's queue (64 bytes a slot).
     pub max_queue_length: usize,
@@ -85,6 +85,8 @@ pub struct viz_collector_config {
     pub retry_max_backoff_ms: u64,
     /// Most events kept for retry per backend.
     pub retry_max_pending_events: usize,
+    /// The byte budget: most bytes of events held at once (default 256 MiB).
+    pub max_held_bytes: u64,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -110,6 +112,7 @@ impl From<&CollectorConfig> for viz_collector_config {
             retry_initial_backoff_ms: ms(c.retry.initial_backoff),
             retry_max_backoff_ms: ms(c.retry.max_backoff),
             retry_max_pending_events: c.retry.max_pending_events,
+            max_held_bytes: c.max_held_bytes,
         }
     }
 }
@@ -150,6 +153,7 @@ impl TryFrom<&viz_collector_config> for CollectorConfig {
             overflow,
             block_timeout: (c.block_timeout_ms > 0)
                 .then(|| Duration::from_millis(c.block_timeout_ms)),
+            max_held_bytes: c.max_held_bytes,
             max_queue_length: c.max_queue_length,
             wall_clock,
             retry: RetryPolicy {

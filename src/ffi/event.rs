@@ -10,6 +10,7 @@ use super::collector::viz_collector;
 use super::status::viz_status;
 use crate::error::VizError;
 use crate::event::{Event, EventData, Priority};
+use crate::limits;
 use crate::payload::{DType, Histogram, Image, RawBytes, Tensor};
 use crate::tag::{Tag, TagId};
 
@@ -149,11 +150,21 @@ fn field_value(field: &str, value: u32, max: u32) -> VizError {
     ))
 }
 
-/// Builds a validated `Event` from a C event.
+/// A length the host passed, checked against its bound before anything is copied:
+/// a wrong length must be an error, not an allocation that aborts the process.
+fn bounded(field: &str, len: usize, max: usize) -> Result<usize, Failure> {
+    limits::at_most_arg(&format!("event.{field}"), len, max)?;
+    Ok(len)
+}
+
+/// Builds a validated `Event` from a C event. Every entry point that takes a
+/// `viz_event` (collect, batches, storage stores, event sinks) comes through here,
+/// so they all accept and refuse the same events.
 ///
 /// # Safety
 /// The pointers in `e` must satisfy the header's contract for its kind.
 pub(crate) unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
+    const MAX: usize = limits::MAX_PAYLOAD_BYTES;
     // SAFETY (whole body): every pointer is checked for NULL and read within the
     // lengths the caller gave, per the header.
     let tag = Tag::new(unsafe { c_str(e.tag, "event.tag") }?)?;
@@ -166,34 +177,47 @@ pub(crate) unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
         0 => EventData::Scalar(e.scalar),
         1 => {
             let histogram = if !e.values.is_null() || e.values_len > 0 {
+                // The values are only read, never copied, so their count is not bounded.
                 let values = unsafe { slice(e.values, e.values_len, "event.values") }?;
                 let bins = if e.bins == 0 { 30 } else { e.bins as usize };
-                Histogram::from_values(values, bins)?
+                Histogram::from_values(values, bounded("bins", bins, limits::MAX_HISTOGRAM_BINS)?)?
             } else {
-                let limits =
-                    unsafe { slice(e.bucket_limits, e.buckets_len, "event.bucket_limits") }?;
-                let counts =
-                    unsafe { slice(e.bucket_counts, e.buckets_len, "event.bucket_counts") }?;
+                let n = bounded("buckets_len", e.buckets_len, limits::MAX_HISTOGRAM_BINS)?;
+                let limits = unsafe { slice(e.bucket_limits, n, "event.bucket_limits") }?;
+                let counts = unsafe { slice(e.bucket_counts, n, "event.bucket_counts") }?;
                 Histogram::from_buckets(limits.to_vec(), counts.to_vec())?
             };
             EventData::Histogram(Box::new(histogram))
         }
-        2 => EventData::Text(unsafe { c_str(e.text, "event.text") }?.to_owned()),
+        2 => {
+            let text = unsafe { c_str(e.text, "event.text") }?;
+            bounded("text length", text.len(), MAX)?;
+            EventData::Text(text.to_owned())
+        }
         3 => {
-            let png = unsafe { slice(e.data, e.data_len, "event.data") }?.to_vec();
+            let len = bounded("data_len", e.data_len, MAX)?;
+            let png = unsafe { slice(e.data, len, "event.data") }?.to_vec();
             let channels =
                 u8::try_from(e.channels).map_err(|_| field_value("channels", e.channels, 4))?;
             EventData::Image(Box::new(Image::png(png, e.width, e.height, channels)?))
         }
         4 => {
             let dtype = DType::from_u32(e.dtype).map_err(|_| field_value("dtype", e.dtype, 12))?;
-            let shape = unsafe { slice(e.shape, e.shape_len, "event.shape") }?.to_vec();
-            let bytes = unsafe { slice(e.data, e.data_len, "event.data") }?.to_vec();
+            let rank = bounded("shape_len", e.shape_len, limits::MAX_TENSOR_RANK)?;
+            let shape = unsafe { slice(e.shape, rank, "event.shape") }?.to_vec();
+            let len = bounded("data_len", e.data_len, MAX)?;
+            let bytes = unsafe { slice(e.data, len, "event.data") }?.to_vec();
             EventData::Tensor(Box::new(Tensor::new(dtype, shape, bytes)?))
         }
         5 => {
             let content_type = unsafe { c_str(e.content_type, "event.content_type") }?;
-            let bytes = unsafe { slice(e.data, e.data_len, "event.data") }?.to_vec();
+            bounded(
+                "content_type length",
+                content_type.len(),
+                limits::MAX_CONTENT_TYPE_BYTES,
+            )?;
+            let len = bounded("data_len", e.data_len, MAX)?;
+            let bytes = unsafe { slice(e.data, len, "event.data") }?.to_vec();
             EventData::Raw(Box::new(RawBytes::new(content_type, bytes)?))
         }
         other => return Err(field_value("kind", other, 5).into()),
@@ -203,7 +227,21 @@ pub(crate) unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
     if e.wall_time != 0.0 {
         event.wall_time = Some(e.wall_time);
     }
+    event.validate()?;
     Ok(event)
+}
+
+/// The events of a batch call, bounded by [`limits::MAX_BATCH_EVENTS`].
+///
+/// # Safety
+/// A non-NULL `events` must be valid for `len` reads.
+pub(crate) unsafe fn batch<'a>(
+    events: *const viz_event,
+    len: usize,
+) -> Result<&'a [viz_event], Failure> {
+    limits::at_most_arg("len", len, limits::MAX_BATCH_EVENTS)?;
+    // SAFETY: per the caller's contract.
+    unsafe { slice(events, len, "events") }
 }
 
 /// Queues one event of any kind (see `viz_event`). Invalid events are rejected with
@@ -246,7 +284,7 @@ pub unsafe extern "C" fn viz_collect_batch(
     guard("viz_collect_batch", || {
         // SAFETY: per the header's contract.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
-        let events = unsafe { slice(events, len, "events") }?;
+        let events = unsafe { batch(events, len) }?;
         let mut done = 0usize;
         let result = events.iter().try_for_each(|e| {
             // SAFETY: each element satisfies the contract of its kind, per the header.

@@ -162,7 +162,6 @@ pub unsafe extern "C" fn viz_event_sink_push(
             unsafe { sink.cast::<Vec<Event>>().as_mut() }.ok_or_else(|| Failure::null("sink"))?;
         let e = unsafe { event.as_ref() }.ok_or_else(|| Failure::null("event"))?;
         let mut event = unsafe { super::event::to_event(e) }?;
-        event.validate()?;
         if event.wall_time.is_none() {
             event.wall_time = Some(0.0);
         }

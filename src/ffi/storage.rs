@@ -6,7 +6,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{Failure, Handle, c_str, guard, write_out};
-use super::event::{slice, to_event, viz_event};
+use super::event::{batch, slice, to_event, viz_event};
 use super::query::viz_events;
 use super::status::viz_status;
 use crate::backend::StorageBackend;
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn viz_storage_store(
 ) -> viz_status {
     guard("viz_storage_store", || {
         // SAFETY: per the header's contract.
-        let views = unsafe { slice(events, len, "events") }?;
+        let views = unsafe { batch(events, len) }?;
         let now = SystemClock::default().wall_time();
         let batch = views
             .iter()

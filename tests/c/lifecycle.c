@@ -116,7 +116,7 @@ int main(void) {
     expect(viz_collector_config_default(&config), VIZ_STATUS_OK, NULL);
     CHECK(config.batch_size == 1000 && config.buffer_capacity == 10000);
     CHECK(config.strategy == VIZ_FLUSH_STRATEGY_HYBRID && config.overflow == VIZ_OVERFLOW_POLICY_BLOCK);
-    CHECK(config.flush_interval_ms == 1000 && config.block_timeout_ms == 0);
+    CHECK(config.flush_interval_ms == 1000 && config.block_timeout_ms == 1000);
     config.batch_size = 10;
     config.strategy = VIZ_FLUSH_STRATEGY_SIZE_BASED;
     const char *urls[] = {"memory://", "memory://?capacity=5"};
