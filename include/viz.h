@@ -35,7 +35,7 @@
  * The C ABI version, bumped on every incompatible change to the `viz_*` functions
  * or types. Compare it with `viz_abi_version()` at run time.
  */
-#define VIZ_ABI_VERSION 2
+#define VIZ_ABI_VERSION 3
 
 /**
  * The outcome of a `viz_*` call. The values are fixed and never reused: hosts may
@@ -572,7 +572,75 @@ typedef struct {
    * Producer lanes (one per thread that has collected, plus a shared one).
    */
   uint64_t producer_lanes;
+  /**
+   * Events handed to destinations and not yet stored or dropped there, summed
+   * over destinations.
+   */
+  uint64_t destination_queued;
+  /**
+   * Events destinations lost (full queue past the stall timeout, retries run
+   * out, a panic), summed over destinations.
+   */
+  uint64_t destination_dropped;
+  /**
+   * Bytes of events the collector holds now, against `max_held_bytes`.
+   */
+  uint64_t held_bytes;
+  /**
+   * Destinations; read each with `viz_collector_destination_stats`.
+   */
+  uint64_t destinations;
 } viz_stats;
+
+/**
+ * One destination's counters (see `viz_collector_destination_stats`). With the
+ * collector's own, they account for every event: each destination's `written`
+ * plus `dropped` plus `queued` is what was delivered to it.
+ */
+typedef struct {
+  /**
+   * `<type>#<index>`, such as `"file#1"`: NUL-terminated, valid until the
+   * collector is closed.
+   */
+  const char *name;
+  /**
+   * Events the backend accepted.
+   */
+  uint64_t written;
+  /**
+   * Events this destination lost: its queue stayed full, retries ran out, or
+   * it panicked.
+   */
+  uint64_t dropped;
+  /**
+   * Retry attempts made.
+   */
+  uint64_t retries;
+  /**
+   * Backend calls that failed (each retry counts).
+   */
+  uint64_t failed_batches;
+  /**
+   * Successful backend flushes.
+   */
+  uint64_t flushes;
+  /**
+   * Problems the backend worked around and reported (such as a recovered tail).
+   */
+  uint64_t warnings;
+  /**
+   * Events handed to it and not yet stored or dropped.
+   */
+  uint64_t queued_events;
+  /**
+   * Their bytes.
+   */
+  uint64_t queued_bytes;
+  /**
+   * Whether the backend panicked; it receives nothing more.
+   */
+  bool panicked;
+} viz_destination_stats;
 
 /**
  * Collector settings. Get the defaults from `viz_collector_config_default`, change
@@ -788,9 +856,11 @@ viz_status viz_collector_pending(const viz_collector *collector, size_t *out);
 
 /**
  * Flushes, stops and frees the collector, waiting at most `timeout_ms` for its
- * backends. The handle is consumed whatever the outcome: do not use it again. A
- * backend still busy at the deadline is abandoned on its thread and reported as
- * `VIZ_STATUS_TIMEOUT`.
+ * backends. The handle is consumed whatever the outcome, with one exception: called
+ * from a backend callback on this collector's own delivery thread, it would wait
+ * for itself, so it is refused with `VIZ_STATUS_UNSUPPORTED` and the handle stays
+ * valid. A backend still busy at the deadline is abandoned on its thread and
+ * reported as `VIZ_STATUS_TIMEOUT`.
  *
  * Thread safety: must not race any other call on the same handle.
  *
@@ -864,6 +934,20 @@ viz_status viz_flush(const viz_collector *collector, uint32_t timeout_ms);
  * `viz_stats`.
  */
 viz_status viz_collector_stats(const viz_collector *collector, viz_stats *out);
+
+/**
+ * Writes destination `index`'s counters (0-based, in config order; `viz_stats`
+ * says how many there are) to `*out`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `out` NULL or valid for writing a
+ * `viz_destination_stats`.
+ */
+viz_status viz_collector_destination_stats(const viz_collector *collector,
+                                           size_t index,
+                                           viz_destination_stats *out);
 
 /**
  * Fills `*out` with the default collector settings.

@@ -126,9 +126,11 @@ pub struct CollectorConfig {
     /// Batches queued per destination. When a destination's queue is full the
     /// worker waits for it, up to `destination_stall_timeout`.
     pub destination_queue_batches: usize,
-    /// Longest the worker waits for room in a full destination queue. A destination
-    /// still full after that is marked stalled: it loses batches (counted in its
-    /// `dropped`) instead of holding back the others, until its queue drains to half.
+    /// How long a destination may finish nothing, with its queue full, before the
+    /// worker stops waiting for it. While it makes progress the worker waits (a slow
+    /// backend pushes back on the producers); once stalled it loses normal batches
+    /// (counted in its `dropped`) instead of holding back the others, until its
+    /// queue drains to half. Critical batches and flush requests wait for it.
     #[serde(rename = "destination_stall_timeout_ms", with = "millis")]
     pub destination_stall_timeout: Duration,
     /// Longest `stop` (and dropping the collector) waits for backends to finish;

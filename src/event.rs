@@ -195,6 +195,29 @@ impl Event {
         self.data.kind()
     }
 
+    /// Bytes this event occupies: the event itself plus its payload's heap data
+    /// (the tag is interned once per process and not counted). What the collector's
+    /// byte budget (`max_held_bytes`) counts.
+    pub fn footprint(&self) -> usize {
+        const F64: usize = std::mem::size_of::<f64>();
+        std::mem::size_of::<Event>()
+            + match &self.data {
+                EventData::Scalar(_) => 0,
+                EventData::Text(t) => t.len(),
+                EventData::Histogram(h) => {
+                    std::mem::size_of::<Histogram>()
+                        + F64 * (h.bucket_limits.len() + h.bucket_counts.len())
+                }
+                EventData::Image(i) => std::mem::size_of::<Image>() + i.png.len(),
+                EventData::Tensor(t) => {
+                    std::mem::size_of::<Tensor>() + t.data.len() + 8 * t.shape.len()
+                }
+                EventData::Raw(r) => {
+                    std::mem::size_of::<RawBytes>() + r.data.len() + r.content_type.len()
+                }
+            }
+    }
+
     /// Checks the parts a caller can get wrong after construction: the wall time
     /// and the payload's internal consistency.
     pub fn validate(&self) -> Result<()> {

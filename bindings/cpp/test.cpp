@@ -73,6 +73,16 @@ int main() {
         }
         CHECK(threw);
         CHECK(c.stats().written == 9);
+        CHECK(c.stats().destinations == 1);
+        viz_destination_stats d = c.destination_stats(0);
+        CHECK(std::string(d.name) == "memory#0" && d.written == 9 && d.dropped == 0);
+        bool out_of_range = false;
+        try {
+            c.destination_stats(1);
+        } catch (const viz::Error &e) {
+            out_of_range = e.status() == VIZ_STATUS_INVALID_ARGUMENT;
+        }
+        CHECK(out_of_range);
 
         expect_error([&] { c.collect("", 1, 1.0); }, VIZ_STATUS_INVALID_ARGUMENT, "tag is empty");
         expect_error([&] { c.collect("cpp/t", 1, viz::Tensor<float>{{4}, {1, 2}}); }, VIZ_STATUS_INVALID_ARGUMENT,

@@ -278,6 +278,12 @@ public:
         detail::check(viz_collector_stats(live(), &s));
         return s;
     }
+    /// Destination `index`'s own counters (0 to stats().destinations - 1).
+    viz_destination_stats destination_stats(size_t index) const {
+        viz_destination_stats d{};
+        detail::check(viz_collector_destination_stats(live(), index, &d));
+        return d;
+    }
     Events get_events(size_t backend, int64_t start_step, int64_t end_step) const {
         viz_events *out = nullptr;
         detail::check(viz_get_events(live(), backend, start_step, end_step, &out));

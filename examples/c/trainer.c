@@ -78,6 +78,13 @@ int main(int argc, char **argv) {
            (unsigned long long)stats.collected, (unsigned long long)stats.written,
            (unsigned long long)(stats.dropped_oldest + stats.dropped_newest + stats.dropped_block_timeout),
            (unsigned long long)stats.deliveries, (unsigned long long)stats.peak_queue_len);
+    for (uint64_t i = 0; i < stats.destinations; i++) {
+        viz_destination_stats d;
+        check(viz_collector_destination_stats(collector, i, &d), "viz_collector_destination_stats");
+        printf("  %s: written %llu, dropped %llu, retries %llu, failed calls %llu\n", d.name,
+               (unsigned long long)d.written, (unsigned long long)d.dropped,
+               (unsigned long long)d.retries, (unsigned long long)d.failed_batches);
+    }
     check(viz_collector_close(collector, 10000), "viz_collector_close");
     return stats.written == (unsigned long long)events ? 0 : 1;
 }

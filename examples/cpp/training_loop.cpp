@@ -42,6 +42,11 @@ int main(int argc, char **argv) {
         std::printf("steps:      %ld\nevents:     %ld (%.2f M events/s, flush included)\n", steps, events,
                     events / secs / 1e6);
         std::printf("written:    %llu to two backends\n", (unsigned long long)s.written);
+        for (size_t i = 0; i < s.destinations; i++) {
+            viz_destination_stats d = c.destination_stats(i);
+            std::printf("  %-14s written %llu, dropped %llu\n", d.name, (unsigned long long)d.written,
+                        (unsigned long long)d.dropped);
+        }
         std::printf("read back:  %zu events for steps %ld..%ld from runs/%s/log\n", back.size(), steps / 2,
                     steps / 2 + 99, run.c_str());
         std::printf("see the run: tensorboard --logdir runs   (this run is runs/%s)\n", run.c_str());

@@ -47,6 +47,8 @@ static class TrainingLoop
             Console.WriteLine("steps:      " + steps);
             Console.WriteLine("events:     " + events + " (" + (events / sw.Elapsed.TotalSeconds / 1e6).ToString("F2") + " M events/s, flush included)");
             Console.WriteLine("written:    " + stats.Written + ", dropped " + (stats.DroppedOldest + stats.DroppedNewest + stats.DroppedBlockTimeout));
+            foreach (var d in stats.Destinations)
+                Console.WriteLine("  " + d.Name.PadRight(14) + " written " + d.Written + ", dropped " + d.Dropped);
             var back = collector.GetEvents(steps / 2, steps / 2 + 99).ToList();
             Console.WriteLine("read back:  " + back.Count + " events for steps " + steps / 2 + ".." + (steps / 2 + 99) + " from runs/" + run + "/log");
             Console.WriteLine("see the run: tensorboard --logdir runs   (this run is runs/" + run + ")");

@@ -40,6 +40,8 @@ def main():
     print(f"events:     {events} ({events / elapsed / 1e6:.2f} M events/s, flush and close included)")
     print(f"written:    {stats['written']} to two backends, dropped "
           f"{stats['dropped_oldest'] + stats['dropped_newest'] + stats['dropped_block_timeout']}")
+    for d in stats["destinations"]:
+        print(f"  {d['name']:<14} written {d['written']}, dropped {d['dropped']}")
     print(f"read back:  {len(back)} events for steps {steps // 2}..{steps // 2 + 99} from runs/{run}/log")
     print(f"see the run: tensorboard --logdir runs   (this run is runs/{run})")
     return 0 if stats["written"] == 2 * events else 1

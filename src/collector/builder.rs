@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::budget::Budget;
 use super::destination::{Destination, ErrorCallback, ErrorReport, ReportSink};
 use super::ingress::Ingress;
 use super::route::Route;
@@ -221,6 +222,7 @@ impl CollectorBuilder {
             self.config.max_queue_length,
             self.config.overflow,
             self.config.block_timeout,
+            Arc::new(Budget::new(self.config.max_held_bytes)),
             control.0.clone(),
         ));
         Ok(Collector::assemble(

@@ -5,6 +5,8 @@
 //! lock, inside `catch_unwind`. A failed batch is kept and retried under the
 //! [`RetryPolicy`]; a panic retires the backend and later batches are counted as dropped.
 
+use std::collections::VecDeque;
+use std::ffi::CString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, ThreadId};
@@ -12,13 +14,13 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use super::budget::Batch;
 use super::route::Route;
 use super::stats::{DestinationCounters, bump};
 use crate::backend::StorageBackend;
 use crate::clock::Clock;
 use crate::config::RetryPolicy;
 use crate::error::{ErrorKind, Result, VizError, panic_message};
-use crate::event::Event;
 
 /// How often a destination thread calls `StorageBackend::tick` when idle.
 const TICK: Duration = Duration::from_millis(50);
@@ -58,7 +60,7 @@ pub(crate) struct FlushAck {
 }
 
 pub(crate) enum DestMsg {
-    Batch(Arc<Vec<Event>>),
+    Batch(Arc<Batch>),
     Flush(Option<FlushAck>),
     Call(BackendCall),
     Shutdown(FlushAck),
@@ -68,13 +70,12 @@ pub(crate) enum DestMsg {
 #[derive(Clone)]
 pub(crate) struct DestinationHandle {
     pub name: String,
+    /// `name` for C, valid as long as the collector.
+    pub c_name: Arc<CString>,
     pub route: Route,
     pub tx: Sender<DestMsg>,
     pub counters: Arc<DestinationCounters>,
     pub thread: Arc<OnceLock<ThreadId>>,
-    /// Worker-side: the queue stayed full past the stall timeout; cleared once it
-    /// drains to half.
-    pub stalled: bool,
 }
 
 /// Shared context every destination thread reports through.
@@ -92,7 +93,10 @@ pub(crate) struct Destination {
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
     report: ReportSink,
-    backlog: Vec<Event>,
+    /// Batches kept for a retry, oldest first; later batches wait behind them.
+    backlog: VecDeque<Arc<Batch>>,
+    /// Events in `backlog`.
+    backlog_events: usize,
     attempts: u32,
     next_retry: Option<Instant>,
     /// Why the backend was retired, once it panicked.
@@ -112,12 +116,12 @@ impl Destination {
         let (tx, rx) = crossbeam_channel::bounded(queue_batches);
         let counters = Arc::new(DestinationCounters::default());
         let handle = DestinationHandle {
+            c_name: Arc::new(crate::ffi::event::c_string(&name)),
             name: name.clone(),
             route,
             tx,
             counters: counters.clone(),
             thread: Arc::new(OnceLock::new()),
-            stalled: false,
         };
         let dest = Destination {
             name,
@@ -127,7 +131,8 @@ impl Destination {
             retry,
             clock,
             report,
-            backlog: Vec::new(),
+            backlog: VecDeque::new(),
+            backlog_events: 0,
             attempts: 0,
             next_retry: None,
             panicked: None,
@@ -156,7 +161,7 @@ impl Destination {
                 .map(|t| t.saturating_duration_since(now).min(TICK))
                 .unwrap_or(TICK);
             match self.rx.recv_timeout(wait) {
-                Ok(DestMsg::Batch(batch)) => self.store(&batch),
+                Ok(DestMsg::Batch(batch)) => self.store(batch),
                 Ok(DestMsg::Flush(ack)) => match ack {
                     Some(ack) => {
                         let result = self.flush(Some(ack.deadline));
@@ -198,73 +203,104 @@ impl Destination {
         }
     }
 
-    fn store(&mut self, batch: &[Event]) {
+    fn store(&mut self, batch: Arc<Batch>) {
         if self.panicked.is_some() {
             bump(&self.counters.dropped, batch.len() as u64);
+            self.done(batch);
             return;
         }
         if !self.backlog.is_empty() {
             // Keep order: new events wait behind the ones being retried.
-            self.backlog.extend_from_slice(batch);
-            self.trim_backlog();
+            self.keep(batch);
             return;
         }
-        match self.guarded("store_events", |b| b.store_events(batch)) {
-            Ok(()) => bump(&self.counters.written, batch.len() as u64),
+        match self.guarded("store_events", |b| b.store_events(&batch)) {
+            Ok(()) => {
+                bump(&self.counters.written, batch.len() as u64);
+                self.done(batch);
+            }
             Err(e) if e.kind() == ErrorKind::Panic => {
                 bump(&self.counters.dropped, batch.len() as u64);
                 self.report(e, batch.len(), false);
+                self.done(batch);
             }
             Err(e) => {
                 bump(&self.counters.failed_batches, 1);
                 self.attempts = 1;
                 let will_retry = self.retry.max_attempts > 1;
+                let n = batch.len();
                 if will_retry {
-                    self.backlog.extend_from_slice(batch);
-                    self.trim_backlog();
+                    self.keep(batch);
                     self.next_retry = Some(self.clock.now() + self.retry.initial_backoff);
                 } else {
-                    bump(&self.counters.dropped, batch.len() as u64);
+                    bump(&self.counters.dropped, n as u64);
+                    self.done(batch);
                 }
-                self.report(e, batch.len(), will_retry);
+                self.report(e, n, will_retry);
             }
         }
     }
 
-    /// Drops the oldest kept events beyond the policy's limit.
-    fn trim_backlog(&mut self) {
-        let excess = self
-            .backlog
-            .len()
-            .saturating_sub(self.retry.max_pending_events);
-        if excess > 0 {
-            self.backlog.drain(..excess);
-            bump(&self.counters.dropped, excess as u64);
+    /// Finished with a batch (stored or dropped): it no longer waits here.
+    fn done(&self, batch: Arc<Batch>) {
+        self.counters.release(batch.len() as u64, batch.bytes());
+    }
+
+    /// Keeps a batch for a retry, dropping the oldest kept batches beyond the
+    /// policy's limit (whole batches, so a little fewer events may remain).
+    fn keep(&mut self, batch: Arc<Batch>) {
+        self.backlog_events += batch.len();
+        self.backlog.push_back(batch);
+        while self.backlog_events > self.retry.max_pending_events {
+            let Some(oldest) = self.backlog.pop_front() else {
+                break;
+            };
+            self.backlog_events -= oldest.len();
+            bump(&self.counters.dropped, oldest.len() as u64);
+            self.done(oldest);
         }
     }
 
-    /// One more attempt at the kept events.
+    /// Drops every kept batch, counted.
+    fn drop_backlog(&mut self) {
+        bump(&self.counters.dropped, self.backlog_events as u64);
+        for batch in std::mem::take(&mut self.backlog) {
+            self.done(batch);
+        }
+        self.backlog_events = 0;
+    }
+
+    /// One more attempt at the kept batches, oldest first.
     fn retry_backlog(&mut self) -> Retry {
         if self.backlog.is_empty() {
             return Retry::Done;
         }
         bump(&self.counters.retries, 1);
-        let backlog = std::mem::take(&mut self.backlog);
-        let result = self.guarded("store_events", |b| b.store_events(&backlog));
-        let e = match result {
-            Ok(()) => {
-                bump(&self.counters.written, backlog.len() as u64);
+        let mut stored_some = false;
+        let e = loop {
+            let Some(front) = self.backlog.front().map(Arc::clone) else {
                 self.attempts = 0;
                 self.next_retry = None;
                 return Retry::Done;
+            };
+            match self.guarded("store_events", |b| b.store_events(&front)) {
+                Ok(()) => {
+                    bump(&self.counters.written, front.len() as u64);
+                    self.backlog.pop_front();
+                    self.backlog_events -= front.len();
+                    self.done(front);
+                    stored_some = true;
+                }
+                Err(e) => break e,
             }
-            Err(e) => e,
         };
         bump(&self.counters.failed_batches, 1);
-        self.attempts += 1;
-        let n = backlog.len();
+        // Attempts count per batch: the one that failed now is on its first try
+        // unless it was also the front before.
+        self.attempts = if stored_some { 1 } else { self.attempts + 1 };
+        let n = self.backlog_events;
         if self.panicked.is_some() || self.attempts >= self.retry.max_attempts {
-            bump(&self.counters.dropped, n as u64);
+            self.drop_backlog();
             self.attempts = 0;
             self.next_retry = None;
             let e = e.context(format_args!(
@@ -274,7 +310,6 @@ impl Destination {
             self.report(e.clone(), n, false);
             return Retry::GaveUp(e);
         }
-        self.backlog = backlog;
         let factor = 1u32 << (self.attempts - 1).min(16);
         let backoff = (self.retry.initial_backoff * factor).min(self.retry.max_backoff);
         self.next_retry = Some(self.clock.now() + backoff);
@@ -299,8 +334,7 @@ impl Destination {
                 _ => {
                     return Err(VizError::backend(format!(
                         "{}: {} events are still waiting for a retry",
-                        self.name,
-                        self.backlog.len()
+                        self.name, self.backlog_events
                     )));
                 }
             };
@@ -324,10 +358,7 @@ impl Destination {
         if self.panicked.is_some() {
             return flushed;
         }
-        if !self.backlog.is_empty() {
-            bump(&self.counters.dropped, self.backlog.len() as u64);
-            self.backlog.clear();
-        }
+        self.drop_backlog();
         let closed = self.guarded("shutdown", |b| b.shutdown());
         flushed.and(closed.map_err(|e| e.context(&self.name)))
     }
@@ -362,10 +393,7 @@ impl Destination {
         self.counters
             .panicked
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        if !self.backlog.is_empty() {
-            bump(&self.counters.dropped, self.backlog.len() as u64);
-            self.backlog.clear();
-        }
+        self.drop_backlog();
         VizError::new(
             ErrorKind::Panic,
             format!(

@@ -5,6 +5,7 @@
 //! scalars, no system call and no wake-up; the worker polls. Only the full-lane path
 //! does more, and it is `#[cold]`.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use super::Control;
+use super::budget::Budget;
 use super::lanes::{Lane, Lanes};
 use crate::config::OverflowPolicy;
 use crate::error::{ErrorKind, Result, VizError};
@@ -39,6 +41,15 @@ impl Record {
     fn is_critical(&self) -> bool {
         matches!(self, Record::Event(e) if e.priority == Priority::Critical)
     }
+
+    /// Bytes the budget holds for this record while it is queued: a boxed event's
+    /// footprint; nothing for a scalar, counted only once staged.
+    pub(crate) fn budget_bytes(&self) -> u64 {
+        match self {
+            Record::Scalar(_) => 0,
+            Record::Event(e) => e.footprint() as u64,
+        }
+    }
 }
 
 /// Lifecycle states; `collect` is accepted in `CREATED` and `RUNNING`.
@@ -62,6 +73,7 @@ pub(crate) struct Ingress {
     /// Critical events that a drop-oldest push displaced: delivered before the lanes.
     pub rescue: SegQueue<Record>,
     pub state: CachePadded<AtomicU8>,
+    pub budget: Arc<Budget>,
     policy: OverflowPolicy,
     block_timeout: Option<Duration>,
     pub drops: DropCounters,
@@ -80,12 +92,14 @@ impl Ingress {
         capacity: usize,
         policy: OverflowPolicy,
         block_timeout: Option<Duration>,
+        budget: Arc<Budget>,
         control: Sender<Control>,
     ) -> Ingress {
         Ingress {
             lanes: Lanes::new(capacity, policy == OverflowPolicy::DropOldest),
             rescue: SegQueue::new(),
             state: CachePadded::new(AtomicU8::new(CREATED)),
+            budget,
             policy,
             block_timeout,
             drops: DropCounters::default(),
@@ -108,18 +122,55 @@ impl Ingress {
         })
     }
 
-    /// Queues a critical event: never dropped, and the worker is told to flush.
-    pub(crate) fn push_critical(&self, record: Record) -> Result<()> {
+    /// Queues a non-scalar event under the overflow policy, which applies both to a
+    /// full queue and to a full byte budget.
+    pub(crate) fn push_event(&self, event: Box<Event>) -> Result<()> {
         if self.state.load(Ordering::Relaxed) == STOPPED {
             return Err(closed());
         }
+        let bytes = event.footprint() as u64;
+        if bytes > self.budget.max() {
+            return Err(VizError::invalid_argument(format!(
+                "event '{}' takes {bytes} bytes, more than the collector's whole byte budget (max_held_bytes {})",
+                event.tag,
+                self.budget.max()
+            )));
+        }
+        self.lanes.with_lane(|lane| {
+            if !self.budget.try_take(bytes) {
+                self.make_room(lane, bytes)?;
+            }
+            let pushed = match lane.queue.push(Record::Event(event)) {
+                Ok(()) => Ok(()),
+                Err(record) => self.push_full(lane, record),
+            };
+            if pushed.is_err() {
+                self.budget.give(bytes);
+            }
+            pushed
+        })
+    }
+
+    /// Queues a critical event: never dropped (the byte budget counts it but never
+    /// refuses it), and the worker is told to flush.
+    pub(crate) fn push_critical(&self, event: Box<Event>) -> Result<()> {
+        if self.state.load(Ordering::Relaxed) == STOPPED {
+            return Err(closed());
+        }
+        let bytes = event.footprint() as u64;
+        self.budget.take(bytes);
         // Flag first: if the queue is full (say, Manual strategy with a full staging
         // buffer), the worker must deliver everything to make room for this event.
         self.critical_pending.store(true, Ordering::Release);
-        let pushed = self.lanes.with_lane(|lane| match lane.queue.push(record) {
-            Ok(()) => Ok(()),
-            Err(record) => self.push_blocking(lane, record, None),
-        });
+        let pushed = self
+            .lanes
+            .with_lane(|lane| match lane.queue.push(Record::Event(event)) {
+                Ok(()) => Ok(()),
+                Err(record) => self.push_blocking(lane, record, None),
+            });
+        if pushed.is_err() {
+            self.budget.give(bytes);
+        }
         // Again after the push, so the worker delivers the critical event itself now.
         self.critical_pending.store(true, Ordering::Release);
         self.wake();
@@ -140,14 +191,7 @@ impl Ingress {
             }
             OverflowPolicy::DropOldest => {
                 if let Some(victim) = lane.queue.force_push(record) {
-                    if victim.is_critical() {
-                        // It was the oldest queued record, so delivering it before the
-                        // queue keeps it in order.
-                        self.rescue.push(victim);
-                        self.drops.rescued_critical.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        self.drops.dropped_oldest.fetch_add(1, Ordering::Relaxed);
-                    }
+                    self.displaced(victim);
                 }
                 Ok(())
             }
@@ -155,21 +199,81 @@ impl Ingress {
         }
     }
 
+    /// A record the drop-oldest policy pushed out: a critical one is saved (it was
+    /// the oldest queued, so delivering it before the queue keeps it in order), any
+    /// other is dropped, counted, and its bytes given back.
+    fn displaced(&self, victim: Record) {
+        if victim.is_critical() {
+            self.rescue.push(victim);
+            self.drops.rescued_critical.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.budget.give(victim.budget_bytes());
+            self.drops.dropped_oldest.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The byte budget has no room for `bytes`: applies the overflow policy until
+    /// they are taken, or fails.
+    #[cold]
+    #[inline(never)]
+    fn make_room(&self, lane: &Lane, bytes: u64) -> Result<()> {
+        match self.policy {
+            OverflowPolicy::DropNewest => {
+                self.drops.dropped_newest.fetch_add(1, Ordering::Relaxed);
+                Err(VizError::new(
+                    ErrorKind::QueueFull,
+                    "the byte budget (max_held_bytes) is full; the event was dropped (policy drop_newest)",
+                ))
+            }
+            OverflowPolicy::DropOldest => {
+                // Drop-oldest lanes are multi-consumer, so this thread may take
+                // the oldest records of its own lane.
+                while let Some(victim) = lane.queue.pop_displacing() {
+                    self.displaced(victim);
+                    if self.budget.try_take(bytes) {
+                        return Ok(());
+                    }
+                }
+                self.drops.dropped_newest.fetch_add(1, Ordering::Relaxed);
+                Err(VizError::new(
+                    ErrorKind::QueueFull,
+                    "the byte budget (max_held_bytes) is held by events already handed to the backends; the event was dropped",
+                ))
+            }
+            OverflowPolicy::Block => self
+                .block_until(self.block_timeout, || {
+                    self.budget.try_take(bytes).then_some(())
+                })
+                .map_err(|e| e.context("the byte budget (max_held_bytes) stayed full")),
+        }
+    }
+
     /// Waits for room, waking the worker so it drains now instead of at its next poll.
     #[cold]
-    fn push_blocking(
+    fn push_blocking(&self, lane: &Lane, record: Record, timeout: Option<Duration>) -> Result<()> {
+        let mut record = Some(record);
+        self.block_until(timeout, || match lane.queue.push(record.take()?) {
+            Ok(()) => Some(()),
+            Err(r) => {
+                record = Some(r);
+                None
+            }
+        })
+    }
+
+    /// Retries `attempt` until it succeeds, the collector stops, or `timeout` passes
+    /// (counted as a block-timeout drop), backing off from spinning to sleeping.
+    fn block_until(
         &self,
-        lane: &Lane,
-        mut record: Record,
         timeout: Option<Duration>,
+        mut attempt: impl FnMut() -> Option<()>,
     ) -> Result<()> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut spins = 0u32;
         loop {
             self.wake();
-            match lane.queue.push(record) {
-                Ok(()) => return Ok(()),
-                Err(r) => record = r,
+            if attempt().is_some() {
+                return Ok(());
             }
             match self.state.load(Ordering::Relaxed) {
                 STOPPED => return Err(closed()),
@@ -213,10 +317,15 @@ impl Ingress {
     /// dropped. Only for after the worker has exited: a lane has one consumer.
     pub(crate) fn discard_remaining(&self) -> u64 {
         let mut n = 0u64;
-        while self.rescue.pop().is_some() {
+        let mut discard = |record: Record| {
+            self.budget.give(record.budget_bytes());
             n += 1;
+        };
+        while let Some(record) = self.rescue.pop() {
+            discard(record);
         }
-        n + self.lanes.discard_all()
+        self.lanes.discard_all(&mut discard);
+        n
     }
 
     /// Events queued in every lane and the rescue queue.

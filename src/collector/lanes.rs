@@ -53,6 +53,16 @@ impl LaneQueue {
         }
     }
 
+    /// Pops the oldest record from a multi-consumer lane, for a producer making
+    /// room under drop-oldest; `None` for a single-consumer lane (only the worker
+    /// may pop those).
+    pub(crate) fn pop_displacing(&self) -> Option<Record> {
+        match self {
+            LaneQueue::Spsc(_) => None,
+            LaneQueue::Mpmc(ring) => ring.pop(),
+        }
+    }
+
     /// Pops the oldest record. Called only by the worker.
     pub(crate) fn pop(&self) -> Option<Record> {
         match self {
@@ -204,14 +214,14 @@ impl Lanes {
         self.registry.lock().iter().map(|l| l.queue.len()).sum()
     }
 
-    /// Pops and drops everything in every lane; returns how many records it dropped.
-    /// Only for after the worker has exited (lanes have a single consumer).
-    pub(crate) fn discard_all(&self) -> u64 {
-        let registry = self.registry.lock();
-        registry
-            .iter()
-            .map(|lane| std::iter::from_fn(|| lane.queue.pop()).count() as u64)
-            .sum()
+    /// Pops everything in every lane into `discard`. Only for after the worker has
+    /// exited (lanes have a single consumer).
+    pub(crate) fn discard_all(&self, discard: &mut impl FnMut(Record)) {
+        for lane in self.registry.lock().iter() {
+            while let Some(record) = lane.queue.pop() {
+                discard(record);
+            }
+        }
     }
 
     /// Number of registered lanes.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
+mod budget;
 mod builder;
 mod destination;
 mod ingress;
@@ -142,7 +143,8 @@ impl Collector {
             config: config.clone(),
             clock: clock.clone(),
             counters: counters.clone(),
-            destinations: handles.clone(),
+            outlets: handles.iter().cloned().map(worker::Outlet::new).collect(),
+            budget: ingress.budget.clone(),
             staging: Vec::with_capacity(config.buffer_capacity),
             tags: Default::default(),
             last_flush: clock.now(),
@@ -213,11 +215,11 @@ impl Collector {
             .wall_time
             .get_or_insert_with(|| self.clock.wall_time());
         match (event.priority, &event.data) {
-            (Priority::Critical, _) => self.ingress.push_critical(Record::Event(Box::new(event))),
+            (Priority::Critical, _) => self.ingress.push_critical(Box::new(event)),
             (Priority::Normal, EventData::Scalar(value)) => {
                 self.collect_scalar_at(event.tag.id(), event.step, *value, wall_time)
             }
-            (Priority::Normal, _) => self.ingress.push(Record::Event(Box::new(event))),
+            (Priority::Normal, _) => self.ingress.push_event(Box::new(event)),
         }
     }
 
@@ -289,7 +291,7 @@ impl Collector {
     /// Flush and stop wait for every destination thread to answer; called from one
     /// of them (a backend or subscriber calling back into viz), that thread would
     /// wait for itself. Refuse at once instead of timing out.
-    fn refuse_on_delivery_thread(&self, what: &str) -> Result<()> {
+    pub(crate) fn refuse_on_delivery_thread(&self, what: &str) -> Result<()> {
         let me = std::thread::current().id();
         match self
             .destinations
@@ -382,9 +384,16 @@ impl Collector {
         result
     }
 
-    /// Events collected but not yet handed to the destinations (queued plus staged).
+    /// Events collected and not yet stored: queued, staged, plus those waiting in
+    /// the slowest destination's queue (its outbox, queue and retry backlog).
     pub fn pending_event_count(&self) -> usize {
-        self.ingress.len() + load(&self.counters.staged) as usize
+        let waiting = self
+            .destinations
+            .iter()
+            .map(|d| load(&d.counters.queued_events))
+            .max()
+            .unwrap_or(0);
+        self.ingress.len() + load(&self.counters.staged) as usize + waiting as usize
     }
 
     /// The configuration.
@@ -408,6 +417,8 @@ impl Collector {
                 written: load(&d.counters.written),
                 failed_batches: load(&d.counters.failed_batches),
                 warnings: load(&d.counters.warnings),
+                queued_events: load(&d.counters.queued_events),
+                queued_bytes: load(&d.counters.queued_bytes),
                 retries: load(&d.counters.retries),
                 dropped: load(&d.counters.dropped),
                 flushes: load(&d.counters.flushes),
@@ -430,6 +441,8 @@ impl Collector {
             queued,
             producer_lanes: self.ingress.lanes.count() as u64,
             staged: load(&self.counters.staged),
+            destination_queued: destinations.iter().map(|d| d.queued_events).sum(),
+            held_bytes: self.ingress.budget.held(),
             peak_queue_len: peak,
             dropped_oldest: load(&drops.dropped_oldest),
             dropped_newest: load(&drops.dropped_newest),
@@ -444,12 +457,33 @@ impl Collector {
                     0
                 },
             written: destinations.iter().map(|d| d.written).sum(),
+            destination_dropped: destinations.iter().map(|d| d.dropped).sum(),
             failed_batches: destinations.iter().map(|d| d.failed_batches).sum(),
             deliveries: load(&self.counters.deliveries),
             flushes: load(&self.counters.flushes),
             last_error,
             destinations,
         }
+    }
+
+    /// Destination `index`'s counters, with its name as a C string that lives as
+    /// long as the collector (for the C ABI).
+    pub(crate) fn destination_stats(
+        &self,
+        index: usize,
+    ) -> Result<(DestinationStats, *const std::ffi::c_char)> {
+        let dest = self.destination(index)?;
+        let stats = self.stats().destinations.swap_remove(index);
+        Ok((stats, dest.c_name.as_ptr()))
+    }
+
+    fn destination(&self, index: usize) -> Result<&DestinationHandle> {
+        self.destinations.get(index).ok_or_else(|| {
+            VizError::invalid_argument(format!(
+                "destination index {index} is out of range; the collector has {}",
+                self.destinations.len()
+            ))
+        })
     }
 
     /// Runs `f` on destination `index`'s backend, on that destination's thread (so
@@ -460,12 +494,7 @@ impl Collector {
         timeout: Duration,
         f: impl FnOnce(&mut dyn StorageBackend) -> R + Send + 'static,
     ) -> Result<R> {
-        let dest = self.destinations.get(index).ok_or_else(|| {
-            VizError::invalid_argument(format!(
-                "destination index {index} is out of range; the collector has {}",
-                self.destinations.len()
-            ))
-        })?;
+        let dest = self.destination(index)?;
         if !self.is_running() {
             return Err(VizError::closed("the collector is not running"));
         }

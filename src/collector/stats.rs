@@ -14,8 +14,26 @@ pub(crate) struct DestinationCounters {
     pub dropped: AtomicU64,
     pub flushes: AtomicU64,
     pub warnings: AtomicU64,
+    /// Events (and their bytes) handed to this destination and not yet finished
+    /// with: in its queue, waiting for room, or kept for a retry.
+    pub queued_events: AtomicU64,
+    pub queued_bytes: AtomicU64,
     pub panicked: std::sync::atomic::AtomicBool,
     pub last_error: Mutex<Option<String>>,
+}
+
+impl DestinationCounters {
+    /// Counts a batch handed to the destination.
+    pub fn hold(&self, events: u64, bytes: u64) {
+        bump(&self.queued_events, events);
+        bump(&self.queued_bytes, bytes);
+    }
+
+    /// The destination is finished with a batch.
+    pub fn release(&self, events: u64, bytes: u64) {
+        self.queued_events.fetch_sub(events, Ordering::Relaxed);
+        self.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
 }
 
 /// Live counters of the worker.
@@ -47,6 +65,11 @@ pub struct DestinationStats {
     /// Problems the backend worked around and reported (`StorageBackend::take_warnings`),
     /// such as a torn tail truncated on open.
     pub warnings: u64,
+    /// Events handed to this destination and not yet stored or dropped: in its
+    /// queue, waiting for room in it, or kept for a retry.
+    pub queued_events: u64,
+    /// The bytes of those events (see [`crate::Event::footprint`]).
+    pub queued_bytes: u64,
     /// Whether the backend panicked; it receives nothing more.
     pub panicked: bool,
     /// The most recent error, if any.
@@ -65,12 +88,21 @@ pub struct CollectorStats {
     pub producer_lanes: u64,
     /// Events the worker holds, waiting for the flush strategy.
     pub staged: u64,
+    /// Events handed to destinations and not yet stored or dropped there, summed
+    /// over destinations (an event going to two counts twice).
+    pub destination_queued: u64,
+    /// Bytes of events held anywhere in the collector now (the byte budget's count,
+    /// against `max_held_bytes`).
+    pub held_bytes: u64,
     /// Largest queue length seen (sampled by the worker before each drain; a full
     /// queue records its capacity).
     pub peak_queue_len: u64,
-    /// Events dropped under the drop-oldest policy.
+    /// Events dropped under the drop-oldest policy (displaced by newer ones, from
+    /// a full queue or to make room in the byte budget).
     pub dropped_oldest: u64,
-    /// Events dropped under the drop-newest policy.
+    /// Events refused at `collect` under the drop-newest policy; under drop-oldest,
+    /// those refused because the byte budget was held downstream and the calling
+    /// thread's queue had nothing older to displace.
     pub dropped_newest: u64,
     /// Events dropped because a blocked `collect` reached `block_timeout`.
     pub dropped_block_timeout: u64,
@@ -81,6 +113,9 @@ pub struct CollectorStats {
     pub lost_at_stop: u64,
     /// Events accepted by backends, summed over destinations.
     pub written: u64,
+    /// Events destinations lost (full queue past the stall timeout, retries run
+    /// out, a panic), summed over destinations.
+    pub destination_dropped: u64,
     /// Failed backend calls, summed over destinations.
     pub failed_batches: u64,
     /// Batches handed to destinations.

@@ -5,14 +5,23 @@
 //! spinning to yielding to sleeping (up to `max_poll_interval`) while the queue is
 //! empty. Control messages (flush, stop, a producer stuck on a full queue) wake it
 //! through the control channel it sleeps on.
+//!
+//! It never waits on one destination for long: a full destination queue is waited
+//! on for at most `destination_stall_timeout`, after which that destination drops
+//! normal batches, while critical batches and flush or shutdown requests wait in its
+//! outbox ([`Outlet`]) and go as soon as it has room. Draining for a flush, a
+//! critical event or a stop takes what was queued when it began, so producers that
+//! keep collecting cannot keep it going forever.
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
+use super::budget::{Batch, Budget};
 use super::destination::{DestMsg, DestinationHandle, FlushAck};
 use super::ingress::{Ingress, Record};
 use super::lanes::Lane;
@@ -20,9 +29,208 @@ use super::stats::{WorkerCounters, bump};
 use super::{Control, FlushRequest};
 use crate::clock::Clock;
 use crate::config::{CollectorConfig, FlushStrategy};
-use crate::error::{VizError, panic_message};
+use crate::error::{Result, VizError, panic_message};
 use crate::event::{Event, EventData, Priority};
 use crate::tag::TagCache;
+
+/// How often the worker looks at outboxes that wait for room.
+const OUTBOX_POLL: Duration = Duration::from_millis(2);
+
+/// What waits in an outbox for room in a destination's queue, in order.
+enum Outgoing {
+    /// A batch, and whether it holds a critical event.
+    Batch(Arc<Batch>, bool),
+    /// A flush or shutdown someone waits for; answered with a timeout in the
+    /// destination's place if still here at its deadline.
+    Control {
+        msg: DestMsg,
+        reply: Sender<Result<()>>,
+        deadline: Instant,
+        what: &'static str,
+    },
+}
+
+/// The worker's side of one destination.
+pub(crate) struct Outlet {
+    pub handle: DestinationHandle,
+    /// The queue stayed full past the stall timeout; normal batches are dropped
+    /// until it drains to half.
+    stalled: bool,
+    outbox: VecDeque<Outgoing>,
+}
+
+impl Outlet {
+    pub(crate) fn new(handle: DestinationHandle) -> Outlet {
+        Outlet {
+            handle,
+            stalled: false,
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// Bytes in the destination's queue itself (not in the outbox or backlog
+    /// counted with it, which the check below must not count twice).
+    fn in_queue_bytes(&self) -> u64 {
+        let outboxed: u64 = self
+            .outbox
+            .iter()
+            .map(|o| match o {
+                Outgoing::Batch(b, _) => b.bytes(),
+                Outgoing::Control { .. } => 0,
+            })
+            .sum();
+        self.handle
+            .counters
+            .queued_bytes
+            .load(Ordering::Relaxed)
+            .saturating_sub(outboxed)
+    }
+
+    /// Whether the destination's queue has room for `bytes` more: its batch count
+    /// and its share of the byte budget. An empty queue takes any one batch.
+    fn has_room(&self, bytes: u64, share: u64) -> bool {
+        let queued = self.in_queue_bytes();
+        !self.handle.tx.is_full() && (queued == 0 || queued + bytes <= share)
+    }
+
+    /// Whether the queue has drained to half, so a stalled destination may resume.
+    fn drained_to_half(&self, share: u64) -> bool {
+        self.handle.tx.len() <= self.handle.tx.capacity().unwrap_or(0) / 2
+            && self.in_queue_bytes() <= share / 2
+    }
+
+    /// Sends a batch now if there is room; gives it back if not. A destination
+    /// whose thread is gone loses it (counted).
+    fn try_send(&self, batch: Arc<Batch>, share: u64) -> std::result::Result<(), Arc<Batch>> {
+        if !self.has_room(batch.bytes(), share) {
+            return Err(batch);
+        }
+        match self.handle.tx.try_send(DestMsg::Batch(batch)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(DestMsg::Batch(b))) => Err(b),
+            Err(TrySendError::Disconnected(DestMsg::Batch(b))) => {
+                self.lose(&b);
+                Ok(())
+            }
+            Err(_) => unreachable!("a batch comes back as itself"),
+        }
+    }
+
+    /// A number that moves whenever the destination finishes a batch.
+    fn progress(&self) -> u64 {
+        let c = &self.handle.counters;
+        [&c.written, &c.dropped, &c.failed_batches]
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Counts a batch this destination lost before it was queued for it.
+    fn drop_batch(&self, batch: &Batch) {
+        bump(&self.handle.counters.dropped, batch.len() as u64);
+    }
+
+    /// Counts a batch lost from the outbox, where it was already counted as queued.
+    fn lose(&self, batch: &Batch) {
+        self.drop_batch(batch);
+        self.handle
+            .counters
+            .release(batch.len() as u64, batch.bytes());
+    }
+
+    /// Drops the normal batches waiting in the outbox (the destination stalled);
+    /// critical batches and requests stay.
+    fn shed(&mut self) {
+        let outbox = std::mem::take(&mut self.outbox);
+        for o in outbox {
+            match o {
+                Outgoing::Batch(batch, false) => self.lose(&batch),
+                kept => self.outbox.push_back(kept),
+            }
+        }
+    }
+
+    /// Sends what waits in the outbox, in order, while there is room; answers a
+    /// timeout for requests past their deadline.
+    fn pump(&mut self, share: u64) {
+        let now = Instant::now();
+        while let Some(front) = self.outbox.pop_front() {
+            match front {
+                Outgoing::Batch(batch, critical) => match self.try_send(batch, share) {
+                    Ok(()) => {}
+                    Err(batch) => {
+                        self.outbox.push_front(Outgoing::Batch(batch, critical));
+                        return;
+                    }
+                },
+                Outgoing::Control {
+                    msg,
+                    reply,
+                    deadline,
+                    what,
+                } => {
+                    if now >= deadline {
+                        let _ = reply.send(Err(self.timed_out(what)));
+                        continue;
+                    }
+                    match self.handle.tx.try_send(msg) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(msg)) => {
+                            self.outbox.push_front(Outgoing::Control {
+                                msg,
+                                reply,
+                                deadline,
+                                what,
+                            });
+                            return;
+                        }
+                        Err(TrySendError::Disconnected(_)) => {
+                            let _ = reply.send(Err(self.timed_out(what)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn timed_out(&self, what: &str) -> VizError {
+        VizError::timeout(format!(
+            "{} did not accept the {what} request before the deadline (its queue stayed full)",
+            self.handle.name
+        ))
+    }
+
+    /// Sends a flush or shutdown someone waits for, behind whatever waits in the
+    /// outbox; never blocks.
+    fn send_control(
+        &mut self,
+        msg: DestMsg,
+        request: &FlushRequest,
+        what: &'static str,
+        share: u64,
+    ) {
+        self.outbox.push_back(Outgoing::Control {
+            msg,
+            reply: request.reply.clone(),
+            deadline: request.deadline,
+            what,
+        });
+        self.pump(share);
+    }
+
+    /// Gives up on everything in the outbox: batches dropped and counted, requests
+    /// answered with a timeout.
+    fn abandon(&mut self) {
+        for o in std::mem::take(&mut self.outbox) {
+            match o {
+                Outgoing::Batch(batch, _) => self.lose(&batch),
+                Outgoing::Control { reply, what, .. } => {
+                    let _ = reply.send(Err(self.timed_out(what)));
+                }
+            }
+        }
+    }
+}
 
 pub(crate) struct Worker {
     pub ingress: Arc<Ingress>,
@@ -30,7 +238,8 @@ pub(crate) struct Worker {
     pub config: CollectorConfig,
     pub clock: Arc<dyn Clock>,
     pub counters: Arc<WorkerCounters>,
-    pub destinations: Vec<DestinationHandle>,
+    pub outlets: Vec<Outlet>,
+    pub budget: Arc<Budget>,
     pub staging: Vec<Event>,
     pub tags: TagCache,
     pub last_flush: Instant,
@@ -84,6 +293,9 @@ impl Worker {
                 let due = self.last_flush + self.config.flush_interval;
                 sleep = sleep.min(due.saturating_duration_since(self.clock.now()));
             }
+            if self.outlets.iter().any(|o| !o.outbox.is_empty()) {
+                sleep = sleep.min(OUTBOX_POLL);
+            }
             match self.control.recv_timeout(sleep) {
                 Ok(msg) => {
                     if let Some(stop) = self.handle(msg) {
@@ -104,13 +316,14 @@ impl Worker {
     /// One round: control messages, a drain, the strategy. Returns a stop request.
     fn round(&mut self) -> Option<Option<FlushRequest>> {
         self.taken = 0;
+        self.pump_all();
         while let Ok(msg) = self.control.try_recv() {
             if let Some(stop) = self.handle(msg) {
                 return Some(stop);
             }
         }
         if self.ingress.critical_pending.swap(false, Ordering::AcqRel) {
-            self.drain(usize::MAX);
+            self.drain_queued();
             self.deliver_all();
             self.flush_destinations(None);
             return None;
@@ -167,9 +380,23 @@ impl Worker {
         self.lanes.iter().map(|l| l.queue.len()).sum::<usize>() + self.ingress.rescue.len()
     }
 
-    /// Moves up to `max` records from the lanes into staging, delivering along the
-    /// way when `max` exceeds the staging buffer (a flush or stop drains everything).
+    /// Moves up to `max` records from the lanes into staging (a round's drain: it
+    /// stops when staging is full).
     fn drain(&mut self, max: usize) {
+        self.drain_with(|_| max, false);
+    }
+
+    /// Moves everything queued when it starts into staging, delivering whenever
+    /// staging fills: for a flush, a critical event or a stop. Each lane gives at
+    /// most what it held at the start, so producers that keep collecting cannot
+    /// keep the drain going; a flush waits only for what preceded it.
+    fn drain_queued(&mut self) {
+        self.drain_with(|queue_len| queue_len, true);
+    }
+
+    /// Drains the rescue queue, then each lane (from a rotating start), taking from
+    /// each at most `quota(its length now)` records in all.
+    fn drain_with(&mut self, quota: impl Fn(usize) -> usize, deliver_when_full: bool) {
         self.ingress
             .lanes
             .refresh(&mut self.lanes, &mut self.lanes_epoch);
@@ -177,34 +404,61 @@ impl Worker {
         self.counters
             .peak_queue_len
             .fetch_max(queued, Ordering::Relaxed);
+        let bounded = !deliver_when_full;
+        let mut left = if bounded { quota(0) } else { usize::MAX };
         let mut taken = 0usize;
+        let mut scalars = 0u64;
         // Rescued critical events were the oldest in their lane: they go first.
-        while taken < max {
+        let rescue_quota = if bounded {
+            left
+        } else {
+            self.ingress.rescue.len()
+        };
+        let mut full = false;
+        for _ in 0..rescue_quota {
             let Some(record) = self.ingress.rescue.pop() else {
                 break;
             };
             taken += 1;
-            if !self.stage(record, max) {
+            left -= usize::from(bounded);
+            if !self.stage(record, &mut scalars, deliver_when_full) {
+                full = true;
                 break;
             }
         }
         let lanes = std::mem::take(&mut self.lanes);
         let n = lanes.len();
-        'lanes: for k in 0..n {
-            let lane = &lanes[(self.next_lane + k) % n];
-            while taken < max {
-                let Some(record) = lane.queue.pop() else {
-                    break;
+        if !full {
+            'lanes: for k in 0..n {
+                let lane = &lanes[(self.next_lane + k) % n];
+                let mut from_lane = if bounded {
+                    left
+                } else {
+                    quota(lane.queue.len())
                 };
-                taken += 1;
-                if !self.stage(record, max) {
-                    break 'lanes;
+                while from_lane > 0 {
+                    let Some(record) = lane.queue.pop() else {
+                        break;
+                    };
+                    from_lane -= 1;
+                    taken += 1;
+                    if bounded {
+                        left -= 1;
+                    }
+                    if !self.stage(record, &mut scalars, deliver_when_full) {
+                        break 'lanes;
+                    }
+                }
+                if bounded && left == 0 {
+                    break;
                 }
             }
         }
         self.lanes = lanes;
         self.next_lane = (self.next_lane + 1) % n.max(1);
         self.taken += taken;
+        self.budget
+            .take(scalars * std::mem::size_of::<Event>() as u64);
         bump(&self.counters.received, taken as u64);
         self.counters
             .staged
@@ -212,23 +466,29 @@ impl Worker {
     }
 
     /// Turns a record into a staged event. Returns false when staging is full and
-    /// the drain should stop (it never is for an unbounded drain, which delivers).
-    fn stage(&mut self, record: Record, max: usize) -> bool {
+    /// the drain should stop; with `deliver_when_full` it delivers instead.
+    fn stage(&mut self, record: Record, scalars: &mut u64, deliver_when_full: bool) -> bool {
         let event = match record {
-            Record::Scalar(s) => Event {
-                tag: self.tags.resolve(s.tag),
-                step: s.step,
-                wall_time: Some(s.wall_time),
-                priority: Priority::Normal,
-                data: EventData::Scalar(s.value),
-            },
+            Record::Scalar(s) => {
+                *scalars += 1;
+                Event {
+                    tag: self.tags.resolve(s.tag),
+                    step: s.step,
+                    wall_time: Some(s.wall_time),
+                    priority: Priority::Normal,
+                    data: EventData::Scalar(s.value),
+                }
+            }
             Record::Event(boxed) => *boxed,
         };
         self.staging.push(event);
         if self.staging.len() >= self.config.buffer_capacity {
-            if max != usize::MAX {
+            if !deliver_when_full {
                 return false;
             }
+            // Count the scalars staged so far before their batch can give them back.
+            self.budget
+                .take(std::mem::take(scalars) * std::mem::size_of::<Event>() as u64);
             self.deliver_all();
         }
         true
@@ -258,51 +518,71 @@ impl Worker {
             .staged
             .store(self.staging.len() as u64, Ordering::Relaxed);
         let n = self.config.batch_size;
+        let share = self.share();
         while !events.is_empty() {
             let rest = if events.len() > n {
                 events.split_off(n)
             } else {
                 Vec::new()
             };
-            let batch = Arc::new(std::mem::replace(&mut events, rest));
+            let batch = Arc::new(Batch::counted(
+                std::mem::replace(&mut events, rest),
+                &self.budget,
+            ));
             let critical = batch.iter().any(|e| e.priority == Priority::Critical);
             let stall_timeout = self.config.destination_stall_timeout;
-            for dest in &mut self.destinations {
-                let routed = if dest.route.is_all() {
+            for outlet in &mut self.outlets {
+                let routed = if outlet.handle.route.is_all() {
                     batch.clone()
                 } else {
                     let picked: Vec<Event> = batch
                         .iter()
-                        .filter(|e| dest.route.matches(e))
+                        .filter(|e| outlet.handle.route.matches(e))
                         .cloned()
                         .collect();
                     if picked.is_empty() {
                         continue;
                     }
-                    Arc::new(picked)
+                    Arc::new(Batch::copied(picked, &self.budget))
                 };
-                send_batch(dest, routed, critical, stall_timeout);
+                send_batch(outlet, routed, critical, stall_timeout, share);
             }
             bump(&self.counters.deliveries, 1);
             self.dirty = true;
         }
     }
 
+    /// Each destination's share of the byte budget.
+    fn share(&self) -> u64 {
+        self.budget.max() / self.outlets.len().max(1) as u64
+    }
+
+    fn pump_all(&mut self) {
+        let share = self.share();
+        for outlet in &mut self.outlets {
+            if !outlet.outbox.is_empty() {
+                outlet.pump(share);
+            }
+        }
+    }
+
     /// Asks every destination to flush; with a request, each answers to its reply
     /// channel (or the worker answers a timeout in its place).
     fn flush_destinations(&mut self, request: Option<&FlushRequest>) {
-        for dest in &self.destinations {
+        let share = self.share();
+        for outlet in &mut self.outlets {
             match request {
                 Some(request) => {
                     let ack = FlushAck {
                         reply: request.reply.clone(),
                         deadline: request.deadline,
                     };
-                    send_control(dest, DestMsg::Flush(Some(ack)), request, "flush");
+                    outlet.send_control(DestMsg::Flush(Some(ack)), request, "flush", share);
                 }
-                None => {
-                    let _ = dest.tx.try_send(DestMsg::Flush(None));
+                None if outlet.outbox.is_empty() => {
+                    let _ = outlet.handle.tx.try_send(DestMsg::Flush(None));
                 }
+                None => {}
             }
         }
         bump(&self.counters.flushes, 1);
@@ -310,7 +590,7 @@ impl Worker {
     }
 
     fn flush_request(&mut self, request: FlushRequest) {
-        self.drain(usize::MAX);
+        self.drain_queued();
         self.deliver_all();
         self.flush_destinations(Some(&request));
         self.last_flush = self.clock.now();
@@ -320,70 +600,86 @@ impl Worker {
     /// Each destination's answer (or a timeout in its place) goes to the request's
     /// reply channel; the collector waits for them, so a hung backend cannot hang us.
     fn stop(&mut self, request: Option<FlushRequest>) {
-        self.drain(usize::MAX);
+        self.drain_queued();
         self.deliver_all();
         // Without a request the collector is gone: dropping our senders ends the
         // destination threads, which shut their backends down on disconnect.
-        let Some(request) = request else { return };
-        for dest in &self.destinations {
+        let Some(request) = request else {
+            for outlet in &mut self.outlets {
+                outlet.abandon();
+            }
+            return;
+        };
+        let share = self.share();
+        for outlet in &mut self.outlets {
             let ack = FlushAck {
                 reply: request.reply.clone(),
                 deadline: request.deadline,
             };
-            send_control(dest, DestMsg::Shutdown(ack), &request, "shutdown");
+            outlet.send_control(DestMsg::Shutdown(ack), &request, "shutdown", share);
+        }
+        // Nothing else runs after this: send what waits until the deadline.
+        while self.outlets.iter().any(|o| !o.outbox.is_empty()) && Instant::now() < request.deadline
+        {
+            std::thread::sleep(OUTBOX_POLL);
+            self.pump_all();
+        }
+        for outlet in &mut self.outlets {
+            outlet.abandon();
         }
     }
 }
 
-/// Sends a flush or shutdown someone waits for, answering a timeout in the
-/// destination's place if its queue has no room before the deadline.
-fn send_control(dest: &DestinationHandle, msg: DestMsg, request: &FlushRequest, what: &str) {
-    let wait = request.deadline.saturating_duration_since(Instant::now());
-    if dest.tx.send_timeout(msg, wait).is_err() {
-        let _ = request.reply.send(Err(VizError::timeout(format!(
-            "{} did not accept the {what} request before the deadline",
-            dest.name
-        ))));
-    }
-}
-
-/// Hands a batch to a destination. A full queue is waited on for up to
-/// `stall_timeout` (critical batches: for as long as it takes); a destination
-/// still full after that is marked stalled and loses batches, counted, without
-/// further waits until its queue drains to half.
+/// Hands a batch to a destination, through its outbox so order holds. A full queue
+/// is waited on while the destination makes progress; one that finishes nothing for
+/// `stall_timeout` is marked stalled and loses normal batches, counted, without further waits until
+/// its queue drains to half. Critical batches are never dropped for being late:
+/// they wait in the outbox, and the worker moves on.
 fn send_batch(
-    dest: &mut DestinationHandle,
-    batch: Arc<Vec<Event>>,
+    outlet: &mut Outlet,
+    batch: Arc<Batch>,
     critical: bool,
     stall_timeout: Duration,
+    share: u64,
 ) {
-    let n = batch.len() as u64;
-    if dest.stalled && dest.tx.len() <= dest.tx.capacity().unwrap_or(0) / 2 {
-        dest.stalled = false;
+    outlet.pump(share);
+    if outlet.stalled && outlet.outbox.is_empty() && outlet.drained_to_half(share) {
+        outlet.stalled = false;
     }
-    let msg = match dest.tx.try_send(DestMsg::Batch(batch)) {
-        Ok(()) => return,
-        Err(TrySendError::Disconnected(_)) => {
-            bump(&dest.counters.dropped, n);
-            return;
-        }
-        Err(TrySendError::Full(msg)) => msg,
-    };
-    if dest.stalled && !critical {
-        bump(&dest.counters.dropped, n);
+    if outlet.stalled && !critical {
+        outlet.drop_batch(&batch);
         return;
     }
-    let wait = if critical {
-        Duration::from_secs(3600)
-    } else {
-        stall_timeout
-    };
-    if dest.tx.send_timeout(msg, wait).is_err() {
-        dest.stalled = true;
-        bump(&dest.counters.dropped, n);
-        *dest.counters.last_error.lock() = Some(format!(
-            "{}: delivery queue stayed full for {stall_timeout:?} (backend too slow); dropping its batches until it catches up",
-            dest.name
-        ));
+    // Counted as queued from here; the destination (or a drop) releases it.
+    outlet
+        .handle
+        .counters
+        .hold(batch.len() as u64, batch.bytes());
+    outlet.outbox.push_back(Outgoing::Batch(batch, critical));
+    outlet.pump(share);
+    if outlet.outbox.is_empty() || outlet.stalled {
+        return;
     }
+    // Wait while the destination makes progress: a slow backend pushes back on the
+    // producers (backpressure), only a stuck one is given up on.
+    let mut progress = outlet.progress();
+    let mut deadline = Instant::now() + stall_timeout;
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(500).min(stall_timeout));
+        outlet.pump(share);
+        if outlet.outbox.is_empty() {
+            return;
+        }
+        let now = outlet.progress();
+        if now != progress {
+            progress = now;
+            deadline = Instant::now() + stall_timeout;
+        }
+    }
+    outlet.stalled = true;
+    *outlet.handle.counters.last_error.lock() = Some(format!(
+        "{}: delivery queue stayed full for {stall_timeout:?} (backend too slow or stuck); dropping its batches until it catches up",
+        outlet.handle.name
+    ));
+    outlet.shed();
 }

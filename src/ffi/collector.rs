@@ -62,6 +62,46 @@ pub struct viz_stats {
     pub flushes: u64,
     /// Producer lanes (one per thread that has collected, plus a shared one).
     pub producer_lanes: u64,
+    /// Events handed to destinations and not yet stored or dropped there, summed
+    /// over destinations.
+    pub destination_queued: u64,
+    /// Events destinations lost (full queue past the stall timeout, retries run
+    /// out, a panic), summed over destinations.
+    pub destination_dropped: u64,
+    /// Bytes of events the collector holds now, against `max_held_bytes`.
+    pub held_bytes: u64,
+    /// Destinations; read each with `viz_collector_destination_stats`.
+    pub destinations: u64,
+}
+
+/// One destination's counters (see `viz_collector_destination_stats`). With the
+/// collector's own, they account for every event: each destination's `written`
+/// plus `dropped` plus `queued` is what was delivered to it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct viz_destination_stats {
+    /// `<type>#<index>`, such as `"file#1"`: NUL-terminated, valid until the
+    /// collector is closed.
+    pub name: *const c_char,
+    /// Events the backend accepted.
+    pub written: u64,
+    /// Events this destination lost: its queue stayed full, retries ran out, or
+    /// it panicked.
+    pub dropped: u64,
+    /// Retry attempts made.
+    pub retries: u64,
+    /// Backend calls that failed (each retry counts).
+    pub failed_batches: u64,
+    /// Successful backend flushes.
+    pub flushes: u64,
+    /// Problems the backend worked around and reported (such as a recovered tail).
+    pub warnings: u64,
+    /// Events handed to it and not yet stored or dropped.
+    pub queued_events: u64,
+    /// Their bytes.
+    pub queued_bytes: u64,
+    /// Whether the backend panicked; it receives nothing more.
+    pub panicked: bool,
 }
 
 /// The JSON accepted by `viz_collector_new`.
@@ -286,9 +326,11 @@ pub unsafe extern "C" fn viz_collector_pending(
 }
 
 /// Flushes, stops and frees the collector, waiting at most `timeout_ms` for its
-/// backends. The handle is consumed whatever the outcome: do not use it again. A
-/// backend still busy at the deadline is abandoned on its thread and reported as
-/// `VIZ_STATUS_TIMEOUT`.
+/// backends. The handle is consumed whatever the outcome, with one exception: called
+/// from a backend callback on this collector's own delivery thread, it would wait
+/// for itself, so it is refused with `VIZ_STATUS_UNSUPPORTED` and the handle stays
+/// valid. A backend still busy at the deadline is abandoned on its thread and
+/// reported as `VIZ_STATUS_TIMEOUT`.
 ///
 /// Thread safety: must not race any other call on the same handle.
 ///
@@ -301,7 +343,11 @@ pub unsafe extern "C" fn viz_collector_close(
     timeout_ms: u32,
 ) -> viz_status {
     guard("viz_collector_close", || {
-        // SAFETY: the handle came from viz_collector_new and is consumed here.
+        // SAFETY: the handle came from viz_collector_new; checked before it is
+        // consumed, so a refused close leaves it valid.
+        unsafe { viz_collector::borrow(collector, "collector") }?
+            .refuse_on_delivery_thread("close the collector")?;
+        // SAFETY: as above; consumed here.
         let collector = unsafe { viz_collector::take(collector, "collector") }?;
         collector.stop(Duration::from_millis(timeout_ms.into()))?;
         Ok(())
@@ -424,6 +470,45 @@ pub unsafe extern "C" fn viz_collector_stats(
             deliveries: s.deliveries,
             flushes: s.flushes,
             producer_lanes: s.producer_lanes,
+            destination_queued: s.destination_queued,
+            destination_dropped: s.destination_dropped,
+            held_bytes: s.held_bytes,
+            destinations: s.destinations.len() as u64,
+        };
+        // SAFETY: `out` writable if non-NULL, per the header.
+        unsafe { write_out(out, stats, "out") }
+    })
+}
+
+/// Writes destination `index`'s counters (0-based, in config order; `viz_stats`
+/// says how many there are) to `*out`.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `out` NULL or valid for writing a
+/// `viz_destination_stats`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_destination_stats(
+    collector: *const viz_collector,
+    index: usize,
+    out: *mut viz_destination_stats,
+) -> viz_status {
+    guard("viz_collector_destination_stats", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let (d, name) = c.destination_stats(index)?;
+        let stats = viz_destination_stats {
+            name,
+            written: d.written,
+            dropped: d.dropped,
+            retries: d.retries,
+            failed_batches: d.failed_batches,
+            flushes: d.flushes,
+            warnings: d.warnings,
+            queued_events: d.queued_events,
+            queued_bytes: d.queued_bytes,
+            panicked: d.panicked,
         };
         // SAFETY: `out` writable if non-NULL, per the header.
         unsafe { write_out(out, stats, "out") }

@@ -12,7 +12,7 @@
 
 struct state {
     atomic_int inits, shutdowns, flushes, finalized, calls, fail_remaining, out_of_order;
-    atomic_int reentry_ok, flush_refused;
+    atomic_int reentry_ok, flush_refused, close_refused;
     atomic_long scalars, texts;
     atomic_long next_step; /* the step the next "h/x" scalar must carry */
     double stored[1000];   /* "h/x" values by step, for get_events */
@@ -46,6 +46,9 @@ static viz_status on_store(void *userdata, const viz_event *events, size_t len) 
         viz_stats stats;
         if (viz_collector_stats(c, &stats) == VIZ_STATUS_OK) atomic_fetch_add(&s->reentry_ok, 1);
         if (viz_flush(c, 100) == VIZ_STATUS_UNSUPPORTED) atomic_fetch_add(&s->flush_refused, 1);
+        /* Closing from here would wait for this very thread: refused, and the handle
+         * stays valid (the main thread goes on using it). */
+        if (viz_collector_close(c, 100) == VIZ_STATUS_UNSUPPORTED) atomic_fetch_add(&s->close_refused, 1);
     }
     for (size_t i = 0; i < len; i++) {
         const viz_event *e = &events[i];
@@ -250,10 +253,20 @@ int main(void) {
     CHECK(atomic_load(&s.flushes) >= 1);
     CHECK(atomic_load(&s.reentry_ok) > 0);
     CHECK(atomic_load(&s.reentry_ok) == atomic_load(&s.flush_refused));
+    CHECK(atomic_load(&s.reentry_ok) == atomic_load(&s.close_refused));
     viz_stats stats;
     expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
     CHECK(stats.failed_batches == 3);
     CHECK(stats.written == 1001);
+    /* Each destination's own counters account for its events. */
+    CHECK(stats.destinations == 1 && stats.destination_dropped == 0 && stats.destination_queued == 0);
+    viz_destination_stats d;
+    expect(viz_collector_destination_stats(c, 0, &d), VIZ_STATUS_OK, NULL);
+    CHECK(strcmp(d.name, "host#0") == 0);
+    CHECK(d.written == 1001 && d.dropped == 0 && d.failed_batches == 3 && d.retries == 3);
+    CHECK(d.queued_events == 0 && d.queued_bytes == 0 && !d.panicked && d.flushes >= 1);
+    expect(viz_collector_destination_stats(c, 1, &d), VIZ_STATUS_INVALID_ARGUMENT, "destination index 1 is out of range");
+    expect(viz_collector_destination_stats(c, 0, NULL), VIZ_STATUS_NULL_ARGUMENT, "out is NULL");
 
     /* Reads go through the host's get_events and its sink. */
     viz_events *read = NULL;

@@ -335,7 +335,15 @@ static class Tests
             for (int i = 0; i < 100; i++) c.CollectScalar("ex/x", i, i);
             c.Flush();
             Assert.True(c.BackendExceptions > 0, "exceptions counted in C#");
-            Assert.True(c.Stats.FailedBatches > 0, "and natively as failed batches");
+            var stats = c.Stats;
+            Assert.True(stats.FailedBatches > 0, "and natively as failed batches");
+            Assert.Equal(1, stats.Destinations.Count, "one destination");
+            var d = stats.Destinations[0];
+            Assert.True(d.Name.EndsWith("#0"), "destination name " + d.Name);
+            Assert.Equal(100L, d.Written, "the destination's own written count");
+            Assert.Equal(0L, d.Dropped, "nothing dropped");
+            Assert.Equal(stats.FailedBatches, d.FailedBatches, "failures are the destination's");
+            Assert.True(d.Retries > 0 && d.QueuedEvents == 0, "retried until everything was stored");
             Assert.True(c.LastBackendException is IOException, "the exception is kept");
             Assert.Equal(100, backend.Count, "retries delivered every event exactly once");
         }

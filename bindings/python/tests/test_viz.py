@@ -188,6 +188,13 @@ def test_exceptions_in_python_backends_are_counted_and_explained():
             assert stats["failed_batches"] >= 2 and reg.failures >= 2
             assert isinstance(reg.last_exception, OSError)
             assert sorted(e.step for e in backend.events) == list(range(100)), "retried, no duplicates"
+            # Each destination's own counters account for its events.
+            flaky, write_only = stats["destinations"]
+            assert flaky["name"] == "pyflaky#0" and write_only["name"] == "pywo#1"
+            assert flaky["written"] == 100 and flaky["dropped"] == 0
+            assert flaky["failed_batches"] == 2 and flaky["retries"] == 2
+            assert write_only["written"] == 100 and write_only["failed_batches"] == 0
+            assert stats["destination_dropped"] == 0 and stats["held_bytes"] == 0
             with pytest.raises(viz.Unsupported, match="write-only"):
                 c.get_events(0, 10, backend=1)
     finally:

@@ -45,7 +45,15 @@ class VizStats(ctypes.Structure):
     _fields_ = [(name, c_uint64) for name in (
         "collected", "queued", "staged", "peak_queue_len", "dropped_oldest", "dropped_newest",
         "dropped_block_timeout", "rescued_critical", "lost_at_stop", "written", "failed_batches",
-        "deliveries", "flushes", "producer_lanes")]
+        "deliveries", "flushes", "producer_lanes", "destination_queued", "destination_dropped",
+        "held_bytes", "destinations")]
+
+
+class VizDestinationStats(ctypes.Structure):
+    """viz_destination_stats: one destination's counters."""
+    _fields_ = [("name", c_char_p)] + [(name, c_uint64) for name in (
+        "written", "dropped", "retries", "failed_batches", "flushes", "warnings",
+        "queued_events", "queued_bytes")] + [("panicked", ctypes.c_bool)]
 
 
 STATUS_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
@@ -79,6 +87,7 @@ _sig("viz_collector_stop", c_int, P, c_uint32)
 _sig("viz_collector_is_running", c_bool, P)
 _sig("viz_collector_pending", c_int, P, POINTER(c_size_t))
 _sig("viz_collector_stats", c_int, P, POINTER(VizStats))
+_sig("viz_collector_destination_stats", c_int, P, c_size_t, POINTER(VizDestinationStats))
 _sig("viz_tag_intern", c_int, P, c_char_p, POINTER(c_uint32))
 _sig("viz_collect_scalar_id", c_int, P, c_uint32, c_int64, c_double)
 _sig("viz_collect", c_int, P, POINTER(VizEvent))

@@ -8,7 +8,7 @@ from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _events
 from ._native import (FINALIZER_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, VizBackendVTable,
-                      VizStats, check, lib, status_for, utf8)
+                      VizDestinationStats, VizStats, check, lib, status_for, utf8)
 
 
 def _read_all(handle):
@@ -146,9 +146,20 @@ class Collector:
         return n.value
 
     def stats(self):
+        """The collector's counters as a dict; "destinations" lists each destination's
+        own (name, written, dropped, retries, failed_batches, queued_events, ...)."""
         s = VizStats()
-        check(lib.viz_collector_stats(self._live(), ctypes.byref(s)))
-        return {name: getattr(s, name) for name, _ in VizStats._fields_}
+        h = self._live()
+        check(lib.viz_collector_stats(h, ctypes.byref(s)))
+        out = {name: getattr(s, name) for name, _ in VizStats._fields_}
+        out["destinations"] = []
+        for i in range(s.destinations):
+            d = VizDestinationStats()
+            check(lib.viz_collector_destination_stats(h, i, ctypes.byref(d)))
+            one = {name: getattr(d, name) for name, _ in VizDestinationStats._fields_}
+            one["name"] = d.name.decode("utf-8")
+            out["destinations"].append(one)
+        return out
 
     def get_events(self, start_step, end_step, backend=0):
         out = c_void_p()

@@ -305,8 +305,16 @@ namespace MLFramework.Visualization.Collection
             get
             {
                 VizStats s;
-                VizErrors.Check(NativeMethods.viz_collector_stats(Live, out s));
-                return new CollectorStats(s);
+                var h = Live;
+                VizErrors.Check(NativeMethods.viz_collector_stats(h, out s));
+                var destinations = new List<DestinationStats>();
+                for (ulong i = 0; i < s.Destinations; i++)
+                {
+                    VizDestinationStats d;
+                    VizErrors.Check(NativeMethods.viz_collector_destination_stats(h, new UIntPtr(i), out d));
+                    destinations.Add(new DestinationStats(d));
+                }
+                return new CollectorStats(s, destinations);
             }
         }
 
@@ -363,13 +371,24 @@ namespace MLFramework.Visualization.Collection
     /// <summary>A snapshot of a collector's counters.</summary>
     public sealed class CollectorStats
     {
-        internal CollectorStats(VizStats s)
+        internal CollectorStats(VizStats s, List<DestinationStats> destinations)
         {
             Collected = (long)s.Collected; Queued = (long)s.Queued; PeakQueueLength = (long)s.PeakQueueLen;
             DroppedOldest = (long)s.DroppedOldest; DroppedNewest = (long)s.DroppedNewest;
             DroppedBlockTimeout = (long)s.DroppedBlockTimeout; Written = (long)s.Written;
             FailedBatches = (long)s.FailedBatches; Deliveries = (long)s.Deliveries; Flushes = (long)s.Flushes;
+            DestinationQueued = (long)s.DestinationQueued; DestinationDropped = (long)s.DestinationDropped;
+            HeldBytes = (long)s.HeldBytes; Destinations = destinations.AsReadOnly();
         }
+
+        /// <summary>Events handed to backends and not yet stored or dropped there, summed over backends.</summary>
+        public long DestinationQueued { get; private set; }
+        /// <summary>Events backends lost (queue full past the stall timeout, retries run out, a crash), summed.</summary>
+        public long DestinationDropped { get; private set; }
+        /// <summary>Bytes of events the collector holds now, against its byte budget.</summary>
+        public long HeldBytes { get; private set; }
+        /// <summary>Each backend's own counters, in the order they were given.</summary>
+        public IReadOnlyList<DestinationStats> Destinations { get; private set; }
 
         /// <summary>Events accepted by Collect.</summary>
         public long Collected { get; private set; }
@@ -391,6 +410,39 @@ namespace MLFramework.Visualization.Collection
         public long Deliveries { get; private set; }
         /// <summary>Flush cycles.</summary>
         public long Flushes { get; private set; }
+    }
+
+    /// <summary>One backend's counters: with the collector's, they account for every event.</summary>
+    public sealed class DestinationStats
+    {
+        internal DestinationStats(VizDestinationStats d)
+        {
+            Name = Utf8.Decode(d.Name); Written = (long)d.Written; Dropped = (long)d.Dropped;
+            Retries = (long)d.Retries; FailedBatches = (long)d.FailedBatches; Flushes = (long)d.Flushes;
+            Warnings = (long)d.Warnings; QueuedEvents = (long)d.QueuedEvents; QueuedBytes = (long)d.QueuedBytes;
+            Panicked = d.Panicked;
+        }
+
+        /// <summary>The native name, type#index, such as "file#1".</summary>
+        public string Name { get; private set; }
+        /// <summary>Events the backend accepted.</summary>
+        public long Written { get; private set; }
+        /// <summary>Events this backend lost: its queue stayed full, retries ran out, or it crashed.</summary>
+        public long Dropped { get; private set; }
+        /// <summary>Retry attempts made.</summary>
+        public long Retries { get; private set; }
+        /// <summary>Backend calls that failed (each retry counts).</summary>
+        public long FailedBatches { get; private set; }
+        /// <summary>Successful flushes.</summary>
+        public long Flushes { get; private set; }
+        /// <summary>Problems the backend worked around and reported.</summary>
+        public long Warnings { get; private set; }
+        /// <summary>Events handed to it and not yet stored or dropped.</summary>
+        public long QueuedEvents { get; private set; }
+        /// <summary>Their bytes.</summary>
+        public long QueuedBytes { get; private set; }
+        /// <summary>Whether the backend crashed; it receives nothing more.</summary>
+        public bool Panicked { get; private set; }
     }
 
     /// <summary>Presents a subscriber as a write-only backend; a batch it throws on is not redelivered.</summary>

@@ -34,6 +34,12 @@ namespace MLFramework.Visualization.Collection
         public int MaxQueueLength { get; set; } = 10000;
         /// <summary>How long Flush, Stop and Dispose wait for the backends.</summary>
         public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+        /// <summary>With backpressure on, the longest Collect waits for room before dropping
+        /// the event (null: the library's default, 1 s).</summary>
+        public TimeSpan? BlockTimeout { get; set; }
+        /// <summary>The byte budget: most bytes of events held at once (null: the library's
+        /// default, 256 MiB). Past it, large events meet the backpressure policy.</summary>
+        public long? MaxHeldBytes { get; set; }
 
         /// <summary>Throws ArgumentException naming the first invalid property.</summary>
         public void Validate()
@@ -43,6 +49,8 @@ namespace MLFramework.Visualization.Collection
             if (MaxQueueLength <= 0) throw new ArgumentException("EventCollectorConfig.MaxQueueLength is " + MaxQueueLength + "; it must be positive");
             if (FlushInterval <= TimeSpan.Zero) throw new ArgumentException("EventCollectorConfig.FlushInterval is " + FlushInterval + "; it must be positive");
             if (ShutdownTimeout <= TimeSpan.Zero) throw new ArgumentException("EventCollectorConfig.ShutdownTimeout is " + ShutdownTimeout + "; it must be positive");
+            if (BlockTimeout.HasValue && BlockTimeout.Value <= TimeSpan.Zero) throw new ArgumentException("EventCollectorConfig.BlockTimeout is " + BlockTimeout + "; it must be positive");
+            if (MaxHeldBytes.HasValue && MaxHeldBytes.Value <= 0) throw new ArgumentException("EventCollectorConfig.MaxHeldBytes is " + MaxHeldBytes + "; it must be positive");
         }
 
         internal uint TimeoutMs
@@ -60,6 +68,10 @@ namespace MLFramework.Visualization.Collection
                 "\"buffer_capacity\": {0}, \"flush_interval_ms\": {1}, \"batch_size\": {2}, \"strategy\": \"{3}\", \"overflow\": \"{4}\", \"max_queue_length\": {5}, \"shutdown_timeout_ms\": {6}",
                 BufferCapacity, (long)Math.Max(1, FlushInterval.TotalMilliseconds), BatchSize, strategy,
                 EnableBackpressure ? "block" : "drop_oldest", MaxQueueLength, TimeoutMs);
+            if (BlockTimeout.HasValue)
+                sb.AppendFormat(CultureInfo.InvariantCulture, ", \"block_timeout_ms\": {0}", (long)Math.Max(1, BlockTimeout.Value.TotalMilliseconds));
+            if (MaxHeldBytes.HasValue)
+                sb.AppendFormat(CultureInfo.InvariantCulture, ", \"max_held_bytes\": {0}", MaxHeldBytes.Value);
             sb.Append("}}");
             return sb.ToString();
         }

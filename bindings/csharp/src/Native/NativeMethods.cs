@@ -40,7 +40,17 @@ namespace MLFramework.Visualization.Native
     {
         public ulong Collected, Queued, Staged, PeakQueueLen, DroppedOldest, DroppedNewest,
             DroppedBlockTimeout, RescuedCritical, LostAtStop, Written, FailedBatches,
-            Deliveries, Flushes, ProducerLanes;
+            Deliveries, Flushes, ProducerLanes, DestinationQueued, DestinationDropped,
+            HeldBytes, Destinations;
+    }
+
+    /// <summary>viz_destination_stats: one destination's counters.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizDestinationStats
+    {
+        public IntPtr Name;
+        public ulong Written, Dropped, Retries, FailedBatches, Flushes, Warnings, QueuedEvents, QueuedBytes;
+        [MarshalAs(UnmanagedType.U1)] public bool Panicked;
     }
 
     /// <summary>viz_backend_vtable: function pointers of a host-defined backend.</summary>
@@ -98,6 +108,9 @@ namespace MLFramework.Visualization.Native
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_stats(CollectorHandle collector, out VizStats stats);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_destination_stats(CollectorHandle collector, UIntPtr index, out VizDestinationStats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_tag_intern(CollectorHandle collector, byte[] tag, out uint id);
