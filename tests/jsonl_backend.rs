@@ -142,13 +142,20 @@ fn errors_name_the_option_or_the_line() {
     let mut b = f
         .create_url(&format!("jsonl://{}", path.display()))
         .unwrap();
-    b.store_events(&sample()[..1]).unwrap();
+    b.store_events(&sample()[..2]).unwrap();
     b.flush().unwrap();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| std::io::Write::write_all(&mut file, b"{not json\n"))
+    // Damage the second line on disk, behind the writer's back.
+    let first_line = std::fs::read(&path)
+        .unwrap()
+        .iter()
+        .position(|&c| c == b'\n')
         .unwrap();
+    std::os::unix::fs::FileExt::write_all_at(
+        &std::fs::OpenOptions::new().write(true).open(&path).unwrap(),
+        b"{not json",
+        first_line as u64 + 1,
+    )
+    .unwrap();
     let e = b.get_events(0, 100).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::CorruptData);
     assert!(e.message().contains("line 2"), "{e}");

@@ -26,7 +26,6 @@
 //!
 //! [`LogReader`]: crate::format::vizlog::LogReader
 
-use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
@@ -35,6 +34,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
+use super::appender::Appender;
 use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
@@ -98,11 +98,9 @@ impl Segment {
 /// The segment being appended to.
 struct Active {
     seg: Segment,
-    file: File,
+    /// The segment file; `index.covered` is its `len()`.
+    out: Appender,
     created_unix_ms: u64,
-    /// Bytes of the segment in the file; the rest of `index.covered` is `pending`.
-    on_disk: u64,
-    pending: Vec<u8>,
     /// `index.covered` when the sidecar was last saved.
     index_saved: u64,
 }
@@ -171,7 +169,7 @@ impl FileLogBackend {
         read_segment(
             &active.seg.path,
             &active.seg.index,
-            |f, t| active.bytes(f, t),
+            |f, t| active.out.bytes(f, t),
             start,
             end,
             &mut out,
@@ -354,10 +352,8 @@ impl FileLogBackend {
                 path: path.to_path_buf(),
                 index,
             },
-            file,
+            out: Appender::new(file, path, keep, CHUNK),
             created_unix_ms: header.created_unix_ms,
-            on_disk: keep,
-            pending: Vec::new(),
         }))
     }
 }
@@ -425,59 +421,15 @@ impl Active {
         }
         let _ = std::fs::remove_file(index_path(&path));
         Ok(Active {
+            out: Appender::new(file, &path, HEADER_LEN, CHUNK),
             seg: Segment {
                 base,
                 path,
                 index: SegmentIndex::empty(HEADER_LEN),
             },
-            file,
             created_unix_ms,
-            on_disk: HEADER_LEN,
-            pending: Vec::new(),
             index_saved: 0,
         })
-    }
-
-    /// Segment bytes `[from, to)`, from the file and the unwritten buffer.
-    fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>> {
-        if from >= self.on_disk {
-            let at = (from - self.on_disk) as usize;
-            let end = ((to - self.on_disk) as usize).min(self.pending.len());
-            return Ok(Cow::Borrowed(&self.pending[at.min(end)..end]));
-        }
-        let mut out = read_at(&self.file, from, to.min(self.on_disk))?.into_owned();
-        if to > self.on_disk {
-            let end = ((to - self.on_disk) as usize).min(self.pending.len());
-            out.extend_from_slice(&self.pending[..end]);
-        }
-        Ok(Cow::Owned(out))
-    }
-
-    /// Writes out the buffer: all of it, or only whole chunks.
-    fn write_out(&mut self, all: bool) -> Result<()> {
-        let n = if all {
-            self.pending.len()
-        } else {
-            self.pending.len() / CHUNK * CHUNK
-        };
-        if n == 0 {
-            return Ok(());
-        }
-        if let Err(e) = self.file.write_all_at(&self.pending[..n], self.on_disk) {
-            // Part may have landed; cut it off so a crash cannot resurrect records
-            // the caller was told failed (the next write starts at on_disk again).
-            let _ = self.file.set_len(self.on_disk);
-            return Err(io_context(&self.seg.path, "writing")(e));
-        }
-        self.on_disk += n as u64;
-        self.pending.drain(..n);
-        Ok(())
-    }
-
-    fn sync(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .map_err(io_context(&self.seg.path, "syncing"))
     }
 
     fn save_index(&mut self) -> Result<()> {
@@ -505,9 +457,9 @@ impl Log {
             return None;
         }
         let rolled = (|| {
-            self.active.write_out(true)?;
+            self.active.out.write_out(true)?;
             if self.fsync != Fsync::Never {
-                self.active.sync()?;
+                self.active.out.sync()?;
             }
             self.active.save_index()?;
             let next = self.active.seg.next_offset();
@@ -538,21 +490,21 @@ impl Log {
         }
         let warning = self.roll_if_due(self.scratch.len());
         let active = &mut self.active;
-        let (pending_mark, index_mark) = (active.pending.len(), active.seg.index.mark());
+        let (pending_mark, index_mark) = (active.out.mark(), active.seg.index.mark());
         let mut offset = active.seg.index.covered;
         for &(_, len, step) in &self.frames {
             active.seg.index.note(offset, len as u64, Some(step));
             offset += len as u64;
         }
-        active.pending.extend_from_slice(&self.scratch);
+        active.out.pending().extend_from_slice(&self.scratch);
         let written = match self.fsync {
-            Fsync::Batch => active.write_out(true).and_then(|()| active.sync()),
-            Fsync::Never | Fsync::Flush => active.write_out(false),
+            Fsync::Batch => active.out.write_out(true).and_then(|()| active.out.sync()),
+            Fsync::Never | Fsync::Flush => active.out.write_out(false),
         };
         if let Err(e) = written {
             // Nothing of this batch counts as stored, so the collector's retry
             // cannot duplicate it.
-            active.pending.truncate(pending_mark);
+            active.out.rewind(pending_mark);
             active.seg.index.rewind(index_mark);
             return Err(e);
         }
@@ -560,9 +512,9 @@ impl Log {
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.active.write_out(true)?;
+        self.active.out.write_out(true)?;
         if self.fsync != Fsync::Never {
-            self.active.sync()?;
+            self.active.out.sync()?;
         }
         self.active.save_index()
     }

@@ -3,13 +3,19 @@
 //!
 //! Options: `atomic=true` writes `<path>.tmp` and renames it to `<path>` on shutdown,
 //! so readers never see a half-written export; `fsync=flush|never` (default `flush`).
-//! Reads (`get_events`) parse the file back; a malformed line is `CorruptData`
-//! naming its line number.
+//! Reads (`get_events`) parse the file back, and the lines not yet written out; a
+//! malformed line is `CorruptData` naming its line number. Non-finite numbers are
+//! the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
+//!
+//! One writer per file: a second one, in this process or another, is refused (an
+//! advisory `flock`), since two appenders would interleave lines. A write that
+//! fails part way is cut off the file, so it always ends with a whole line.
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::fs::OpenOptions;
+use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 
+use super::appender::Appender;
 use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
@@ -25,18 +31,21 @@ pub struct JsonlBackend {
     target: PathBuf,
     atomic: bool,
     fsync: bool,
-    file: Option<BufWriter<File>>,
+    out: Option<Appender>,
     written: u64,
 }
+
+/// Writes are made in multiples of this between flushes.
+const CHUNK: usize = 1 << 16;
 
 impl JsonlBackend {
     pub(crate) fn boxed() -> Box<dyn StorageBackend> {
         Box::new(JsonlBackend::default())
     }
 
-    fn file(&mut self) -> Result<&mut BufWriter<File>> {
-        ensure_initialized(self.file.is_some(), "jsonl")?;
-        Ok(self.file.as_mut().expect("checked"))
+    fn out(&mut self) -> Result<&mut Appender> {
+        ensure_initialized(self.out.is_some(), "jsonl")?;
+        Ok(self.out.as_mut().expect("checked"))
     }
 }
 
@@ -72,21 +81,40 @@ impl StorageBackend for JsonlBackend {
         }
         let file = OpenOptions::new()
             .create(true)
-            .append(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
             .open(&self.writing)
             .map_err(|e| {
                 VizError::from(e).context(format_args!("opening {}", self.writing.display()))
             })?;
-        self.file = Some(BufWriter::with_capacity(1 << 16, file));
+        // SAFETY: flock on a descriptor this function owns; no memory is involved.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(VizError::new(
+                ErrorKind::Io,
+                format!(
+                    "{} is in use by another jsonl:// writer (in this process or another); give each writer its own file",
+                    self.writing.display()
+                ),
+            ));
+        }
+        let len = file.metadata()?.len();
+        let mut out = Appender::new(file, &self.writing, len, CHUNK);
+        // A file a crash left mid-line gets its line ended, so the next starts whole.
+        if len > 0 && out.bytes(len - 1, len)?.as_ref() != b"\n" {
+            out.pending().push(b'\n');
+        }
+        self.out = Some(out);
         Ok(())
     }
 
     fn shutdown(&mut self) -> Result<()> {
-        if self.file.is_none() {
+        if self.out.is_none() {
             return Ok(());
         }
+        // Stay open if the last write fails, so a retry can still deliver.
         self.flush()?;
-        self.file = None;
+        self.out = None;
         if self.atomic {
             std::fs::rename(&self.writing, &self.target).map_err(|e| {
                 VizError::from(e).context(format_args!(
@@ -100,27 +128,39 @@ impl StorageBackend for JsonlBackend {
     }
 
     fn is_initialized(&self) -> bool {
-        self.file.is_some()
+        self.out.is_some()
     }
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
-        let file = self.file()?;
+        let out = self.out()?;
+        let mark = out.mark();
         for event in events {
-            serde_json::to_writer(&mut *file, event)
-                .map_err(|e| VizError::new(ErrorKind::Io, format!("writing JSON: {e}")))?;
-            file.write_all(b"\n")?;
+            let line = out.pending();
+            if let Err(e) = serde_json::to_writer(&mut *line, event) {
+                out.rewind(mark);
+                return Err(VizError::new(ErrorKind::Io, format!("writing JSON: {e}")));
+            }
+            out.pending().push(b'\n');
+        }
+        if let Err(e) = out.write_out(false) {
+            // Forget the batch; the file was cut back to whole lines.
+            out.rewind(mark);
+            return Err(e);
         }
         self.written += events.len() as u64;
         Ok(())
     }
 
     fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
-        ensure_initialized(self.file.is_some(), "jsonl")?;
-        let reader = BufReader::new(File::open(&self.writing)?);
+        ensure_initialized(self.out.is_some(), "jsonl")?;
+        let out = self.out.as_ref().expect("checked");
+        let bytes = out.bytes(0, out.len())?;
         let mut events = Vec::new();
-        for (i, line) in reader.lines().enumerate() {
-            let line = line?;
-            let event: Event = serde_json::from_str(&line).map_err(|e| {
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let event: Event = serde_json::from_slice(line).map_err(|e| {
                 VizError::new(
                     ErrorKind::CorruptData,
                     format!("{} line {}: {e}", self.writing.display(), i + 1),
@@ -135,10 +175,10 @@ impl StorageBackend for JsonlBackend {
 
     fn flush(&mut self) -> Result<()> {
         let fsync = self.fsync;
-        let file = self.file()?;
-        file.flush()?;
+        let out = self.out()?;
+        out.write_out(true)?;
         if fsync {
-            file.get_ref().sync_data()?;
+            out.sync()?;
         }
         Ok(())
     }
@@ -148,9 +188,7 @@ impl StorageBackend for JsonlBackend {
     }
 
     fn clear(&mut self) -> Result<()> {
-        let file = self.file()?;
-        file.flush()?;
-        file.get_ref().set_len(0)?;
+        self.out()?.truncate(0)?;
         self.written = 0;
         Ok(())
     }

@@ -8,6 +8,7 @@ use crate::config::StorageConfiguration;
 use crate::error::{Result, VizError};
 use crate::event::Event;
 
+mod appender;
 pub mod base;
 pub mod file;
 pub mod jsonl;

@@ -4,7 +4,9 @@
 //! kept open for the writer's life behind a buffer. Records are TFRecord-framed Event
 //! protos; the first is `file_version: "brain.Event:2"`. A flush writes the buffer
 //! out and (with `fsync=flush`, the default) syncs the file, so a collector flush
-//! reaches the disk.
+//! reaches the disk. A write that fails part way (a full disk, a size limit) is cut
+//! off the file and the batch forgotten, so TensorBoard never meets a torn record
+//! and the collector's retry stores the batch exactly once.
 //!
 //! How each kind is written: scalars as `simple_value`; histograms as
 //! `HistogramProto`; images as `Summary.Image` (PNG); text as plugin `text` with a
@@ -15,13 +17,13 @@
 //! Options: `fsync=flush|never`.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use prost::Message;
 
+use super::appender::Appender;
 use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{Result, VizError};
@@ -35,13 +37,18 @@ use crate::url::ConnectionString;
 /// Distinguishes files a process creates in the same second.
 static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Writes are made in multiples of this between flushes.
+const CHUNK: usize = 1 << 16;
+
 /// Writes TensorBoard event files.
 #[derive(Default)]
 pub struct TensorBoardBackend {
     path: Option<PathBuf>,
-    file: Option<BufWriter<File>>,
+    out: Option<Appender>,
     fsync: bool,
     with_metadata: HashSet<TagId>,
+    /// Tags given metadata by the batch being stored, to forget if it fails.
+    metadata_added: Vec<TagId>,
     written: u64,
     buffer: Vec<u8>,
 }
@@ -56,12 +63,12 @@ impl TensorBoardBackend {
         self.path.as_deref()
     }
 
-    fn write_event(&mut self, event: &pb::Event) -> Result<()> {
+    /// Appends one framed record to the pending buffer.
+    fn append_event(&mut self, event: &pb::Event) {
         self.buffer.clear();
         event.encode(&mut self.buffer).expect("Vec grows as needed");
-        let file = self.file.as_mut().expect("initialized");
-        write_record(file, &self.buffer)
-            .map_err(|e| VizError::from(e).context("writing an event record"))
+        let out = self.out.as_mut().expect("initialized");
+        write_record(out.pending(), &self.buffer).expect("Vec grows as needed");
     }
 
     /// The summary value for `event`, with plugin metadata on a tag's first value.
@@ -70,6 +77,7 @@ impl TensorBoardBackend {
         let mut metadata = None;
         let mut plugin = |name: &str, content: Vec<u8>| {
             if self.with_metadata.insert(event.tag.id()) {
+                self.metadata_added.push(event.tag.id());
                 metadata = Some(pb::SummaryMetadata {
                     plugin_data: Some(pb::PluginData {
                         plugin_name: name.to_owned(),
@@ -201,56 +209,68 @@ impl StorageBackend for TensorBoardBackend {
         );
         let path = dir.join(name);
         let file = OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .open(&path)
             .map_err(|e| VizError::from(e).context(format_args!("creating {}", path.display())))?;
-        self.file = Some(BufWriter::with_capacity(1 << 16, file));
+        self.out = Some(Appender::new(file, &path, 0, CHUNK));
         self.path = Some(path);
         let wall_time = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        self.write_event(&pb::Event {
+        self.append_event(&pb::Event {
             wall_time,
             step: 0,
             what: Some(pb::event::What::FileVersion("brain.Event:2".to_owned())),
-        })?;
+        });
         self.flush()
     }
 
     fn shutdown(&mut self) -> Result<()> {
-        if self.file.is_none() {
+        if self.out.is_none() {
             return Ok(());
         }
-        let flushed = self.flush();
-        self.file = None;
-        flushed
+        // Stay open if the last write fails, so a retry can still deliver.
+        self.flush()?;
+        self.out = None;
+        Ok(())
     }
 
     fn is_initialized(&self) -> bool {
-        self.file.is_some()
+        self.out.is_some()
     }
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
-        ensure_initialized(self.file.is_some(), "tensorboard")?;
+        ensure_initialized(self.out.is_some(), "tensorboard")?;
+        let mark = self.out.as_ref().expect("checked").mark();
+        self.metadata_added.clear();
         for event in events {
             let value = self.value_of(event);
-            self.write_event(&pb::Event {
+            self.append_event(&pb::Event {
                 wall_time: event.wall_time.unwrap_or(0.0),
                 step: event.step,
                 what: Some(pb::event::What::Summary(pb::Summary { value: vec![value] })),
-            })?;
+            });
+        }
+        if let Err(e) = self.out.as_mut().expect("checked").write_out(false) {
+            // Forget the batch, metadata included, so the retry writes it whole.
+            self.out.as_mut().expect("checked").rewind(mark);
+            for tag in self.metadata_added.drain(..) {
+                self.with_metadata.remove(&tag);
+            }
+            return Err(e);
         }
         self.written += events.len() as u64;
         Ok(())
     }
 
     fn flush(&mut self) -> Result<()> {
-        ensure_initialized(self.file.is_some(), "tensorboard")?;
-        let file = self.file.as_mut().expect("checked");
-        file.flush()?;
+        ensure_initialized(self.out.is_some(), "tensorboard")?;
+        let out = self.out.as_mut().expect("checked");
+        out.write_out(true)?;
         if self.fsync {
-            file.get_ref().sync_data()?;
+            out.sync()?;
         }
         Ok(())
     }
