@@ -188,6 +188,12 @@ fn c_hostile_sizes_configs_and_wall_times_are_refused_by_name() {
 }
 
 #[test]
+fn c_forked_child_cannot_write_the_parents_log_or_wait_on_its_collector() {
+    let out = run(Command::new(build_c("fork", "plain")), "running fork");
+    assert!(out.contains("fork: ok"), "{out}");
+}
+
+#[test]
 fn c_storage_handles_and_collector_lifecycle() {
     let out = run(Command::new(build_c("storage", "plain")), "running storage");
     assert!(out.contains("storage: ok"), "{out}");

@@ -6,6 +6,14 @@
 //! a record boundary; the caller rewinds the pending buffer to before the batch that
 //! failed, and the collector's retry stores that batch exactly once. Every file
 //! backend (`file://`, `tensorboard://`, `jsonl://`) appends through this.
+//!
+//! The fork rule: a file belongs to the process that opened it. A child made by
+//! `fork` inherits the descriptor (and, for `file://` and `jsonl://`, the writer
+//! lock, which is held per open file, not per process), so its writes would land
+//! on top of its parent's. The appender refuses every write, sync and truncation
+//! from a process other than its opener, with an error that says so; the child
+//! opens backends of its own (on other paths) instead. Descriptors are opened with
+//! `O_CLOEXEC` (Rust's default), so programs the child `exec`s inherit nothing.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -24,6 +32,8 @@ pub(crate) struct Appender {
     pending: Vec<u8>,
     /// Writes happen in multiples of this between flushes.
     chunk: usize,
+    /// The process that opened the file: the only one that may write it.
+    owner: u32,
 }
 
 impl Appender {
@@ -35,7 +45,24 @@ impl Appender {
             on_disk,
             pending: Vec::new(),
             chunk,
+            owner: std::process::id(),
         }
+    }
+
+    /// Refuses use from a forked child (see the module docs).
+    pub(crate) fn check_owner(&self) -> Result<()> {
+        let me = std::process::id();
+        if me == self.owner {
+            return Ok(());
+        }
+        Err(VizError::new(
+            crate::error::ErrorKind::Unsupported,
+            format!(
+                "{} was opened by process {}; this is a forked child (process {me}), which must not write to it: open a backend of its own in the child",
+                self.path.display(),
+                self.owner
+            ),
+        ))
     }
 
     /// Where the next record goes: written and pending bytes together.
@@ -71,6 +98,7 @@ impl Appender {
         if n == 0 {
             return Ok(());
         }
+        self.check_owner()?;
         if let Err(e) = self.file.write_all_at(&self.pending[..n], self.on_disk) {
             // Part may have landed; cut it off so a crash or a reader cannot see
             // records the caller was told failed.
@@ -84,6 +112,7 @@ impl Appender {
 
     /// Syncs the file's data to the disk.
     pub(crate) fn sync(&self) -> Result<()> {
+        self.check_owner()?;
         self.file
             .sync_data()
             .map_err(|e| VizError::from(e).context(format_args!("syncing {}", self.path.display())))
@@ -109,6 +138,7 @@ impl Appender {
     /// Drops everything: the file is emptied down to `keep` bytes and nothing is
     /// pending.
     pub(crate) fn truncate(&mut self, keep: u64) -> Result<()> {
+        self.check_owner()?;
         self.pending.clear();
         self.file.set_len(keep).map_err(|e| {
             VizError::from(e).context(format_args!("truncating {}", self.path.display()))

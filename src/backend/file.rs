@@ -82,16 +82,17 @@ pub struct FileLogBackend {
 }
 
 struct Segment {
-    /// The offset of its first record, from its header.
-    base: u64,
+    /// Its header: the offset of its first record, and when it was created.
+    header: Header,
     path: PathBuf,
     index: SegmentIndex,
 }
 
 impl Segment {
-    /// The offset of the record after its last.
-    fn next_offset(&self) -> u64 {
-        self.base + self.index.records
+    /// The offset of the record after its last; `None` past the end of `u64`
+    /// (a stray segment with a huge base offset, say), never a wrapped value.
+    fn next_offset(&self) -> Option<u64> {
+        self.header.base_offset.checked_add(self.index.records)
     }
 }
 
@@ -100,7 +101,6 @@ struct Active {
     seg: Segment,
     /// The segment file; `index.covered` is its `len()`.
     out: Appender,
-    created_unix_ms: u64,
     /// `index.covered` when the sidecar was last saved.
     index_saved: u64,
 }
@@ -143,7 +143,7 @@ impl FileLogBackend {
 
     /// The offset the next event will get: events ever written to this log.
     pub fn next_offset(&self) -> Option<u64> {
-        self.log.as_ref().map(|l| l.active.seg.next_offset())
+        self.log.as_ref().and_then(|l| l.active.seg.next_offset())
     }
 
     /// Reads `start..=end` with the full report: damage met, bytes and segments read.
@@ -156,15 +156,17 @@ impl FileLogBackend {
                 continue;
             }
             let file = File::open(&seg.path).map_err(io_context(&seg.path, "opening"))?;
-            read_segment(
-                &seg.path,
-                &seg.index,
-                |f, t| read_at(&file, f, t),
-                start,
-                end,
-                &mut out,
-            )?;
+            let source = |f, t| read_at(&file, f, t);
+            if !read_segment(&seg.path, &seg.index, source, start, end, &mut out, false)? {
+                // The segment changed under its index since it was opened: index
+                // it afresh for this read.
+                let len = file.metadata()?.len();
+                let mut index = SegmentIndex::empty(HEADER_LEN);
+                extend_index(&mut index, &source(HEADER_LEN, len)?);
+                read_segment(&seg.path, &index, source, start, end, &mut out, true)?;
+            }
         }
+        // The writer built the active segment's index itself: it is the truth.
         let active = &log.active;
         read_segment(
             &active.seg.path,
@@ -173,6 +175,7 @@ impl FileLogBackend {
             start,
             end,
             &mut out,
+            true,
         )?;
         Ok(out)
     }
@@ -191,20 +194,34 @@ impl FileLogBackend {
     fn open(&mut self, dir: &Path, max_bytes: u64, max_age: Duration, fsync: Fsync) -> Result<Log> {
         std::fs::create_dir_all(dir).map_err(io_context(dir, "creating log directory"))?;
         let lock = lock_dir(dir)?;
+        remove_stray_temporaries(dir)?;
         let mut found = segment_files(dir).map_err(io_context(dir, "listing"))?;
         let newest = found.pop();
-        let mut sealed = Vec::new();
-        for (_, path) in found {
-            if let Some(seg) = self.open_sealed(&path)? {
+        let mut sealed: Vec<Segment> = Vec::new();
+        for (base, path) in found {
+            if let Some(seg) = self.open_sealed(base, &path)? {
+                self.check_follows(sealed.last(), &seg);
                 sealed.push(seg);
             }
         }
-        let next_base = sealed.last().map_or(0, Segment::next_offset);
-        let active = match newest {
-            Some((base, path)) => match self.recover(&path)? {
-                Some(active) => active,
-                None => Active::create(dir, base, fsync)?,
-            },
+        let next_base = match sealed.last() {
+            Some(last) => last
+                .next_offset()
+                .ok_or_else(|| offsets_exhausted(&last.path))?,
+            None => 0,
+        };
+        let recovered = match &newest {
+            Some((base, path)) => self.recover(*base, path)?,
+            None => None,
+        };
+        let active = match recovered {
+            Some(active) => {
+                self.check_follows(sealed.last(), &active.seg);
+                active
+            }
+            // No segment, or the newest one's header was damaged (moved aside): a
+            // fresh segment follows the sealed ones, whatever the damaged one's
+            // name claimed.
             None => Active::create(dir, next_base, fsync)?,
         };
         Ok(Log {
@@ -220,19 +237,38 @@ impl FileLogBackend {
         })
     }
 
+    /// Reports a gap in the offsets between two consecutive segments (a segment
+    /// deleted from the middle, or a stray one), unless damage explains it.
+    fn check_follows(&self, previous: Option<&Segment>, seg: &Segment) {
+        let Some(previous) = previous else { return };
+        let expected = previous.next_offset();
+        if expected != Some(seg.header.base_offset) && previous.index.damaged_spans == 0 {
+            self.warn(VizError::new(
+                ErrorKind::CorruptData,
+                format!(
+                    "a gap in the log: {} ends at offset {} but {} starts at offset {} (a segment is missing or stray)",
+                    previous.path.display(),
+                    expected.map_or_else(|| "past the end of u64".to_owned(), |e| e.to_string()),
+                    seg.path.display(),
+                    seg.header.base_offset
+                ),
+            ));
+        }
+    }
+
     /// A sealed segment with its index, rebuilt (and saved) if the sidecar is
-    /// missing or stale. `None` for a damaged header, reported and skipped.
-    fn open_sealed(&mut self, path: &Path) -> Result<Option<Segment>> {
+    /// missing, stale or another segment's. `None` for a damaged header, or one
+    /// naming another base than the file name: reported and skipped.
+    fn open_sealed(&mut self, base: u64, path: &Path) -> Result<Option<Segment>> {
         let file = File::open(path).map_err(io_context(path, "opening"))?;
         let len = file.metadata()?.len();
-        let Some(header) = self.check_header(path, &read_at(&file, 0, HEADER_LEN)?)? else {
+        let Some(header) = self.check_header(base, path, &read_at(&file, 0, HEADER_LEN)?)? else {
             return Ok(None);
         };
-        let base = header.base_offset;
-        let mut index = match load_index(path, len) {
+        let mut index = match load_index(path, len, &header) {
             Some(index) if index.covered == len => {
                 return Ok(Some(Segment {
-                    base,
+                    header,
                     path: path.to_path_buf(),
                     index,
                 }));
@@ -241,7 +277,9 @@ impl FileLogBackend {
             None => SegmentIndex::empty(HEADER_LEN),
         };
         let bytes = read_at(&file, index.covered, len)?;
-        if let Some(stop) = extend_index(&mut index, &bytes) {
+        let stop = extend_index(&mut index, &bytes);
+        self.report_damage(path, &bytes, index.covered.min(len) - bytes.len() as u64);
+        if let Some(stop) = stop {
             self.warn(VizError::new(
                 ErrorKind::CorruptData,
                 format!(
@@ -253,36 +291,63 @@ impl FileLogBackend {
                 ),
             ));
         }
-        let _ = save_index(path, &index);
+        let _ = save_index(path, &header, &index);
         Ok(Some(Segment {
-            base,
+            header,
             path: path.to_path_buf(),
             index,
         }))
     }
 
-    /// Checks a segment header: a damaged one is reported (`None`); one from a
-    /// newer viz is an error, since writing on would hide its data.
-    fn check_header(&self, path: &Path, head: &[u8]) -> Result<Option<Header>> {
-        match header_of(path, head)? {
-            Ok(header) => Ok(Some(header)),
-            Err(why) => {
-                self.warn(VizError::new(
-                    ErrorKind::CorruptData,
-                    format!(
-                        "{}: segment header: {why}; the segment is skipped",
-                        path.display()
-                    ),
-                ));
-                Ok(None)
-            }
+    /// Reports each damaged record and stretch of framing in `bytes` (which start
+    /// at segment offset `at`); readers skip them.
+    fn report_damage(&self, path: &Path, bytes: &[u8], at: u64) {
+        for frame in Frames::new(bytes, at) {
+            let what = match frame {
+                Frame::Record { .. } => continue,
+                Frame::Corrupt { offset, .. } => {
+                    format!("byte offset {offset}: record payload fails its CRC")
+                }
+                Frame::Damaged { offset, len } => format!(
+                    "byte offset {offset}: {len} bytes of damaged record framing, followed by intact records"
+                ),
+            };
+            self.warn(VizError::new(
+                ErrorKind::CorruptData,
+                format!("{} at {what}; readers skip it", path.display()),
+            ));
         }
     }
 
+    /// Checks a segment header: a damaged one, or one naming another base offset
+    /// than the file name (`base`), is reported (`None`); one from a newer viz is an
+    /// error, since writing on would hide its data.
+    fn check_header(&self, base: u64, path: &Path, head: &[u8]) -> Result<Option<Header>> {
+        let why = match header_of(path, head)? {
+            Ok(header) if header.base_offset == base => return Ok(Some(header)),
+            Ok(header) => format!(
+                "it says base offset {} but the file name says {base}",
+                header.base_offset
+            ),
+            Err(why) => why,
+        };
+        self.warn(VizError::new(
+            ErrorKind::CorruptData,
+            format!(
+                "{}: segment header: {why}; the segment is skipped",
+                path.display()
+            ),
+        ));
+        Ok(None)
+    }
+
     /// Opens the newest segment for appending: rebuilds its index and truncates a
-    /// torn or damaged tail, reporting it. `None` when its header is damaged: it
-    /// is moved aside to `<name>.damaged` and the caller starts a fresh segment.
-    fn recover(&mut self, path: &Path) -> Result<Option<Active>> {
+    /// torn tail, reporting it. Only damage that runs to the end of the file is a
+    /// tail: damaged records and framing followed by intact records are reported
+    /// and kept for readers to skip, never deleted. `None` when its header is
+    /// damaged: it is moved aside to `<name>.damaged` and the caller starts a fresh
+    /// segment.
+    fn recover(&mut self, base: u64, path: &Path) -> Result<Option<Active>> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -290,33 +355,22 @@ impl FileLogBackend {
             .map_err(io_context(path, "opening"))?;
         let len = file.metadata()?.len();
         let bytes = read_at(&file, 0, len)?;
-        let Some(header) = self.check_header(path, &bytes)? else {
+        let Some(header) = self.check_header(base, path, &bytes)? else {
             let aside = path.with_extension("vzl.damaged");
             std::fs::rename(path, &aside).map_err(io_context(path, "moving aside"))?;
             let _ = std::fs::remove_file(index_path(path));
             return Ok(None);
         };
         let body = &bytes[HEADER_LEN as usize..];
-        // Keep everything up to the last intact record; damaged records before it
-        // are reported and left for readers to skip.
+        // Keep everything up to the last intact record.
         let mut keep = HEADER_LEN;
         let mut frames = Frames::new(body, HEADER_LEN);
-        let mut damaged = Vec::new();
         while let Some(frame) = frames.next() {
-            match frame {
-                Frame::Record { .. } => keep = frames.offset(),
-                Frame::Corrupt { offset, .. } => damaged.push(offset),
+            if let Frame::Record { .. } = frame {
+                keep = frames.offset();
             }
         }
-        for offset in damaged.into_iter().filter(|&o| o < keep) {
-            self.warn(VizError::new(
-                ErrorKind::CorruptData,
-                format!(
-                    "{} at byte offset {offset}: record payload fails its CRC; readers skip it",
-                    path.display()
-                ),
-            ));
-        }
+        self.report_damage(path, &bytes[HEADER_LEN as usize..keep as usize], HEADER_LEN);
         if keep < len {
             let reason = match frames.stop {
                 Some(stop) if stop.offset() == keep => stop.describe().to_owned(),
@@ -344,18 +398,39 @@ impl FileLogBackend {
         }
         let mut index = SegmentIndex::empty(HEADER_LEN);
         extend_index(&mut index, &bytes[HEADER_LEN as usize..keep as usize]);
-        save_index(path, &index).map_err(io_context(path, "saving the index of"))?;
+        save_index(path, &header, &index).map_err(io_context(path, "saving the index of"))?;
         Ok(Some(Active {
             index_saved: index.covered,
             seg: Segment {
-                base: header.base_offset,
+                header,
                 path: path.to_path_buf(),
                 index,
             },
             out: Appender::new(file, path, keep, CHUNK),
-            created_unix_ms: header.created_unix_ms,
         }))
     }
+}
+
+fn offsets_exhausted(path: &Path) -> VizError {
+    VizError::new(
+        ErrorKind::CorruptData,
+        format!(
+            "{}: its offsets run past the end of u64 (a stray segment with a huge base offset?); move it away",
+            path.display()
+        ),
+    )
+}
+
+/// Removes the temporary files a writer killed mid-roll or mid-save leaves.
+fn remove_stray_temporaries(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(io_context(dir, "listing"))? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".vzl.tmp") || name.ends_with(".vzi.tmp") {
+            std::fs::remove_file(&path).map_err(io_context(&path, "removing"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Takes the directory's writer lock, or says who cannot have it.
@@ -381,25 +456,24 @@ fn lock_dir(dir: &Path) -> Result<File> {
 }
 
 /// Saves an index sidecar atomically (a reader never sees half of one).
-fn save_index(segment: &Path, index: &SegmentIndex) -> std::io::Result<()> {
+fn save_index(segment: &Path, header: &Header, index: &SegmentIndex) -> std::io::Result<()> {
     let path = index_path(segment);
     let tmp = path.with_extension("vzi.tmp");
-    std::fs::write(&tmp, index.encode())?;
+    std::fs::write(&tmp, index.encode(header))?;
     std::fs::rename(&tmp, &path)
 }
 
 impl Active {
     /// Creates segment `base` with its header, atomically: readers never see a
-    /// segment without one.
+    /// segment without one, and an existing segment is never replaced (a second
+    /// segment at the same offset is an error, not an overwrite).
     fn create(dir: &Path, base: u64, fsync: Fsync) -> Result<Active> {
         let path = dir.join(segment_name(base));
         let tmp = path.with_extension("vzl.tmp");
-        let created_unix_ms = now_unix_ms();
         let header = Header {
             base_offset: base,
-            created_unix_ms,
-        }
-        .encode();
+            created_unix_ms: now_unix_ms(),
+        };
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -407,12 +481,27 @@ impl Active {
             .truncate(true)
             .open(&tmp)
             .map_err(io_context(&tmp, "creating"))?;
-        file.write_all_at(&header, 0)
+        file.write_all_at(&header.encode(), 0)
             .map_err(io_context(&tmp, "writing"))?;
         if fsync != Fsync::Never {
             file.sync_all().map_err(io_context(&tmp, "syncing"))?;
         }
-        std::fs::rename(&tmp, &path).map_err(io_context(&path, "creating"))?;
+        // A hard link, unlike a rename, fails if the name is taken.
+        let linked = std::fs::hard_link(&tmp, &path);
+        let _ = std::fs::remove_file(&tmp);
+        linked.map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                VizError::new(
+                    ErrorKind::CorruptData,
+                    format!(
+                        "{} already exists: a new segment would overwrite it (the log's offsets are inconsistent)",
+                        path.display()
+                    ),
+                )
+            } else {
+                io_context(&path, "creating")(e)
+            }
+        })?;
         if fsync != Fsync::Never {
             // The new name must survive a power cut too.
             File::open(dir)
@@ -423,18 +512,17 @@ impl Active {
         Ok(Active {
             out: Appender::new(file, &path, HEADER_LEN, CHUNK),
             seg: Segment {
-                base,
+                header,
                 path,
                 index: SegmentIndex::empty(HEADER_LEN),
             },
-            created_unix_ms,
             index_saved: 0,
         })
     }
 
     fn save_index(&mut self) -> Result<()> {
         if self.index_saved != self.seg.index.covered {
-            save_index(&self.seg.path, &self.seg.index)
+            save_index(&self.seg.path, &self.seg.header, &self.seg.index)
                 .map_err(io_context(&self.seg.path, "saving the index of"))?;
             self.index_saved = self.seg.index.covered;
         }
@@ -452,7 +540,8 @@ impl Log {
         if active.seg.index.records == 0 {
             return None;
         }
-        let age = Duration::from_millis(now_unix_ms().saturating_sub(active.created_unix_ms));
+        let age =
+            Duration::from_millis(now_unix_ms().saturating_sub(active.seg.header.created_unix_ms));
         if used + incoming as u64 <= self.max_bytes && age < self.max_age {
             return None;
         }
@@ -462,7 +551,8 @@ impl Log {
                 self.active.out.sync()?;
             }
             self.active.save_index()?;
-            let next = self.active.seg.next_offset();
+            let next = (self.active.seg.next_offset())
+                .ok_or_else(|| offsets_exhausted(&self.active.seg.path))?;
             let fresh = Active::create(&self.dir, next, self.fsync)?;
             let old = std::mem::replace(&mut self.active, fresh);
             self.sealed.push(old.seg);
@@ -474,6 +564,7 @@ impl Log {
     }
 
     fn store(&mut self, events: &[Event]) -> Result<Option<VizError>> {
+        self.active.out.check_owner()?;
         self.scratch.clear();
         self.frames.clear();
         for event in events {
@@ -520,8 +611,10 @@ impl Log {
     }
 
     fn clear(&mut self) -> Result<()> {
+        self.active.out.check_owner()?;
         self.flush()?;
-        let next = self.active.seg.next_offset();
+        let next = (self.active.seg.next_offset())
+            .ok_or_else(|| offsets_exhausted(&self.active.seg.path))?;
         let paths: Vec<PathBuf> = self.sealed.drain(..).map(|s| s.path).collect();
         for path in paths.iter().chain([&self.active.seg.path]) {
             std::fs::remove_file(path).map_err(io_context(path, "removing"))?;

@@ -133,6 +133,7 @@ impl StorageBackend for JsonlBackend {
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
         let out = self.out()?;
+        out.check_owner()?;
         let mark = out.mark();
         for event in events {
             let line = out.pending();

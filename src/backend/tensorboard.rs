@@ -243,6 +243,7 @@ impl StorageBackend for TensorBoardBackend {
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
         ensure_initialized(self.out.is_some(), "tensorboard")?;
+        self.out.as_ref().expect("checked").check_owner()?;
         let mark = self.out.as_ref().expect("checked").mark();
         self.metadata_added.clear();
         for event in events {

@@ -85,6 +85,8 @@ pub(crate) struct Ingress {
     /// Set once stop() has joined the worker: nothing will drain the lanes again.
     pub drained_for_good: AtomicBool,
     control: Sender<Control>,
+    /// The process that made it: in a forked child no worker drains the lanes.
+    owner: u32,
 }
 
 impl Ingress {
@@ -107,6 +109,7 @@ impl Ingress {
             critical_pending: AtomicBool::new(false),
             drained_for_good: AtomicBool::new(false),
             control,
+            owner: std::process::id(),
         }
     }
 
@@ -274,6 +277,11 @@ impl Ingress {
             self.wake();
             if attempt().is_some() {
                 return Ok(());
+            }
+            if spins == 0 && std::process::id() != self.owner {
+                return Err(VizError::closed(
+                    "the queue is full and this is a forked child, where the collector's worker does not exist: create a new collector in the child",
+                ));
             }
             match self.state.load(Ordering::Relaxed) {
                 STOPPED => return Err(closed()),

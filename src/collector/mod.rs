@@ -94,6 +94,9 @@ pub struct Collector {
     destinations: Vec<DestinationHandle>,
     last_error: Arc<Mutex<Option<String>>>,
     lifecycle: Mutex<Lifecycle>,
+    /// The process that built it. Its threads do not survive `fork`, so a forked
+    /// child cannot use it: see [`Collector::refuse_in_forked_child`].
+    owner: u32,
 }
 
 impl Collector {
@@ -172,7 +175,21 @@ impl Collector {
                 worker: None,
                 destinations: Vec::new(),
             }),
+            owner: std::process::id(),
         }
+    }
+
+    /// A forked child inherits the collector's memory but none of its threads: a
+    /// flush or stop there would wait for threads that do not exist. Refused at once.
+    fn refuse_in_forked_child(&self) -> Result<()> {
+        let me = std::process::id();
+        if me == self.owner {
+            return Ok(());
+        }
+        Err(VizError::closed(format!(
+            "this collector belongs to process {}; this is a forked child (process {me}), where its threads do not exist: create a new collector in the child",
+            self.owner
+        )))
     }
 
     /// Interns `tag` for [`Collector::collect_scalar`]. Call once per tag, outside the hot loop.
@@ -240,6 +257,7 @@ impl Collector {
     /// Starts the worker and destination threads. Events collected before `start`
     /// wait in the queue. Starting twice is a no-op; starting after `stop` fails.
     pub fn start(&self) -> Result<()> {
+        self.refuse_in_forked_child()?;
         let mut lifecycle = self.lifecycle.lock();
         let Some((worker, destinations)) = lifecycle.unstarted.take() else {
             return match self.ingress.state.load(Ordering::Acquire) {
@@ -270,6 +288,7 @@ impl Collector {
     /// destination and each has flushed, or fails with [`ErrorKind::Timeout`] (naming
     /// what did not finish) after `timeout`. A backend error is returned as such.
     pub fn flush(&self, timeout: Duration) -> Result<()> {
+        self.refuse_in_forked_child()?;
         self.refuse_on_delivery_thread("flush")?;
         match self.ingress.state.load(Ordering::Acquire) {
             RUNNING => {}
@@ -341,6 +360,7 @@ impl Collector {
     /// Stopping a collector that was never started starts it first, so what was
     /// queued is still delivered. Stopping twice is a no-op.
     pub fn stop(&self, timeout: Duration) -> Result<()> {
+        self.refuse_in_forked_child()?;
         self.refuse_on_delivery_thread("stop")?;
         if self.ingress.state.load(Ordering::Acquire) == CREATED {
             self.start()?;

@@ -9,16 +9,23 @@
 //!
 //! ```text
 //! sidecar: magic "VIZ-IDX\0" | version u32 | CRC32C of the rest u32 | covered length u64
-//!          | records u64 | entries u32 | entries × (offset u64, min step i64, max step i64)
+//!          | records u64 | segment base offset u64 | segment created unix ms u64
+//!          | damaged spans u32 | entries u32 | entries × (offset u64, min step i64, max step i64)
 //! ```
+//!
+//! The sidecar names the segment it indexes (base offset and creation time, from the
+//! segment header), so one left from another segment is never trusted. Version 1
+//! sidecars, which did not, are rebuilt.
 
 /// Bytes of records per index entry: small enough that a narrow read touches
 /// little, large enough that the index is 1/2700 of the data.
 pub const BLOCK_BYTES: u64 = 64 * 1024;
 
+use super::segment::Header;
+
 const MAGIC: [u8; 8] = *b"VIZ-IDX\0";
-const VERSION: u32 = 1;
-const FIXED: usize = 8 + 4 + 4 + 8 + 8 + 4;
+const VERSION: u32 = 2;
+const FIXED: usize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4;
 const ENTRY: usize = 24;
 
 /// One block of records.
@@ -39,8 +46,11 @@ pub struct SegmentIndex {
     pub blocks: Vec<Block>,
     /// Segment bytes the index covers (header included).
     pub covered: u64,
-    /// Records (intact or not) in the covered bytes.
+    /// Records (intact or not) in the covered bytes, damaged spans not counted.
     pub records: u64,
+    /// Stretches of damaged framing in the covered bytes; each hid an unknown
+    /// number of records, so `records` is then a lower bound.
+    pub damaged_spans: u32,
 }
 
 /// Enough of an index to undo the records noted after it.
@@ -50,6 +60,7 @@ pub struct Mark {
     last: Option<Block>,
     covered: u64,
     records: u64,
+    damaged_spans: u32,
 }
 
 impl SegmentIndex {
@@ -59,6 +70,22 @@ impl SegmentIndex {
             blocks: Vec::new(),
             covered: header_len,
             records: 0,
+            damaged_spans: 0,
+        }
+    }
+
+    /// Records a stretch of `len` damaged bytes at `offset` (which must be
+    /// `covered`): covered, but holding no record the index can count.
+    pub fn note_damage(&mut self, offset: u64, len: u64) {
+        debug_assert_eq!(offset, self.covered);
+        self.covered = offset + len;
+        self.damaged_spans += 1;
+        if self.blocks.is_empty() {
+            self.blocks.push(Block {
+                offset,
+                min_step: i64::MAX,
+                max_step: i64::MIN,
+            });
         }
     }
 
@@ -98,6 +125,7 @@ impl SegmentIndex {
             last: self.blocks.last().copied(),
             covered: self.covered,
             records: self.records,
+            damaged_spans: self.damaged_spans,
         }
     }
 
@@ -109,6 +137,7 @@ impl SegmentIndex {
         }
         self.covered = mark.covered;
         self.records = mark.records;
+        self.damaged_spans = mark.damaged_spans;
     }
 
     /// The step range of the whole segment, if it holds any readable record.
@@ -145,14 +174,17 @@ impl SegmentIndex {
         out
     }
 
-    /// The sidecar file's bytes.
-    pub fn encode(&self) -> Vec<u8> {
+    /// The sidecar file's bytes, for the segment whose header is `segment`.
+    pub fn encode(&self, segment: &Header) -> Vec<u8> {
         let mut b = Vec::with_capacity(FIXED + ENTRY * self.blocks.len());
         b.extend_from_slice(&MAGIC);
         b.extend_from_slice(&VERSION.to_le_bytes());
         b.extend_from_slice(&[0; 4]);
         b.extend_from_slice(&self.covered.to_le_bytes());
         b.extend_from_slice(&self.records.to_le_bytes());
+        b.extend_from_slice(&segment.base_offset.to_le_bytes());
+        b.extend_from_slice(&segment.created_unix_ms.to_le_bytes());
+        b.extend_from_slice(&self.damaged_spans.to_le_bytes());
         b.extend_from_slice(&(self.blocks.len() as u32).to_le_bytes());
         for e in &self.blocks {
             b.extend_from_slice(&e.offset.to_le_bytes());
@@ -165,21 +197,24 @@ impl SegmentIndex {
     }
 
     /// Parses a sidecar; `None` when it is not a well-formed current-version index
-    /// (the caller rebuilds it from the segment).
-    pub fn decode(b: &[u8]) -> Option<SegmentIndex> {
+    /// of the segment whose header is `segment` (the caller rebuilds it then).
+    pub fn decode(b: &[u8], segment: &Header) -> Option<SegmentIndex> {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
+        let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
         if b.len() < FIXED
             || b[..8] != MAGIC
             || b[8..12] != VERSION.to_le_bytes()
             || b[12..16] != crc32c::crc32c(&b[16..]).to_le_bytes()
+            || u64_at(32) != segment.base_offset
+            || u64_at(40) != segment.created_unix_ms
         {
             return None;
         }
-        let n = u32::from_le_bytes(b[32..36].try_into().expect("4 bytes")) as usize;
-        if b.len() != FIXED + n * ENTRY {
+        let n = u32_at(52) as usize;
+        if b.len() != FIXED + n.checked_mul(ENTRY)? {
             return None;
         }
-        let blocks = (0..n)
+        let blocks: Vec<Block> = (0..n)
             .map(|i| {
                 let at = FIXED + i * ENTRY;
                 Block {
@@ -189,10 +224,18 @@ impl SegmentIndex {
                 }
             })
             .collect();
+        let covered = u64_at(16);
+        // Blocks in file order and inside the covered bytes, or it is not ours.
+        if blocks.windows(2).any(|w| w[0].offset >= w[1].offset)
+            || blocks.last().is_some_and(|b| b.offset >= covered)
+        {
+            return None;
+        }
         Some(SegmentIndex {
             blocks,
-            covered: u64_at(16),
+            covered,
             records: u64_at(24),
+            damaged_spans: u32_at(48),
         })
     }
 }
@@ -219,11 +262,21 @@ mod tests {
         assert_eq!(idx.ranges(0, i64::MAX), vec![(32, at)]);
         assert!(idx.ranges(10_000, 20_000).is_empty());
 
-        let back = SegmentIndex::decode(&idx.encode()).unwrap();
+        let header = Header {
+            base_offset: 7,
+            created_unix_ms: 99,
+        };
+        let back = SegmentIndex::decode(&idx.encode(&header), &header).unwrap();
         assert_eq!(back, idx);
-        let mut damaged = idx.encode();
-        damaged[40] ^= 1;
-        assert_eq!(SegmentIndex::decode(&damaged), None);
+        let mut damaged = idx.encode(&header);
+        damaged[60] ^= 1;
+        assert_eq!(SegmentIndex::decode(&damaged, &header), None);
+        // Another segment's sidecar is not this one's.
+        let other = Header {
+            base_offset: 8,
+            ..header
+        };
+        assert_eq!(SegmentIndex::decode(&idx.encode(&header), &other), None);
     }
 
     #[test]

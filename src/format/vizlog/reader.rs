@@ -3,10 +3,17 @@
 //! What a reader does past damage, per kind:
 //! - a record whose payload fails its CRC (or does not decode) is skipped and
 //!   reported; reading goes on at the next record;
-//! - a record whose length fails its CRC ends that segment, since nothing after it
-//!   can be located; the bytes from there are reported, and reading goes on with the
-//!   next segment;
-//! - a segment whose header is damaged is reported and skipped;
+//! - damaged framing (a length that fails its CRC, a zeroed page) is skipped to the
+//!   next intact record and reported with its offset and size; if no intact record
+//!   follows, the rest of the segment is reported unreadable;
+//! - a segment whose header is damaged, or names another base offset than its file
+//!   name, is reported and skipped;
+//! - segments follow on by offset: after segment `b` holding `n` records comes the
+//!   one named `b + n`, found by name rather than by listing the directory (a
+//!   listing that races a writer rolling segments can miss one). Offsets that no
+//!   segment holds (a deleted segment) are reported as a gap;
+//! - an index sidecar that does not match its segment (another segment's, or
+//!   stale) is rebuilt from the segment;
 //! - a record cut short at the end of the newest segment is where a writer is still
 //!   appending (or where one crashed): it is left out and noted in
 //!   [`LogRead::incomplete_tail`], not reported as damage. The writer truncates such
@@ -91,42 +98,129 @@ impl LogReader {
         Ok(LogReader { dir })
     }
 
-    /// Intact events with `start <= step <= end`, and the damage met.
+    /// Intact events with `start <= step <= end`, and the damage met. The result is
+    /// a consistent prefix of the log: segments are read in offset order with no
+    /// holes, and a gap in the offsets is reported, not passed over.
     pub fn read(&self, start: i64, end: i64) -> Result<LogRead> {
         let mut out = LogRead::default();
-        let segments = super::segment_files(&self.dir).map_err(|e| {
-            VizError::from(e).context(format_args!("listing {}", self.dir.display()))
-        })?;
-        let newest = segments.len().saturating_sub(1);
-        for (i, (_, path)) in segments.iter().enumerate() {
-            let Some(file) = open_segment(path, &mut out)? else {
-                continue;
+        let list = || {
+            super::segment_files(&self.dir).map_err(|e| {
+                VizError::from(e).context(format_args!("listing {}", self.dir.display()))
+            })
+        };
+        let mut current = list()?.into_iter().next();
+        while let Some((base, path)) = current.take() {
+            let mut seg = scan_segment(&path, base, &mut out)?;
+            let mut rescanned = false;
+            let next = loop {
+                let expected = seg.as_ref().and_then(|s| base.checked_add(s.index.records));
+                let by_name = expected
+                    .map(|n| (n, self.dir.join(super::segment_name(n))))
+                    .filter(|(n, p)| *n != base && p.exists());
+                if by_name.is_some() {
+                    break by_name;
+                }
+                // Listed afresh, so a segment created since is seen too.
+                let later = list()?.into_iter().find(|(b, _)| *b > base);
+                let Some((b, later_path)) = &later else {
+                    break None;
+                };
+                if Some(*b) == expected {
+                    break later;
+                }
+                // A writer finishes a segment before it creates the next, so one
+                // that was still growing when scanned is complete now: scan again.
+                if !rescanned && seg.is_some() {
+                    seg = scan_segment(&path, base, &mut out)?;
+                    rescanned = true;
+                    continue;
+                }
+                if let (Some(expected), Some(seg)) = (expected, &seg)
+                    && seg.index.damaged_spans == 0
+                {
+                    out.problems.push(Problem {
+                        segment: later_path.clone(),
+                        offset: 0,
+                        bytes: 0,
+                        what: format!(
+                            "a gap in the log: {} ends at offset {expected} but the next segment starts at offset {b} (a segment is missing or stray)",
+                            path.display()
+                        ),
+                    });
+                }
+                break later;
             };
-            let source = |from: u64, to: u64| read_at(&file, from, to);
-            let len = file.metadata()?.len();
-            let mut index =
-                load_index(path, len).unwrap_or_else(|| SegmentIndex::empty(HEADER_LEN));
-            if index.covered < len {
-                let bytes = source(index.covered, len)?;
-                out.bytes_read += bytes.len() as u64;
-                let stop = extend_index(&mut index, &bytes);
-                match stop {
-                    Some(Stop::Torn { offset }) if i == newest => {
+            if let Some(seg) = seg {
+                match seg.stop {
+                    Some(Stop::Torn { offset }) if next.is_none() => {
                         out.incomplete_tail = Some((path.clone(), offset));
                     }
                     Some(stop) => out.problems.push(Problem {
                         segment: path.clone(),
                         offset: stop.offset(),
-                        bytes: len - stop.offset(),
+                        bytes: seg.len - stop.offset(),
                         what: format!("{}; the rest of the segment is unreadable", stop.describe()),
                     }),
                     None => {}
                 }
+                let source = |from: u64, to: u64| read_at(&seg.file, from, to);
+                if !read_segment(&path, &seg.index, source, start, end, &mut out, false)? {
+                    // The sidecar did not match the segment: rebuild and read again.
+                    let bytes = source(HEADER_LEN, seg.len)?;
+                    out.bytes_read += bytes.len() as u64;
+                    let mut index = SegmentIndex::empty(HEADER_LEN);
+                    extend_index(&mut index, &bytes);
+                    read_segment(&path, &index, source, start, end, &mut out, true)?;
+                }
             }
-            read_segment(path, &index, source, start, end, &mut out)?;
+            current = next;
         }
         Ok(out)
     }
+}
+
+/// A segment opened for reading, with its index brought up to its length.
+struct Scanned {
+    file: File,
+    len: u64,
+    index: SegmentIndex,
+    /// Why indexing stopped before the end, if it did.
+    stop: Option<Stop>,
+}
+
+/// Opens segment `path` (named for offset `base`) and indexes it; a damaged header,
+/// or one naming another base, is reported in `out` and gives `None`.
+fn scan_segment(path: &Path, base: u64, out: &mut LogRead) -> Result<Option<Scanned>> {
+    let Some((file, header)) = open_segment(path, out)? else {
+        return Ok(None);
+    };
+    let len = file.metadata()?.len();
+    if header.base_offset != base {
+        out.problems.push(Problem {
+            segment: path.to_path_buf(),
+            offset: 0,
+            bytes: len,
+            what: format!(
+                "segment header says base offset {} but the file name says {base}; the segment is skipped",
+                header.base_offset
+            ),
+        });
+        return Ok(None);
+    }
+    let mut index =
+        load_index(path, len, &header).unwrap_or_else(|| SegmentIndex::empty(HEADER_LEN));
+    let mut stop = None;
+    if index.covered < len {
+        let bytes = read_at(&file, index.covered, len)?;
+        out.bytes_read += bytes.len() as u64;
+        stop = extend_index(&mut index, &bytes);
+    }
+    Ok(Some(Scanned {
+        file,
+        len,
+        index,
+        stop,
+    }))
 }
 
 /// The header of segment `path`: `Ok(Err(why))` when it is damaged, which callers
@@ -144,11 +238,11 @@ pub(crate) fn header_of(path: &Path, head: &[u8]) -> Result<std::result::Result<
 
 /// Opens a segment and checks its header; a damaged header is reported in `out`
 /// and gives `None`.
-fn open_segment(path: &Path, out: &mut LogRead) -> Result<Option<File>> {
+fn open_segment(path: &Path, out: &mut LogRead) -> Result<Option<(File, Header)>> {
     let file = File::open(path)
         .map_err(|e| VizError::from(e).context(format_args!("opening {}", path.display())))?;
     match header_of(path, &read_at(&file, 0, HEADER_LEN)?)? {
-        Ok(_) => Ok(Some(file)),
+        Ok(header) => Ok(Some((file, header))),
         Err(why) => {
             out.problems.push(Problem {
                 segment: path.to_path_buf(),
@@ -177,10 +271,11 @@ pub(crate) fn read_at(file: &File, from: u64, to: u64) -> Result<Cow<'static, [u
     Ok(Cow::Owned(buf))
 }
 
-/// The saved index of `segment`, if it is intact and fits a file of `len` bytes.
-pub(crate) fn load_index(segment: &Path, len: u64) -> Option<SegmentIndex> {
+/// The saved index of `segment` (whose header is `header`), if it is intact, is
+/// this segment's, and fits a file of `len` bytes.
+pub(crate) fn load_index(segment: &Path, len: u64, header: &Header) -> Option<SegmentIndex> {
     let bytes = std::fs::read(super::index_path(segment)).ok()?;
-    SegmentIndex::decode(&bytes).filter(|i| i.covered <= len && i.covered >= HEADER_LEN)
+    SegmentIndex::decode(&bytes, header).filter(|i| i.covered <= len && i.covered >= HEADER_LEN)
 }
 
 /// Indexes the frames in `bytes`, which start at `index.covered`. Returns why the
@@ -197,13 +292,17 @@ pub(crate) fn extend_index(index: &mut SegmentIndex, bytes: &[u8]) -> Option<Sto
                 );
             }
             Frame::Corrupt { offset, len } => index.note(offset, FRAME_LEN as u64 + len, None),
+            Frame::Damaged { offset, len } => index.note_damage(offset, len),
         }
     }
     frames.stop
 }
 
 /// Reads the blocks of one segment that overlap `start..=end` through `source`
-/// (which returns segment bytes `[from, to)`), appending to `out`.
+/// (which returns segment bytes `[from, to)`), appending to `out`. Unless `trusted`,
+/// each block must start with a frame: if one does not, the index does not match
+/// the segment (stale, or another's), nothing is appended, and the result is
+/// `false` so the caller rebuilds the index and reads again.
 pub(crate) fn read_segment<'s>(
     path: &Path,
     index: &SegmentIndex,
@@ -211,13 +310,26 @@ pub(crate) fn read_segment<'s>(
     start: i64,
     end: i64,
     out: &mut LogRead,
-) -> Result<()> {
+    trusted: bool,
+) -> Result<bool> {
     if !index.overlaps(start, end) {
-        return Ok(());
+        return Ok(true);
     }
-    out.segments_read += 1;
+    let mut blocks = Vec::new();
     for (from, to) in index.ranges(start, end) {
         let bytes = source(from, to)?;
+        if !trusted
+            && !matches!(
+                Frames::new(&bytes, from).next(),
+                Some(Frame::Record { .. } | Frame::Corrupt { .. })
+            )
+        {
+            return Ok(false);
+        }
+        blocks.push((from, to, bytes));
+    }
+    out.segments_read += 1;
+    for (from, to, bytes) in blocks {
         out.bytes_read += bytes.len() as u64;
         let mut frames = Frames::new(&bytes, from);
         for frame in frames.by_ref() {
@@ -246,6 +358,11 @@ pub(crate) fn read_segment<'s>(
                     FRAME_LEN as u64 + len,
                     "record payload fails its CRC".to_owned(),
                 )),
+                Frame::Damaged { offset, len } => out.problems.push(problem(
+                    offset,
+                    len,
+                    "damaged record framing; skipped to the next intact record".to_owned(),
+                )),
             }
         }
         // The index says where records end, so a stop inside a range means the
@@ -259,5 +376,5 @@ pub(crate) fn read_segment<'s>(
             });
         }
     }
-    Ok(())
+    Ok(true)
 }

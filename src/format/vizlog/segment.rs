@@ -6,9 +6,12 @@
 //! ```
 //!
 //! The length has its own CRC so that a damaged length is told apart from a record
-//! cut short by a crash: the first means "unreadable from here", the second "torn
-//! tail". A damaged payload under an intact length is skipped, and reading goes on
-//! at the next record.
+//! cut short by a crash. A damaged payload under an intact length is skipped, and
+//! reading goes on at the next record. A damaged length (or a zeroed page) hides
+//! where the next record starts, so the scan resynchronises: it searches forward
+//! for the next position where both CRCs of a frame match, reports the bytes in
+//! between as damaged, and goes on from there. Only damage that runs to the end of
+//! the bytes stops the scan; that alone is a torn tail a writer may truncate.
 
 use crate::format::tfrecord::masked_crc;
 
@@ -144,6 +147,15 @@ pub enum Frame<'a> {
         /// Its payload length.
         len: u64,
     },
+    /// Bytes whose framing is damaged (a length failing its CRC, a zeroed page),
+    /// followed by an intact record where the scan resumed. How many records they
+    /// held is unknown.
+    Damaged {
+        /// Byte offset where the damage starts.
+        offset: u64,
+        /// Bytes skipped to the next intact record.
+        len: u64,
+    },
 }
 
 /// Why a scan stopped before the end of its bytes.
@@ -154,7 +166,7 @@ pub enum Stop {
         /// Byte offset where the partial record starts.
         offset: u64,
     },
-    /// A record length fails its CRC, so nothing after it can be located.
+    /// A record length fails its CRC and no intact record follows it.
     BadLength {
         /// Byte offset of the damaged frame.
         offset: u64,
@@ -173,13 +185,15 @@ impl Stop {
     pub fn describe(self) -> &'static str {
         match self {
             Stop::Torn { .. } => "a torn record (cut short)",
-            Stop::BadLength { .. } => "a record length that fails its CRC",
+            Stop::BadLength { .. } => {
+                "a record length that fails its CRC, with no intact record after it"
+            }
         }
     }
 }
 
 /// Walks the frames in `bytes`, which start at segment offset `base`. Iteration
-/// ends at the end of the bytes or at an unreadable frame, left in `stop`.
+/// ends at the end of the bytes, or where damage runs to the end (left in `stop`).
 pub struct Frames<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -205,6 +219,22 @@ impl<'a> Frames<'a> {
     }
 }
 
+impl Frames<'_> {
+    /// The payload of an intact frame starting `at` bytes in, if one does: its
+    /// length and payload both match their CRCs, and it fits.
+    fn intact_at(&self, at: usize) -> Option<usize> {
+        let head = self.bytes.get(at..at + FRAME_LEN)?;
+        let len_bytes: [u8; 4] = head[..4].try_into().expect("4 bytes");
+        if masked_crc(&len_bytes) != u32::from_le_bytes(head[4..8].try_into().expect("4 bytes")) {
+            return None;
+        }
+        let len = u32::from_le_bytes(len_bytes) as usize;
+        let payload = self.bytes.get(at + FRAME_LEN..at + FRAME_LEN + len)?;
+        (masked_crc(payload) == u32::from_le_bytes(head[8..12].try_into().expect("4 bytes")))
+            .then_some(len)
+    }
+}
+
 impl<'a> Iterator for Frames<'a> {
     type Item = Frame<'a>;
 
@@ -221,8 +251,19 @@ impl<'a> Iterator for Frames<'a> {
         let len_bytes: [u8; 4] = head[..4].try_into().expect("4 bytes");
         let field = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().expect("4 bytes"));
         if masked_crc(&len_bytes) != field(4) {
-            self.stop = Some(Stop::BadLength { offset });
-            return None;
+            // Resynchronise on the next intact frame; none means the damage runs
+            // to the end.
+            return match (self.at + 1..self.bytes.len()).find(|&p| self.intact_at(p).is_some()) {
+                Some(p) => {
+                    let len = (p - self.at) as u64;
+                    self.at = p;
+                    Some(Frame::Damaged { offset, len })
+                }
+                None => {
+                    self.stop = Some(Stop::BadLength { offset });
+                    None
+                }
+            };
         }
         let len = u32::from_le_bytes(len_bytes) as usize;
         let Some(payload) = rest.get(FRAME_LEN..FRAME_LEN + len) else {
@@ -297,7 +338,7 @@ mod tests {
         let offsets: Vec<u64> = Frames::new(&bytes, 32)
             .map(|f| match f {
                 Frame::Record { offset, .. } => offset,
-                Frame::Corrupt { .. } => panic!("intact"),
+                Frame::Corrupt { .. } | Frame::Damaged { .. } => panic!("intact"),
             })
             .collect();
         assert_eq!(offsets, [32, 32 + 15, 32 + 30]);
@@ -314,11 +355,43 @@ mod tests {
             }
         ));
 
+        // A damaged length: the scan resumes at the next intact record.
         let mut bad_len = bytes.clone();
         bad_len[15] ^= 1;
-        let mut scan = Frames::new(&bad_len, 0);
-        assert_eq!(scan.by_ref().count(), 1);
-        assert_eq!(scan.stop, Some(Stop::BadLength { offset: 15 }));
+        let frames: Vec<_> = Frames::new(&bad_len, 0).collect();
+        assert_eq!(frames.len(), 3);
+        assert_eq!(
+            frames[1],
+            Frame::Damaged {
+                offset: 15,
+                len: 15
+            }
+        );
+        assert!(matches!(
+            frames[2],
+            Frame::Record {
+                offset: 30,
+                payload: b"three"
+            }
+        ));
+        // A zeroed stretch over two records' framing, then an intact one.
+        let mut zeroed = bytes.clone();
+        zeroed[3..20].fill(0);
+        let frames: Vec<_> = Frames::new(&zeroed, 0).collect();
+        assert_eq!(frames[0], Frame::Damaged { offset: 0, len: 30 });
+        assert!(matches!(
+            frames[1],
+            Frame::Record {
+                payload: b"three",
+                ..
+            }
+        ));
+        // Damage with nothing intact after it runs to the end: a stop.
+        let mut last = bytes.clone();
+        last[30] ^= 1;
+        let mut scan = Frames::new(&last, 0);
+        assert_eq!(scan.by_ref().count(), 2);
+        assert_eq!(scan.stop, Some(Stop::BadLength { offset: 30 }));
 
         for cut in [31, 40, 44] {
             let mut scan = Frames::new(&bytes[..cut], 0);
