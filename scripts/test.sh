@@ -12,6 +12,8 @@ for tool in cargo rustc; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed (install Rust with rustup)" >&2; exit 1; }
 done
 cargo --version
+# The library builds on stable; fuzzing and AddressSanitizer need the nightly beside it.
+cargo +nightly --version || { echo "error: the nightly toolchain is missing (rustup toolchain install nightly)" >&2; exit 1; }
 # clippy and rustfmt ship with the rustup toolchain here; add them if a minimal profile lacks them.
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
@@ -73,6 +75,15 @@ step "C# binding with the .NET SDK, on CoreCLR (SDK under .tools/dotnet)"
 # netcoreapp3.1, warnings as errors), then runs the same tests and example on CoreCLR.
 bash bindings/csharp/dotnet.sh test
 bash bindings/csharp/dotnet.sh example 20000 ci-dotnet
+
+step "loom: every interleaving of the lock-free rings (src/collector/ring.rs, spsc.rs)"
+RUSTFLAGS="--cfg loom" cargo test --lib --release --target-dir target/loom loom
+
+step "the C harness and the C++ test under AddressSanitizer (nightly rustc for libviz)"
+bash scripts/sanitizers.sh
+
+step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-45}s (nightly; cargo-fuzz under .tools)"
+bash scripts/fuzz.sh
 
 step "docs (broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps

@@ -47,8 +47,8 @@ pub use backend::memory::MemoryBackend;
 pub use backend::subscriber::EventSubscriber;
 pub use clock::{Clock, ManualClock, SystemClock, WallClock};
 pub use collector::{
-    AsyncEventCollector, Collector, CollectorBuilder, CollectorStats, DestinationStats,
-    ErrorCallback, ErrorReport, EventCollector, Route,
+    AsyncEventCollector, Collector, CollectorBuilder, CollectorSpec, CollectorStats,
+    DestinationStats, ErrorCallback, ErrorReport, EventCollector, Route,
 };
 pub use config::{
     CollectorConfig, FlushStrategy, OverflowPolicy, RetryPolicy, StorageConfiguration,

@@ -20,13 +20,16 @@ mod ingress;
 mod lanes;
 mod ring;
 mod route;
+mod spec;
 mod spsc;
 mod stats;
+mod sync;
 mod worker;
 
 pub use builder::CollectorBuilder;
 pub use destination::{ErrorCallback, ErrorReport};
 pub use route::Route;
+pub use spec::CollectorSpec;
 pub use stats::{CollectorStats, DestinationStats};
 
 use destination::{DestMsg, Destination, DestinationHandle};

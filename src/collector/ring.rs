@@ -12,11 +12,12 @@
 //! `force_push` (drop-oldest) displaces the oldest value atomically by moving `head`
 //! itself, so it stays correct with a concurrent consumer.
 
-use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::Ordering;
 
-use crossbeam_utils::{Backoff, CachePadded};
+use crossbeam_utils::CachePadded;
+
+use super::sync::{AtomicUsize, Backoff, UnsafeCell, fence};
 
 #[repr(align(64))]
 struct Slot<T> {
@@ -100,12 +101,9 @@ impl<T> Ring<T> {
                 // SAFETY: we own the slot (head moved past it, tail not yet published
                 // past it to other producers until the stamp below), and it holds an
                 // initialised value from the previous lap.
-                let old = unsafe {
-                    slot.value
-                        .get()
-                        .replace(MaybeUninit::new(value))
-                        .assume_init()
-                };
+                let old = slot
+                    .value
+                    .with_mut(|p| unsafe { p.replace(MaybeUninit::new(value)).assume_init() });
                 slot.stamp.store(tail + 1, Ordering::Release);
                 Err(Some(old))
             } else {
@@ -140,7 +138,8 @@ impl<T> Ring<T> {
                     Ok(_) => {
                         // SAFETY: the CAS made us the only writer of this slot for
                         // position `tail`, and its stamp says it is empty.
-                        unsafe { slot.value.get().write(MaybeUninit::new(value)) };
+                        slot.value
+                            .with_mut(|p| unsafe { p.write(MaybeUninit::new(value)) });
                         slot.stamp.store(tail + 1, Ordering::Release);
                         return Ok(());
                     }
@@ -187,7 +186,7 @@ impl<T> Ring<T> {
                     Ok(_) => {
                         // SAFETY: the CAS made us the only reader of this slot for
                         // position `head`, and its stamp says it holds a value.
-                        let value = unsafe { slot.value.get().read().assume_init() };
+                        let value = slot.value.with_mut(|p| unsafe { p.read().assume_init() });
                         slot.stamp
                             .store(head.wrapping_add(self.one_lap), Ordering::Release);
                         return Some(value);
@@ -387,5 +386,67 @@ mod tests {
         assert_eq!(Arc::strong_count(&token), 4);
         drop(r);
         assert_eq!(Arc::strong_count(&token), 1);
+    }
+}
+
+/// Every interleaving of the ring's atomics, explored by loom (`--cfg loom`).
+#[cfg(loom)]
+mod loom_tests {
+    use super::Ring;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    #[test]
+    fn loom_two_producers_and_a_consumer_lose_and_duplicate_nothing() {
+        loom::model(|| {
+            let r = Arc::new(Ring::new(2));
+            let producers: Vec<_> = (0..2usize)
+                .map(|p| {
+                    let r = r.clone();
+                    thread::spawn(move || r.push(p).unwrap())
+                })
+                .collect();
+            // One pop races the pushes; the rest are taken once they are done.
+            let mut seen: Vec<usize> = r.pop().into_iter().collect();
+            for p in producers {
+                p.join().unwrap();
+            }
+            seen.extend(std::iter::from_fn(|| r.pop()));
+            seen.sort();
+            assert_eq!(seen, [0, 1]);
+        });
+    }
+
+    #[test]
+    fn loom_a_push_and_a_pop_race() {
+        loom::model(|| {
+            let r = Arc::new(Ring::new(2));
+            let producer = {
+                let r = r.clone();
+                thread::spawn(move || r.push(7usize).unwrap())
+            };
+            let got = r.pop();
+            producer.join().unwrap();
+            let rest = r.pop();
+            assert_eq!(got.or(rest), Some(7));
+        });
+    }
+
+    #[test]
+    fn loom_force_push_racing_a_pop_keeps_every_value_once() {
+        loom::model(|| {
+            let r = Arc::new(Ring::new(1));
+            r.push(0usize).unwrap();
+            let producer = {
+                let r = r.clone();
+                thread::spawn(move || r.force_push(1))
+            };
+            let popped = r.pop();
+            let displaced = producer.join().unwrap();
+            let rest = r.pop();
+            let mut all: Vec<usize> = popped.into_iter().chain(displaced).chain(rest).collect();
+            all.sort();
+            assert_eq!(all, [0, 1]);
+        });
     }
 }

@@ -4,17 +4,12 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::Value;
-
 use super::boundary::{Failure, Handle, c_str, guard, write_out};
 use super::status::viz_status;
 use super::storage::{lend, viz_storage};
 use crate::backend::shared::SharedBackend;
-use crate::collector::{Collector, Route};
-use crate::config::{CollectorConfig, StorageConfiguration};
+use crate::collector::{Collector, CollectorSpec};
 use crate::error::VizError;
-use crate::event::EventKind;
 use crate::tag::{Tag, TagId};
 
 /// An event collector with its background threads and backends. Opaque.
@@ -104,83 +99,26 @@ pub struct viz_destination_stats {
     pub panicked: bool,
 }
 
-/// The JSON accepted by `viz_collector_new`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Spec {
-    #[serde(default)]
-    collector: CollectorConfig,
-    #[serde(default)]
-    backends: Vec<Value>,
-    /// Whether to start at once (the default) or on `viz_collector_start`.
-    #[serde(default = "yes")]
-    start: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// One backend in the JSON: a connection string, or an object.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BackendEntry {
-    url: String,
-    write_buffer_size: Option<usize>,
-    flush_interval_ms: Option<u64>,
-    enable_async_writes: Option<bool>,
-    kinds: Option<Vec<EventKind>>,
-    #[serde(default)]
-    tag_prefixes: Vec<String>,
-}
-
+/// A collector from a JSON spec, with lent storage instances as its first
+/// destinations; the JSON's `backends` may then be omitted.
 fn build(json: &str, storages: Vec<SharedBackend>) -> Result<Collector, VizError> {
-    let spec: Spec = serde_json::from_str(json)
-        .map_err(|e| VizError::invalid_config(format!("config JSON: {e}")))?;
+    let spec = CollectorSpec::from_json(json)?;
     if spec.backends.is_empty() && storages.is_empty() {
         return Err(VizError::invalid_config(
             "the config lists no backends: give at least one in \"backends\" (or a storage handle)",
         ));
     }
-    let mut builder = Collector::builder().config(spec.collector);
+    let start = spec.start;
+    // Lent storages come first, so their indexes are 0..n; the spec's follow.
+    let mut builder = Collector::builder().config(spec.config.clone());
     for storage in storages {
         builder = builder.backend(storage);
     }
-    for (i, backend) in spec.backends.into_iter().enumerate() {
-        let entry = match backend {
-            Value::String(url) => BackendEntry {
-                url,
-                write_buffer_size: None,
-                flush_interval_ms: None,
-                enable_async_writes: None,
-                kinds: None,
-                tag_prefixes: Vec::new(),
-            },
-            other => serde_json::from_value(other)
-                .map_err(|e| VizError::invalid_config(format!("backends[{i}]: {e}")))?,
-        };
-        let defaults = StorageConfiguration::default();
-        builder = builder.backend_config(StorageConfiguration {
-            connection_string: entry.url,
-            write_buffer_size: entry
-                .write_buffer_size
-                .unwrap_or(defaults.write_buffer_size),
-            flush_interval: entry
-                .flush_interval_ms
-                .map_or(defaults.flush_interval, Duration::from_millis),
-            enable_async_writes: entry
-                .enable_async_writes
-                .unwrap_or(defaults.enable_async_writes),
-            ..defaults
-        });
-        let mut route = entry.kinds.map_or_else(Route::all, |k| Route::kinds(&k));
-        for prefix in entry.tag_prefixes {
-            route = route.tag_prefix(prefix);
-        }
-        builder = builder.route(route);
+    for (storage, route) in spec.backends {
+        builder = builder.backend_config(storage).route(route);
     }
     let collector = builder.build()?;
-    if spec.start {
+    if start {
         collector.start()?;
     }
     Ok(collector)

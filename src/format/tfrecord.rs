@@ -43,8 +43,10 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<&[u8]>> {
         }
         let len = usize::try_from(u64::from_le_bytes(len_bytes))
             .map_err(|_| corrupt("length too large"))?;
-        let end = at
-            .checked_add(12 + len + 4)
+        // Checked: a damaged length near usize::MAX must not wrap to a small end.
+        let end = len
+            .checked_add(12 + 4)
+            .and_then(|n| at.checked_add(n))
             .filter(|&e| e <= bytes.len())
             .ok_or_else(|| corrupt("torn tail (payload cut short)"))?;
         let payload = &bytes[at + 12..at + 12 + len];
@@ -82,6 +84,14 @@ mod tests {
         );
 
         let e = read_records(&file[..file.len() - 3]).unwrap_err();
+        assert!(e.message().contains("torn tail"), "{e}");
+
+        // A length whose CRC matches but which is near u64::MAX (found by fuzzing).
+        let len = u64::MAX - 3;
+        let mut huge = len.to_le_bytes().to_vec();
+        huge.extend_from_slice(&masked_crc(&len.to_le_bytes()).to_le_bytes());
+        huge.extend_from_slice(b"tail");
+        let e = read_records(&huge).unwrap_err();
         assert!(e.message().contains("torn tail"), "{e}");
     }
 

@@ -154,13 +154,16 @@ pub fn decode(record: &[u8]) -> Result<Event, String> {
             kind.as_str()
         ));
     }
-    Ok(Event {
+    let event = Event {
         tag,
         step,
         wall_time: (flags & HAS_WALL_TIME != 0).then_some(wall),
         priority,
         data,
-    })
+    };
+    // The payloads checked themselves; this adds the wall time and the limits.
+    event.validate().map_err(|e| e.message().to_owned())?;
+    Ok(event)
 }
 
 /// A bounds-checked cursor: every read names what ran short.
