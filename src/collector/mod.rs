@@ -18,6 +18,7 @@ mod builder;
 mod destination;
 mod ingress;
 mod lanes;
+mod outlet;
 mod ring;
 mod route;
 mod spec;
@@ -149,7 +150,7 @@ impl Collector {
             config: config.clone(),
             clock: clock.clone(),
             counters: counters.clone(),
-            outlets: handles.iter().cloned().map(worker::Outlet::new).collect(),
+            outlets: handles.iter().cloned().map(outlet::Outlet::new).collect(),
             budget: ingress.budget.clone(),
             staging: Vec::with_capacity(config.buffer_capacity),
             tags: Default::default(),
