@@ -120,7 +120,9 @@ impl Appender {
 
     /// Bytes `[from, to)`, from the file and the pending buffer.
     pub(crate) fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>> {
-        let to = to.min(self.len());
+        // Clamped to what exists, so no range can index past the pending bytes.
+        let from = from.min(self.len());
+        let to = to.min(self.len()).max(from);
         if from >= self.on_disk {
             let at = (from - self.on_disk) as usize;
             let end = (to - self.on_disk) as usize;
