@@ -211,11 +211,12 @@ fn interleaved(
 /// The C ABI's own cost: the same no-consumer setup (Manual strategy, a staging
 /// buffer of 1, so the worker takes one event and then stops draining) built through
 /// the Rust API and through `viz_collector_new`, then `collect_scalar` against
-/// `viz_collect_scalar_id`, in interleaved rounds of `per_round` calls.
+/// `viz_collector_collect_scalar_id`, in interleaved rounds of `per_round` calls.
 fn ffi_overhead(timer: &Timer, rounds: usize, per_round: usize) -> [(Histogram<u64>, f64); 2] {
     use std::ffi::CString;
     use viz::ffi::collector::{
-        viz_collect_scalar_id, viz_collector_close, viz_collector_new, viz_tag_intern,
+        viz_collector_close, viz_collector_collect_scalar_id, viz_collector_new,
+        viz_collector_tag_intern,
     };
     let config = CollectorConfig {
         strategy: viz::FlushStrategy::Manual,
@@ -246,14 +247,15 @@ fn ffi_overhead(timer: &Timer, rounds: usize, per_round: usize) -> [(Histogram<u
                             viz_collector_new(json.as_ptr(), &mut handle),
                             viz::ffi::status::viz_status::Ok
                         );
-                        viz_tag_intern(handle, c"bench/ffi".as_ptr(), &mut tag_id);
+                        viz_collector_tag_intern(handle, c"bench/ffi".as_ptr(), &mut tag_id);
                     }
                 }
                 let rust_tag = rust.as_ref().map(|c| c.intern("bench/ffi").unwrap());
                 let call = |step: i64| match &rust {
                     Some(c) => c.collect_scalar(rust_tag.unwrap(), step, 0.5).is_ok(),
                     None => {
-                        let status = unsafe { viz_collect_scalar_id(handle, tag_id, step, 0.5) };
+                        let status =
+                            unsafe { viz_collector_collect_scalar_id(handle, tag_id, step, 0.5) };
                         status == viz::ffi::status::viz_status::Ok
                     }
                 };
@@ -489,7 +491,7 @@ fn main() {
 
     if want("ffi") {
         println!(
-            "\n## the C ABI's cost: collect_scalar against viz_collect_scalar_id (no consumer)"
+            "\n## the C ABI's cost: collect_scalar against viz_collector_collect_scalar_id (no consumer)"
         );
         let [rust, c] = ffi_overhead(&timer, if quick { 20 } else { 100 }, 9_000);
         println!(
@@ -497,7 +499,7 @@ fn main() {
             percentiles(&rust.0)
         );
         println!(
-            "  C ABI viz_collect_scalar_id: per call timed: {}",
+            "  C ABI viz_collector_collect_scalar_id: per call timed: {}",
             percentiles(&c.0)
         );
         println!(

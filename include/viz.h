@@ -35,7 +35,7 @@
  * The C ABI version, bumped on every incompatible change to the `viz_*` functions
  * or types. Compare it with `viz_abi_version()` at run time.
  */
-#define VIZ_ABI_VERSION 3
+#define VIZ_ABI_VERSION 4
 
 /**
  * The outcome of a `viz_*` call. The values are fixed and never reused: hosts may
@@ -253,7 +253,7 @@ enum viz_flush_strategy
    */
   VIZ_FLUSH_STRATEGY_SIZE_BASED = 1,
   /**
-   * Deliver only on `viz_flush` (or a critical event, or close).
+   * Deliver only on `viz_collector_flush` (or a critical event, or close).
    */
   VIZ_FLUSH_STRATEGY_MANUAL = 2,
   /**
@@ -333,16 +333,17 @@ typedef uint32_t viz_wall_clock;
 typedef struct viz_collector viz_collector;
 
 /**
+ * Events read from a backend. Opaque; read with `viz_event_list_len` and
+ * `viz_event_list_get`, free with `viz_event_list_free`. Immutable, so any thread
+ * may read it.
+ */
+typedef struct viz_event_list viz_event_list;
+
+/**
  * Where a host backend's `get_events` callback puts the events it read. Opaque;
  * valid only during that callback.
  */
 typedef struct viz_event_sink viz_event_sink;
-
-/**
- * Events read from a backend. Opaque; read with `viz_events_len` and
- * `viz_events_get`, free with `viz_events_free`. Immutable, so any thread may read it.
- */
-typedef struct viz_events viz_events;
 
 /**
  * One storage backend instance. Opaque; create with `viz_storage_open`, release
@@ -467,7 +468,7 @@ typedef struct {
  * or one type listed twice) run on different threads: any state they share (such
  * as the registration's `userdata` when `init` leaves `*instance` alone) needs
  * synchronising. No viz lock is held during a
- * callback: it may call back into viz, except `viz_flush` and `viz_collector_close`
+ * callback: it may call back into viz, except `viz_collector_flush` and `viz_collector_close`
  * on the collector it serves (refused with `VIZ_STATUS_UNSUPPORTED`).
  * Callbacks must not unwind (no C++ exceptions or longjmp out of them).
  */
@@ -511,6 +512,81 @@ typedef struct {
    */
   viz_status (*shutdown)(void *userdata);
 } viz_backend_vtable;
+
+/**
+ * Collector settings. Get the defaults from `viz_collector_config_default`, change
+ * what you need, pass it to `viz_collector_new_with`. Durations are milliseconds.
+ */
+typedef struct {
+  /**
+   * Most events the worker stages between deliveries.
+   */
+  size_t buffer_capacity;
+  /**
+   * Interval of the time-based flush.
+   */
+  uint64_t flush_interval_ms;
+  /**
+   * Events per backend call; the size-based threshold.
+   */
+  size_t batch_size;
+  /**
+   * A `viz_flush_strategy` value.
+   */
+  uint32_t strategy;
+  /**
+   * A `viz_overflow_policy` value.
+   */
+  uint32_t overflow;
+  /**
+   * For the Block policy: longest wait, 0 for no limit (default 1000).
+   */
+  uint64_t block_timeout_ms;
+  /**
+   * Capacity of each producing thread's queue (64 bytes a slot).
+   */
+  size_t max_queue_length;
+  /**
+   * A `viz_wall_clock` value.
+   */
+  uint32_t wall_clock;
+  /**
+   * Longest the idle worker sleeps between polls.
+   */
+  uint64_t max_poll_interval_ms;
+  /**
+   * Batches queued per backend.
+   */
+  size_t destination_queue_batches;
+  /**
+   * Longest the worker waits on a full backend queue before dropping for it.
+   */
+  uint64_t destination_stall_timeout_ms;
+  /**
+   * Longest close waits for backends.
+   */
+  uint64_t shutdown_timeout_ms;
+  /**
+   * Attempts per failed batch, the first included.
+   */
+  uint32_t retry_max_attempts;
+  /**
+   * Wait before the first retry.
+   */
+  uint64_t retry_initial_backoff_ms;
+  /**
+   * Longest wait between retries.
+   */
+  uint64_t retry_max_backoff_ms;
+  /**
+   * Most events kept for retry per backend.
+   */
+  size_t retry_max_pending_events;
+  /**
+   * The byte budget: most bytes of events held at once (default 256 MiB).
+   */
+  uint64_t max_held_bytes;
+} viz_collector_config;
 
 /**
  * A snapshot of a collector's counters (see `viz_collector_stats`).
@@ -643,79 +719,9 @@ typedef struct {
 } viz_destination_stats;
 
 /**
- * Collector settings. Get the defaults from `viz_collector_config_default`, change
- * what you need, pass it to `viz_collector_new_with`. Durations are milliseconds.
+ * The former name of `viz_event_list`. Deprecated: kept for ABI version 4 only.
  */
-typedef struct {
-  /**
-   * Most events the worker stages between deliveries.
-   */
-  size_t buffer_capacity;
-  /**
-   * Interval of the time-based flush.
-   */
-  uint64_t flush_interval_ms;
-  /**
-   * Events per backend call; the size-based threshold.
-   */
-  size_t batch_size;
-  /**
-   * A `viz_flush_strategy` value.
-   */
-  uint32_t strategy;
-  /**
-   * A `viz_overflow_policy` value.
-   */
-  uint32_t overflow;
-  /**
-   * For the Block policy: longest wait, 0 for no limit (default 1000).
-   */
-  uint64_t block_timeout_ms;
-  /**
-   * Capacity of each producing thread's queue (64 bytes a slot).
-   */
-  size_t max_queue_length;
-  /**
-   * A `viz_wall_clock` value.
-   */
-  uint32_t wall_clock;
-  /**
-   * Longest the idle worker sleeps between polls.
-   */
-  uint64_t max_poll_interval_ms;
-  /**
-   * Batches queued per backend.
-   */
-  size_t destination_queue_batches;
-  /**
-   * Longest the worker waits on a full backend queue before dropping for it.
-   */
-  uint64_t destination_stall_timeout_ms;
-  /**
-   * Longest close waits for backends.
-   */
-  uint64_t shutdown_timeout_ms;
-  /**
-   * Attempts per failed batch, the first included.
-   */
-  uint32_t retry_max_attempts;
-  /**
-   * Wait before the first retry.
-   */
-  uint64_t retry_initial_backoff_ms;
-  /**
-   * Longest wait between retries.
-   */
-  uint64_t retry_max_backoff_ms;
-  /**
-   * Most events kept for retry per backend.
-   */
-  size_t retry_max_pending_events;
-  /**
-   * The byte budget: most bytes of events held at once (default 256 MiB).
-   */
-  uint64_t max_held_bytes;
-} viz_collector_config;
+typedef viz_event_list viz_events;
 
 #ifdef __cplusplus
 extern "C" {
@@ -770,6 +776,18 @@ viz_status viz_backend_register(const char *type_name,
 viz_status viz_backend_unregister(const char *type_name);
 
 /**
+ * Adds one event to a sink, from inside a host backend's `get_events` callback.
+ * The event is validated and copied, as by `viz_collector_collect`.
+ *
+ * Thread safety: only on the thread running the callback that got the sink.
+ *
+ * # Safety
+ * `sink` must be the sink passed to the running callback; `event` NULL or a valid
+ * `viz_event` whose pointers satisfy the contract of its kind.
+ */
+viz_status viz_event_sink_push(viz_event_sink *sink, const viz_event *event);
+
+/**
  * Creates and starts a collector from a JSON config:
  *
  * ```json
@@ -779,8 +797,9 @@ viz_status viz_backend_unregister(const char *type_name);
  * ```
  *
  * `collector` takes the fields of the Rust `CollectorConfig` (all optional);
- * unknown fields are errors. On success `*out` receives the handle; on failure
- * `*out` is left untouched and the message names what is wrong.
+ * unknown fields are errors; `"start": false` creates it unstarted. On success
+ * `*out` receives the handle; on failure `*out` is left untouched and the message
+ * names what is wrong.
  *
  * Thread safety: safe from any thread.
  *
@@ -793,9 +812,9 @@ viz_status viz_collector_new(const char *config_json,
 
 /**
  * Like `viz_collector_new`, with `n` storage handles as the first destinations
- * (numbered 0 to n-1 for `viz_get_events`; the config's `backends`, which may then
- * be omitted, follow). The collector delivers to the very instances behind the
- * handles, so reads through them see its events. It does not shut them down:
+ * (numbered 0 to n-1 for `viz_collector_get_events`; the config's `backends`, which
+ * may then be omitted, follow). The collector delivers to the very instances behind
+ * the handles, so reads through them see its events. It does not shut them down:
  * stopping flushes them, and they stay open for their handles.
  *
  * Thread safety: safe from any thread.
@@ -808,6 +827,22 @@ viz_status viz_collector_new_with_storage(const char *config_json,
                                           const viz_storage *const *storages,
                                           size_t n,
                                           viz_collector **out);
+
+/**
+ * Creates and starts a collector from typed settings (start from
+ * `viz_collector_config_default`) and `backends_len` connection strings (such as
+ * `"memory://"`). Errors name the bad field or backend.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `config` must be NULL or valid; `backends` NULL (with `backends_len` 0) or valid
+ * for `backends_len` NUL-terminated strings; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_collector_new_with(const viz_collector_config *config,
+                                  const char *const *backends,
+                                  size_t backends_len,
+                                  viz_collector **out);
 
 /**
  * Starts a collector created with `"start": false`. Events collected before are
@@ -845,7 +880,8 @@ viz_status viz_collector_stop(const viz_collector *collector, uint32_t timeout_m
 bool viz_collector_is_running(const viz_collector *collector);
 
 /**
- * Writes the number of events collected but not yet handed to the backends.
+ * Writes the number of events collected and not yet stored: queued, staged, and
+ * waiting in the slowest destination's queue.
  *
  * Thread safety: safe from any thread.
  *
@@ -872,8 +908,8 @@ viz_status viz_collector_close(viz_collector *collector, uint32_t timeout_ms);
 
 /**
  * Interns `tag` (NUL-terminated UTF-8, 1 to 1024 bytes) and writes its id to
- * `*out_id`, for `viz_collect_scalar_id`. Ids are valid for the life of the process
- * and across collectors. Call once per tag, outside the hot loop.
+ * `*out_id`, for `viz_collector_collect_scalar_id`. Ids are valid for the life of
+ * the process and across collectors. Call once per tag, outside the hot loop.
  *
  * Thread safety: safe from any thread.
  *
@@ -881,21 +917,51 @@ viz_status viz_collector_close(viz_collector *collector, uint32_t timeout_ms);
  * `collector` must be NULL or a live handle; `tag` NULL or NUL-terminated;
  * `out_id` NULL or valid for writing a `uint32_t`.
  */
-viz_status viz_tag_intern(const viz_collector *collector, const char *tag, uint32_t *out_id);
+viz_status viz_collector_tag_intern(const viz_collector *collector,
+                                    const char *tag,
+                                    uint32_t *out_id);
+
+/**
+ * Queues one event of any kind (see `viz_event`). An invalid event is rejected
+ * with a message naming the field; nothing is queued then.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `event` NULL or a valid `viz_event`
+ * whose pointers satisfy the contract of its kind.
+ */
+viz_status viz_collector_collect(const viz_collector *collector, const viz_event *event);
+
+/**
+ * Queues `len` events in order, stopping at the first that fails. `*accepted` (if
+ * not NULL) receives how many were queued; on failure the status and message are
+ * those of event number `*accepted`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `events` NULL (with `len` 0) or valid
+ * for `len` events; `accepted` NULL or valid for writing a `size_t`.
+ */
+viz_status viz_collector_collect_batch(const viz_collector *collector,
+                                       const viz_event *events,
+                                       size_t len,
+                                       size_t *accepted);
 
 /**
  * Queues a scalar under a tag given as a string (interned on each call; prefer
- * `viz_collect_scalar_id` in hot loops). The wall time is stamped now.
+ * `viz_collector_collect_scalar_id` in hot loops). The wall time is stamped now.
  *
  * Thread safety: safe from any thread.
  *
  * # Safety
  * `collector` must be NULL or a live handle; `tag` NULL or NUL-terminated.
  */
-viz_status viz_collect_scalar(const viz_collector *collector,
-                              const char *tag,
-                              int64_t step,
-                              double value);
+viz_status viz_collector_collect_scalar(const viz_collector *collector,
+                                        const char *tag,
+                                        int64_t step,
+                                        double value);
 
 /**
  * The hot path: queues a scalar under an interned tag id. Takes no lock,
@@ -907,10 +973,10 @@ viz_status viz_collect_scalar(const viz_collector *collector,
  * # Safety
  * `collector` must be NULL or a live handle.
  */
-viz_status viz_collect_scalar_id(const viz_collector *collector,
-                                 uint32_t tag_id,
-                                 int64_t step,
-                                 double value);
+viz_status viz_collector_collect_scalar_id(const viz_collector *collector,
+                                           uint32_t tag_id,
+                                           int64_t step,
+                                           double value);
 
 /**
  * Returns once every event collected before the call has reached every backend
@@ -922,7 +988,7 @@ viz_status viz_collect_scalar_id(const viz_collector *collector,
  * # Safety
  * `collector` must be NULL or a live handle.
  */
-viz_status viz_flush(const viz_collector *collector, uint32_t timeout_ms);
+viz_status viz_collector_flush(const viz_collector *collector, uint32_t timeout_ms);
 
 /**
  * Writes a snapshot of the collector's counters to `*out`.
@@ -950,6 +1016,93 @@ viz_status viz_collector_destination_stats(const viz_collector *collector,
                                            viz_destination_stats *out);
 
 /**
+ * Reads the events with `start_step <= step <= end_step` from the collector's
+ * backend number `backend_index` (0-based, in config order), in stored order.
+ * Events still queued are not included: call `viz_collector_flush` first.
+ * Write-only backends answer `VIZ_STATUS_UNSUPPORTED`. On success `*out` receives a
+ * list to free with `viz_event_list_free`.
+ *
+ * Thread safety: safe from any thread except the queried backend's own callbacks.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_collector_get_events(const viz_collector *collector,
+                                    size_t backend_index,
+                                    int64_t start_step,
+                                    int64_t end_step,
+                                    viz_event_list **out);
+
+/**
+ * Deprecated alias of `viz_collector_tag_intern`, kept for ABI version 4 only.
+ *
+ * # Safety
+ * As `viz_collector_tag_intern`.
+ */
+viz_status viz_tag_intern(const viz_collector *collector, const char *tag, uint32_t *out_id);
+
+/**
+ * Deprecated alias of `viz_collector_collect`, kept for ABI version 4 only.
+ *
+ * # Safety
+ * As `viz_collector_collect`.
+ */
+viz_status viz_collect(const viz_collector *collector, const viz_event *event);
+
+/**
+ * Deprecated alias of `viz_collector_collect_batch`, kept for ABI version 4 only.
+ *
+ * # Safety
+ * As `viz_collector_collect_batch`.
+ */
+viz_status viz_collect_batch(const viz_collector *collector,
+                             const viz_event *events,
+                             size_t len,
+                             size_t *accepted);
+
+/**
+ * Deprecated alias of `viz_collector_collect_scalar`, kept for ABI version 4 only.
+ *
+ * # Safety
+ * As `viz_collector_collect_scalar`.
+ */
+viz_status viz_collect_scalar(const viz_collector *collector,
+                              const char *tag,
+                              int64_t step,
+                              double value);
+
+/**
+ * Deprecated alias of `viz_collector_collect_scalar_id`, kept for ABI version 4 only.
+ *
+ * # Safety
+ * As `viz_collector_collect_scalar_id`.
+ */
+viz_status viz_collect_scalar_id(const viz_collector *collector,
+                                 uint32_t tag_id,
+                                 int64_t step,
+                                 double value);
+
+/**
+ * Deprecated alias of `viz_collector_flush`, kept for ABI version 4 only.
+ *
+ * # Safety
+ * As `viz_collector_flush`.
+ */
+viz_status viz_flush(const viz_collector *collector, uint32_t timeout_ms);
+
+/**
+ * Deprecated alias of `viz_collector_get_events`, kept for ABI version 4 only.
+ *
+ * # Safety
+ * As `viz_collector_get_events`.
+ */
+viz_status viz_get_events(const viz_collector *collector,
+                          size_t backend_index,
+                          int64_t start_step,
+                          int64_t end_step,
+                          viz_event_list **out);
+
+/**
  * Fills `*out` with the default collector settings.
  *
  * Thread safety: safe from any thread.
@@ -958,21 +1111,6 @@ viz_status viz_collector_destination_stats(const viz_collector *collector,
  * `out` must be NULL or valid for writing a `viz_collector_config`.
  */
 viz_status viz_collector_config_default(viz_collector_config *out);
-
-/**
- * Creates and starts a collector from typed settings and `backends_len` connection
- * strings (such as `"memory://"`). Errors name the bad field or backend.
- *
- * Thread safety: safe from any thread.
- *
- * # Safety
- * `config` must be NULL or valid; `backends` NULL (with `backends_len` 0) or valid
- * for `backends_len` NUL-terminated strings; `out` NULL or valid for writing a pointer.
- */
-viz_status viz_collector_new_with(const viz_collector_config *config,
-                                  const char *const *backends,
-                                  size_t backends_len,
-                                  viz_collector **out);
 
 /**
  * Copies the calling thread's last error message into `buf` (at most `len - 1`
@@ -988,93 +1126,59 @@ viz_status viz_collector_new_with(const viz_collector_config *config,
 size_t viz_last_error_message(char *buf, size_t len);
 
 /**
- * Queues one event of any kind (see `viz_event`). Invalid events are rejected with
- * a message naming the field; nothing is queued then.
+ * Number of events in a list (0 for NULL).
  *
- * Thread safety: safe from any thread.
+ * Thread safety: lists are immutable; any thread may read one.
  *
  * # Safety
- * `collector` must be NULL or a live handle; `event` NULL or a valid `viz_event`
- * whose pointers satisfy the contract of its kind.
+ * `list` must be NULL or a live list.
  */
-viz_status viz_collect(const viz_collector *collector, const viz_event *event);
+size_t viz_event_list_len(const viz_event_list *list);
 
 /**
- * Queues `len` events in order, stopping at the first that fails. `*accepted` (if
- * not NULL) receives how many were queued; on failure the status and message are
- * those of event number `*accepted`.
+ * Event number `index` of a list, or NULL if `list` is NULL or `index` is out of
+ * range. The event and every pointer in it stay valid until `viz_event_list_free`.
  *
- * Thread safety: safe from any thread.
+ * Thread safety: lists are immutable; any thread may read one.
  *
  * # Safety
- * `collector` must be NULL or a live handle; `events` NULL (with `len` 0) or valid
- * for `len` events; `accepted` NULL or valid for writing a `size_t`.
+ * `list` must be NULL or a live list.
  */
-viz_status viz_collect_batch(const viz_collector *collector,
-                             const viz_event *events,
-                             size_t len,
-                             size_t *accepted);
+const viz_event *viz_event_list_get(const viz_event_list *list, size_t index);
 
 /**
- * Reads the events with `start_step <= step <= end_step` from the collector's
- * backend number `backend_index` (0-based, in config order), in stored order.
- * Events still queued are not included: call `viz_flush` first. Write-only backends
- * answer `VIZ_STATUS_UNSUPPORTED`. On success `*out` receives a handle to free with
- * `viz_events_free`.
+ * Frees a list. NULL is ignored.
  *
- * Thread safety: safe from any thread except the queried backend's own callbacks.
+ * Thread safety: must not race any other use of the same list.
  *
  * # Safety
- * `collector` must be NULL or a live handle; `out` NULL or valid for writing a pointer.
+ * `list` must be NULL or a live list, not used afterwards.
  */
-viz_status viz_get_events(const viz_collector *collector,
-                          size_t backend_index,
-                          int64_t start_step,
-                          int64_t end_step,
-                          viz_events **out);
+void viz_event_list_free(viz_event_list *list);
 
 /**
- * Number of events in a result (0 for NULL).
- *
- * Thread safety: results are immutable; any thread may read one.
+ * Deprecated alias of `viz_event_list_len`, kept for ABI version 4 only.
  *
  * # Safety
- * `events` must be NULL or a live result handle.
+ * As `viz_event_list_len`.
  */
 size_t viz_events_len(const viz_events *events);
 
 /**
- * Event number `index` of a result, or NULL if `events` is NULL or `index` is out of
- * range. The event and every pointer in it stay valid until `viz_events_free`.
- *
- * Thread safety: results are immutable; any thread may read one.
+ * Deprecated alias of `viz_event_list_get`, kept for ABI version 4 only.
  *
  * # Safety
- * `events` must be NULL or a live result handle.
+ * As `viz_event_list_get`.
  */
 const viz_event *viz_events_get(const viz_events *events, size_t index);
 
 /**
- * Frees a result from `viz_get_events`. NULL is ignored.
- *
- * Thread safety: must not race any other use of the same result.
+ * Deprecated alias of `viz_event_list_free`, kept for ABI version 4 only.
  *
  * # Safety
- * `events` must be NULL or a live result handle, not used afterwards.
+ * As `viz_event_list_free`.
  */
 void viz_events_free(viz_events *events);
-
-/**
- * Adds one event to a sink, from inside a host backend's `get_events` callback.
- * The event is validated and copied, as by `viz_collect`.
- *
- * Thread safety: only on the thread running the callback that got the sink.
- *
- * # Safety
- * `sink` must be the sink passed to the running callback; `event` NULL or a valid
- * `viz_event` whose pointers satisfy the contract of its kind.
- */
-viz_status viz_event_sink_push(viz_event_sink *sink, const viz_event *event);
 
 /**
  * Opens a backend instance through the factory: of `backend_type` if not NULL,
@@ -1107,7 +1211,7 @@ viz_status viz_storage_store(const viz_storage *storage, const viz_event *events
 
 /**
  * Reads the stored events with `start_step <= step <= end_step`, in stored order,
- * into a result handle for `viz_events_len`/`viz_events_get`/`viz_events_free`.
+ * into a list for `viz_event_list_len`/`viz_event_list_get`/`viz_event_list_free`.
  * Write-only backends answer `VIZ_STATUS_UNSUPPORTED`.
  *
  * Thread safety: safe from any thread.
@@ -1118,7 +1222,7 @@ viz_status viz_storage_store(const viz_storage *storage, const viz_event *events
 viz_status viz_storage_get_events(const viz_storage *storage,
                                   int64_t start_step,
                                   int64_t end_step,
-                                  viz_events **out);
+                                  viz_event_list **out);
 
 /**
  * Makes everything stored so far durable, as far as the backend goes.

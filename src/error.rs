@@ -154,3 +154,15 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "non-string panic payload".to_owned()
     }
 }
+
+/// Writes a warning to standard error, but only when the host asked for it with the
+/// environment variable `VIZ_WARNINGS=stderr`: a library must not write to a
+/// program's terminal on its own. Every warning also reaches the collector's error
+/// callback, `last_error` and the destination's `warnings` count.
+pub(crate) fn warn_on_stderr(message: impl fmt::Display) {
+    static ON: std::sync::LazyLock<bool> =
+        std::sync::LazyLock::new(|| std::env::var("VIZ_WARNINGS").is_ok_and(|v| v == "stderr"));
+    if *ON {
+        eprintln!("viz: warning: {message}");
+    }
+}

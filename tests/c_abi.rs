@@ -247,7 +247,9 @@ fn the_cdylib_exports_only_viz_symbols() {
         .filter_map(|l| l.split_whitespace().nth(2).map(str::to_owned))
         .collect();
     assert!(
-        symbols.iter().any(|s| s == "viz_collect_scalar_id"),
+        symbols
+            .iter()
+            .any(|s| s == "viz_collector_collect_scalar_id"),
         "{symbols:?}"
     );
     let foreign: Vec<&String> = symbols.iter().filter(|s| !s.starts_with("viz_")).collect();

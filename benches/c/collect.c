@@ -1,4 +1,4 @@
-/* viz_collect_scalar_id called from C through libviz.so: per-call latency (rdtsc)
+/* viz_collector_collect_scalar_id called from C through libviz.so: per-call latency (rdtsc)
  * and the untimed mean, with no consumer (Manual strategy, staging of 1) as in the
  * Rust bench's `ffi` section. Run: bash benches/c/run.sh */
 #define _POSIX_C_SOURCE 200809L
@@ -41,22 +41,22 @@ int main(void) {
         for (int timed = 1; timed >= 0; timed--) {
             viz_collector *c = NULL;
             uint32_t tag = 0;
-            if (viz_collector_new(config, &c) != VIZ_STATUS_OK || viz_tag_intern(c, "bench/c", &tag) != VIZ_STATUS_OK) {
+            if (viz_collector_new(config, &c) != VIZ_STATUS_OK || viz_collector_tag_intern(c, "bench/c", &tag) != VIZ_STATUS_OK) {
                 fprintf(stderr, "setup failed\n");
                 return 1;
             }
-            viz_collect_scalar_id(c, tag, -2, 0.5);
+            viz_collector_collect_scalar_id(c, tag, -2, 0.5);
             nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
-            viz_collect_scalar_id(c, tag, -1, 0.5);
+            viz_collector_collect_scalar_id(c, tag, -1, 0.5);
             double start = now_ns();
             for (int64_t step = 0; step < PER_ROUND; step++) {
                 if (timed) {
                     unsigned long long a = __rdtsc();
-                    viz_status s = viz_collect_scalar_id(c, tag, step, 0.5);
+                    viz_status s = viz_collector_collect_scalar_id(c, tag, step, 0.5);
                     unsigned long long b = __rdtsc();
                     if (s != VIZ_STATUS_OK) return 1;
                     if (round > 0) samples[n++] = (double)(b - a) / ticks_per_ns;
-                } else if (viz_collect_scalar_id(c, tag, step, 0.5) != VIZ_STATUS_OK) {
+                } else if (viz_collector_collect_scalar_id(c, tag, step, 0.5) != VIZ_STATUS_OK) {
                     return 1;
                 }
             }
@@ -73,7 +73,7 @@ int main(void) {
     qsort(means, ROUNDS, sizeof means[0], cmp);
     qsort(timer, 1000000, sizeof timer[0], cmp);
     printf("timer alone:                   p50 %.0f ns  p99 %.0f ns\n", timer[500000], timer[990000]);
-    printf("viz_collect_scalar_id from C:  p50 %.0f ns  p99 %.0f ns  p99.9 %.0f ns  (n=%zu)\n", samples[n / 2],
+    printf("viz_collector_collect_scalar_id from C:  p50 %.0f ns  p99 %.0f ns  p99.9 %.0f ns  (n=%zu)\n", samples[n / 2],
            samples[n * 99 / 100], samples[n * 999 / 1000], n);
     printf("untimed tight-loop mean:       %.1f ns per call (median of %d rounds)\n", means[ROUNDS / 2], ROUNDS);
     return 0;

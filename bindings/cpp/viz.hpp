@@ -100,29 +100,29 @@ template <typename T> struct Tensor {
 /// Events read back; valid while this object lives. Move-only.
 class Events {
 public:
-    explicit Events(viz_events *handle) noexcept : handle_(handle) {}
+    explicit Events(viz_event_list *handle) noexcept : handle_(handle) {}
     Events(Events &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
     Events &operator=(Events &&other) noexcept {
         if (this != &other) {
-            viz_events_free(handle_);
+            viz_event_list_free(handle_);
             handle_ = std::exchange(other.handle_, nullptr);
         }
         return *this;
     }
     Events(const Events &) = delete;
     Events &operator=(const Events &) = delete;
-    ~Events() { viz_events_free(handle_); }
+    ~Events() { viz_event_list_free(handle_); }
 
-    size_t size() const noexcept { return viz_events_len(handle_); }
+    size_t size() const noexcept { return viz_event_list_len(handle_); }
     /// Event `i` (bounds-checked: std::out_of_range).
     const viz_event &operator[](size_t i) const {
-        const viz_event *e = viz_events_get(handle_, i);
+        const viz_event *e = viz_event_list_get(handle_, i);
         if (e == nullptr) throw std::out_of_range("viz::Events index " + std::to_string(i));
         return *e;
     }
 
 private:
-    viz_events *handle_;
+    viz_event_list *handle_;
 };
 
 /// One storage backend instance (viz_storage): use it directly, or lend it to
@@ -149,7 +149,7 @@ public:
         detail::check(viz_storage_store(handle_, events.data(), events.size()));
     }
     Events get_events(int64_t start_step, int64_t end_step) const {
-        viz_events *out = nullptr;
+        viz_event_list *out = nullptr;
         detail::check(viz_storage_get_events(handle_, start_step, end_step, &out));
         return Events(out);
     }
@@ -214,17 +214,17 @@ public:
     /// The process-wide id of a tag, for the hot path.
     uint32_t intern(const std::string &tag) const {
         uint32_t id = 0;
-        detail::check(viz_tag_intern(live(), tag.c_str(), &id));
+        detail::check(viz_collector_tag_intern(live(), tag.c_str(), &id));
         return id;
     }
 
     /// The hot path: a scalar under an interned tag.
     void collect(uint32_t tag_id, int64_t step, double value) const {
-        viz_status s = viz_collect_scalar_id(handle_, tag_id, step, value);
+        viz_status s = viz_collector_collect_scalar_id(handle_, tag_id, step, value);
         if (s != VIZ_STATUS_OK) detail::check(s);
     }
     void collect(const std::string &tag, int64_t step, double value) const {
-        detail::check(viz_collect_scalar(live(), tag.c_str(), step, value));
+        detail::check(viz_collector_collect_scalar(live(), tag.c_str(), step, value));
     }
     void collect(const std::string &tag, int64_t step, const std::string &text) const {
         viz_event e = detail::event(VIZ_EVENT_KIND_TEXT, tag, step);
@@ -270,9 +270,9 @@ public:
         collect(e);
     }
     /// Any event, as a filled viz_event.
-    void collect(const viz_event &e) const { detail::check(viz_collect(live(), &e)); }
+    void collect(const viz_event &e) const { detail::check(viz_collector_collect(live(), &e)); }
 
-    void flush(uint32_t timeout_ms = 10000) const { detail::check(viz_flush(live(), timeout_ms)); }
+    void flush(uint32_t timeout_ms = 10000) const { detail::check(viz_collector_flush(live(), timeout_ms)); }
     viz_stats stats() const {
         viz_stats s{};
         detail::check(viz_collector_stats(live(), &s));
@@ -285,8 +285,8 @@ public:
         return d;
     }
     Events get_events(size_t backend, int64_t start_step, int64_t end_step) const {
-        viz_events *out = nullptr;
-        detail::check(viz_get_events(live(), backend, start_step, end_step, &out));
+        viz_event_list *out = nullptr;
+        detail::check(viz_collector_get_events(live(), backend, start_step, end_step, &out));
         return Events(out);
     }
 

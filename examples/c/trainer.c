@@ -37,18 +37,18 @@ int main(int argc, char **argv) {
 
     /* Intern tags once, outside the loop: the hot path then passes an integer. */
     uint32_t loss, accuracy, lr;
-    check(viz_tag_intern(collector, "train/loss", &loss), "viz_tag_intern");
-    check(viz_tag_intern(collector, "train/accuracy", &accuracy), "viz_tag_intern");
-    check(viz_tag_intern(collector, "train/learning_rate", &lr), "viz_tag_intern");
+    check(viz_collector_tag_intern(collector, "train/loss", &loss), "viz_collector_tag_intern");
+    check(viz_collector_tag_intern(collector, "train/accuracy", &accuracy), "viz_collector_tag_intern");
+    check(viz_collector_tag_intern(collector, "train/learning_rate", &lr), "viz_collector_tag_intern");
 
     double weights[256];
     long events = 0;
     double start = now();
     for (long step = 0; step < steps; step++) {
         double t = (double)step / (double)steps;
-        check(viz_collect_scalar_id(collector, loss, step, 2.5 * exp(-4.0 * t) + 0.05), "collect loss");
-        check(viz_collect_scalar_id(collector, accuracy, step, 1.0 - 0.9 * exp(-5.0 * t)), "collect accuracy");
-        check(viz_collect_scalar_id(collector, lr, step, 1e-3 * (1.0 - t)), "collect lr");
+        check(viz_collector_collect_scalar_id(collector, loss, step, 2.5 * exp(-4.0 * t) + 0.05), "collect loss");
+        check(viz_collector_collect_scalar_id(collector, accuracy, step, 1.0 - 0.9 * exp(-5.0 * t)), "collect accuracy");
+        check(viz_collector_collect_scalar_id(collector, lr, step, 1e-3 * (1.0 - t)), "collect lr");
         events += 3;
         if (step % 1000 == 0) {
             for (int i = 0; i < 256; i++) weights[i] = sin((double)(i + step)) * (1.0 - t);
@@ -60,12 +60,12 @@ int main(int argc, char **argv) {
             histogram.values = weights;
             histogram.values_len = 256;
             histogram.bins = 30;
-            check(viz_collect(collector, &histogram), "collect histogram");
+            check(viz_collector_collect(collector, &histogram), "collect histogram");
             events += 1;
         }
     }
     double loop = now() - start;
-    check(viz_flush(collector, 60000), "viz_flush");
+    check(viz_collector_flush(collector, 60000), "viz_collector_flush");
     double total = now() - start;
 
     viz_stats stats;

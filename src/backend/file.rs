@@ -18,7 +18,8 @@
 //! segment. Opening the log finds such a tail (or damaged records at the end),
 //! truncates the segment to its last intact record and reports the bytes dropped:
 //! through [`StorageBackend::take_warnings`] (the collector passes them to its error
-//! callback and `last_error`), [`FileLogBackend::recoveries`], and standard error.
+//! callback and `last_error`), [`FileLogBackend::recoveries`], and standard error when
+//! the host sets `VIZ_WARNINGS=stderr`.
 //!
 //! One writer per directory: a second one, in this process or another, is refused
 //! (an advisory `flock` on `<dir>/LOCK`). Any number of [`LogReader`]s may read
@@ -181,7 +182,7 @@ impl FileLogBackend {
     }
 
     fn warn(&self, error: VizError) {
-        eprintln!("viz: warning: {error}");
+        crate::error::warn_on_stderr(&error);
         self.warnings.lock().push(error);
     }
 

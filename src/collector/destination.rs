@@ -116,7 +116,7 @@ impl Destination {
         let (tx, rx) = crossbeam_channel::bounded(queue_batches);
         let counters = Arc::new(DestinationCounters::default());
         let handle = DestinationHandle {
-            c_name: Arc::new(crate::ffi::event::c_string(&name)),
+            c_name: Arc::new(crate::ffi::c_string(&name)),
             name: name.clone(),
             route,
             tx,

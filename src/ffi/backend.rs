@@ -10,9 +10,8 @@ use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::boundary::{Failure, c_str, guard};
-use super::event::{c_string, views_of, viz_event};
-use super::query::{read_through, viz_event_sink};
+use super::boundary::{Failure, Handle, c_str, c_str_lossy, c_string, guard, read_in};
+use super::event::{to_event, views_of, viz_event};
 use super::status::viz_status;
 use crate::backend::StorageBackend;
 use crate::config::StorageConfiguration;
@@ -41,7 +40,7 @@ use crate::tag::TagId;
 /// or one type listed twice) run on different threads: any state they share (such
 /// as the registration's `userdata` when `init` leaves `*instance` alone) needs
 /// synchronising. No viz lock is held during a
-/// callback: it may call back into viz, except `viz_flush` and `viz_collector_close`
+/// callback: it may call back into viz, except `viz_collector_flush` and `viz_collector_close`
 /// on the collector it serves (refused with `VIZ_STATUS_UNSUPPORTED`).
 /// Callbacks must not unwind (no C++ exceptions or longjmp out of them).
 #[repr(C)]
@@ -147,13 +146,8 @@ thread_local! {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn viz_backend_set_error(message: *const c_char) -> viz_status {
     guard("viz_backend_set_error", || {
-        if message.is_null() {
-            return Err(Failure::null("message"));
-        }
-        // SAFETY: non-NULL and NUL-terminated, per the header.
-        let text = unsafe { std::ffi::CStr::from_ptr(message) }
-            .to_string_lossy()
-            .into_owned();
+        // SAFETY: NULL or NUL-terminated, per the header.
+        let text = unsafe { c_str_lossy(message, "message") }?;
         let _ = HOST_MESSAGE.try_with(|m| *m.borrow_mut() = Some(text));
         Ok(())
     })
@@ -226,7 +220,7 @@ impl Drop for HostBackend {
     fn drop(&mut self) {
         if self.initialized {
             if let Err(e) = StorageBackend::shutdown(self) {
-                eprintln!("viz: warning: {e}");
+                crate::error::warn_on_stderr(e);
             }
         }
     }
@@ -362,7 +356,7 @@ pub unsafe extern "C" fn viz_backend_register(
     guard("viz_backend_register", || {
         // SAFETY: per the header's contract.
         let name = unsafe { c_str(type_name, "type_name") }?.to_owned();
-        let vtable = *unsafe { vtable.as_ref() }.ok_or_else(|| Failure::null("vtable"))?;
+        let vtable = *unsafe { read_in(vtable, "vtable") }?;
         if vtable.init.is_none() {
             return Err(Failure::null("vtable->init"));
         }
@@ -419,4 +413,47 @@ pub unsafe extern "C" fn viz_backend_unregister(type_name: *const c_char) -> viz
             .into())
         }
     })
+}
+
+/// Where a host backend's `get_events` callback puts the events it read. Opaque;
+/// valid only during that callback.
+pub struct viz_event_sink {
+    _private: [u8; 0],
+}
+
+impl Handle for viz_event_sink {
+    type Rust = Vec<Event>;
+}
+
+/// Adds one event to a sink, from inside a host backend's `get_events` callback.
+/// The event is validated and copied, as by `viz_collector_collect`.
+///
+/// Thread safety: only on the thread running the callback that got the sink.
+///
+/// # Safety
+/// `sink` must be the sink passed to the running callback; `event` NULL or a valid
+/// `viz_event` whose pointers satisfy the contract of its kind.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_event_sink_push(
+    sink: *mut viz_event_sink,
+    event: *const viz_event,
+) -> viz_status {
+    guard("viz_event_sink_push", || {
+        // SAFETY: per the header's contract the sink is live and ours alone here.
+        let events = unsafe { viz_event_sink::borrow_mut(sink, "sink") }?;
+        let e = unsafe { read_in(event, "event") }?;
+        let mut event = unsafe { to_event(e) }?;
+        if event.wall_time.is_none() {
+            event.wall_time = Some(0.0);
+        }
+        events.push(event);
+        Ok(())
+    })
+}
+
+/// Runs a host `get_events` callback with a fresh sink and returns what it pushed.
+pub(crate) fn read_through(call: impl FnOnce(*mut viz_event_sink) -> u32) -> (u32, Vec<Event>) {
+    let mut events: Vec<Event> = Vec::new();
+    let status = call((&mut events as *mut Vec<Event>).cast());
+    (status, events)
 }

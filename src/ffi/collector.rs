@@ -1,14 +1,20 @@
-//! Collector handles: create from a JSON config, collect scalars, flush, read
-//! statistics, close.
+//! `viz_collector`: every function on a collector handle. Create it from a JSON spec
+//! or typed settings, collect (the hot path is `viz_collector_collect_scalar_id`),
+//! flush, read statistics and stored events, stop and close.
 
 use std::ffi::c_char;
 use std::time::Duration;
 
-use super::boundary::{Failure, Handle, c_str, guard, write_out};
+use super::boundary::{Failure, Handle, c_str, check_out, guard, read_in, slice, write_out};
+use super::config::viz_collector_config;
+use super::event::{batch, to_event, viz_event};
+use super::event_list::{EventList, viz_event_list};
+use super::stats::{viz_destination_stats, viz_stats};
 use super::status::viz_status;
 use super::storage::{lend, viz_storage};
 use crate::backend::shared::SharedBackend;
 use crate::collector::{Collector, CollectorSpec};
+use crate::config::CollectorConfig;
 use crate::error::VizError;
 use crate::tag::{Tag, TagId};
 
@@ -25,79 +31,8 @@ impl Handle for viz_collector {
     type Rust = Collector;
 }
 
-/// A snapshot of a collector's counters (see `viz_collector_stats`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct viz_stats {
-    /// Events accepted so far.
-    pub collected: u64,
-    /// Events waiting in the producer queues.
-    pub queued: u64,
-    /// Events the worker holds for the flush strategy.
-    pub staged: u64,
-    /// Largest queue length seen.
-    pub peak_queue_len: u64,
-    /// Events dropped under the drop-oldest policy.
-    pub dropped_oldest: u64,
-    /// Events dropped under the drop-newest policy.
-    pub dropped_newest: u64,
-    /// Events dropped after a blocked collect reached its timeout.
-    pub dropped_block_timeout: u64,
-    /// Critical events displaced by drop-oldest and saved.
-    pub rescued_critical: u64,
-    /// Events another thread collected during close that could not be delivered.
-    pub lost_at_stop: u64,
-    /// Events accepted by backends, summed over destinations.
-    pub written: u64,
-    /// Failed backend calls, summed over destinations.
-    pub failed_batches: u64,
-    /// Batches handed to destinations.
-    pub deliveries: u64,
-    /// Flush cycles.
-    pub flushes: u64,
-    /// Producer lanes (one per thread that has collected, plus a shared one).
-    pub producer_lanes: u64,
-    /// Events handed to destinations and not yet stored or dropped there, summed
-    /// over destinations.
-    pub destination_queued: u64,
-    /// Events destinations lost (full queue past the stall timeout, retries run
-    /// out, a panic), summed over destinations.
-    pub destination_dropped: u64,
-    /// Bytes of events the collector holds now, against `max_held_bytes`.
-    pub held_bytes: u64,
-    /// Destinations; read each with `viz_collector_destination_stats`.
-    pub destinations: u64,
-}
-
-/// One destination's counters (see `viz_collector_destination_stats`). With the
-/// collector's own, they account for every event: each destination's `written`
-/// plus `dropped` plus `queued` is what was delivered to it.
-#[repr(C)]
-#[derive(Clone, Copy, Debug)]
-pub struct viz_destination_stats {
-    /// `<type>#<index>`, such as `"file#1"`: NUL-terminated, valid until the
-    /// collector is closed.
-    pub name: *const c_char,
-    /// Events the backend accepted.
-    pub written: u64,
-    /// Events this destination lost: its queue stayed full, retries ran out, or
-    /// it panicked.
-    pub dropped: u64,
-    /// Retry attempts made.
-    pub retries: u64,
-    /// Backend calls that failed (each retry counts).
-    pub failed_batches: u64,
-    /// Successful backend flushes.
-    pub flushes: u64,
-    /// Problems the backend worked around and reported (such as a recovered tail).
-    pub warnings: u64,
-    /// Events handed to it and not yet stored or dropped.
-    pub queued_events: u64,
-    /// Their bytes.
-    pub queued_bytes: u64,
-    /// Whether the backend panicked; it receives nothing more.
-    pub panicked: bool,
-}
+/// How long `viz_collector_get_events` waits for the backend to answer.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A collector from a JSON spec, with lent storage instances as its first
 /// destinations; the JSON's `backends` may then be omitted.
@@ -133,8 +68,9 @@ fn build(json: &str, storages: Vec<SharedBackend>) -> Result<Collector, VizError
 /// ```
 ///
 /// `collector` takes the fields of the Rust `CollectorConfig` (all optional);
-/// unknown fields are errors. On success `*out` receives the handle; on failure
-/// `*out` is left untouched and the message names what is wrong.
+/// unknown fields are errors; `"start": false` creates it unstarted. On success
+/// `*out` receives the handle; on failure `*out` is left untouched and the message
+/// names what is wrong.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -147,21 +83,16 @@ pub unsafe extern "C" fn viz_collector_new(
     out: *mut *mut viz_collector,
 ) -> viz_status {
     guard("viz_collector_new", || {
-        // SAFETY: the host passes a NUL-terminated string, per the header.
+        // SAFETY: the host passes a NUL-terminated string and an out-pointer.
         let json = unsafe { c_str(config_json, "config_json") }?;
-        if out.is_null() {
-            return Err(Failure::null("out"));
-        }
-        let collector = build(json, Vec::new())?;
-        // SAFETY: `out` is non-NULL and writable, per the header.
-        unsafe { write_out(out, viz_collector::into_raw(Box::new(collector)), "out") }
+        unsafe { viz_collector::create(out, || Ok(build(json, Vec::new())?)) }
     })
 }
 
 /// Like `viz_collector_new`, with `n` storage handles as the first destinations
-/// (numbered 0 to n-1 for `viz_get_events`; the config's `backends`, which may then
-/// be omitted, follow). The collector delivers to the very instances behind the
-/// handles, so reads through them see its events. It does not shut them down:
+/// (numbered 0 to n-1 for `viz_collector_get_events`; the config's `backends`, which
+/// may then be omitted, follow). The collector delivers to the very instances behind
+/// the handles, so reads through them see its events. It does not shut them down:
 /// stopping flushes them, and they stay open for their handles.
 ///
 /// Thread safety: safe from any thread.
@@ -177,16 +108,43 @@ pub unsafe extern "C" fn viz_collector_new_with_storage(
     out: *mut *mut viz_collector,
 ) -> viz_status {
     guard("viz_collector_new_with_storage", || {
-        // SAFETY: the host passes a NUL-terminated string, per the header.
-        let json = unsafe { c_str(config_json, "config_json") }?;
-        if out.is_null() {
-            return Err(Failure::null("out"));
-        }
         // SAFETY: per the header's contract.
+        let json = unsafe { c_str(config_json, "config_json") }?;
+        check_out(out, "out")?;
         let lent = unsafe { lend(storages, n) }?;
-        let collector = build(json, lent)?;
-        // SAFETY: `out` is non-NULL and writable, per the header.
-        unsafe { write_out(out, viz_collector::into_raw(Box::new(collector)), "out") }
+        unsafe { viz_collector::create(out, || Ok(build(json, lent)?)) }
+    })
+}
+
+/// Creates and starts a collector from typed settings (start from
+/// `viz_collector_config_default`) and `backends_len` connection strings (such as
+/// `"memory://"`). Errors name the bad field or backend.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `config` must be NULL or valid; `backends` NULL (with `backends_len` 0) or valid
+/// for `backends_len` NUL-terminated strings; `out` NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_new_with(
+    config: *const viz_collector_config,
+    backends: *const *const c_char,
+    backends_len: usize,
+    out: *mut *mut viz_collector,
+) -> viz_status {
+    guard("viz_collector_new_with", || {
+        // SAFETY: per the header's contract.
+        let config = CollectorConfig::try_from(unsafe { read_in(config, "config") }?)?;
+        check_out(out, "out")?;
+        let urls = unsafe { slice(backends, backends_len, "backends") }?;
+        let mut builder = Collector::builder().config(config);
+        for (i, &url) in urls.iter().enumerate() {
+            // SAFETY: each entry NULL or NUL-terminated, per the header.
+            let url = unsafe { c_str(url, "connection string") }
+                .map_err(|f| f.context(format_args!("backends[{i}]")))?;
+            builder = builder.backend_url(url);
+        }
+        unsafe { viz_collector::create(out, || Ok(builder.build_and_start()?)) }
     })
 }
 
@@ -236,16 +194,14 @@ pub unsafe extern "C" fn viz_collector_stop(
 /// `collector` must be NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn viz_collector_is_running(collector: *const viz_collector) -> bool {
-    let mut running = false;
     guard("viz_collector_is_running", || {
         // SAFETY: handle as promised by the header.
-        running = unsafe { viz_collector::borrow(collector, "collector") }?.is_running();
-        Ok(())
-    });
-    running
+        Ok(unsafe { viz_collector::borrow(collector, "collector") }?.is_running())
+    })
 }
 
-/// Writes the number of events collected but not yet handed to the backends.
+/// Writes the number of events collected and not yet stored: queued, staged, and
+/// waiting in the slowest destination's queue.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -287,14 +243,13 @@ pub unsafe extern "C" fn viz_collector_close(
             .refuse_on_delivery_thread("close the collector")?;
         // SAFETY: as above; consumed here.
         let collector = unsafe { viz_collector::take(collector, "collector") }?;
-        collector.stop(Duration::from_millis(timeout_ms.into()))?;
-        Ok(())
+        Ok(collector.stop(Duration::from_millis(timeout_ms.into()))?)
     })
 }
 
 /// Interns `tag` (NUL-terminated UTF-8, 1 to 1024 bytes) and writes its id to
-/// `*out_id`, for `viz_collect_scalar_id`. Ids are valid for the life of the process
-/// and across collectors. Call once per tag, outside the hot loop.
+/// `*out_id`, for `viz_collector_collect_scalar_id`. Ids are valid for the life of
+/// the process and across collectors. Call once per tag, outside the hot loop.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -302,35 +257,90 @@ pub unsafe extern "C" fn viz_collector_close(
 /// `collector` must be NULL or a live handle; `tag` NULL or NUL-terminated;
 /// `out_id` NULL or valid for writing a `uint32_t`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn viz_tag_intern(
+pub unsafe extern "C" fn viz_collector_tag_intern(
     collector: *const viz_collector,
     tag: *const c_char,
     out_id: *mut u32,
 ) -> viz_status {
-    guard("viz_tag_intern", || {
-        // SAFETY: handle and string as promised by the header.
-        let _ = unsafe { viz_collector::borrow(collector, "collector") }?;
-        let tag = Tag::new(unsafe { c_str(tag, "tag") }?)?;
-        // SAFETY: `out_id` writable if non-NULL, per the header.
-        unsafe { write_out(out_id, tag.id().as_u32(), "out_id") }
+    guard("viz_collector_tag_intern", || {
+        // SAFETY: handle, string and out-pointer as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let id = c.intern(unsafe { c_str(tag, "tag") }?)?;
+        unsafe { write_out(out_id, id.as_u32(), "out_id") }
+    })
+}
+
+/// Queues one event of any kind (see `viz_event`). An invalid event is rejected
+/// with a message naming the field; nothing is queued then.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `event` NULL or a valid `viz_event`
+/// whose pointers satisfy the contract of its kind.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_collect(
+    collector: *const viz_collector,
+    event: *const viz_event,
+) -> viz_status {
+    guard("viz_collector_collect", || {
+        // SAFETY: per the header's contract.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let e = unsafe { read_in(event, "event") }?;
+        Ok(c.collect(unsafe { to_event(e) }?)?)
+    })
+}
+
+/// Queues `len` events in order, stopping at the first that fails. `*accepted` (if
+/// not NULL) receives how many were queued; on failure the status and message are
+/// those of event number `*accepted`.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `events` NULL (with `len` 0) or valid
+/// for `len` events; `accepted` NULL or valid for writing a `size_t`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_collect_batch(
+    collector: *const viz_collector,
+    events: *const viz_event,
+    len: usize,
+    accepted: *mut usize,
+) -> viz_status {
+    guard("viz_collector_collect_batch", || {
+        // SAFETY: per the header's contract.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let events = unsafe { batch(events, len) }?;
+        let mut done = 0usize;
+        let result = events.iter().try_for_each(|e| {
+            // SAFETY: each element satisfies the contract of its kind, per the header.
+            c.collect(unsafe { to_event(e) }?)?;
+            done += 1;
+            Ok::<(), Failure>(())
+        });
+        if !accepted.is_null() {
+            // SAFETY: non-NULL and writable, per the header.
+            unsafe { write_out(accepted, done, "accepted") }?;
+        }
+        result.map_err(|f| f.context(format_args!("events[{done}]")))
     })
 }
 
 /// Queues a scalar under a tag given as a string (interned on each call; prefer
-/// `viz_collect_scalar_id` in hot loops). The wall time is stamped now.
+/// `viz_collector_collect_scalar_id` in hot loops). The wall time is stamped now.
 ///
 /// Thread safety: safe from any thread.
 ///
 /// # Safety
 /// `collector` must be NULL or a live handle; `tag` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn viz_collect_scalar(
+pub unsafe extern "C" fn viz_collector_collect_scalar(
     collector: *const viz_collector,
     tag: *const c_char,
     step: i64,
     value: f64,
 ) -> viz_status {
-    guard("viz_collect_scalar", || {
+    guard("viz_collector_collect_scalar", || {
         // SAFETY: handle and string as promised by the header.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
         let tag = Tag::new(unsafe { c_str(tag, "tag") }?)?;
@@ -347,13 +357,13 @@ pub unsafe extern "C" fn viz_collect_scalar(
 /// # Safety
 /// `collector` must be NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn viz_collect_scalar_id(
+pub unsafe extern "C" fn viz_collector_collect_scalar_id(
     collector: *const viz_collector,
     tag_id: u32,
     step: i64,
     value: f64,
 ) -> viz_status {
-    guard("viz_collect_scalar_id", || {
+    guard("viz_collector_collect_scalar_id", || {
         // SAFETY: handle as promised by the header.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
         Ok(c.collect_scalar(TagId::from_u32(tag_id)?, step, value)?)
@@ -369,8 +379,11 @@ pub unsafe extern "C" fn viz_collect_scalar_id(
 /// # Safety
 /// `collector` must be NULL or a live handle.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn viz_flush(collector: *const viz_collector, timeout_ms: u32) -> viz_status {
-    guard("viz_flush", || {
+pub unsafe extern "C" fn viz_collector_flush(
+    collector: *const viz_collector,
+    timeout_ms: u32,
+) -> viz_status {
+    guard("viz_collector_flush", || {
         // SAFETY: handle as promised by the header.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
         Ok(c.flush(Duration::from_millis(timeout_ms.into()))?)
@@ -390,31 +403,9 @@ pub unsafe extern "C" fn viz_collector_stats(
     out: *mut viz_stats,
 ) -> viz_status {
     guard("viz_collector_stats", || {
-        // SAFETY: handle as promised by the header.
+        // SAFETY: handle and out-pointer as promised by the header.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
-        let s = c.stats();
-        let stats = viz_stats {
-            collected: s.collected,
-            queued: s.queued,
-            staged: s.staged,
-            peak_queue_len: s.peak_queue_len,
-            dropped_oldest: s.dropped_oldest,
-            dropped_newest: s.dropped_newest,
-            dropped_block_timeout: s.dropped_block_timeout,
-            rescued_critical: s.rescued_critical,
-            lost_at_stop: s.lost_at_stop,
-            written: s.written,
-            failed_batches: s.failed_batches,
-            deliveries: s.deliveries,
-            flushes: s.flushes,
-            producer_lanes: s.producer_lanes,
-            destination_queued: s.destination_queued,
-            destination_dropped: s.destination_dropped,
-            held_bytes: s.held_bytes,
-            destinations: s.destinations.len() as u64,
-        };
-        // SAFETY: `out` writable if non-NULL, per the header.
-        unsafe { write_out(out, stats, "out") }
+        unsafe { write_out(out, viz_stats::from(&c.stats()), "out") }
     })
 }
 
@@ -433,22 +424,139 @@ pub unsafe extern "C" fn viz_collector_destination_stats(
     out: *mut viz_destination_stats,
 ) -> viz_status {
     guard("viz_collector_destination_stats", || {
-        // SAFETY: handle as promised by the header.
+        // SAFETY: handle and out-pointer as promised by the header.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
         let (d, name) = c.destination_stats(index)?;
-        let stats = viz_destination_stats {
-            name,
-            written: d.written,
-            dropped: d.dropped,
-            retries: d.retries,
-            failed_batches: d.failed_batches,
-            flushes: d.flushes,
-            warnings: d.warnings,
-            queued_events: d.queued_events,
-            queued_bytes: d.queued_bytes,
-            panicked: d.panicked,
-        };
-        // SAFETY: `out` writable if non-NULL, per the header.
-        unsafe { write_out(out, stats, "out") }
+        unsafe { write_out(out, viz_destination_stats::of(&d, name), "out") }
     })
+}
+
+/// Reads the events with `start_step <= step <= end_step` from the collector's
+/// backend number `backend_index` (0-based, in config order), in stored order.
+/// Events still queued are not included: call `viz_collector_flush` first.
+/// Write-only backends answer `VIZ_STATUS_UNSUPPORTED`. On success `*out` receives a
+/// list to free with `viz_event_list_free`.
+///
+/// Thread safety: safe from any thread except the queried backend's own callbacks.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `out` NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_get_events(
+    collector: *const viz_collector,
+    backend_index: usize,
+    start_step: i64,
+    end_step: i64,
+    out: *mut *mut viz_event_list,
+) -> viz_status {
+    guard("viz_collector_get_events", || {
+        // SAFETY: per the header's contract.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        unsafe {
+            viz_event_list::create(out, || {
+                let events = c.query_backend(backend_index, QUERY_TIMEOUT, move |b| {
+                    b.get_events(start_step, end_step)
+                })??;
+                Ok(EventList::of(events))
+            })
+        }
+    })
+}
+
+/// Deprecated alias of `viz_collector_tag_intern`, kept for ABI version 4 only.
+///
+/// # Safety
+/// As `viz_collector_tag_intern`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_tag_intern(
+    collector: *const viz_collector,
+    tag: *const c_char,
+    out_id: *mut u32,
+) -> viz_status {
+    // SAFETY: the same contract.
+    unsafe { viz_collector_tag_intern(collector, tag, out_id) }
+}
+
+/// Deprecated alias of `viz_collector_collect`, kept for ABI version 4 only.
+///
+/// # Safety
+/// As `viz_collector_collect`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect(
+    collector: *const viz_collector,
+    event: *const viz_event,
+) -> viz_status {
+    // SAFETY: the same contract.
+    unsafe { viz_collector_collect(collector, event) }
+}
+
+/// Deprecated alias of `viz_collector_collect_batch`, kept for ABI version 4 only.
+///
+/// # Safety
+/// As `viz_collector_collect_batch`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect_batch(
+    collector: *const viz_collector,
+    events: *const viz_event,
+    len: usize,
+    accepted: *mut usize,
+) -> viz_status {
+    // SAFETY: the same contract.
+    unsafe { viz_collector_collect_batch(collector, events, len, accepted) }
+}
+
+/// Deprecated alias of `viz_collector_collect_scalar`, kept for ABI version 4 only.
+///
+/// # Safety
+/// As `viz_collector_collect_scalar`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect_scalar(
+    collector: *const viz_collector,
+    tag: *const c_char,
+    step: i64,
+    value: f64,
+) -> viz_status {
+    // SAFETY: the same contract.
+    unsafe { viz_collector_collect_scalar(collector, tag, step, value) }
+}
+
+/// Deprecated alias of `viz_collector_collect_scalar_id`, kept for ABI version 4 only.
+///
+/// # Safety
+/// As `viz_collector_collect_scalar_id`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collect_scalar_id(
+    collector: *const viz_collector,
+    tag_id: u32,
+    step: i64,
+    value: f64,
+) -> viz_status {
+    // SAFETY: the same contract.
+    unsafe { viz_collector_collect_scalar_id(collector, tag_id, step, value) }
+}
+
+/// Deprecated alias of `viz_collector_flush`, kept for ABI version 4 only.
+///
+/// # Safety
+/// As `viz_collector_flush`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_flush(collector: *const viz_collector, timeout_ms: u32) -> viz_status {
+    // SAFETY: the same contract.
+    unsafe { viz_collector_flush(collector, timeout_ms) }
+}
+
+/// Deprecated alias of `viz_collector_get_events`, kept for ABI version 4 only.
+///
+/// # Safety
+/// As `viz_collector_get_events`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_get_events(
+    collector: *const viz_collector,
+    backend_index: usize,
+    start_step: i64,
+    end_step: i64,
+    out: *mut *mut viz_event_list,
+) -> viz_status {
+    // SAFETY: the same contract.
+    unsafe { viz_collector_get_events(collector, backend_index, start_step, end_step, out) }
 }

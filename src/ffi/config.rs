@@ -1,14 +1,13 @@
-//! The typed alternative to the JSON config: a plain struct the host fills,
-//! starting from `viz_collector_config_default`.
+//! `viz_collector_config`: the typed alternative to the JSON config, a plain struct
+//! the host fills starting from `viz_collector_config_default` (the one source of
+//! the defaults every binding reads), with its enums.
 
-use std::ffi::c_char;
 use std::time::Duration;
 
-use super::boundary::{Failure, Handle, c_str, guard, write_out};
-use super::collector::viz_collector;
+use super::abi_enum::abi_enum;
+use super::boundary::{guard, write_out};
 use super::status::viz_status;
 use crate::clock::WallClock;
-use crate::collector::Collector;
 use crate::config::{CollectorConfig, FlushStrategy, OverflowPolicy, RetryPolicy};
 use crate::error::VizError;
 
@@ -20,7 +19,7 @@ pub enum viz_flush_strategy {
     TimeBased = 0,
     /// Deliver every `batch_size` events.
     SizeBased = 1,
-    /// Deliver only on `viz_flush` (or a critical event, or close).
+    /// Deliver only on `viz_collector_flush` (or a critical event, or close).
     Manual = 2,
     /// Size-based and time-based together (the default).
     Hybrid = 3,
@@ -47,6 +46,24 @@ pub enum viz_wall_clock {
     /// Nanosecond resolution, about 50 ns a read.
     Precise = 1,
 }
+
+abi_enum!(viz_flush_strategy, "config.strategy", FlushStrategy {
+    TimeBased <=> FlushStrategy::TimeBased,
+    SizeBased <=> FlushStrategy::SizeBased,
+    Manual <=> FlushStrategy::Manual,
+    Hybrid <=> FlushStrategy::Hybrid,
+});
+
+abi_enum!(viz_overflow_policy, "config.overflow", OverflowPolicy {
+    Block <=> OverflowPolicy::Block,
+    DropOldest <=> OverflowPolicy::DropOldest,
+    DropNewest <=> OverflowPolicy::DropNewest,
+});
+
+abi_enum!(viz_wall_clock, "config.wall_clock", WallClock {
+    Coarse <=> WallClock::Coarse,
+    Precise <=> WallClock::Precise,
+});
 
 /// Collector settings. Get the defaults from `viz_collector_config_default`, change
 /// what you need, pass it to `viz_collector_new_with`. Durations are milliseconds.
@@ -99,11 +116,11 @@ impl From<&CollectorConfig> for viz_collector_config {
             buffer_capacity: c.buffer_capacity,
             flush_interval_ms: ms(c.flush_interval),
             batch_size: c.batch_size,
-            strategy: c.strategy as u32,
-            overflow: c.overflow as u32,
+            strategy: viz_flush_strategy::from(c.strategy).raw(),
+            overflow: viz_overflow_policy::from(c.overflow).raw(),
             block_timeout_ms: c.block_timeout.map_or(0, ms),
             max_queue_length: c.max_queue_length,
-            wall_clock: c.wall_clock as u32,
+            wall_clock: viz_wall_clock::from(c.wall_clock).raw(),
             max_poll_interval_ms: ms(c.max_poll_interval),
             destination_queue_batches: c.destination_queue_batches,
             destination_stall_timeout_ms: ms(c.destination_stall_timeout),
@@ -117,34 +134,13 @@ impl From<&CollectorConfig> for viz_collector_config {
     }
 }
 
-fn out_of_range(field: &str, value: u32, max: u32) -> VizError {
-    VizError::invalid_argument(format!(
-        "config.{field} is {value}; valid values are 0 to {max}"
-    ))
-}
-
 impl TryFrom<&viz_collector_config> for CollectorConfig {
     type Error = VizError;
 
     fn try_from(c: &viz_collector_config) -> Result<CollectorConfig, VizError> {
-        let strategy = match c.strategy {
-            0 => FlushStrategy::TimeBased,
-            1 => FlushStrategy::SizeBased,
-            2 => FlushStrategy::Manual,
-            3 => FlushStrategy::Hybrid,
-            v => return Err(out_of_range("strategy", v, 3)),
-        };
-        let overflow = match c.overflow {
-            0 => OverflowPolicy::Block,
-            1 => OverflowPolicy::DropOldest,
-            2 => OverflowPolicy::DropNewest,
-            v => return Err(out_of_range("overflow", v, 2)),
-        };
-        let wall_clock = match c.wall_clock {
-            0 => WallClock::Coarse,
-            1 => WallClock::Precise,
-            v => return Err(out_of_range("wall_clock", v, 1)),
-        };
+        let strategy = viz_flush_strategy::parse(c.strategy)?.into();
+        let overflow = viz_overflow_policy::parse(c.overflow)?.into();
+        let wall_clock = viz_wall_clock::parse(c.wall_clock)?.into();
         let config = CollectorConfig {
             buffer_capacity: c.buffer_capacity,
             flush_interval: Duration::from_millis(c.flush_interval_ms),
@@ -186,49 +182,5 @@ pub unsafe extern "C" fn viz_collector_config_default(
         let config = viz_collector_config::from(&CollectorConfig::default());
         // SAFETY: per the header's contract.
         unsafe { write_out(out, config, "out") }
-    })
-}
-
-/// Creates and starts a collector from typed settings and `backends_len` connection
-/// strings (such as `"memory://"`). Errors name the bad field or backend.
-///
-/// Thread safety: safe from any thread.
-///
-/// # Safety
-/// `config` must be NULL or valid; `backends` NULL (with `backends_len` 0) or valid
-/// for `backends_len` NUL-terminated strings; `out` NULL or valid for writing a pointer.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn viz_collector_new_with(
-    config: *const viz_collector_config,
-    backends: *const *const c_char,
-    backends_len: usize,
-    out: *mut *mut viz_collector,
-) -> viz_status {
-    guard("viz_collector_new_with", || {
-        // SAFETY: per the header's contract.
-        let config = CollectorConfig::try_from(
-            unsafe { config.as_ref() }.ok_or_else(|| Failure::null("config"))?,
-        )?;
-        if out.is_null() {
-            return Err(Failure::null("out"));
-        }
-        let urls: &[*const c_char] = if backends_len == 0 {
-            &[]
-        } else if backends.is_null() {
-            return Err(Failure::null("backends"));
-        } else {
-            // SAFETY: non-NULL and valid for `backends_len` pointers, per the header.
-            unsafe { std::slice::from_raw_parts(backends, backends_len) }
-        };
-        let mut builder = Collector::builder().config(config);
-        for (i, &url) in urls.iter().enumerate() {
-            // SAFETY: each entry NULL or NUL-terminated, per the header.
-            let url = unsafe { c_str(url, "connection string") }
-                .map_err(|f| f.context(format_args!("backends[{i}]")))?;
-            builder = builder.backend_url(url);
-        }
-        let collector = builder.build_and_start()?;
-        // SAFETY: `out` is non-NULL and writable, per the header.
-        unsafe { write_out(out, viz_collector::into_raw(Box::new(collector)), "out") }
     })
 }

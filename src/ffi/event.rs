@@ -1,15 +1,16 @@
-//! Events from C: one flat `viz_event` struct covers every kind; fields a kind does
-//! not use are ignored. Enum-valued fields are plain integers, checked here, so an
-//! out-of-range value is an error that names the field rather than undefined behaviour.
+//! `viz_event`, one flat struct for every kind of event (fields a kind does not use
+//! are ignored), its enums, and its conversions both ways: `to_event` for what a
+//! host passes in, `views_of` for what viz hands out. Enum-valued fields are plain
+//! integers, checked here, so an out-of-range value is an error that names the field
+//! rather than undefined behaviour.
 
 use std::collections::HashMap;
 use std::ffi::{CString, c_char};
 
-use super::boundary::{Failure, Handle, c_str, guard, write_out};
-use super::collector::viz_collector;
-use super::status::viz_status;
+use super::abi_enum::abi_enum;
+use super::boundary::{Failure, c_str, c_string, slice};
 use crate::error::VizError;
-use crate::event::{Event, EventData, Priority};
+use crate::event::{Event, EventData, EventKind, Priority};
 use crate::limits;
 use crate::payload::{DType, Histogram, Image, RawBytes, Tensor};
 use crate::tag::{Tag, TagId};
@@ -74,6 +75,36 @@ pub enum viz_dtype {
     Bool = 12,
 }
 
+abi_enum!(viz_event_kind, "event.kind", EventKind {
+    Scalar <=> EventKind::Scalar,
+    Histogram <=> EventKind::Histogram,
+    Text <=> EventKind::Text,
+    Image <=> EventKind::Image,
+    Tensor <=> EventKind::Tensor,
+    Raw <=> EventKind::Raw,
+});
+
+abi_enum!(viz_priority, "event.priority", Priority {
+    Normal <=> Priority::Normal,
+    Critical <=> Priority::Critical,
+});
+
+abi_enum!(viz_dtype, "event.dtype", DType {
+    F32 <=> DType::F32,
+    F64 <=> DType::F64,
+    F16 <=> DType::F16,
+    Bf16 <=> DType::BF16,
+    I8 <=> DType::I8,
+    I16 <=> DType::I16,
+    I32 <=> DType::I32,
+    I64 <=> DType::I64,
+    U8 <=> DType::U8,
+    U16 <=> DType::U16,
+    U32 <=> DType::U32,
+    U64 <=> DType::U64,
+    Bool <=> DType::Bool,
+});
+
 /// One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
 /// the fields of that kind. viz copies everything it needs during the call.
 #[repr(C)]
@@ -125,31 +156,6 @@ pub struct viz_event {
     pub content_type: *const c_char,
 }
 
-/// A slice from a pointer and length; NULL is allowed only for length 0.
-///
-/// # Safety
-/// A non-NULL `ptr` must be valid for `len` reads of `T`.
-pub(crate) unsafe fn slice<'a, T>(
-    ptr: *const T,
-    len: usize,
-    name: &'static str,
-) -> Result<&'a [T], Failure> {
-    if len == 0 {
-        return Ok(&[]);
-    }
-    if ptr.is_null() {
-        return Err(Failure::null(name));
-    }
-    // SAFETY: non-NULL and valid for `len` elements, per the header.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
-}
-
-fn field_value(field: &str, value: u32, max: u32) -> VizError {
-    VizError::invalid_argument(format!(
-        "event.{field} is {value}; valid values are 0 to {max}"
-    ))
-}
-
 /// A length the host passed, checked against its bound before anything is copied:
 /// a wrong length must be an error, not an allocation that aborts the process.
 fn bounded(field: &str, len: usize, max: usize) -> Result<usize, Failure> {
@@ -168,14 +174,10 @@ pub(crate) unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
     // SAFETY (whole body): every pointer is checked for NULL and read within the
     // lengths the caller gave, per the header.
     let tag = Tag::new(unsafe { c_str(e.tag, "event.tag") }?)?;
-    let priority = match e.priority {
-        0 => Priority::Normal,
-        1 => Priority::Critical,
-        other => return Err(field_value("priority", other, 1).into()),
-    };
-    let data = match e.kind {
-        0 => EventData::Scalar(e.scalar),
-        1 => {
+    let priority = Priority::from(viz_priority::parse(e.priority)?);
+    let data = match EventKind::from(viz_event_kind::parse(e.kind)?) {
+        EventKind::Scalar => EventData::Scalar(e.scalar),
+        EventKind::Histogram => {
             let histogram = if !e.values.is_null() || e.values_len > 0 {
                 // The values are only read, never copied, so their count is not bounded.
                 let values = unsafe { slice(e.values, e.values_len, "event.values") }?;
@@ -189,27 +191,31 @@ pub(crate) unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
             };
             EventData::Histogram(Box::new(histogram))
         }
-        2 => {
+        EventKind::Text => {
             let text = unsafe { c_str(e.text, "event.text") }?;
             bounded("text length", text.len(), MAX)?;
             EventData::Text(text.to_owned())
         }
-        3 => {
+        EventKind::Image => {
             let len = bounded("data_len", e.data_len, MAX)?;
             let png = unsafe { slice(e.data, len, "event.data") }?.to_vec();
-            let channels =
-                u8::try_from(e.channels).map_err(|_| field_value("channels", e.channels, 4))?;
+            let channels = u8::try_from(e.channels).map_err(|_| {
+                VizError::invalid_argument(format!(
+                    "event.channels is {}; valid values are 1 to 4",
+                    e.channels
+                ))
+            })?;
             EventData::Image(Box::new(Image::png(png, e.width, e.height, channels)?))
         }
-        4 => {
-            let dtype = DType::from_u32(e.dtype).map_err(|_| field_value("dtype", e.dtype, 12))?;
+        EventKind::Tensor => {
+            let dtype = DType::from(viz_dtype::parse(e.dtype)?);
             let rank = bounded("shape_len", e.shape_len, limits::MAX_TENSOR_RANK)?;
             let shape = unsafe { slice(e.shape, rank, "event.shape") }?.to_vec();
             let len = bounded("data_len", e.data_len, MAX)?;
             let bytes = unsafe { slice(e.data, len, "event.data") }?.to_vec();
             EventData::Tensor(Box::new(Tensor::new(dtype, shape, bytes)?))
         }
-        5 => {
+        EventKind::Raw => {
             let content_type = unsafe { c_str(e.content_type, "event.content_type") }?;
             bounded(
                 "content_type length",
@@ -220,7 +226,6 @@ pub(crate) unsafe fn to_event(e: &viz_event) -> Result<Event, Failure> {
             let bytes = unsafe { slice(e.data, len, "event.data") }?.to_vec();
             EventData::Raw(Box::new(RawBytes::new(content_type, bytes)?))
         }
-        other => return Err(field_value("kind", other, 5).into()),
     };
     let mut event = Event::new(tag, e.step, data);
     event.priority = priority;
@@ -242,69 +247,6 @@ pub(crate) unsafe fn batch<'a>(
     limits::at_most_arg("len", len, limits::MAX_BATCH_EVENTS)?;
     // SAFETY: per the caller's contract.
     unsafe { slice(events, len, "events") }
-}
-
-/// Queues one event of any kind (see `viz_event`). Invalid events are rejected with
-/// a message naming the field; nothing is queued then.
-///
-/// Thread safety: safe from any thread.
-///
-/// # Safety
-/// `collector` must be NULL or a live handle; `event` NULL or a valid `viz_event`
-/// whose pointers satisfy the contract of its kind.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn viz_collect(
-    collector: *const viz_collector,
-    event: *const viz_event,
-) -> viz_status {
-    guard("viz_collect", || {
-        // SAFETY: per the header's contract.
-        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
-        let e = unsafe { event.as_ref() }.ok_or_else(|| Failure::null("event"))?;
-        Ok(c.collect(unsafe { to_event(e) }?)?)
-    })
-}
-
-/// Queues `len` events in order, stopping at the first that fails. `*accepted` (if
-/// not NULL) receives how many were queued; on failure the status and message are
-/// those of event number `*accepted`.
-///
-/// Thread safety: safe from any thread.
-///
-/// # Safety
-/// `collector` must be NULL or a live handle; `events` NULL (with `len` 0) or valid
-/// for `len` events; `accepted` NULL or valid for writing a `size_t`.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn viz_collect_batch(
-    collector: *const viz_collector,
-    events: *const viz_event,
-    len: usize,
-    accepted: *mut usize,
-) -> viz_status {
-    guard("viz_collect_batch", || {
-        // SAFETY: per the header's contract.
-        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
-        let events = unsafe { batch(events, len) }?;
-        let mut done = 0usize;
-        let result = events.iter().try_for_each(|e| {
-            // SAFETY: each element satisfies the contract of its kind, per the header.
-            c.collect(unsafe { to_event(e) }?)?;
-            done += 1;
-            Ok::<(), Failure>(())
-        });
-        if !accepted.is_null() {
-            // SAFETY: non-NULL and writable, per the header.
-            unsafe { write_out(accepted, done, "accepted") }?;
-        }
-        result.map_err(|f| f.context(format_args!("events[{done}]")))
-    })
-}
-
-/// A C string copy; interior NULs cannot come from valid input, but are replaced
-/// rather than trusted.
-pub(crate) fn c_string(s: &str) -> CString {
-    CString::new(s)
-        .unwrap_or_else(|_| CString::new(s.replace('\0', "\u{FFFD}")).expect("NULs replaced"))
 }
 
 /// `viz_event` views of `events`, pointing into them, into `tags` (NUL-terminated
@@ -333,8 +275,8 @@ pub(crate) fn views_of(
             v.tag = tags[&e.tag.id()].as_ptr();
             v.step = e.step;
             v.wall_time = e.wall_time.unwrap_or(0.0);
-            v.priority = e.priority as u32;
-            v.kind = e.kind() as u32;
+            v.priority = viz_priority::from(e.priority).raw();
+            v.kind = viz_event_kind::from(e.kind()).raw();
             match &e.data {
                 EventData::Scalar(x) => v.scalar = *x,
                 EventData::Text(_) => v.text = next_string.next().expect("one per text").as_ptr(),
@@ -349,7 +291,7 @@ pub(crate) fn views_of(
                 }
                 EventData::Tensor(t) => {
                     (v.data, v.data_len) = (t.data.as_ptr(), t.data.len());
-                    v.dtype = t.dtype as u32;
+                    v.dtype = viz_dtype::from(t.dtype).raw();
                     (v.shape, v.shape_len) = (t.shape.as_ptr(), t.shape.len());
                 }
                 EventData::Raw(r) => {

@@ -1,5 +1,6 @@
 //! Status codes returned by every fallible `viz_*` function.
 
+use super::abi_enum::abi_enum;
 use crate::error::ErrorKind;
 
 /// The outcome of a `viz_*` call. The values are fixed and never reused: hosts may
@@ -78,31 +79,24 @@ impl viz_status {
             Panic => ErrorKind::Panic,
         })
     }
-
-    /// The status with this value, if any. Host callbacks return C enums, which may
-    /// hold any integer; reading one as `viz_status` directly would be undefined
-    /// behaviour, so viz reads them as integers and converts here.
-    pub(crate) fn from_raw(raw: u32) -> Option<viz_status> {
-        use viz_status::*;
-        const ALL: [viz_status; 14] = [
-            Ok,
-            NullArgument,
-            InvalidArgument,
-            InvalidUtf8,
-            InvalidConfig,
-            UnknownBackendType,
-            BackendError,
-            Io,
-            QueueFull,
-            Closed,
-            Timeout,
-            Unsupported,
-            CorruptData,
-            Panic,
-        ];
-        ALL.get(raw as usize).copied()
-    }
 }
+
+abi_enum!(viz_status, "status" {
+    Ok,
+    NullArgument,
+    InvalidArgument,
+    InvalidUtf8,
+    InvalidConfig,
+    UnknownBackendType,
+    BackendError,
+    Io,
+    QueueFull,
+    Closed,
+    Timeout,
+    Unsupported,
+    CorruptData,
+    Panic,
+});
 
 #[cfg(test)]
 mod tests {
@@ -111,7 +105,7 @@ mod tests {
     #[test]
     fn raw_statuses_convert_only_when_valid() {
         for raw in 0..14u32 {
-            assert_eq!(viz_status::from_raw(raw).map(|s| s as u32), Some(raw));
+            assert_eq!(viz_status::from_raw(raw).map(viz_status::raw), Some(raw));
         }
         assert_eq!(viz_status::from_raw(14), None);
         assert_eq!(viz_status::from_raw(99), None);

@@ -5,9 +5,9 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{Failure, Handle, c_str, guard, write_out};
-use super::event::{batch, slice, to_event, viz_event};
-use super::query::viz_events;
+use super::boundary::{Failure, Handle, c_str, guard, slice, write_out};
+use super::event::{batch, to_event, viz_event};
+use super::event_list::{EventList, viz_event_list};
 use super::status::viz_status;
 use crate::backend::StorageBackend;
 use crate::backend::shared::SharedBackend;
@@ -42,24 +42,22 @@ pub unsafe extern "C" fn viz_storage_open(
     out: *mut *mut viz_storage,
 ) -> viz_status {
     guard("viz_storage_open", || {
-        // SAFETY: strings as promised by the header.
+        // SAFETY: strings and out-pointer as promised by the header.
         let url = unsafe { c_str(connection_string, "connection_string") }?;
-        if out.is_null() {
-            return Err(Failure::null("out"));
-        }
-        let factory = StorageBackendFactory::global();
-        let backend = if backend_type.is_null() {
-            factory.create_url(url)?
+        let backend_type = if backend_type.is_null() {
+            None
         } else {
-            factory.create(unsafe { c_str(backend_type, "backend_type") }?, url)?
+            Some(unsafe { c_str(backend_type, "backend_type") }?)
         };
-        // SAFETY: `out` is non-NULL and writable, per the header.
         unsafe {
-            write_out(
-                out,
-                viz_storage::into_raw(Box::new(SharedBackend::new(backend))),
-                "out",
-            )
+            viz_storage::create(out, || {
+                let factory = StorageBackendFactory::global();
+                let backend = match backend_type {
+                    None => factory.create_url(url)?,
+                    Some(kind) => factory.create(kind, url)?,
+                };
+                Ok(SharedBackend::new(backend))
+            })
         }
     })
 }
@@ -113,7 +111,7 @@ pub unsafe extern "C" fn viz_storage_store(
 }
 
 /// Reads the stored events with `start_step <= step <= end_step`, in stored order,
-/// into a result handle for `viz_events_len`/`viz_events_get`/`viz_events_free`.
+/// into a list for `viz_event_list_len`/`viz_event_list_get`/`viz_event_list_free`.
 /// Write-only backends answer `VIZ_STATUS_UNSUPPORTED`.
 ///
 /// Thread safety: safe from any thread.
@@ -125,16 +123,16 @@ pub unsafe extern "C" fn viz_storage_get_events(
     storage: *const viz_storage,
     start_step: i64,
     end_step: i64,
-    out: *mut *mut viz_events,
+    out: *mut *mut viz_event_list,
 ) -> viz_status {
     guard("viz_storage_get_events", || {
-        if out.is_null() {
-            return Err(Failure::null("out"));
+        // SAFETY: handle and out-pointer as promised by the header.
+        unsafe {
+            viz_event_list::create(out, || {
+                let events = with_storage(storage, |b| Ok(b.get_events(start_step, end_step)?))?;
+                Ok(EventList::of(events))
+            })
         }
-        // SAFETY: handle as promised by the header.
-        let events = unsafe { with_storage(storage, |b| Ok(b.get_events(start_step, end_step)?)) }?;
-        // SAFETY: `out` is non-NULL and writable, per the header.
-        unsafe { write_out(out, viz_events::of(events), "out") }
     })
 }
 
@@ -207,13 +205,10 @@ pub unsafe extern "C" fn viz_storage_shutdown(storage: *const viz_storage) -> vi
 /// `storage` must be NULL or a live handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn viz_storage_is_initialized(storage: *const viz_storage) -> bool {
-    let mut open = false;
     guard("viz_storage_is_initialized", || {
         // SAFETY: handle as promised by the header.
-        open = unsafe { with_storage(storage, |b| Ok(b.is_initialized())) }?;
-        Ok(())
-    });
-    open
+        unsafe { with_storage(storage, |b| Ok(b.is_initialized())) }
+    })
 }
 
 /// Releases the handle. The backend is shut down once no collector it was lent to
@@ -231,7 +226,7 @@ pub unsafe extern "C" fn viz_storage_free(storage: *mut viz_storage) {
             drop(unsafe { viz_storage::take(storage, "storage") }?);
         }
         Ok(())
-    });
+    })
 }
 
 /// The shared instances behind `n` handles, lent (their `shutdown` only flushes).

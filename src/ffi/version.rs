@@ -2,6 +2,8 @@
 
 use std::ffi::c_char;
 
+use super::boundary::guard;
+
 /// Major version of the library (the header's `VIZ_VERSION_MAJOR`).
 pub const VIZ_VERSION_MAJOR: u32 = 0;
 /// Minor version of the library.
@@ -10,20 +12,22 @@ pub const VIZ_VERSION_MINOR: u32 = 1;
 pub const VIZ_VERSION_PATCH: u32 = 0;
 /// The C ABI version, bumped on every incompatible change to the `viz_*` functions
 /// or types. Compare it with `viz_abi_version()` at run time.
-pub const VIZ_ABI_VERSION: u32 = 3;
+pub const VIZ_ABI_VERSION: u32 = 4;
 
 /// The library version as a static NUL-terminated string, such as `"0.1.0"`.
 /// Never NULL; do not free. Thread safety: safe from any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn viz_version() -> *const c_char {
-    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+    guard("viz_version", || {
+        Ok(concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast())
+    })
 }
 
 /// The C ABI version of the loaded library; a host built against a header whose
 /// `VIZ_ABI_VERSION` differs must not use it. Thread safety: safe from any thread.
 #[unsafe(no_mangle)]
 pub extern "C" fn viz_abi_version() -> u32 {
-    VIZ_ABI_VERSION
+    guard("viz_abi_version", || Ok(VIZ_ABI_VERSION))
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ int main(void) {
     expect(viz_storage_flush(st), VIZ_STATUS_OK, NULL);
     viz_collector *c = NULL;
     expect(viz_collector_new("{\"backends\": [\"memory://\"]}", &c), VIZ_STATUS_OK, NULL);
-    expect(viz_collect_scalar(c, "fork/c", 1, 1.0), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_collect_scalar(c, "fork/c", 1, 1.0), VIZ_STATUS_OK, NULL);
 
     fflush(NULL);
     pid_t pid = fork();
@@ -52,7 +52,7 @@ int main(void) {
         expect(viz_storage_flush(st), VIZ_STATUS_UNSUPPORTED, "this is a forked child");
         expect(viz_storage_clear(st), VIZ_STATUS_UNSUPPORTED, "this is a forked child");
         time_t before = time(NULL);
-        expect(viz_flush(c, 60000), VIZ_STATUS_CLOSED, "create a new collector in the child");
+        expect(viz_collector_flush(c, 60000), VIZ_STATUS_CLOSED, "create a new collector in the child");
         expect(viz_collector_close(c, 60000), VIZ_STATUS_CLOSED, "forked child");
         CHECK(time(NULL) - before < 30); /* refused at once, not after the 60 s timeouts */
         viz_storage_free(st);
@@ -67,15 +67,15 @@ int main(void) {
     /* The parent goes on: its log holds its events and nothing of the child's. */
     CHECK(store_range(st, 100, 200));
     expect(viz_storage_flush(st), VIZ_STATUS_OK, NULL);
-    viz_events *got = NULL;
+    viz_event_list *got = NULL;
     expect(viz_storage_get_events(st, 0, 100000, &got), VIZ_STATUS_OK, NULL);
-    CHECK(viz_events_len(got) == 200);
-    for (size_t i = 0; i < viz_events_len(got); i++) {
-        const viz_event *e = viz_events_get(got, i);
+    CHECK(viz_event_list_len(got) == 200);
+    for (size_t i = 0; i < viz_event_list_len(got); i++) {
+        const viz_event *e = viz_event_list_get(got, i);
         CHECK(e != NULL && e->step == (int64_t)i);
     }
-    viz_events_free(got);
-    expect(viz_flush(c, 10000), VIZ_STATUS_OK, NULL);
+    viz_event_list_free(got);
+    expect(viz_collector_flush(c, 10000), VIZ_STATUS_OK, NULL);
     expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
     expect(viz_storage_shutdown(st), VIZ_STATUS_OK, NULL);
     viz_storage_free(st);

@@ -45,7 +45,7 @@ static viz_status on_store(void *userdata, const viz_event *events, size_t len) 
         /* Calling back into viz from the delivery thread. */
         viz_stats stats;
         if (viz_collector_stats(c, &stats) == VIZ_STATUS_OK) atomic_fetch_add(&s->reentry_ok, 1);
-        if (viz_flush(c, 100) == VIZ_STATUS_UNSUPPORTED) atomic_fetch_add(&s->flush_refused, 1);
+        if (viz_collector_flush(c, 100) == VIZ_STATUS_UNSUPPORTED) atomic_fetch_add(&s->flush_refused, 1);
         /* Closing from here would wait for this very thread: refused, and the handle
          * stays valid (the main thread goes on using it). */
         if (viz_collector_close(c, 100) == VIZ_STATUS_UNSUPPORTED) atomic_fetch_add(&s->close_refused, 1);
@@ -157,11 +157,11 @@ static viz_status inst_shutdown(void *userdata) {
 
 /* What storage `h` read back through inst_get: its name and count. */
 static int reads_as(const viz_storage *h, const char *name, double stored) {
-    viz_events *read = NULL;
+    viz_event_list *read = NULL;
     if (viz_storage_get_events(h, 0, 0, &read) != VIZ_STATUS_OK) return 0;
-    int ok = viz_events_len(read) == 1 && strcmp(viz_events_get(read, 0)->tag, name) == 0 &&
-             viz_events_get(read, 0)->scalar == stored;
-    viz_events_free(read);
+    int ok = viz_event_list_len(read) == 1 && strcmp(viz_event_list_get(read, 0)->tag, name) == 0 &&
+             viz_event_list_get(read, 0)->scalar == stored;
+    viz_event_list_free(read);
     return ok;
 }
 
@@ -234,9 +234,9 @@ int main(void) {
     atomic_store(&s.collector, c);
 
     uint32_t x = 0;
-    expect(viz_tag_intern(c, "h/x", &x), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_tag_intern(c, "h/x", &x), VIZ_STATUS_OK, NULL);
     for (int64_t step = 0; step < 1000; step++) {
-        CHECK(viz_collect_scalar_id(c, x, step, (double)step) == VIZ_STATUS_OK);
+        CHECK(viz_collector_collect_scalar_id(c, x, step, (double)step) == VIZ_STATUS_OK);
     }
     viz_event done;
     memset(&done, 0, sizeof done);
@@ -244,8 +244,8 @@ int main(void) {
     done.tag = "h/note";
     done.step = 1000;
     done.text = "done";
-    expect(viz_collect(c, &done), VIZ_STATUS_OK, NULL);
-    expect(viz_flush(c, 20000), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_collect(c, &done), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_flush(c, 20000), VIZ_STATUS_OK, NULL);
 
     CHECK(atomic_load(&s.scalars) == 1000);
     CHECK(atomic_load(&s.texts) == 1);
@@ -269,21 +269,21 @@ int main(void) {
     expect(viz_collector_destination_stats(c, 0, NULL), VIZ_STATUS_NULL_ARGUMENT, "out is NULL");
 
     /* Reads go through the host's get_events and its sink. */
-    viz_events *read = NULL;
-    expect(viz_get_events(c, 0, 10, 19, &read), VIZ_STATUS_OK, NULL);
-    CHECK(viz_events_len(read) == 10);
-    for (size_t i = 0; i < viz_events_len(read); i++) {
-        const viz_event *e = viz_events_get(read, i);
+    viz_event_list *read = NULL;
+    expect(viz_collector_get_events(c, 0, 10, 19, &read), VIZ_STATUS_OK, NULL);
+    CHECK(viz_event_list_len(read) == 10);
+    for (size_t i = 0; i < viz_event_list_len(read); i++) {
+        const viz_event *e = viz_event_list_get(read, i);
         CHECK(e->step == (int64_t)(10 + i) && e->scalar == (double)(10 + i) && strcmp(e->tag, "h/x") == 0);
     }
-    viz_events_free(read);
-    expect(viz_get_events(c, 0, -1, 0, &read), VIZ_STATUS_INVALID_ARGUMENT,
+    viz_event_list_free(read);
+    expect(viz_collector_get_events(c, 0, -1, 0, &read), VIZ_STATUS_INVALID_ARGUMENT,
            "get_events returned InvalidArgument");
     /* A callback's own status and explanation reach the caller. */
-    expect(viz_get_events(c, 0, -2, 0, &read), VIZ_STATUS_UNSUPPORTED,
+    expect(viz_collector_get_events(c, 0, -2, 0, &read), VIZ_STATUS_UNSUPPORTED,
            "get_events returned Unsupported (11): this backend keeps no negative steps");
-    expect(viz_get_events(c, 0, 0, 0, &read), VIZ_STATUS_OK, NULL);
-    viz_events_free(read);
+    expect(viz_collector_get_events(c, 0, 0, 0, &read), VIZ_STATUS_OK, NULL);
+    viz_event_list_free(read);
 
     /* Unregistered, but the collector still uses it: not finalized yet. */
     expect(viz_backend_unregister("host"), VIZ_STATUS_OK, NULL);

@@ -1,5 +1,5 @@
 /* Hostile input through the C ABI: sizes that would make viz allocate more than the
- * process has, configs with absurd sizes, wall times viz_collect refuses, and
+ * process has, configs with absurd sizes, wall times viz_collector_collect refuses, and
  * histograms of finite values at the edges of double. Each must be an error naming
  * the field (or a valid event), never an abort. */
 #include <float.h>
@@ -30,71 +30,71 @@ int main(void) {
     e.values = values;
     e.values_len = 3;
     e.bins = UINT32_MAX;
-    expect(viz_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.bins is 4294967295; the limit is 65536");
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.bins is 4294967295; the limit is 65536");
     e = base(VIZ_EVENT_KIND_HISTOGRAM, "h/buckets", 1);
     e.bucket_limits = values;
     e.bucket_counts = values;
     e.buckets_len = SIZE_MAX;
-    expect(viz_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.buckets_len");
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.buckets_len");
     e = base(VIZ_EVENT_KIND_TENSOR, "t/huge", 1);
     uint64_t shape[] = {1u << 20, 1u << 20};
     e.shape = shape;
     e.shape_len = 2;
     e.data = small;
     e.data_len = SIZE_MAX;
-    expect(viz_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.data_len");
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.data_len");
     e.data_len = 16;
     e.shape_len = SIZE_MAX;
-    expect(viz_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.shape_len");
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.shape_len");
     e = base(VIZ_EVENT_KIND_RAW, "r/huge", 1);
     e.content_type = "application/octet-stream";
     e.data = small;
     e.data_len = (size_t)1 << 40;
-    expect(viz_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "the limit is 67108864");
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "the limit is 67108864");
     e = base(VIZ_EVENT_KIND_IMAGE, "i/huge", 1);
     e.data = small;
     e.data_len = SIZE_MAX / 2;
     e.width = e.height = 1;
     e.channels = 4;
-    expect(viz_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.data_len");
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.data_len");
     viz_event one = base(VIZ_EVENT_KIND_SCALAR, "s", 1);
     size_t accepted = 7;
-    expect(viz_collect_batch(c, &one, SIZE_MAX, &accepted), VIZ_STATUS_INVALID_ARGUMENT, "len is");
+    expect(viz_collector_collect_batch(c, &one, SIZE_MAX, &accepted), VIZ_STATUS_INVALID_ARGUMENT, "len is");
 
     /* Finite input always gives a valid histogram. */
     double close[] = {1.0, nextafter(1.0, 2.0)};
     e = base(VIZ_EVENT_KIND_HISTOGRAM, "h/close", 2);
     e.values = close;
     e.values_len = 2;
-    expect(viz_collect(c, &e), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_OK, NULL);
     double wide[] = {-1e308, 1e308, 0.0};
     e.tag = "h/wide";
     e.values = wide;
     e.values_len = 3;
     e.bins = 7;
-    expect(viz_collect(c, &e), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_OK, NULL);
     double extremes[] = {-DBL_MAX, DBL_MAX};
     e.tag = "h/extremes";
     e.values = extremes;
     e.values_len = 2;
     e.bins = 65536;
-    expect(viz_collect(c, &e), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_collect(c, &e), VIZ_STATUS_OK, NULL);
 
     /* Non-finite scalars are data, not errors: they round-trip. */
     viz_event nan = base(VIZ_EVENT_KIND_SCALAR, "s/nan", 3);
     nan.scalar = NAN;
-    expect(viz_collect(c, &nan), VIZ_STATUS_OK, NULL);
-    expect(viz_flush(c, 10000), VIZ_STATUS_OK, NULL);
-    viz_events *got = NULL;
-    expect(viz_get_events(c, 0, 2, 3, &got), VIZ_STATUS_OK, NULL);
-    CHECK(viz_events_len(got) == 4);
-    const viz_event *h = viz_events_get(got, 0);
+    expect(viz_collector_collect(c, &nan), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_flush(c, 10000), VIZ_STATUS_OK, NULL);
+    viz_event_list *got = NULL;
+    expect(viz_collector_get_events(c, 0, 2, 3, &got), VIZ_STATUS_OK, NULL);
+    CHECK(viz_event_list_len(got) == 4);
+    const viz_event *h = viz_event_list_get(got, 0);
     CHECK(h != NULL && h->buckets_len >= 1 && h->bucket_limits[h->buckets_len - 1] == close[1]);
-    h = viz_events_get(got, 1);
+    h = viz_event_list_get(got, 1);
     CHECK(h != NULL && h->buckets_len == 7 && h->bucket_counts[0] == 1 && h->bucket_counts[6] == 1);
-    const viz_event *s = viz_events_get(got, 3);
+    const viz_event *s = viz_event_list_get(got, 3);
     CHECK(s != NULL && isnan(s->scalar));
-    viz_events_free(got);
+    viz_event_list_free(got);
     expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
 
     /* Absurd sizes in a config are refused, naming the field. */
@@ -119,7 +119,7 @@ int main(void) {
     expect(viz_collector_new_with(&config, &memory, 1, &bad), VIZ_STATUS_INVALID_CONFIG, "max_held_bytes is 1");
     CHECK(bad == NULL);
 
-    /* viz_storage_store validates like viz_collect: no NaN, infinite or negative wall time. */
+    /* viz_storage_store validates like viz_collector_collect: no NaN, infinite or negative wall time. */
     viz_storage *st = NULL;
     expect(viz_storage_open(NULL, "memory://", &st), VIZ_STATUS_OK, NULL);
     viz_event when = base(VIZ_EVENT_KIND_SCALAR, "w", 1);

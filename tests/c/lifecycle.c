@@ -24,7 +24,7 @@ struct producer {
 static void *produce(void *arg) {
     struct producer *p = arg;
     for (int64_t step = 0; step < 10000; step++) {
-        if (viz_collect_scalar_id(p->collector, p->tag, step, (double)step) != VIZ_STATUS_OK) {
+        if (viz_collector_collect_scalar_id(p->collector, p->tag, step, (double)step) != VIZ_STATUS_OK) {
             p->failures++;
         }
     }
@@ -44,11 +44,11 @@ int main(void) {
     CHECK(c != NULL);
 
     uint32_t loss = 0;
-    expect(viz_tag_intern(c, "train/loss", &loss), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_tag_intern(c, "train/loss", &loss), VIZ_STATUS_OK, NULL);
     for (int64_t step = 0; step < 1000; step++) {
-        CHECK(viz_collect_scalar_id(c, loss, step, 1.0 / (double)(step + 1)) == VIZ_STATUS_OK);
+        CHECK(viz_collector_collect_scalar_id(c, loss, step, 1.0 / (double)(step + 1)) == VIZ_STATUS_OK);
     }
-    expect(viz_collect_scalar(c, "eval/accuracy", 0, 0.5), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_collect_scalar(c, "eval/accuracy", 0, 0.5), VIZ_STATUS_OK, NULL);
 
     /* Four producer threads, one collector. */
     pthread_t threads[4];
@@ -57,7 +57,7 @@ int main(void) {
         char tag[32];
         snprintf(tag, sizeof tag, "thread/%d", i);
         producers[i] = (struct producer){.collector = c, .failures = 0};
-        expect(viz_tag_intern(c, tag, &producers[i].tag), VIZ_STATUS_OK, NULL);
+        expect(viz_collector_tag_intern(c, tag, &producers[i].tag), VIZ_STATUS_OK, NULL);
         CHECK(pthread_create(&threads[i], NULL, produce, &producers[i]) == 0);
     }
     for (int i = 0; i < 4; i++) {
@@ -65,7 +65,7 @@ int main(void) {
         CHECK(producers[i].failures == 0);
     }
 
-    expect(viz_flush(c, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_flush(c, 10000), VIZ_STATUS_OK, NULL);
     viz_stats stats;
     memset(&stats, 0xff, sizeof stats);
     expect(viz_collector_stats(c, &stats), VIZ_STATUS_OK, NULL);
@@ -75,15 +75,15 @@ int main(void) {
     CHECK(stats.dropped_oldest + stats.dropped_newest + stats.dropped_block_timeout == 0);
 
     /* Bad input: the right status, a message naming the problem, no crash. */
-    expect(viz_collect_scalar_id(NULL, loss, 0, 0.0), VIZ_STATUS_NULL_ARGUMENT,
-           "viz_collect_scalar_id: collector is NULL");
-    expect(viz_collect_scalar(c, NULL, 0, 0.0), VIZ_STATUS_NULL_ARGUMENT, "tag is NULL");
-    expect(viz_collect_scalar(c, "bad\xff", 0, 0.0), VIZ_STATUS_INVALID_UTF8,
+    expect(viz_collector_collect_scalar_id(NULL, loss, 0, 0.0), VIZ_STATUS_NULL_ARGUMENT,
+           "viz_collector_collect_scalar_id: collector is NULL");
+    expect(viz_collector_collect_scalar(c, NULL, 0, 0.0), VIZ_STATUS_NULL_ARGUMENT, "tag is NULL");
+    expect(viz_collector_collect_scalar(c, "bad\xff", 0, 0.0), VIZ_STATUS_INVALID_UTF8,
            "tag is not valid UTF-8 (invalid byte at offset 3)");
-    expect(viz_collect_scalar(c, "", 0, 0.0), VIZ_STATUS_INVALID_ARGUMENT, "tag is empty");
-    expect(viz_collect_scalar_id(c, 4000000000u, 0, 0.0), VIZ_STATUS_INVALID_ARGUMENT,
+    expect(viz_collector_collect_scalar(c, "", 0, 0.0), VIZ_STATUS_INVALID_ARGUMENT, "tag is empty");
+    expect(viz_collector_collect_scalar_id(c, 4000000000u, 0, 0.0), VIZ_STATUS_INVALID_ARGUMENT,
            "unknown tag id");
-    expect(viz_tag_intern(c, "x", NULL), VIZ_STATUS_NULL_ARGUMENT, "out_id is NULL");
+    expect(viz_collector_tag_intern(c, "x", NULL), VIZ_STATUS_NULL_ARGUMENT, "out_id is NULL");
     expect(viz_collector_stats(c, NULL), VIZ_STATUS_NULL_ARGUMENT, "out is NULL");
 
     viz_collector *bad = NULL;
@@ -123,9 +123,9 @@ int main(void) {
     viz_collector *typed = NULL;
     expect(viz_collector_new_with(&config, urls, 2, &typed), VIZ_STATUS_OK, NULL);
     for (int64_t step = 0; step < 25; step++) {
-        CHECK(viz_collect_scalar(typed, "typed/x", step, 1.0) == VIZ_STATUS_OK);
+        CHECK(viz_collector_collect_scalar(typed, "typed/x", step, 1.0) == VIZ_STATUS_OK);
     }
-    expect(viz_flush(typed, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_flush(typed, 10000), VIZ_STATUS_OK, NULL);
     expect(viz_collector_stats(typed, &stats), VIZ_STATUS_OK, NULL);
     CHECK(stats.written == 50);
     expect(viz_collector_close(typed, 10000), VIZ_STATUS_OK, NULL);

@@ -17,10 +17,10 @@ static viz_event scalar(const char *tag, int64_t step, double value) {
 }
 
 static size_t count(const viz_storage *s, int64_t from, int64_t to) {
-    viz_events *got = NULL;
+    viz_event_list *got = NULL;
     expect(viz_storage_get_events(s, from, to, &got), VIZ_STATUS_OK, NULL);
-    size_t n = viz_events_len(got);
-    viz_events_free(got);
+    size_t n = viz_event_list_len(got);
+    viz_event_list_free(got);
     return n;
 }
 
@@ -34,12 +34,12 @@ int main(void) {
     uint64_t n = 0;
     expect(viz_storage_event_count(s, &n), VIZ_STATUS_OK, NULL);
     CHECK(n == 3);
-    viz_events *got = NULL;
+    viz_event_list *got = NULL;
     expect(viz_storage_get_events(s, 2, 3, &got), VIZ_STATUS_OK, NULL);
-    CHECK(viz_events_len(got) == 2);
-    CHECK(viz_events_get(got, 0)->step == 2 && viz_events_get(got, 0)->scalar == 2.0);
-    CHECK(viz_events_get(got, 0)->wall_time > 1.6e9); /* stamped on store */
-    viz_events_free(got);
+    CHECK(viz_event_list_len(got) == 2);
+    CHECK(viz_event_list_get(got, 0)->step == 2 && viz_event_list_get(got, 0)->scalar == 2.0);
+    CHECK(viz_event_list_get(got, 0)->wall_time > 1.6e9); /* stamped on store */
+    viz_event_list_free(got);
 
     /* A bad event fails the whole batch, named by index; nothing is stored. */
     viz_event bad[2] = {scalar("s/b", 4, 4.0), scalar("", 5, 5.0)};
@@ -68,7 +68,7 @@ int main(void) {
     expect(viz_collector_new_with_storage("{\"start\": false}", lent, 1, &c), VIZ_STATUS_OK, NULL);
     CHECK(!viz_collector_is_running(c));
     for (int i = 0; i < 10; i++) {
-        expect(viz_collect_scalar(c, "lent/x", i, i * 0.5), VIZ_STATUS_OK, NULL);
+        expect(viz_collector_collect_scalar(c, "lent/x", i, i * 0.5), VIZ_STATUS_OK, NULL);
     }
     size_t pending = 0;
     expect(viz_collector_pending(c, &pending), VIZ_STATUS_OK, NULL);
@@ -76,17 +76,17 @@ int main(void) {
     CHECK(count(s, 0, 100) == 0); /* nothing delivered before start */
     expect(viz_collector_start(c), VIZ_STATUS_OK, NULL);
     CHECK(viz_collector_is_running(c));
-    expect(viz_flush(c, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_flush(c, 10000), VIZ_STATUS_OK, NULL);
     expect(viz_collector_pending(c, &pending), VIZ_STATUS_OK, NULL);
     CHECK(pending == 0);
     CHECK(count(s, 0, 100) == 10); /* the handle reads what the collector wrote */
-    expect(viz_get_events(c, 0, 0, 100, &got), VIZ_STATUS_OK, NULL);
-    CHECK(viz_events_len(got) == 10);
-    viz_events_free(got);
+    expect(viz_collector_get_events(c, 0, 0, 100, &got), VIZ_STATUS_OK, NULL);
+    CHECK(viz_event_list_len(got) == 10);
+    viz_event_list_free(got);
 
     expect(viz_collector_stop(c, 10000), VIZ_STATUS_OK, NULL);
     CHECK(!viz_collector_is_running(c));
-    expect(viz_collect_scalar(c, "lent/x", 11, 1.0), VIZ_STATUS_CLOSED, NULL);
+    expect(viz_collector_collect_scalar(c, "lent/x", 11, 1.0), VIZ_STATUS_CLOSED, NULL);
     expect(viz_collector_start(c), VIZ_STATUS_CLOSED, "build a new one");
     expect(viz_collector_close(c, 1000), VIZ_STATUS_OK, NULL);
     /* Stopping the collector flushed the storage but left it open for its owner. */

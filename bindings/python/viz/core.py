@@ -13,9 +13,9 @@ from ._native import (FINALIZER_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_
 
 def _read_all(handle):
     try:
-        return [_events.read(lib.viz_events_get(handle, i).contents) for i in range(lib.viz_events_len(handle))]
+        return [_events.read(lib.viz_event_list_get(handle, i).contents) for i in range(lib.viz_event_list_len(handle))]
     finally:
-        lib.viz_events_free(handle)
+        lib.viz_event_list_free(handle)
 
 
 class Storage:
@@ -106,28 +106,28 @@ class Collector:
         tid = self._tags.get(tag)
         if tid is None:
             out = c_uint32()
-            check(lib.viz_tag_intern(self._live(), utf8(tag, "tag"), ctypes.byref(out)))
+            check(lib.viz_collector_tag_intern(self._live(), utf8(tag, "tag"), ctypes.byref(out)))
             tid = self._tags[tag] = out.value
         return tid
 
     def collect_scalar(self, tag, step, value):
         """The fast path: one native call with an interned tag."""
-        status = lib.viz_collect_scalar_id(self._live(), self.intern(tag), step, value)
+        status = lib.viz_collector_collect_scalar_id(self._live(), self.intern(tag), step, value)
         if status:
             check(status)
 
     def collect(self, event):
         m = _events.Marshalled([event])
-        check(lib.viz_collect(self._live(), m.array))
+        check(lib.viz_collector_collect(self._live(), m.array))
 
     def collect_batch(self, events):
         events = list(events)
         m = _events.Marshalled(events)
         done = c_size_t()
-        check(lib.viz_collect_batch(self._live(), m.array, len(events), ctypes.byref(done)))
+        check(lib.viz_collector_collect_batch(self._live(), m.array, len(events), ctypes.byref(done)))
 
     def flush(self, timeout_ms=10000):
-        check(lib.viz_flush(self._live(), timeout_ms))
+        check(lib.viz_collector_flush(self._live(), timeout_ms))
 
     def start(self):
         check(lib.viz_collector_start(self._live()))
@@ -163,7 +163,7 @@ class Collector:
 
     def get_events(self, start_step, end_step, backend=0):
         out = c_void_p()
-        check(lib.viz_get_events(self._live(), backend, start_step, end_step, ctypes.byref(out)))
+        check(lib.viz_collector_get_events(self._live(), backend, start_step, end_step, ctypes.byref(out)))
         return _read_all(out)
 
     def close(self, timeout_ms=None):

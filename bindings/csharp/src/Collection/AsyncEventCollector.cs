@@ -168,7 +168,7 @@ namespace MLFramework.Visualization.Collection
             if (tag == null) throw new ArgumentNullException("tag");
             uint id;
             if (TagIds.TryGetValue(tag, out id)) return id;
-            VizErrors.Check(NativeMethods.viz_tag_intern(Live, Utf8.Encode(tag), out id));
+            VizErrors.Check(NativeMethods.viz_collector_tag_intern(Live, Utf8.Encode(tag), out id));
             TagIds[tag] = id;
             return id;
         }
@@ -206,7 +206,7 @@ namespace MLFramework.Visualization.Collection
             }
             using (var pinned = new PinnedEvents(new Event[] { eventData }))
             {
-                fixed (VizEvent* view = pinned.Views) VizErrors.Check(NativeMethods.viz_collect(Live, view));
+                fixed (VizEvent* view = pinned.Views) VizErrors.Check(NativeMethods.viz_collector_collect(Live, view));
             }
         }
 
@@ -229,7 +229,7 @@ namespace MLFramework.Visualization.Collection
         /// <inheritdoc/>
         public void Flush()
         {
-            VizErrors.Check(NativeMethods.viz_flush(Live, config.TimeoutMs));
+            VizErrors.Check(NativeMethods.viz_collector_flush(Live, config.TimeoutMs));
         }
 
         /// <inheritdoc/>
@@ -289,7 +289,7 @@ namespace MLFramework.Visualization.Collection
         public IEnumerable<Event> GetEvents(long startStep, long endStep)
         {
             EventsHandle result;
-            VizErrors.Check(NativeMethods.viz_get_events(Live, UIntPtr.Zero, startStep, endStep, out result));
+            VizErrors.Check(NativeMethods.viz_collector_get_events(Live, UIntPtr.Zero, startStep, endStep, out result));
             return EventReader.ReadAll(result);
         }
 

@@ -184,9 +184,9 @@ namespace MLFramework.Visualization.Native
         {
             using (events)
             {
-                ulong n = (ulong)NativeMethods.viz_events_len(events);
+                ulong n = (ulong)NativeMethods.viz_event_list_len(events);
                 var list = new List<Event>((int)n);
-                for (ulong i = 0; i < n; i++) list.Add(Read(NativeMethods.viz_events_get(events, (UIntPtr)i)));
+                for (ulong i = 0; i < n; i++) list.Add(Read(NativeMethods.viz_event_list_get(events, (UIntPtr)i)));
                 return list;
             }
         }

@@ -35,7 +35,7 @@ namespace MLFramework.Visualization.Native
         }
     }
 
-    /// <summary>Owns a viz_events read result.</summary>
+    /// <summary>Owns a viz_event_list read result.</summary>
     internal sealed class EventsHandle : SafeHandle
     {
         public EventsHandle() : base(IntPtr.Zero, true) { }
@@ -44,7 +44,7 @@ namespace MLFramework.Visualization.Native
 
         protected override bool ReleaseHandle()
         {
-            NativeMethods.viz_events_free(handle);
+            NativeMethods.viz_event_list_free(handle);
             return true;
         }
     }

@@ -113,33 +113,33 @@ namespace MLFramework.Visualization.Native
         internal static extern int viz_collector_destination_stats(CollectorHandle collector, UIntPtr index, out VizDestinationStats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern int viz_tag_intern(CollectorHandle collector, byte[] tag, out uint id);
+        internal static extern int viz_collector_tag_intern(CollectorHandle collector, byte[] tag, out uint id);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern int viz_collect_scalar_id(CollectorHandle collector, uint tagId, long step, double value);
+        internal static extern int viz_collector_collect_scalar_id(CollectorHandle collector, uint tagId, long step, double value);
 
         /// <summary>The hot path, on a raw handle the caller keeps alive (no SafeHandle marshalling per call).</summary>
-        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "viz_collect_scalar_id")]
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl, EntryPoint = "viz_collector_collect_scalar_id")]
         internal static extern int viz_collect_scalar_id_raw(IntPtr collector, uint tagId, long step, double value);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern int viz_collect(CollectorHandle collector, VizEvent* e);
+        internal static extern int viz_collector_collect(CollectorHandle collector, VizEvent* e);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern int viz_flush(CollectorHandle collector, uint timeoutMs);
+        internal static extern int viz_collector_flush(CollectorHandle collector, uint timeoutMs);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern int viz_get_events(CollectorHandle collector, UIntPtr backendIndex,
+        internal static extern int viz_collector_get_events(CollectorHandle collector, UIntPtr backendIndex,
             long startStep, long endStep, out EventsHandle events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern UIntPtr viz_events_len(EventsHandle events);
+        internal static extern UIntPtr viz_event_list_len(EventsHandle events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern VizEvent* viz_events_get(EventsHandle events, UIntPtr index);
+        internal static extern VizEvent* viz_event_list_get(EventsHandle events, UIntPtr index);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern void viz_events_free(IntPtr events);
+        internal static extern void viz_event_list_free(IntPtr events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_event_sink_push(IntPtr sink, VizEvent* e);
