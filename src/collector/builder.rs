@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use super::Collector;
 use super::budget::Budget;
+use super::control::Control;
 use super::destination::{Destination, ErrorCallback, ErrorReport, ReportSink};
 use super::ingress::Ingress;
 use super::route::Route;
-use super::{Collector, Control};
 use crate::backend::StorageBackend;
 use crate::backend::subscriber::{EventSubscriber, SubscriberBackend};
 use crate::clock::{Clock, SystemClock};

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::budget::Batch;
+use super::control::Reply;
 use super::route::Route;
 use super::stats::{DestinationCounters, bump};
 use crate::backend::StorageBackend;
@@ -53,17 +54,11 @@ pub type ErrorCallback = Arc<dyn Fn(&ErrorReport) + Send + Sync>;
 
 pub(crate) type BackendCall = Box<dyn FnOnce(&mut dyn StorageBackend) + Send>;
 
-/// A flush someone waits for: where to answer, and by when.
-pub(crate) struct FlushAck {
-    pub reply: Sender<Result<()>>,
-    pub deadline: Instant,
-}
-
 pub(crate) enum DestMsg {
     Batch(Arc<Batch>),
-    Flush(Option<FlushAck>),
+    Flush(Option<Reply>),
     Call(BackendCall),
-    Shutdown(FlushAck),
+    Shutdown(Reply),
 }
 
 /// The collector's side of a destination.
@@ -165,7 +160,7 @@ impl Destination {
                 Ok(DestMsg::Flush(ack)) => match ack {
                     Some(ack) => {
                         let result = self.flush(Some(ack.deadline));
-                        let _ = ack.reply.send(result);
+                        let _ = ack.to.send(result);
                     }
                     None => {
                         let _ = self.flush(None);
@@ -180,7 +175,7 @@ impl Destination {
                     }
                 }
                 Ok(DestMsg::Shutdown(ack)) => {
-                    let _ = ack.reply.send(self.shutdown(Some(ack.deadline)));
+                    let _ = ack.to.send(self.shutdown(Some(ack.deadline)));
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {}

@@ -13,49 +13,24 @@ use crossbeam_channel::Sender;
 use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
-use super::Control;
 use super::budget::Budget;
+use super::control::Control;
 use super::lanes::{Lane, Lanes};
+use super::record::Record;
 use crate::config::OverflowPolicy;
 use crate::error::{ErrorKind, Result, VizError};
-use crate::event::{Event, Priority};
-use crate::tag::TagId;
+use crate::event::Event;
 
-/// A scalar as it travels through the queue: 32 bytes, no heap.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ScalarRecord {
-    pub tag: TagId,
-    pub step: i64,
-    pub value: f64,
-    pub wall_time: f64,
-}
-
-/// What the queue carries: the allocation-free scalar form, or any other event boxed.
-/// 40 bytes, so it fits with its stamp in one 64-byte ring slot.
-pub(crate) enum Record {
-    Scalar(ScalarRecord),
-    Event(Box<Event>),
-}
-
-impl Record {
-    fn is_critical(&self) -> bool {
-        matches!(self, Record::Event(e) if e.priority == Priority::Critical)
-    }
-
-    /// Bytes the budget holds for this record while it is queued: a boxed event's
-    /// footprint; nothing for a scalar, counted only once staged.
-    pub(crate) fn budget_bytes(&self) -> u64 {
-        match self {
-            Record::Scalar(_) => 0,
-            Record::Event(e) => e.footprint() as u64,
-        }
-    }
-}
-
-/// Lifecycle states; `collect` is accepted in `CREATED` and `RUNNING`.
+/// The collector's lifecycle, in order; kept in `Ingress::state`, the one place a
+/// producer, the worker and `stop` all read it. `collect` is accepted before
+/// `STOPPED`.
 pub(crate) const CREATED: u8 = 0;
 pub(crate) const RUNNING: u8 = 1;
+/// Stopped: `collect` fails, the worker makes its final drain.
 pub(crate) const STOPPED: u8 = 2;
+/// Stopped and the worker joined: nothing will drain the lanes again, so whatever
+/// lands in them now is lost (and counted).
+pub(crate) const DRAINED: u8 = 3;
 
 /// Counters written by producers, only on the full-queue path.
 #[derive(Default)]
@@ -82,8 +57,6 @@ pub(crate) struct Ingress {
     pub wake_pending: AtomicBool,
     /// Set when a critical event is queued: the worker then delivers and flushes.
     pub critical_pending: AtomicBool,
-    /// Set once stop() has joined the worker: nothing will drain the lanes again.
-    pub drained_for_good: AtomicBool,
     control: Sender<Control>,
     /// The process that made it: in a forked child no worker drains the lanes.
     owner: u32,
@@ -107,7 +80,6 @@ impl Ingress {
             drops: DropCounters::default(),
             wake_pending: AtomicBool::new(false),
             critical_pending: AtomicBool::new(false),
-            drained_for_good: AtomicBool::new(false),
             control,
             owner: std::process::id(),
         }
@@ -116,7 +88,7 @@ impl Ingress {
     /// Queues a record under the overflow policy.
     #[inline]
     pub(crate) fn push(&self, record: Record) -> Result<()> {
-        if self.state.load(Ordering::Relaxed) == STOPPED {
+        if self.state.load(Ordering::Relaxed) >= STOPPED {
             return Err(closed());
         }
         self.lanes.with_lane(|lane| match lane.queue.push(record) {
@@ -128,7 +100,7 @@ impl Ingress {
     /// Queues a non-scalar event under the overflow policy, which applies both to a
     /// full queue and to a full byte budget.
     pub(crate) fn push_event(&self, event: Box<Event>) -> Result<()> {
-        if self.state.load(Ordering::Relaxed) == STOPPED {
+        if self.state.load(Ordering::Relaxed) >= STOPPED {
             return Err(closed());
         }
         let bytes = event.footprint() as u64;
@@ -157,7 +129,7 @@ impl Ingress {
     /// Queues a critical event: never dropped (the byte budget counts it but never
     /// refuses it), and the worker is told to flush.
     pub(crate) fn push_critical(&self, event: Box<Event>) -> Result<()> {
-        if self.state.load(Ordering::Relaxed) == STOPPED {
+        if self.state.load(Ordering::Relaxed) >= STOPPED {
             return Err(closed());
         }
         let bytes = event.footprint() as u64;
@@ -284,7 +256,7 @@ impl Ingress {
                 ));
             }
             match self.state.load(Ordering::Relaxed) {
-                STOPPED => return Err(closed()),
+                STOPPED | DRAINED => return Err(closed()),
                 // Nobody drains an unstarted collector: waiting would never end.
                 CREATED => {
                     return Err(VizError::new(

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-use super::ingress::Record;
+use super::record::Record;
 use super::ring::Ring;
 use super::spsc::SpscRing;
 

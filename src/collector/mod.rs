@@ -15,10 +15,12 @@ use parking_lot::Mutex;
 
 mod budget;
 mod builder;
+mod control;
 mod destination;
 mod ingress;
 mod lanes;
 mod outlet;
+mod record;
 mod ring;
 mod route;
 mod spec;
@@ -33,8 +35,10 @@ pub use route::Route;
 pub use spec::CollectorSpec;
 pub use stats::{CollectorStats, DestinationStats};
 
+use control::{Control, Reply};
 use destination::{DestMsg, Destination, DestinationHandle};
-use ingress::{CREATED, Ingress, RUNNING, Record, STOPPED, ScalarRecord};
+use ingress::{CREATED, DRAINED, Ingress, RUNNING, STOPPED};
+use record::{Record, ScalarRecord};
 use stats::{WorkerCounters, load};
 use worker::Worker;
 
@@ -44,19 +48,6 @@ use crate::config::CollectorConfig;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::{Event, EventData, Priority};
 use crate::tag::{Tag, TagId};
-
-/// A flush or stop someone waits for: one reply per destination, by `deadline`.
-pub(crate) struct FlushRequest {
-    reply: Sender<Result<()>>,
-    deadline: Instant,
-}
-
-/// Messages to the worker. Producers send only `Wake`, and only from the slow path.
-pub(crate) enum Control {
-    Wake,
-    Flush(FlushRequest),
-    Stop(FlushRequest),
-}
 
 /// The seed's `IEventCollector`: the operations every collector offers.
 pub trait EventCollector {
@@ -265,7 +256,7 @@ impl Collector {
         let mut lifecycle = self.lifecycle.lock();
         let Some((worker, destinations)) = lifecycle.unstarted.take() else {
             return match self.ingress.state.load(Ordering::Acquire) {
-                STOPPED => Err(VizError::closed(
+                STOPPED | DRAINED => Err(VizError::closed(
                     "the collector was stopped; build a new one",
                 )),
                 _ => Ok(()),
@@ -306,7 +297,10 @@ impl Collector {
         let deadline = Instant::now() + timeout;
         let (reply, answers) = crossbeam_channel::bounded(self.destinations.len());
         self.control
-            .send(Control::Flush(FlushRequest { reply, deadline }))
+            .send(Control::Flush(Reply {
+                to: reply,
+                deadline,
+            }))
             .map_err(|_| VizError::closed("the collector's worker has exited"))?;
         self.await_answers(&answers, deadline, "flush")
     }
@@ -376,10 +370,10 @@ impl Collector {
         self.ingress.state.store(STOPPED, Ordering::Release);
         let deadline = Instant::now() + timeout;
         let (reply, answers) = crossbeam_channel::bounded(self.destinations.len());
-        let result = match self
-            .control
-            .send(Control::Stop(FlushRequest { reply, deadline }))
-        {
+        let result = match self.control.send(Control::Stop(Reply {
+            to: reply,
+            deadline,
+        })) {
             Ok(()) => self.await_answers(&answers, deadline, "stop"),
             Err(_) => Err(VizError::closed("the collector's worker has exited")),
         };
@@ -392,7 +386,7 @@ impl Collector {
         // rather than lose them silently. Only once the worker is gone: a lane has
         // one consumer.
         if worker_joined {
-            self.ingress.drained_for_good.store(true, Ordering::Release);
+            self.ingress.state.store(DRAINED, Ordering::Release);
             let lost = self.ingress.discard_remaining();
             if lost > 0 {
                 self.ingress
@@ -475,7 +469,7 @@ impl Collector {
             // After a clean stop nothing drains the lanes again: a straggler that
             // raced stop and landed after the final drain is lost, and counted here.
             lost_at_stop: load(&drops.lost_at_stop)
-                + if self.ingress.drained_for_good.load(Ordering::Acquire) {
+                + if self.ingress.state.load(Ordering::Acquire) == DRAINED {
                     queued
                 } else {
                     0

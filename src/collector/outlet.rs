@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
-use super::FlushRequest;
 use super::budget::Batch;
+use super::control::Reply;
 use super::destination::{DestMsg, DestinationHandle};
 use super::stats::bump;
 use crate::error::{Result, VizError};
@@ -200,13 +200,13 @@ impl Outlet {
     pub(crate) fn send_control(
         &mut self,
         msg: DestMsg,
-        request: &FlushRequest,
+        request: &Reply,
         what: &'static str,
         share: u64,
     ) {
         self.outbox.push_back(Outgoing::Control {
             msg,
-            reply: request.reply.clone(),
+            reply: request.to.clone(),
             deadline: request.deadline,
             what,
         });

@@ -253,11 +253,11 @@ mod tests {
     #[test]
     fn slots_are_one_cache_line() {
         assert_eq!(
-            std::mem::size_of::<super::Slot<crate::collector::ingress::Record>>(),
+            std::mem::size_of::<super::Slot<crate::collector::record::Record>>(),
             64
         );
         assert_eq!(
-            std::mem::align_of::<super::Slot<crate::collector::ingress::Record>>(),
+            std::mem::align_of::<super::Slot<crate::collector::record::Record>>(),
             64
         );
     }

@@ -19,12 +19,13 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::budget::{Batch, Budget};
-use super::destination::{DestMsg, FlushAck};
-use super::ingress::{Ingress, Record};
+use super::control::{Control, Reply};
+use super::destination::DestMsg;
+use super::ingress::Ingress;
 use super::lanes::Lane;
 use super::outlet::{OUTBOX_POLL, Outlet, send_batch};
+use super::record::Record;
 use super::stats::{WorkerCounters, bump};
-use super::{Control, FlushRequest};
 use crate::clock::Clock;
 use crate::config::{CollectorConfig, FlushStrategy};
 use crate::error::panic_message;
@@ -113,7 +114,7 @@ impl Worker {
     }
 
     /// One round: control messages, a drain, the strategy. Returns a stop request.
-    fn round(&mut self) -> Option<Option<FlushRequest>> {
+    fn round(&mut self) -> Option<Option<Reply>> {
         self.taken = 0;
         self.pump_all();
         while let Ok(msg) = self.control.try_recv() {
@@ -160,7 +161,7 @@ impl Worker {
     }
 
     /// Handles a control message; returns a stop request.
-    fn handle(&mut self, msg: Control) -> Option<Option<FlushRequest>> {
+    fn handle(&mut self, msg: Control) -> Option<Option<Reply>> {
         match msg {
             Control::Wake => {
                 self.ingress.wake_pending.store(false, Ordering::Release);
@@ -367,15 +368,12 @@ impl Worker {
 
     /// Asks every destination to flush; with a request, each answers to its reply
     /// channel (or the worker answers a timeout in its place).
-    fn flush_destinations(&mut self, request: Option<&FlushRequest>) {
+    fn flush_destinations(&mut self, request: Option<&Reply>) {
         let share = self.share();
         for outlet in &mut self.outlets {
             match request {
                 Some(request) => {
-                    let ack = FlushAck {
-                        reply: request.reply.clone(),
-                        deadline: request.deadline,
-                    };
+                    let ack = request.clone();
                     outlet.send_control(DestMsg::Flush(Some(ack)), request, "flush", share);
                 }
                 None if !outlet.is_waiting() => {
@@ -388,7 +386,7 @@ impl Worker {
         self.dirty = false;
     }
 
-    fn flush_request(&mut self, request: FlushRequest) {
+    fn flush_request(&mut self, request: Reply) {
         self.drain_queued();
         self.deliver_all();
         self.flush_destinations(Some(&request));
@@ -398,7 +396,7 @@ impl Worker {
     /// Final drain and delivery, then a shutdown request to every destination.
     /// Each destination's answer (or a timeout in its place) goes to the request's
     /// reply channel; the collector waits for them, so a hung backend cannot hang us.
-    fn stop(&mut self, request: Option<FlushRequest>) {
+    fn stop(&mut self, request: Option<Reply>) {
         self.drain_queued();
         self.deliver_all();
         // Without a request the collector is gone: dropping our senders ends the
@@ -411,10 +409,7 @@ impl Worker {
         };
         let share = self.share();
         for outlet in &mut self.outlets {
-            let ack = FlushAck {
-                reply: request.reply.clone(),
-                deadline: request.deadline,
-            };
+            let ack = request.clone();
             outlet.send_control(DestMsg::Shutdown(ack), &request, "shutdown", share);
         }
         // Nothing else runs after this: send what waits until the deadline.
