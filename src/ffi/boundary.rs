@@ -97,7 +97,7 @@ impl<T> Outcome for *const T {
 /// and either leaves a message prefixed with the function's name for
 /// `viz_last_error_message`; the export returns `R`'s value for it. Success leaves
 /// the last message alone. Every `viz_*` export calls this, with its own name
-/// (`tests/c_abi.rs` checks both).
+/// (`tests/source_rules.rs` checks both).
 pub(crate) fn guard<R: Outcome>(
     function: &'static str,
     body: impl FnOnce() -> Result<R::Value, Failure>,
