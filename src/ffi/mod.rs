@@ -16,8 +16,8 @@
 //! raw-pointer helper. C enums are tied to their Rust types by one table each
 //! (`abi_enum!`). `include/viz.h` is generated from this module by cbindgen (see
 //! `cbindgen.toml`); `tests/c_abi.rs` fails when the checked-in header drifts, and
-//! `tests/source_rules.rs` when an
-//! export skips the guard, and when modules here import each other in a circle.
+//! `tests/source_rules.rs` when an export skips the guard or modules here import
+//! each other in a circle.
 
 #![allow(non_camel_case_types)]
 
