@@ -74,6 +74,7 @@ int main() {
         CHECK(threw);
         CHECK(c.stats().written == 9);
         CHECK(c.stats().destinations == 1);
+        CHECK(c.intern("cpp/loss") == c.intern("cpp/loss") && viz_abi_version() == VIZ_ABI_VERSION);
         viz_destination_stats d = c.destination_stats(0);
         CHECK(std::string(d.name) == "memory#0" && d.written == 9 && d.dropped == 0);
         bool out_of_range = false;

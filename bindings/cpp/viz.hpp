@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -34,7 +35,20 @@ private:
     viz_status status_;
 };
 
+/// How long close, stop, flush and a Collector's destructor wait for the backends
+/// unless told otherwise, in milliseconds.
+inline constexpr uint32_t default_timeout_ms = 10000;
+
 namespace detail {
+/// Refuses a libviz whose C ABI is not the one viz.h (and this wrapper) describe.
+inline void check_abi() {
+    uint32_t loaded = viz_abi_version();
+    if (loaded != VIZ_ABI_VERSION)
+        throw std::runtime_error("libviz has C ABI version " + std::to_string(loaded) +
+                                 ", but viz.h and viz.hpp were written for ABI version " +
+                                 std::to_string(VIZ_ABI_VERSION));
+}
+
 inline std::string last_message() {
     std::string msg(256, '\0');
     size_t needed = viz_last_error_message(msg.data(), msg.size());
@@ -131,6 +145,7 @@ class Storage {
 public:
     /// Opens a backend: `connection_string` such as "file:///runs/a" or "memory://".
     explicit Storage(const std::string &connection_string) {
+        detail::check_abi();
         detail::check(viz_storage_open(nullptr, connection_string.c_str(), &handle_));
     }
     Storage(Storage &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
@@ -169,15 +184,17 @@ private:
 };
 
 /// An event collector with its background threads. Move-only; the destructor
-/// flushes, stops and frees it (waiting at most 10 s for its backends).
+/// flushes, stops and frees it (waiting at most default_timeout_ms for its backends).
 class Collector {
 public:
     /// From a JSON config, such as {"backends": ["file://runs/a/log"]} (see viz.h).
     explicit Collector(const std::string &config_json) {
+        detail::check_abi();
         detail::check(viz_collector_new(config_json.c_str(), &handle_));
     }
     /// From a JSON config plus storages lent as the first destinations.
     Collector(const std::string &config_json, const std::vector<const Storage *> &storages) {
+        detail::check_abi();
         std::vector<const viz_storage *> raw;
         for (const Storage *s : storages) raw.push_back(s != nullptr ? s->handle() : nullptr);
         detail::check(viz_collector_new_with_storage(config_json.c_str(), raw.data(), raw.size(), &handle_));
@@ -185,7 +202,7 @@ public:
     Collector(Collector &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
     Collector &operator=(Collector &&other) noexcept {
         if (this != &other) {
-            if (handle_ != nullptr) viz_collector_close(handle_, 10000);
+            if (handle_ != nullptr) viz_collector_close(handle_, default_timeout_ms);
             handle_ = std::exchange(other.handle_, nullptr);
         }
         return *this;
@@ -193,17 +210,17 @@ public:
     Collector(const Collector &) = delete;
     Collector &operator=(const Collector &) = delete;
     ~Collector() {
-        if (handle_ != nullptr) viz_collector_close(handle_, 10000);
+        if (handle_ != nullptr) viz_collector_close(handle_, default_timeout_ms);
     }
 
     /// Flushes, stops and frees now, throwing if the backends did not finish.
-    void close(uint32_t timeout_ms = 10000) {
+    void close(uint32_t timeout_ms = default_timeout_ms) {
         viz_collector *h = std::exchange(handle_, nullptr);
         if (h != nullptr) detail::check(viz_collector_close(h, timeout_ms));
     }
 
     void start() { detail::check(viz_collector_start(live())); }
-    void stop(uint32_t timeout_ms = 10000) { detail::check(viz_collector_stop(live(), timeout_ms)); }
+    void stop(uint32_t timeout_ms = default_timeout_ms) { detail::check(viz_collector_stop(live(), timeout_ms)); }
     bool running() const noexcept { return viz_collector_is_running(handle_); }
     size_t pending() const {
         size_t n = 0;
@@ -211,10 +228,15 @@ public:
         return n;
     }
 
-    /// The process-wide id of a tag, for the hot path.
+    /// The process-wide id of a tag, for the hot path. Ids never change, so each
+    /// thread keeps the ones it has seen: a tag is interned once per thread.
     uint32_t intern(const std::string &tag) const {
+        thread_local std::unordered_map<std::string, uint32_t> ids;
+        auto found = ids.find(tag);
+        if (found != ids.end()) return found->second;
         uint32_t id = 0;
         detail::check(viz_collector_tag_intern(live(), tag.c_str(), &id));
+        ids.emplace(tag, id);
         return id;
     }
 
@@ -223,8 +245,11 @@ public:
         viz_status s = viz_collector_collect_scalar_id(handle_, tag_id, step, value);
         if (s != VIZ_STATUS_OK) detail::check(s);
     }
+    /// A scalar under a tag given by name: its id is looked up (interned once per
+    /// thread), then it takes the hot path.
     void collect(const std::string &tag, int64_t step, double value) const {
-        detail::check(viz_collector_collect_scalar(live(), tag.c_str(), step, value));
+        live();
+        collect(intern(tag), step, value);
     }
     void collect(const std::string &tag, int64_t step, const std::string &text) const {
         viz_event e = detail::event(VIZ_EVENT_KIND_TEXT, tag, step);
@@ -272,7 +297,7 @@ public:
     /// Any event, as a filled viz_event.
     void collect(const viz_event &e) const { detail::check(viz_collector_collect(live(), &e)); }
 
-    void flush(uint32_t timeout_ms = 10000) const { detail::check(viz_collector_flush(live(), timeout_ms)); }
+    void flush(uint32_t timeout_ms = default_timeout_ms) const { detail::check(viz_collector_flush(live(), timeout_ms)); }
     viz_stats stats() const {
         viz_stats s{};
         detail::check(viz_collector_stats(live(), &s));

@@ -108,6 +108,19 @@ int main(void) {
     CHECK(viz_last_error_message(tiny, sizeof tiny) == needed);
     CHECK(strlen(tiny) == sizeof tiny - 1);
 
+    /* The ABI 3 names still work for this ABI version, as deprecated aliases. */
+    uint32_t old_id = 0, new_id = 1;
+    expect(viz_tag_intern(c, "old/name", &old_id), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_tag_intern(c, "old/name", &new_id), VIZ_STATUS_OK, NULL);
+    CHECK(old_id == new_id);
+    expect(viz_collect_scalar_id(c, old_id, 1, 1.0), VIZ_STATUS_OK, NULL);
+    expect(viz_flush(c, 10000), VIZ_STATUS_OK, NULL);
+    viz_events *old_list = NULL;
+    expect(viz_get_events(c, 0, 1, 1, &old_list), VIZ_STATUS_OK, NULL);
+    CHECK(viz_events_len(old_list) >= 1 && viz_events_get(old_list, 0) != NULL);
+    viz_events_free(old_list);
+    expect(viz_flush(NULL, 10), VIZ_STATUS_NULL_ARGUMENT, "viz_collector_flush: collector is NULL");
+
     expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
     expect(viz_collector_close(NULL, 0), VIZ_STATUS_NULL_ARGUMENT, "collector is NULL");
 

@@ -426,10 +426,72 @@ static class Tests
         }
     }
 
+    /// <summary>include/viz.h, found by walking up from where the tests run.</summary>
+    static string Header()
+    {
+        for (var d = new DirectoryInfo(AppDomain.CurrentDomain.BaseDirectory); d != null; d = d.Parent)
+        {
+            var h = Path.Combine(d.FullName, "include", "viz.h");
+            if (File.Exists(h)) return h;
+        }
+        throw new FileNotFoundException("include/viz.h not found above " + AppDomain.CurrentDomain.BaseDirectory);
+    }
+
+    /// <summary>PascalCase to the header's SCREAMING_SNAKE_CASE (NullArgument: NULL_ARGUMENT).</summary>
+    static string Snake(string name)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < name.Length; i++)
+        {
+            if (i > 0 && char.IsUpper(name[i]) && char.IsLower(name[i - 1])) sb.Append('_');
+            sb.Append(char.ToUpperInvariant(name[i]));
+        }
+        return sb.ToString();
+    }
+
+    static void EnumsAndAbiVersionMatchTheHeader()
+    {
+        var text = File.ReadAllText(Header());
+        var values = new Dictionary<string, long>();
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(text, @"^\s+(VIZ_[A-Z0-9_]+) = (\d+),?$", System.Text.RegularExpressions.RegexOptions.Multiline))
+            values[m.Groups[1].Value] = long.Parse(m.Groups[2].Value);
+        var asm = typeof(AsyncEventCollector).Assembly;
+        var enums = new[]
+        {
+            new KeyValuePair<Type, string>(typeof(VizStatus), "VIZ_STATUS_"),
+            new KeyValuePair<Type, string>(typeof(EventPriority), "VIZ_PRIORITY_"),
+            new KeyValuePair<Type, string>(typeof(DType), "VIZ_DTYPE_"),
+            new KeyValuePair<Type, string>(typeof(FlushStrategy), "VIZ_FLUSH_STRATEGY_"),
+            new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizEventKind", true), "VIZ_EVENT_KIND_"),
+            new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizOverflowPolicy", true), "VIZ_OVERFLOW_POLICY_"),
+            new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizWallClock", true), "VIZ_WALL_CLOCK_"),
+        };
+        foreach (var e in enums)
+        {
+            var inHeader = values.Where(kv => kv.Key.StartsWith(e.Value)).ToDictionary(kv => kv.Key, kv => kv.Value);
+            Assert.True(inHeader.Count > 0, "viz.h has " + e.Value + "*");
+            var names = Enum.GetNames(e.Key);
+            Assert.Equal(inHeader.Count, names.Length, e.Key.Name + ": as many values as viz.h");
+            foreach (var name in names)
+            {
+                long value = Convert.ToInt64(Enum.Parse(e.Key, name));
+                long want;
+                Assert.True(inHeader.TryGetValue(e.Value + Snake(name), out want), e.Key.Name + "." + name + " is in viz.h as " + e.Value + Snake(name));
+                Assert.Equal(want, value, e.Key.Name + "." + name);
+            }
+        }
+        var abi = System.Text.RegularExpressions.Regex.Match(text, @"#define VIZ_ABI_VERSION (\d+)");
+        var native = asm.GetType("MLFramework.Visualization.Native.NativeMethods", true);
+        var declared = (uint)native.GetField("AbiVersion", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static).GetValue(null);
+        Assert.Equal(uint.Parse(abi.Groups[1].Value), declared, "the binding's ABI version is viz.h's");
+        Assert.Equal(TimeSpan.FromMilliseconds(LibraryDefaults.ShutdownTimeoutMs), new EventCollectorConfig().ShutdownTimeout, "ShutdownTimeout's default is the library's");
+    }
+
     static int Main()
     {
         var tests = new List<KeyValuePair<string, Action>>
         {
+            new KeyValuePair<string, Action>("EnumsAndAbiVersionMatchTheHeader", EnumsAndAbiVersionMatchTheHeader),
             new KeyValuePair<string, Action>("NativeStorageBackendIsTheSeedInterface", NativeStorageBackendIsTheSeedInterface),
             new KeyValuePair<string, Action>("CollectorDeliversEveryKindAndReadsBack", CollectorDeliversEveryKindAndReadsBack),
             new KeyValuePair<string, Action>("DisposeFlushes", DisposeFlushes),

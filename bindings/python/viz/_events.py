@@ -3,10 +3,11 @@
 import ctypes
 from ctypes import POINTER, c_double, c_uint64
 
-from ._native import VizEvent, utf8
+from ._native import DType, EventKind, Priority, VizEvent, utf8
 
-KINDS = ("scalar", "histogram", "text", "image", "tensor", "raw")
-DTYPES = ("f32", "f64", "f16", "bf16", "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "bool")
+# Names as events carry them; their C values come from the enums in _native.
+KINDS = tuple(k.name.lower() for k in EventKind)
+DTYPES = tuple(d.name.lower() for d in DType)
 _NUMPY_DTYPES = {"float32": "f32", "float64": "f64", "float16": "f16", "int8": "i8", "int16": "i16",
                  "int32": "i32", "int64": "i64", "uint8": "u8", "uint16": "u16", "uint32": "u32",
                  "uint64": "u64", "bool": "bool"}
@@ -106,11 +107,11 @@ class Marshalled:
         return b
 
     def _fill(self, v, e):
-        v.kind = KINDS.index(e.kind)
+        v.kind = EventKind[e.kind.upper()]
         v.tag = self._str(e.tag, "tag")
         v.step = e.step
         v.wall_time = float(e.wall_time or 0.0)
-        v.priority = 1 if e.priority == "critical" else 0
+        v.priority = Priority[e.priority.upper()]
         if e.kind == "scalar":
             v.scalar = e.value
         elif e.kind == "text":
@@ -128,7 +129,7 @@ class Marshalled:
             v.data, v.data_len = self._bytes(e.png)
             v.width, v.height, v.channels = e.width, e.height, e.channels
         elif e.kind == "tensor":
-            v.dtype = DTYPES.index(e.dtype)
+            v.dtype = DType[e.dtype.upper()]
             v.shape, v.shape_len = self._buf(c_uint64, e.shape), len(e.shape)
             v.data, v.data_len = self._bytes(e.data)
         else:
@@ -138,8 +139,8 @@ class Marshalled:
 
 def read(v):
     """An Event copied out of a viz_event view."""
-    kind = KINDS[v.kind]
-    kw = {"wall_time": v.wall_time or None, "priority": "critical" if v.priority == 1 else "normal"}
+    kind = EventKind(v.kind).name.lower()
+    kw = {"wall_time": v.wall_time or None, "priority": Priority(v.priority).name.lower()}
     tag = v.tag.decode("utf-8")
     data = ctypes.string_at(v.data, v.data_len) if v.data_len else b""
     if kind == "scalar":
@@ -152,5 +153,5 @@ def read(v):
     if kind == "image":
         return Event.image(tag, v.step, data, v.width, v.height, v.channels, **kw)
     if kind == "tensor":
-        return Event.tensor(tag, v.step, data, shape=v.shape[:v.shape_len], dtype=DTYPES[v.dtype], **kw)
+        return Event.tensor(tag, v.step, data, shape=v.shape[:v.shape_len], dtype=DType(v.dtype).name.lower(), **kw)
     return Event.raw(tag, v.step, v.content_type.decode("utf-8"), data, **kw)

@@ -1,6 +1,7 @@
 """libviz through ctypes: loading, the C structs, signatures and errors."""
 
 import ctypes
+import enum
 import os
 import pathlib
 
@@ -24,7 +25,91 @@ def _find_library():
     raise OSError("libviz not found: build it (cargo build --release) or set VIZ_LIBRARY to its path")
 
 
-lib = ctypes.CDLL(_find_library())
+# The C ABI this package was written for (viz.h's VIZ_ABI_VERSION). A library of
+# another ABI is refused at import, rather than failing in unclear ways later.
+ABI_VERSION = 4
+
+_path = _find_library()
+lib = ctypes.CDLL(_path)
+lib.viz_abi_version.restype = c_uint32
+lib.viz_abi_version.argtypes = []
+if lib.viz_abi_version() != ABI_VERSION:
+    raise ImportError(
+        f"libviz at {_path} has C ABI version {lib.viz_abi_version()}, but this viz package "
+        f"was written for ABI version {ABI_VERSION}: use the libviz built from the same source")
+
+
+# The C enums, value for value; tests/test_abi.py checks them against viz.h.
+class Status(enum.IntEnum):
+    """viz_status."""
+    OK = 0
+    NULL_ARGUMENT = 1
+    INVALID_ARGUMENT = 2
+    INVALID_UTF8 = 3
+    INVALID_CONFIG = 4
+    UNKNOWN_BACKEND_TYPE = 5
+    BACKEND_ERROR = 6
+    IO = 7
+    QUEUE_FULL = 8
+    CLOSED = 9
+    TIMEOUT = 10
+    UNSUPPORTED = 11
+    CORRUPT_DATA = 12
+    PANIC = 13
+
+
+class EventKind(enum.IntEnum):
+    """viz_event_kind."""
+    SCALAR = 0
+    HISTOGRAM = 1
+    TEXT = 2
+    IMAGE = 3
+    TENSOR = 4
+    RAW = 5
+
+
+class Priority(enum.IntEnum):
+    """viz_priority."""
+    NORMAL = 0
+    CRITICAL = 1
+
+
+class DType(enum.IntEnum):
+    """viz_dtype."""
+    F32 = 0
+    F64 = 1
+    F16 = 2
+    BF16 = 3
+    I8 = 4
+    I16 = 5
+    I32 = 6
+    I64 = 7
+    U8 = 8
+    U16 = 9
+    U32 = 10
+    U64 = 11
+    BOOL = 12
+
+
+class FlushStrategy(enum.IntEnum):
+    """viz_flush_strategy."""
+    TIME_BASED = 0
+    SIZE_BASED = 1
+    MANUAL = 2
+    HYBRID = 3
+
+
+class OverflowPolicy(enum.IntEnum):
+    """viz_overflow_policy."""
+    BLOCK = 0
+    DROP_OLDEST = 1
+    DROP_NEWEST = 2
+
+
+class WallClock(enum.IntEnum):
+    """viz_wall_clock."""
+    COARSE = 0
+    PRECISE = 1
 
 
 class VizEvent(ctypes.Structure):
@@ -165,12 +250,17 @@ class Panic(VizError, RuntimeError):
     """viz panicked; the panic was caught at the C boundary."""
 
 
-_BY_STATUS = {1: InvalidArgument, 2: InvalidArgument, 3: InvalidArgument, 4: InvalidConfig,
-              5: UnknownBackendType, 6: BackendError, 7: IOFailure, 8: QueueFull, 9: Closed,
-              10: Timeout, 11: Unsupported, 12: CorruptData, 13: Panic}
-_STATUS_OF = {InvalidArgument: 2, InvalidConfig: 4, UnknownBackendType: 5, BackendError: 6,
-              IOFailure: 7, QueueFull: 8, Closed: 9, Timeout: 10, Unsupported: 11,
-              CorruptData: 12, Panic: 13}
+_BY_STATUS = {Status.NULL_ARGUMENT: InvalidArgument, Status.INVALID_ARGUMENT: InvalidArgument,
+              Status.INVALID_UTF8: InvalidArgument, Status.INVALID_CONFIG: InvalidConfig,
+              Status.UNKNOWN_BACKEND_TYPE: UnknownBackendType, Status.BACKEND_ERROR: BackendError,
+              Status.IO: IOFailure, Status.QUEUE_FULL: QueueFull, Status.CLOSED: Closed,
+              Status.TIMEOUT: Timeout, Status.UNSUPPORTED: Unsupported,
+              Status.CORRUPT_DATA: CorruptData, Status.PANIC: Panic}
+_STATUS_OF = {InvalidArgument: Status.INVALID_ARGUMENT, InvalidConfig: Status.INVALID_CONFIG,
+              UnknownBackendType: Status.UNKNOWN_BACKEND_TYPE, BackendError: Status.BACKEND_ERROR,
+              IOFailure: Status.IO, QueueFull: Status.QUEUE_FULL, Closed: Status.CLOSED,
+              Timeout: Status.TIMEOUT, Unsupported: Status.UNSUPPORTED,
+              CorruptData: Status.CORRUPT_DATA, Panic: Status.PANIC}
 
 
 def last_message():
@@ -184,7 +274,7 @@ def last_message():
 
 def check(status):
     """Raises the exception for a failed call's status."""
-    if status != 0:
+    if status != Status.OK:
         raise _BY_STATUS.get(status, VizError)(status, last_message())
 
 
@@ -194,12 +284,12 @@ def status_for(exc):
         if isinstance(exc, cls):
             return status
     if isinstance(exc, NotImplementedError):
-        return 11
+        return Status.UNSUPPORTED
     if isinstance(exc, (ValueError, TypeError)):
-        return 2
+        return Status.INVALID_ARGUMENT
     if isinstance(exc, OSError):
-        return 7
-    return 6
+        return Status.IO
+    return Status.BACKEND_ERROR
 
 
 def utf8(s, what):

@@ -10,6 +10,9 @@ from . import _events
 from ._native import (FINALIZER_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, VizBackendVTable,
                       VizDestinationStats, VizStats, check, lib, status_for, utf8)
 
+# How long close, stop and flush wait for the backends unless told otherwise.
+DEFAULT_TIMEOUT_MS = 10000
+
 
 def _read_all(handle):
     try:
@@ -86,7 +89,7 @@ class Collector:
     flush_interval_ms, overflow, ...). Closing flushes; so does leaving a `with`.
     """
 
-    def __init__(self, backends=(), storages=(), config=None, start=True, close_timeout_ms=10000):
+    def __init__(self, backends=(), storages=(), config=None, start=True, close_timeout_ms=DEFAULT_TIMEOUT_MS):
         spec = {"backends": list(backends), "collector": dict(config or {}), "start": bool(start)}
         self._storages = list(storages)
         raw = (c_void_p * len(self._storages))(*[s._live() for s in self._storages])
@@ -126,13 +129,13 @@ class Collector:
         done = c_size_t()
         check(lib.viz_collector_collect_batch(self._live(), m.array, len(events), ctypes.byref(done)))
 
-    def flush(self, timeout_ms=10000):
+    def flush(self, timeout_ms=DEFAULT_TIMEOUT_MS):
         check(lib.viz_collector_flush(self._live(), timeout_ms))
 
     def start(self):
         check(lib.viz_collector_start(self._live()))
 
-    def stop(self, timeout_ms=10000):
+    def stop(self, timeout_ms=DEFAULT_TIMEOUT_MS):
         check(lib.viz_collector_stop(self._live(), timeout_ms))
 
     @property

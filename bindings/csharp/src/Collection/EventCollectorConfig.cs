@@ -1,6 +1,7 @@
 using System;
 using System.Globalization;
 using System.Text;
+using MLFramework.Visualization.Native;
 
 namespace MLFramework.Visualization.Collection
 {
@@ -17,7 +18,10 @@ namespace MLFramework.Visualization.Collection
         Hybrid = 3,
     }
 
-    /// <summary>Collector settings (seed 004), with the seed's defaults.</summary>
+    /// <summary>Collector settings (seed 004). BufferCapacity, FlushInterval, BatchSize,
+    /// Strategy, EnableBackpressure and MaxQueueLength keep the seed's defaults, which its
+    /// API fixes; every other default is the library's own, read from
+    /// viz_collector_config_default, so the binding never restates one.</summary>
     public class EventCollectorConfig
     {
         /// <summary>Events the background worker stages before it must deliver.</summary>
@@ -32,13 +36,13 @@ namespace MLFramework.Visualization.Collection
         public bool EnableBackpressure { get; set; } = true;
         /// <summary>Queue length per producing thread.</summary>
         public int MaxQueueLength { get; set; } = 10000;
-        /// <summary>How long Flush, Stop and Dispose wait for the backends.</summary>
-        public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+        /// <summary>How long Flush, Stop and Dispose wait for the backends (default: the library's shutdown_timeout).</summary>
+        public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMilliseconds(LibraryDefaults.ShutdownTimeoutMs);
         /// <summary>With backpressure on, the longest Collect waits for room before dropping
-        /// the event (null: the library's default, 1 s).</summary>
+        /// the event (null: the library's default, LibraryDefaults.BlockTimeoutMs).</summary>
         public TimeSpan? BlockTimeout { get; set; }
         /// <summary>The byte budget: most bytes of events held at once (null: the library's
-        /// default, 256 MiB). Past it, large events meet the backpressure policy.</summary>
+        /// default, LibraryDefaults.MaxHeldBytes). Past it, large events meet the backpressure policy.</summary>
         public long? MaxHeldBytes { get; set; }
 
         /// <summary>Throws ArgumentException naming the first invalid property.</summary>
@@ -75,5 +79,27 @@ namespace MLFramework.Visualization.Collection
             sb.Append("}}");
             return sb.ToString();
         }
+    }
+
+    /// <summary>The library's own collector defaults (viz_collector_config_default).</summary>
+    public static class LibraryDefaults
+    {
+        private static readonly VizCollectorConfig Config = Read();
+
+        private static VizCollectorConfig Read()
+        {
+            VizCollectorConfig c;
+            VizErrors.Check(NativeMethods.viz_collector_config_default(out c));
+            return c;
+        }
+
+        /// <summary>How long stop and close wait for the backends, in milliseconds.</summary>
+        public static long ShutdownTimeoutMs { get { return (long)Config.ShutdownTimeoutMs; } }
+        /// <summary>The longest a blocked Collect waits, in milliseconds.</summary>
+        public static long BlockTimeoutMs { get { return (long)Config.BlockTimeoutMs; } }
+        /// <summary>The byte budget.</summary>
+        public static long MaxHeldBytes { get { return (long)Config.MaxHeldBytes; } }
+        /// <summary>The library's batch size (the seed's C# default is 100).</summary>
+        public static long BatchSize { get { return (long)Config.BatchSize.ToUInt64(); } }
     }
 }

@@ -56,12 +56,12 @@ namespace MLFramework.Visualization.Native
             var raw = e as RawEvent;
             if (scalar != null)
             {
-                v.Kind = 0;
+                v.Kind = (uint)VizEventKind.Scalar;
                 v.Scalar = scalar.Value;
             }
             else if (hist != null)
             {
-                v.Kind = 1;
+                v.Kind = (uint)VizEventKind.Histogram;
                 if (hist.Values != null)
                 {
                     v.Values = Pin(hist.Values);
@@ -82,12 +82,12 @@ namespace MLFramework.Visualization.Native
             }
             else if (text != null)
             {
-                v.Kind = 2;
+                v.Kind = (uint)VizEventKind.Text;
                 v.Text = Pin(Utf8.Encode(text.Text));
             }
             else if (image != null)
             {
-                v.Kind = 3;
+                v.Kind = (uint)VizEventKind.Image;
                 v.Data = Pin(image.Png);
                 v.DataLen = Len(image.Png);
                 v.Width = (uint)image.Width;
@@ -96,7 +96,7 @@ namespace MLFramework.Visualization.Native
             }
             else if (tensor != null)
             {
-                v.Kind = 4;
+                v.Kind = (uint)VizEventKind.Tensor;
                 v.DType = (uint)tensor.DType;
                 ulong[] shape = null;
                 if (tensor.Shape != null)
@@ -115,7 +115,7 @@ namespace MLFramework.Visualization.Native
             }
             else if (raw != null)
             {
-                v.Kind = 5;
+                v.Kind = (uint)VizEventKind.Raw;
                 v.ContentType = Pin(Utf8.Encode(raw.ContentType));
                 v.Data = Pin(raw.Data);
                 v.DataLen = Len(raw.Data);
@@ -154,24 +154,24 @@ namespace MLFramework.Visualization.Native
         {
             string tag = Utf8.Decode(v->Tag);
             Event e;
-            switch (v->Kind)
+            switch ((VizEventKind)v->Kind)
             {
-                case 0: e = new ScalarEvent(tag, v->Step, v->Scalar); break;
-                case 1:
+                case VizEventKind.Scalar: e = new ScalarEvent(tag, v->Step, v->Scalar); break;
+                case VizEventKind.Histogram:
                     e = new HistogramEvent(tag, v->Step, Copy<double>(v->BucketLimits, v->BucketsLen, 8),
                         Copy<double>(v->BucketCounts, v->BucketsLen, 8));
                     break;
-                case 2: e = new TextEvent(tag, v->Step, Utf8.Decode(v->Text)); break;
-                case 3:
+                case VizEventKind.Text: e = new TextEvent(tag, v->Step, Utf8.Decode(v->Text)); break;
+                case VizEventKind.Image:
                     e = new ImageEvent(tag, v->Step, Copy<byte>(v->Data, v->DataLen, 1), (int)v->Width, (int)v->Height, (int)v->Channels);
                     break;
-                case 4:
+                case VizEventKind.Tensor:
                     var dims = Copy<ulong>(v->Shape, v->ShapeLen, 8);
                     var shape = new long[dims.Length];
                     for (int i = 0; i < dims.Length; i++) shape[i] = (long)dims[i];
                     e = new TensorEvent(tag, v->Step, (DType)v->DType, shape, Copy<byte>(v->Data, v->DataLen, 1));
                     break;
-                case 5: e = new RawEvent(tag, v->Step, Utf8.Decode(v->ContentType), Copy<byte>(v->Data, v->DataLen, 1)); break;
+                case VizEventKind.Raw: e = new RawEvent(tag, v->Step, Utf8.Decode(v->ContentType), Copy<byte>(v->Data, v->DataLen, 1)); break;
                 default: throw new InvalidOperationException("unknown native event kind " + v->Kind);
             }
             e.WallTime = Event.FromSeconds(v->WallTime);

@@ -53,6 +53,55 @@ namespace MLFramework.Visualization.Native
         [MarshalAs(UnmanagedType.U1)] public bool Panicked;
     }
 
+    /// <summary>viz_event_kind (viz.h's values; checked against the header by the tests).</summary>
+    internal enum VizEventKind : uint
+    {
+        Scalar = 0,
+        Histogram = 1,
+        Text = 2,
+        Image = 3,
+        Tensor = 4,
+        Raw = 5,
+    }
+
+    /// <summary>viz_overflow_policy.</summary>
+    internal enum VizOverflowPolicy : uint
+    {
+        Block = 0,
+        DropOldest = 1,
+        DropNewest = 2,
+    }
+
+    /// <summary>viz_wall_clock.</summary>
+    internal enum VizWallClock : uint
+    {
+        Coarse = 0,
+        Precise = 1,
+    }
+
+    /// <summary>viz_collector_config: typed collector settings, here only to read the library's defaults.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizCollectorConfig
+    {
+        public UIntPtr BufferCapacity;
+        public ulong FlushIntervalMs;
+        public UIntPtr BatchSize;
+        public uint Strategy;
+        public uint Overflow;
+        public ulong BlockTimeoutMs;
+        public UIntPtr MaxQueueLength;
+        public uint WallClock;
+        public ulong MaxPollIntervalMs;
+        public UIntPtr DestinationQueueBatches;
+        public ulong DestinationStallTimeoutMs;
+        public ulong ShutdownTimeoutMs;
+        public uint RetryMaxAttempts;
+        public ulong RetryInitialBackoffMs;
+        public ulong RetryMaxBackoffMs;
+        public UIntPtr RetryMaxPendingEvents;
+        public ulong MaxHeldBytes;
+    }
+
     /// <summary>viz_backend_vtable: function pointers of a host-defined backend.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct VizBackendVTable
@@ -76,6 +125,20 @@ namespace MLFramework.Visualization.Native
     internal static unsafe class NativeMethods
     {
         private const string Lib = "viz";
+
+        /// <summary>The C ABI this binding was written for (viz.h's VIZ_ABI_VERSION).</summary>
+        internal const uint AbiVersion = 4;
+
+        /// <summary>Refuses a libviz of another ABI before any other call reaches it.</summary>
+        static NativeMethods()
+        {
+            uint loaded = viz_abi_version();
+            if (loaded != AbiVersion)
+                throw new InvalidOperationException("libviz has C ABI version " + loaded + ", but MLFramework.Visualization was written for ABI version " + AbiVersion + ": use the libviz built from the same source");
+        }
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_config_default(out VizCollectorConfig config);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern UIntPtr viz_last_error_message(byte* buf, UIntPtr len);
