@@ -6,7 +6,6 @@
 //! [`RetryPolicy`]; a panic retires the backend and later batches are counted as dropped.
 
 use std::collections::VecDeque;
-use std::ffi::CString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, OnceLock};
 use std::thread::{JoinHandle, ThreadId};
@@ -65,8 +64,6 @@ pub(crate) enum DestMsg {
 #[derive(Clone)]
 pub(crate) struct DestinationHandle {
     pub name: String,
-    /// `name` for C, valid as long as the collector.
-    pub c_name: Arc<CString>,
     pub route: Route,
     pub tx: Sender<DestMsg>,
     pub counters: Arc<DestinationCounters>,
@@ -111,7 +108,6 @@ impl Destination {
         let (tx, rx) = crossbeam_channel::bounded(queue_batches);
         let counters = Arc::new(DestinationCounters::default());
         let handle = DestinationHandle {
-            c_name: Arc::new(crate::ffi::c_string(&name)),
             name: name.clone(),
             route,
             tx,

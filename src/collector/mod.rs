@@ -484,17 +484,6 @@ impl Collector {
         }
     }
 
-    /// Destination `index`'s counters, with its name as a C string that lives as
-    /// long as the collector (for the C ABI).
-    pub(crate) fn destination_stats(
-        &self,
-        index: usize,
-    ) -> Result<(DestinationStats, *const std::ffi::c_char)> {
-        let dest = self.destination(index)?;
-        let stats = self.stats().destinations.swap_remove(index);
-        Ok((stats, dest.c_name.as_ptr()))
-    }
-
     fn destination(&self, index: usize) -> Result<&DestinationHandle> {
         self.destinations.get(index).ok_or_else(|| {
             VizError::invalid_argument(format!(

@@ -2,10 +2,12 @@
 //! or typed settings, collect (the hot path is `viz_collector_collect_scalar_id`),
 //! flush, read statistics and stored events, stop and close.
 
-use std::ffi::c_char;
+use std::ffi::{CString, c_char};
 use std::time::Duration;
 
-use super::boundary::{Failure, Handle, c_str, check_out, guard, read_in, slice, write_out};
+use super::boundary::{
+    Failure, Handle, c_str, c_string, check_out, guard, read_in, slice, write_out,
+};
 use super::config::viz_collector_config;
 use super::event::{batch, to_event, viz_event};
 use super::event_list::{EventList, viz_event_list};
@@ -28,7 +30,33 @@ pub struct viz_collector {
 }
 
 impl Handle for viz_collector {
-    type Rust = Collector;
+    type Rust = CollectorHandle;
+}
+
+/// What a `viz_collector` handle owns: the collector, and what C needs besides it
+/// (its destinations' names as C strings, valid as long as the handle).
+pub(crate) struct CollectorHandle {
+    collector: Collector,
+    names: Vec<CString>,
+}
+
+impl CollectorHandle {
+    fn new(collector: Collector) -> CollectorHandle {
+        let names = collector
+            .destination_names()
+            .iter()
+            .map(|n| c_string(n))
+            .collect();
+        CollectorHandle { collector, names }
+    }
+}
+
+impl std::ops::Deref for CollectorHandle {
+    type Target = Collector;
+
+    fn deref(&self) -> &Collector {
+        &self.collector
+    }
 }
 
 /// How long `viz_collector_get_events` waits for the backend to answer.
@@ -36,7 +64,7 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A collector from a JSON spec, with lent storage instances as its first
 /// destinations; the JSON's `backends` may then be omitted.
-fn build(json: &str, storages: Vec<SharedBackend>) -> Result<Collector, VizError> {
+fn build(json: &str, storages: Vec<SharedBackend>) -> Result<CollectorHandle, VizError> {
     let spec = CollectorSpec::from_json(json)?;
     if spec.backends.is_empty() && storages.is_empty() {
         return Err(VizError::invalid_config(
@@ -56,7 +84,7 @@ fn build(json: &str, storages: Vec<SharedBackend>) -> Result<Collector, VizError
     if start {
         collector.start()?;
     }
-    Ok(collector)
+    Ok(CollectorHandle::new(collector))
 }
 
 /// Creates and starts a collector from a JSON config:
@@ -144,7 +172,9 @@ pub unsafe extern "C" fn viz_collector_new_with(
                 .map_err(|f| f.context(format_args!("backends[{i}]")))?;
             builder = builder.backend_url(url);
         }
-        unsafe { viz_collector::create(out, || Ok(builder.build_and_start()?)) }
+        unsafe {
+            viz_collector::create(out, || Ok(CollectorHandle::new(builder.build_and_start()?)))
+        }
     })
 }
 
@@ -426,8 +456,15 @@ pub unsafe extern "C" fn viz_collector_destination_stats(
     guard("viz_collector_destination_stats", || {
         // SAFETY: handle and out-pointer as promised by the header.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
-        let (d, name) = c.destination_stats(index)?;
-        unsafe { write_out(out, viz_destination_stats::of(&d, name), "out") }
+        let stats = c.stats();
+        let (Some(d), Some(name)) = (stats.destinations.get(index), c.names.get(index)) else {
+            return Err(VizError::invalid_argument(format!(
+                "destination index {index} is out of range; the collector has {}",
+                stats.destinations.len()
+            ))
+            .into());
+        };
+        unsafe { write_out(out, viz_destination_stats::of(d, name.as_ptr()), "out") }
     })
 }
 

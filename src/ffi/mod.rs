@@ -33,5 +33,3 @@ pub mod stats;
 pub mod status;
 pub mod storage;
 pub mod version;
-
-pub(crate) use boundary::c_string;
