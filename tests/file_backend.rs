@@ -1,28 +1,23 @@
 //! The file:// durable event log: round trips, segments, the sparse index, options,
 //! damage and recovery, concurrent readers, and a writer killed mid-stream.
 
+mod common;
+
+use common::{open_log as open, segments, steps};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use viz::backend::file::FileLogBackend;
-use viz::format::vizlog::{LogReader, segment_files};
+use viz::format::vizlog::LogReader;
 use viz::{
     Collector, ErrorKind, Event, Histogram, Image, RawBytes, StorageBackend, StorageBackendFactory,
     Tensor,
 };
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("viz-file-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn open(url: &str) -> FileLogBackend {
-    let mut b = FileLogBackend::default();
-    b.initialize(url).unwrap();
-    b
+    common::temp_dir("file", name)
 }
 
 fn scalars(tag: &str, steps: std::ops::Range<i64>) -> Vec<Event> {
@@ -42,18 +37,6 @@ fn scalar_record_len(tag: &str) -> u64 {
 }
 
 const HEADER: u64 = 32;
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    segment_files(dir)
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect()
-}
-
-fn steps(events: &[Event]) -> Vec<i64> {
-    events.iter().map(|e| e.step).collect()
-}
 
 fn every_kind() -> Vec<Event> {
     vec![

@@ -5,26 +5,21 @@
 //! roll overwrite a segment; a forked or exec'd child cannot write with the
 //! parent's lock.
 
+mod common;
+
+use common::{open_log as open, segments, steps};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use viz::backend::file::FileLogBackend;
+use viz::format::vizlog::LogReader;
 use viz::format::vizlog::index::SegmentIndex;
 use viz::format::vizlog::segment::Header;
-use viz::format::vizlog::{LogReader, segment_files};
 use viz::{Event, StorageBackend};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("viz-damage-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn open(url: &str) -> FileLogBackend {
-    let mut b = FileLogBackend::default();
-    b.initialize(url).unwrap();
-    b
+    common::temp_dir("damage", name)
 }
 
 fn scalars(steps: std::ops::Range<i64>) -> Vec<Event> {
@@ -36,18 +31,6 @@ fn scalars(steps: std::ops::Range<i64>) -> Vec<Event> {
 /// 12 bytes of frame, a 22-byte head, the 1-byte tag, the f64.
 const RECORD: u64 = 12 + 22 + 1 + 8;
 const HEADER: u64 = 32;
-
-fn segments(dir: &Path) -> Vec<PathBuf> {
-    segment_files(dir)
-        .unwrap()
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect()
-}
-
-fn steps(events: &[Event]) -> Vec<i64> {
-    events.iter().map(|e| e.step).collect()
-}
 
 fn one_segment(name: &str, n: i64) -> (PathBuf, PathBuf) {
     let dir = temp_dir(name);

@@ -33,4 +33,14 @@ static void expect(viz_status got, viz_status want, const char *needle) {
     }
 }
 
+/* A zeroed event of `kind` with its tag and step set; the caller fills the rest. */
+static inline viz_event base_event(uint32_t kind, const char *tag, int64_t step) {
+    viz_event e;
+    memset(&e, 0, sizeof e);
+    e.kind = kind;
+    e.tag = tag;
+    e.step = step;
+    return e;
+}
+
 #endif

@@ -11,44 +11,35 @@
 static const uint8_t PNG_2x1[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
                                   'I', 'H', 'D', 'R', 0, 0, 0, 2, 0, 0, 0, 1, 8, 6, 0, 0, 0};
 
-static viz_event base(uint32_t kind, const char *tag, int64_t step) {
-    viz_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = kind;
-    e.tag = tag;
-    e.step = step;
-    return e;
-}
-
 int main(void) {
     viz_collector *c = NULL;
     expect(viz_collector_new("{\"backends\": [\"memory://\"]}", &c), VIZ_STATUS_OK, NULL);
 
-    viz_event scalar = base(VIZ_EVENT_KIND_SCALAR, "k/scalar", 1);
+    viz_event scalar = base_event(VIZ_EVENT_KIND_SCALAR, "k/scalar", 1);
     scalar.scalar = 0.25;
     scalar.wall_time = 1700000000.5;
     expect(viz_collector_collect(c, &scalar), VIZ_STATUS_OK, NULL);
 
     double values[] = {1, 2, 2, 3, 3, 3};
-    viz_event hist = base(VIZ_EVENT_KIND_HISTOGRAM, "k/hist", 2);
+    viz_event hist = base_event(VIZ_EVENT_KIND_HISTOGRAM, "k/hist", 2);
     hist.values = values;
     hist.values_len = 6;
     hist.bins = 3;
     expect(viz_collector_collect(c, &hist), VIZ_STATUS_OK, NULL);
 
     double limits[] = {1, 2, 3}, counts[] = {1, 2, 3};
-    viz_event buckets = base(VIZ_EVENT_KIND_HISTOGRAM, "k/buckets", 3);
+    viz_event buckets = base_event(VIZ_EVENT_KIND_HISTOGRAM, "k/buckets", 3);
     buckets.bucket_limits = limits;
     buckets.bucket_counts = counts;
     buckets.buckets_len = 3;
     expect(viz_collector_collect(c, &buckets), VIZ_STATUS_OK, NULL);
 
-    viz_event text = base(VIZ_EVENT_KIND_TEXT, "k/text", 4);
+    viz_event text = base_event(VIZ_EVENT_KIND_TEXT, "k/text", 4);
     text.text = "hello from C";
     text.priority = VIZ_PRIORITY_CRITICAL;
     expect(viz_collector_collect(c, &text), VIZ_STATUS_OK, NULL);
 
-    viz_event image = base(VIZ_EVENT_KIND_IMAGE, "k/image", 5);
+    viz_event image = base_event(VIZ_EVENT_KIND_IMAGE, "k/image", 5);
     image.data = PNG_2x1;
     image.data_len = sizeof PNG_2x1;
     image.width = 2;
@@ -58,7 +49,7 @@ int main(void) {
 
     float elements[] = {1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f};
     uint64_t shape[] = {2, 3};
-    viz_event tensor = base(VIZ_EVENT_KIND_TENSOR, "k/tensor", 6);
+    viz_event tensor = base_event(VIZ_EVENT_KIND_TENSOR, "k/tensor", 6);
     tensor.dtype = VIZ_DTYPE_F32;
     tensor.shape = shape;
     tensor.shape_len = 2;
@@ -66,7 +57,7 @@ int main(void) {
     tensor.data_len = sizeof elements;
     expect(viz_collector_collect(c, &tensor), VIZ_STATUS_OK, NULL);
 
-    viz_event raw = base(VIZ_EVENT_KIND_RAW, "k/raw", 7);
+    viz_event raw = base_event(VIZ_EVENT_KIND_RAW, "k/raw", 7);
     raw.content_type = "text/csv";
     raw.data = (const uint8_t *)"a,b\n1,2\n";
     raw.data_len = 8;

@@ -10,15 +10,6 @@
 
 #include "check.h"
 
-static viz_event base(uint32_t kind, const char *tag, int64_t step) {
-    viz_event e;
-    memset(&e, 0, sizeof e);
-    e.kind = kind;
-    e.tag = tag;
-    e.step = step;
-    return e;
-}
-
 int main(void) {
     viz_collector *c = NULL;
     expect(viz_collector_new("{\"backends\": [\"memory://\"]}", &c), VIZ_STATUS_OK, NULL);
@@ -26,17 +17,17 @@ int main(void) {
 
     /* Sizes past their bound are refused before anything is copied. */
     double values[] = {1, 2, 3};
-    viz_event e = base(VIZ_EVENT_KIND_HISTOGRAM, "h/bins", 1);
+    viz_event e = base_event(VIZ_EVENT_KIND_HISTOGRAM, "h/bins", 1);
     e.values = values;
     e.values_len = 3;
     e.bins = UINT32_MAX;
     expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.bins is 4294967295; the limit is 65536");
-    e = base(VIZ_EVENT_KIND_HISTOGRAM, "h/buckets", 1);
+    e = base_event(VIZ_EVENT_KIND_HISTOGRAM, "h/buckets", 1);
     e.bucket_limits = values;
     e.bucket_counts = values;
     e.buckets_len = SIZE_MAX;
     expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.buckets_len");
-    e = base(VIZ_EVENT_KIND_TENSOR, "t/huge", 1);
+    e = base_event(VIZ_EVENT_KIND_TENSOR, "t/huge", 1);
     uint64_t shape[] = {1u << 20, 1u << 20};
     e.shape = shape;
     e.shape_len = 2;
@@ -46,24 +37,24 @@ int main(void) {
     e.data_len = 16;
     e.shape_len = SIZE_MAX;
     expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.shape_len");
-    e = base(VIZ_EVENT_KIND_RAW, "r/huge", 1);
+    e = base_event(VIZ_EVENT_KIND_RAW, "r/huge", 1);
     e.content_type = "application/octet-stream";
     e.data = small;
     e.data_len = (size_t)1 << 40;
     expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "the limit is 67108864");
-    e = base(VIZ_EVENT_KIND_IMAGE, "i/huge", 1);
+    e = base_event(VIZ_EVENT_KIND_IMAGE, "i/huge", 1);
     e.data = small;
     e.data_len = SIZE_MAX / 2;
     e.width = e.height = 1;
     e.channels = 4;
     expect(viz_collector_collect(c, &e), VIZ_STATUS_INVALID_ARGUMENT, "event.data_len");
-    viz_event one = base(VIZ_EVENT_KIND_SCALAR, "s", 1);
+    viz_event one = base_event(VIZ_EVENT_KIND_SCALAR, "s", 1);
     size_t accepted = 7;
     expect(viz_collector_collect_batch(c, &one, SIZE_MAX, &accepted), VIZ_STATUS_INVALID_ARGUMENT, "len is");
 
     /* Finite input always gives a valid histogram. */
     double close[] = {1.0, nextafter(1.0, 2.0)};
-    e = base(VIZ_EVENT_KIND_HISTOGRAM, "h/close", 2);
+    e = base_event(VIZ_EVENT_KIND_HISTOGRAM, "h/close", 2);
     e.values = close;
     e.values_len = 2;
     expect(viz_collector_collect(c, &e), VIZ_STATUS_OK, NULL);
@@ -81,7 +72,7 @@ int main(void) {
     expect(viz_collector_collect(c, &e), VIZ_STATUS_OK, NULL);
 
     /* Non-finite scalars are data, not errors: they round-trip. */
-    viz_event nan = base(VIZ_EVENT_KIND_SCALAR, "s/nan", 3);
+    viz_event nan = base_event(VIZ_EVENT_KIND_SCALAR, "s/nan", 3);
     nan.scalar = NAN;
     expect(viz_collector_collect(c, &nan), VIZ_STATUS_OK, NULL);
     expect(viz_collector_flush(c, 10000), VIZ_STATUS_OK, NULL);
@@ -122,7 +113,7 @@ int main(void) {
     /* viz_storage_store validates like viz_collector_collect: no NaN, infinite or negative wall time. */
     viz_storage *st = NULL;
     expect(viz_storage_open(NULL, "memory://", &st), VIZ_STATUS_OK, NULL);
-    viz_event when = base(VIZ_EVENT_KIND_SCALAR, "w", 1);
+    viz_event when = base_event(VIZ_EVENT_KIND_SCALAR, "w", 1);
     double walls[] = {NAN, INFINITY, -1.0};
     for (int i = 0; i < 3; i++) {
         when.wall_time = walls[i];

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use viz::backend::file::FileLogBackend;
 use viz::{Event, Result, StorageBackend, StorageConfiguration, VizError};
 
 /// Polls `cond` until it holds or `timeout` passes; returns whether it held.
@@ -135,4 +136,32 @@ pub fn values(events: &[Event]) -> Vec<f64> {
             _ => panic!("not a scalar: {e:?}"),
         })
         .collect()
+}
+
+/// A fresh directory path under the system's temp dir, unique to this test process.
+pub fn temp_dir(prefix: &str, name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("viz-{prefix}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A file:// log opened on `url`.
+pub fn open_log(url: &str) -> FileLogBackend {
+    let mut b = FileLogBackend::default();
+    b.initialize(url).unwrap();
+    b
+}
+
+/// The segment files of the log in `dir`, in offset order.
+pub fn segments(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    viz::format::vizlog::segment_files(dir)
+        .unwrap()
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect()
+}
+
+/// The steps of `events`, in order.
+pub fn steps(events: &[Event]) -> Vec<i64> {
+    events.iter().map(|e| e.step).collect()
 }
