@@ -38,6 +38,7 @@ mod float_serde;
 pub mod format;
 pub mod limits;
 pub mod payload;
+pub mod query;
 pub mod tag;
 pub mod url;
 
@@ -57,6 +58,7 @@ pub use error::{ErrorKind, Result, VizError};
 pub use event::{Event, EventData, EventKind, KindSet, Priority};
 pub use factory::StorageBackendFactory;
 pub use payload::{DType, Histogram, Image, RawBytes, Tensor};
+pub use query::{Order, Predicate, Query, TagPattern};
 pub use tag::{MAX_TAG_LEN, Tag, TagId};
 
 /// The crate version.

@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::config::StorageConfiguration;
 use crate::error::{Result, VizError};
 use crate::event::Event;
+use crate::query::Query;
 
 mod appender;
 pub mod base;
@@ -65,6 +66,14 @@ pub trait StorageBackend: Send {
     fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
         let _ = (start_step, end_step);
         Err(VizError::unsupported("get_events", self.type_name()))
+    }
+
+    /// The stored events a [`Query`] selects, in its order and page. This default
+    /// reads the query's step range with [`StorageBackend::get_events`] and scans it;
+    /// a backend with indexes answers it better.
+    fn query(&self, query: &Query) -> Result<Vec<Event>> {
+        query.validate()?;
+        query.run(self.get_events(query.steps.0, query.steps.1)?)
     }
 
     /// Makes everything stored so far durable (as far as this backend goes).
