@@ -333,6 +333,12 @@ typedef uint32_t viz_wall_clock;
 typedef struct viz_collector viz_collector;
 
 /**
+ * The results of a query, read in batches with `viz_cursor_next` and freed with
+ * `viz_cursor_free`. Opaque. One thread at a time may use a cursor.
+ */
+typedef struct viz_cursor viz_cursor;
+
+/**
  * Events read from a backend. Opaque; read with `viz_event_list_len` and
  * `viz_event_list_get`, free with `viz_event_list_free`. Immutable, so any thread
  * may read it.
@@ -1034,6 +1040,25 @@ viz_status viz_collector_get_events(const viz_collector *collector,
                                     viz_event_list **out);
 
 /**
+ * Runs a query (JSON, see `Query::from_json`: tags, kinds, steps, wall time, a
+ * `where` condition on values, order, offset, limit) against the collector's
+ * backend number `backend_index`, and writes a cursor over the results to `*out`,
+ * to read with `viz_cursor_next` and free with `viz_cursor_free`. Events still
+ * queued are not included: call `viz_collector_flush` first. A bad query fails with
+ * a message naming the field; a write-only backend with `VIZ_STATUS_UNSUPPORTED`.
+ *
+ * Thread safety: safe from any thread except the queried backend's own callbacks.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `query_json` NULL or NUL-terminated;
+ * `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_collector_query(const viz_collector *collector,
+                               size_t backend_index,
+                               const char *query_json,
+                               viz_cursor **out);
+
+/**
  * Deprecated alias of `viz_collector_tag_intern`, kept for ABI version 4 only.
  *
  * # Safety
@@ -1111,6 +1136,28 @@ viz_status viz_get_events(const viz_collector *collector,
  * `out` must be NULL or valid for writing a `viz_collector_config`.
  */
 viz_status viz_collector_config_default(viz_collector_config *out);
+
+/**
+ * Hands out the next at most `max` results (1 to 1,048,576) as a list for
+ * `viz_event_list_len`/`_get`, to free with `viz_event_list_free`. An empty list
+ * means the results are exhausted.
+ *
+ * Thread safety: one thread at a time per cursor.
+ *
+ * # Safety
+ * `cursor` must be NULL or a live cursor; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_cursor_next(viz_cursor *cursor, size_t max, viz_event_list **out);
+
+/**
+ * Frees a cursor. NULL is ignored.
+ *
+ * Thread safety: must not race any other use of the same cursor.
+ *
+ * # Safety
+ * `cursor` must be NULL or a live cursor, not used afterwards.
+ */
+void viz_cursor_free(viz_cursor *cursor);
 
 /**
  * Copies the calling thread's last error message into `buf` (at most `len - 1`
@@ -1223,6 +1270,19 @@ viz_status viz_storage_get_events(const viz_storage *storage,
                                   int64_t start_step,
                                   int64_t end_step,
                                   viz_event_list **out);
+
+/**
+ * Runs a query (JSON, as for `viz_collector_query`) against the stored events and
+ * writes a cursor over the results to `*out`, to read with `viz_cursor_next` and
+ * free with `viz_cursor_free`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `query_json` NULL or NUL-terminated; `out` NULL
+ * or valid for writing a pointer.
+ */
+viz_status viz_storage_query(const viz_storage *storage, const char *query_json, viz_cursor **out);
 
 /**
  * Makes everything stored so far durable, as far as the backend goes.

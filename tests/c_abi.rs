@@ -194,6 +194,12 @@ fn c_forked_child_cannot_write_the_parents_log_or_wait_on_its_collector() {
 }
 
 #[test]
+fn c_queries_through_cursors_and_bad_queries_by_field() {
+    let out = run(Command::new(build_c("query", "plain")), "running query");
+    assert!(out.contains("query: ok"), "{out}");
+}
+
+#[test]
 fn c_storage_handles_and_collector_lifecycle() {
     let out = run(Command::new(build_c("storage", "plain")), "running storage");
     assert!(out.contains("storage: ok"), "{out}");
@@ -218,7 +224,14 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         eprintln!("SKIPPED: valgrind is not installed; `bash scripts/test.sh` installs it");
         return;
     }
-    for name in ["lifecycle", "events", "host_backend", "storage", "hostile"] {
+    for name in [
+        "lifecycle",
+        "events",
+        "host_backend",
+        "storage",
+        "hostile",
+        "query",
+    ] {
         let mut cmd = Command::new("valgrind");
         cmd.args([
             "--error-exitcode=99",

@@ -211,3 +211,53 @@ fn every_backend_that_reads_answers_a_query_the_same_way() {
     assert_eq!(e.kind(), viz::ErrorKind::Unsupported);
     tb.shutdown().unwrap();
 }
+
+#[test]
+fn queries_read_from_json_and_bad_ones_are_refused_by_field() {
+    let q = Query::from_json(
+        r#"{"tags": ["train/*", {"regex": "^eval/acc$"}], "kinds": ["scalar"], "steps": [10, 90],
+            "where": {"or": [{"lt": 0.02}, {"finite": false}]}, "order": "step_desc", "limit": 3}"#,
+    )
+    .unwrap();
+    let got = q.run(sample()).unwrap();
+    assert_eq!(steps_of(&got), [90, 89, 88]);
+    let same = Query::all()
+        .tag(TagPattern::glob("train/*"))
+        .tag(TagPattern::regex("^eval/acc$").unwrap())
+        .kinds(&[EventKind::Scalar])
+        .steps(10, 90)
+        .filter(Predicate::Or(vec![
+            Predicate::Value(Cmp::Lt, 0.02),
+            Predicate::Not(Box::new(Predicate::Finite)),
+        ]))
+        .order(Order::StepDesc)
+        .limit(3);
+    assert_eq!(q, same);
+    assert_eq!(Query::from_json("{}").unwrap(), Query::all());
+    let nan = Query::from_json(r#"{"where": {"in": ["NaN", "Infinity", 1]}}"#).unwrap();
+    assert_eq!(
+        nan.run(sample()).unwrap().len(),
+        2,
+        "1.0 at step 0 and the infinity; NaN equals nothing"
+    );
+    for (json, needle) in [
+        (
+            r#"{"tags": [{"regex": "("}]}"#,
+            "tags[0]: tag regex '(' is invalid",
+        ),
+        (
+            r#"{"limit": -1}"#,
+            "query limit is -1; it must be a whole number, not negative",
+        ),
+        (r#"{"where": {"less": 1}}"#, "unknown condition 'less'"),
+        (r#"{"where": {"and": [{"lt": "x"}]}}"#, "where.and[0].lt"),
+        (r#"{"where": {"lt": 1, "gt": 0}}"#, "exactly one key"),
+        (r#"{"steps": [5, 1]}"#, "reversed"),
+        (r#"{"kinds": []}"#, "kinds is empty"),
+        (r#"{"colour": "red"}"#, "unknown field `colour`"),
+    ] {
+        let e = Query::from_json(json).unwrap_err();
+        assert_eq!(e.kind(), viz::ErrorKind::InvalidArgument, "{json}");
+        assert!(e.message().contains(needle), "{json}: {e}");
+    }
+}

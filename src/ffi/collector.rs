@@ -9,6 +9,7 @@ use super::boundary::{
     Failure, Handle, c_str, c_string, check_out, guard, read_in, slice, write_out,
 };
 use super::config::viz_collector_config;
+use super::cursor::{Cursor, viz_cursor};
 use super::event::{batch, to_event, viz_event};
 use super::event_list::{EventList, viz_event_list};
 use super::stats::{viz_destination_stats, viz_stats};
@@ -18,6 +19,7 @@ use crate::backend::shared::SharedBackend;
 use crate::collector::{Collector, CollectorSpec};
 use crate::config::CollectorConfig;
 use crate::error::VizError;
+use crate::query::Query;
 use crate::tag::{Tag, TagId};
 
 /// An event collector with its background threads and backends. Opaque.
@@ -495,6 +497,39 @@ pub unsafe extern "C" fn viz_collector_get_events(
                     b.get_events(start_step, end_step)
                 })??;
                 Ok(EventList::of(events))
+            })
+        }
+    })
+}
+
+/// Runs a query (JSON, see `Query::from_json`: tags, kinds, steps, wall time, a
+/// `where` condition on values, order, offset, limit) against the collector's
+/// backend number `backend_index`, and writes a cursor over the results to `*out`,
+/// to read with `viz_cursor_next` and free with `viz_cursor_free`. Events still
+/// queued are not included: call `viz_collector_flush` first. A bad query fails with
+/// a message naming the field; a write-only backend with `VIZ_STATUS_UNSUPPORTED`.
+///
+/// Thread safety: safe from any thread except the queried backend's own callbacks.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `query_json` NULL or NUL-terminated;
+/// `out` NULL or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_query(
+    collector: *const viz_collector,
+    backend_index: usize,
+    query_json: *const c_char,
+    out: *mut *mut viz_cursor,
+) -> viz_status {
+    guard("viz_collector_query", || {
+        // SAFETY: per the header's contract.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let query = Query::from_json(unsafe { c_str(query_json, "query_json") }?)?;
+        unsafe {
+            viz_cursor::create(out, || {
+                let events =
+                    c.query_backend(backend_index, QUERY_TIMEOUT, move |b| b.query(&query))??;
+                Ok(Cursor::of(events))
             })
         }
     })

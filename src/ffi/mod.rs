@@ -5,6 +5,7 @@
 //! - [`stats`]: `viz_stats` and `viz_destination_stats`, mirrors of the Rust stats;
 //! - [`event`]: `viz_event`, its enums, and its conversions both ways;
 //! - [`event_list`]: `viz_event_list`, events read back;
+//! - [`cursor`]: `viz_cursor`, a query's results handed out in batches;
 //! - [`storage`]: `viz_storage`, one backend instance used directly;
 //! - [`backend`]: backends the host writes (`viz_backend_vtable`), their
 //!   registration, and the `viz_event_sink` their reads fill;
@@ -26,6 +27,7 @@ pub mod backend;
 mod boundary;
 pub mod collector;
 pub mod config;
+pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod event_list;

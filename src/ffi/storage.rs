@@ -6,6 +6,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{Failure, Handle, c_str, guard, slice, write_out};
+use super::cursor::{Cursor, viz_cursor};
 use super::event::{batch, to_event, viz_event};
 use super::event_list::{EventList, viz_event_list};
 use super::status::viz_status;
@@ -13,6 +14,7 @@ use crate::backend::StorageBackend;
 use crate::backend::shared::SharedBackend;
 use crate::clock::{Clock, SystemClock};
 use crate::factory::StorageBackendFactory;
+use crate::query::Query;
 
 /// One storage backend instance. Opaque; create with `viz_storage_open`, release
 /// with `viz_storage_free`. Calls on one handle may come from any threads: each
@@ -131,6 +133,33 @@ pub unsafe extern "C" fn viz_storage_get_events(
             viz_event_list::create(out, || {
                 let events = with_storage(storage, |b| Ok(b.get_events(start_step, end_step)?))?;
                 Ok(EventList::of(events))
+            })
+        }
+    })
+}
+
+/// Runs a query (JSON, as for `viz_collector_query`) against the stored events and
+/// writes a cursor over the results to `*out`, to read with `viz_cursor_next` and
+/// free with `viz_cursor_free`.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `storage` NULL or a live handle; `query_json` NULL or NUL-terminated; `out` NULL
+/// or valid for writing a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_storage_query(
+    storage: *const viz_storage,
+    query_json: *const c_char,
+    out: *mut *mut viz_cursor,
+) -> viz_status {
+    guard("viz_storage_query", || {
+        // SAFETY: per the header's contract.
+        let query = Query::from_json(unsafe { c_str(query_json, "query_json") }?)?;
+        unsafe {
+            viz_cursor::create(out, || {
+                let events = with_storage(storage, |b| Ok(b.query(&query)?))?;
+                Ok(Cursor::of(events))
             })
         }
     })

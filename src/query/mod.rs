@@ -18,6 +18,7 @@ use crate::error::{Result, VizError};
 use crate::event::{Event, EventData, EventKind, KindSet};
 
 mod aggregate;
+mod json;
 mod pattern;
 
 pub use aggregate::{Aggregate, Bucket, aggregate, downsample};

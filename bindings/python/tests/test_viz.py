@@ -245,3 +245,26 @@ def test_bad_input_raises_the_right_exception_with_viz_message(tmp_path):
     with pytest.raises(viz.IOFailure, match="in use"):
         viz.Storage(f"file://{tmp_path}/lock")
     log.close()
+
+
+def test_queries_select_order_and_page_through_a_cursor():
+    with viz.Collector(backends=["memory://"]) as c:
+        for step in range(100):
+            c.collect_scalar("train/loss", step, 1.0 / (step + 1))
+            c.collect_scalar("eval/acc", step, step / 100)
+        c.flush()
+        got = list(c.query({"tags": ["train/*"], "where": {"lt": 0.02}, "order": "step_desc", "limit": 5},
+                           batch=2))
+        assert [e.step for e in got] == [99, 98, 97, 96, 95]
+        assert all(e.tag == "train/loss" and e.value < 0.02 for e in got)
+        everything = c.query('{"tags": [{"regex": "^eval/"}]}')
+        assert sum(1 for _ in everything) == 100
+        with pytest.raises(viz.InvalidArgument, match="query limit is -1"):
+            list(c.query({"limit": -1}))
+        with pytest.raises(viz.InvalidArgument, match="unknown condition 'less'"):
+            list(c.query({"where": {"less": 1}}))
+        with pytest.raises(ValueError, match="batch must be a positive int"):
+            c.query({}, batch=0)
+    memory = viz.Storage("memory://")
+    memory.store([viz.Event.scalar("s/x", step, float(step)) for step in range(10)])
+    assert [e.step for e in memory.query({"where": {"in": [2, 7]}})] == [2, 7]

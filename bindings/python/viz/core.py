@@ -21,6 +21,38 @@ def _read_all(handle):
         lib.viz_event_list_free(handle)
 
 
+def _query_json(query):
+    """A query as the JSON viz.h takes: a dict (or a JSON string) with any of tags,
+    kinds, steps, wall_time, where, order, offset, limit."""
+    if isinstance(query, str):
+        return utf8(query, "query")
+    if not isinstance(query, dict):
+        raise TypeError(f"query must be a dict or a JSON string, not {type(query).__name__}")
+    return utf8(json.dumps(query, allow_nan=False), "query")
+
+
+def _iterate(cursor, batch):
+    """Events from a native cursor, `batch` at a time, freeing it at the end."""
+    try:
+        while True:
+            page = c_void_p()
+            check(lib.viz_cursor_next(cursor, batch, ctypes.byref(page)))
+            events = _read_all(page)
+            if not events:
+                return
+            yield from events
+    finally:
+        lib.viz_cursor_free(cursor)
+
+
+def _cursor(open_call, batch):
+    if not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive int, not {batch!r}")
+    cursor = c_void_p()
+    check(open_call(ctypes.byref(cursor)))
+    return _iterate(cursor, batch)
+
+
 class Storage:
     """One backend instance (viz_storage), such as Storage("file://runs/a/log"). Use it
     directly, or pass it to a Collector, which then writes this very instance."""
@@ -45,6 +77,11 @@ class Storage:
         out = c_void_p()
         check(lib.viz_storage_get_events(self._live(), start_step, end_step, ctypes.byref(out)))
         return _read_all(out)
+
+    def query(self, query, batch=1000):
+        """The stored events a query selects (see Collector.query), as an iterator."""
+        q = _query_json(query)
+        return _cursor(lambda out: lib.viz_storage_query(self._live(), q, out), batch)
 
     def flush(self):
         check(lib.viz_storage_flush(self._live()))
@@ -168,6 +205,15 @@ class Collector:
         out = c_void_p()
         check(lib.viz_collector_get_events(self._live(), backend, start_step, end_step, ctypes.byref(out)))
         return _read_all(out)
+
+    def query(self, query, backend=0, batch=1000):
+        """The events backend number `backend` stores that `query` selects, as an
+        iterator that reads `batch` at a time. `query` is a dict such as
+        {"tags": ["train/*"], "steps": [0, 1000], "where": {"lt": 0.1},
+        "order": "step_desc", "limit": 20} (or its JSON); a bad one raises
+        InvalidArgument naming the field. Flush first to include recent events."""
+        q = _query_json(query)
+        return _cursor(lambda out: lib.viz_collector_query(self._live(), backend, q, out), batch)
 
     def close(self, timeout_ms=None):
         """Flushes, stops and frees; raises if the backends did not finish in time."""
