@@ -75,6 +75,13 @@ int main() {
         CHECK(c.stats().written == 9);
         CHECK(c.stats().destinations == 1);
         CHECK(c.intern("cpp/loss") == c.intern("cpp/loss") && viz_abi_version() == VIZ_ABI_VERSION);
+        viz::Cursor cursor = c.query("{\"tags\": [\"cpp/*\"], \"kinds\": [\"scalar\"], \"order\": \"step_desc\"}");
+        viz::Events first = cursor.next(1);
+        CHECK(first.size() == 1 && std::string(first[0].tag).rfind("cpp/", 0) == 0);
+        size_t rest = 0;
+        for (viz::Events page = cursor.next(2); page.size() > 0; page = cursor.next(2)) rest += page.size();
+        CHECK(rest + 1 == 2);
+        expect_error([&] { c.query("{\"limit\": -1}"); }, VIZ_STATUS_INVALID_ARGUMENT, "query limit is -1");
         viz_destination_stats d = c.destination_stats(0);
         CHECK(std::string(d.name) == "memory#0" && d.written == 9 && d.dropped == 0);
         bool out_of_range = false;

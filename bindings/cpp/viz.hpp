@@ -139,6 +139,34 @@ private:
     viz_event_list *handle_;
 };
 
+/// A query's results (viz_cursor), read a batch at a time with next(); an empty
+/// batch means they are exhausted. Move-only.
+class Cursor {
+public:
+    explicit Cursor(viz_cursor *handle) noexcept : handle_(handle) {}
+    Cursor(Cursor &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Cursor &operator=(Cursor &&other) noexcept {
+        if (this != &other) {
+            viz_cursor_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Cursor(const Cursor &) = delete;
+    Cursor &operator=(const Cursor &) = delete;
+    ~Cursor() { viz_cursor_free(handle_); }
+
+    /// The next at most `max` results.
+    Events next(size_t max = 1000) {
+        viz_event_list *out = nullptr;
+        detail::check(viz_cursor_next(handle_, max, &out));
+        return Events(out);
+    }
+
+private:
+    viz_cursor *handle_;
+};
+
 /// One storage backend instance (viz_storage): use it directly, or lend it to
 /// Collectors, which then write this very instance. Move-only.
 class Storage {
@@ -162,6 +190,12 @@ public:
 
     void store(const std::vector<viz_event> &events) {
         detail::check(viz_storage_store(handle_, events.data(), events.size()));
+    }
+    /// The stored events a query (JSON, see viz.h's viz_collector_query) selects.
+    Cursor query(const std::string &query_json) const {
+        viz_cursor *out = nullptr;
+        detail::check(viz_storage_query(handle_, query_json.c_str(), &out));
+        return Cursor(out);
     }
     Events get_events(int64_t start_step, int64_t end_step) const {
         viz_event_list *out = nullptr;
@@ -308,6 +342,13 @@ public:
         viz_destination_stats d{};
         detail::check(viz_collector_destination_stats(live(), index, &d));
         return d;
+    }
+    /// The events backend number `backend` stores that a query selects: JSON such as
+    /// {"tags": ["train/*"], "where": {"lt": 0.1}, "order": "step_desc", "limit": 20}.
+    Cursor query(const std::string &query_json, size_t backend = 0) const {
+        viz_cursor *out = nullptr;
+        detail::check(viz_collector_query(live(), backend, query_json.c_str(), &out));
+        return Cursor(out);
     }
     Events get_events(size_t backend, int64_t start_step, int64_t end_step) const {
         viz_event_list *out = nullptr;

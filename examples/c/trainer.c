@@ -85,6 +85,19 @@ int main(int argc, char **argv) {
                (unsigned long long)d.written, (unsigned long long)d.dropped,
                (unsigned long long)d.retries, (unsigned long long)d.failed_batches);
     }
+    /* A query: the three latest losses, read through a cursor. */
+    viz_cursor *cursor = NULL;
+    check(viz_collector_query(collector, 0, "{\"tags\": [\"train/loss\"], \"order\": \"step_desc\", \"limit\": 3}",
+                              &cursor),
+          "viz_collector_query");
+    viz_event_list *latest = NULL;
+    check(viz_cursor_next(cursor, 3, &latest), "viz_cursor_next");
+    for (size_t i = 0; i < viz_event_list_len(latest); i++) {
+        const viz_event *e = viz_event_list_get(latest, i);
+        printf("latest: step %lld loss %.4f\n", (long long)e->step, e->scalar);
+    }
+    viz_event_list_free(latest);
+    viz_cursor_free(cursor);
     check(viz_collector_close(collector, 10000), "viz_collector_close");
     return stats.written == (unsigned long long)events ? 0 : 1;
 }

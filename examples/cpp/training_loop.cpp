@@ -39,6 +39,9 @@ int main(int argc, char **argv) {
         double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         viz_stats s = c.stats();
         viz::Events back = c.get_events(1, steps / 2, steps / 2 + 99);
+        // A query: the three latest losses in the durable log.
+        viz::Cursor latest_losses = c.query(R"({"tags": ["train/loss"], "order": "step_desc", "limit": 3})", 1);
+        viz::Events latest = latest_losses.next(3);
         std::printf("steps:      %ld\nevents:     %ld (%.2f M events/s, flush included)\n", steps, events,
                     events / secs / 1e6);
         std::printf("written:    %llu to two backends\n", (unsigned long long)s.written);
@@ -49,6 +52,8 @@ int main(int argc, char **argv) {
         }
         std::printf("read back:  %zu events for steps %ld..%ld from runs/%s/log\n", back.size(), steps / 2,
                     steps / 2 + 99, run.c_str());
+        for (size_t i = 0; i < latest.size(); i++)
+            std::printf("latest:     step %lld loss %.4f\n", (long long)latest[i].step, latest[i].scalar);
         std::printf("see the run: tensorboard --logdir runs   (this run is runs/%s)\n", run.c_str());
         c.close();
         return s.written == (unsigned long long)(2 * events) ? 0 : 1;

@@ -51,6 +51,10 @@ static class TrainingLoop
                 Console.WriteLine("  " + d.Name.PadRight(14) + " written " + d.Written + ", dropped " + d.Dropped);
             var back = collector.GetEvents(steps / 2, steps / 2 + 99).ToList();
             Console.WriteLine("read back:  " + back.Count + " events for steps " + steps / 2 + ".." + (steps / 2 + 99) + " from runs/" + run + "/log");
+            // A query: the three latest losses in the durable log.
+            var latest = collector.Query("{\"tags\": [\"train/loss\"], \"order\": \"step_desc\", \"limit\": 3}")
+                .Select(e => "step " + e.Step + " loss " + ((ScalarEvent)e).Value.ToString("F4"));
+            Console.WriteLine("latest:     " + string.Join(", ", latest));
             Console.WriteLine("see the run: tensorboard --logdir runs   (this run is runs/" + run + ")");
             if (stats.Written != 2 * events) { Console.WriteLine("not every event reached both backends"); return 1; }
         }

@@ -35,6 +35,8 @@ def main():
         w.flush()
         stats = w.collector.stats()
         back = w.collector.get_events(steps // 2, steps // 2 + 99, backend=1)
+        # A query: the three latest losses in the durable log.
+        latest = list(w.collector.query({"tags": ["train/loss"], "order": "step_desc", "limit": 3}, backend=1))
     elapsed = time.perf_counter() - start
     print(f"steps:      {steps}")
     print(f"events:     {events} ({events / elapsed / 1e6:.2f} M events/s, flush and close included)")
@@ -43,6 +45,7 @@ def main():
     for d in stats["destinations"]:
         print(f"  {d['name']:<14} written {d['written']}, dropped {d['dropped']}")
     print(f"read back:  {len(back)} events for steps {steps // 2}..{steps // 2 + 99} from runs/{run}/log")
+    print("latest:     " + ", ".join(f"step {e.step} loss {e.value:.4f}" for e in latest))
     print(f"see the run: tensorboard --logdir runs   (this run is runs/{run})")
     return 0 if stats["written"] == 2 * events else 1
 

@@ -449,6 +449,29 @@ static class Tests
         return sb.ToString();
     }
 
+    static void QueriesSelectOrderAndPageThroughACursor()
+    {
+        var memory = (NativeStorageBackend)StorageBackendFactory.Default.CreateBackend("memory", "memory://");
+        using (var c = new AsyncEventCollector(memory))
+        {
+            c.Start();
+            for (int step = 0; step < 100; step++)
+            {
+                c.CollectScalar("train/loss", step, 1.0 / (step + 1));
+                c.CollectScalar("eval/acc", step, step / 100.0);
+            }
+            c.Flush();
+            var got = c.Query("{\"tags\": [\"train/*\"], \"where\": {\"lt\": 0.02}, \"order\": \"step_desc\", \"limit\": 5}", 0, 2).ToList();
+            Assert.True(got.Select(e => e.Step).SequenceEqual(new long[] { 99, 98, 97, 96, 95 }), "ordered, limited, read two at a time");
+            Assert.True(got.All(e => e.Tag == "train/loss" && ((ScalarEvent)e).Value < 0.02), "selected by tag and value");
+            Assert.Equal(100, c.Query("{\"tags\": [{\"regex\": \"^eval/\"}]}").Count(), "regex tags, LINQ over the cursor");
+            Assert.Throws<ArgumentException>(() => c.Query("{\"limit\": -1}"), "query limit is -1");
+            Assert.Throws<ArgumentException>(() => c.Query("{\"where\": {\"less\": 1}}"), "unknown condition 'less'");
+        }
+        Assert.Equal(2, memory.Query("{\"tags\": [\"eval/acc\"], \"where\": {\"in\": [0.5, 0.25]}}").Count(), "queries on a storage handle");
+        memory.Dispose();
+    }
+
     static void EnumsAndAbiVersionMatchTheHeader()
     {
         var text = File.ReadAllText(Header());
@@ -492,6 +515,7 @@ static class Tests
         var tests = new List<KeyValuePair<string, Action>>
         {
             new KeyValuePair<string, Action>("EnumsAndAbiVersionMatchTheHeader", EnumsAndAbiVersionMatchTheHeader),
+            new KeyValuePair<string, Action>("QueriesSelectOrderAndPageThroughACursor", QueriesSelectOrderAndPageThroughACursor),
             new KeyValuePair<string, Action>("NativeStorageBackendIsTheSeedInterface", NativeStorageBackendIsTheSeedInterface),
             new KeyValuePair<string, Action>("CollectorDeliversEveryKindAndReadsBack", CollectorDeliversEveryKindAndReadsBack),
             new KeyValuePair<string, Action>("DisposeFlushes", DisposeFlushes),

@@ -293,6 +293,20 @@ namespace MLFramework.Visualization.Collection
             return EventReader.ReadAll(result);
         }
 
+        /// <summary>The events backend number `backend` stores that a query selects: JSON such as
+        /// {"tags": ["train/*"], "steps": [0, 1000], "where": {"lt": 0.1}, "order": "step_desc",
+        /// "limit": 20}. A bad query throws ArgumentException naming the field, at once; the
+        /// results are read `batch` at a time as they are enumerated, so LINQ composes over them.
+        /// Flush first to include recent events.</summary>
+        public IEnumerable<Event> Query(string queryJson, int backend = 0, int batch = 1000)
+        {
+            if (queryJson == null) throw new ArgumentNullException("queryJson");
+            if (batch < 1) throw new ArgumentOutOfRangeException("batch", batch, "batch must be at least 1");
+            CursorHandle cursor;
+            VizErrors.Check(NativeMethods.viz_collector_query(Live, (UIntPtr)backend, Utf8.Encode(queryJson), out cursor));
+            return EventReader.ReadCursor(cursor, batch);
+        }
+
         /// <summary>GetEvents without blocking the caller.</summary>
         public Task<IEnumerable<Event>> GetEventsAsync(long startStep, long endStep)
         {

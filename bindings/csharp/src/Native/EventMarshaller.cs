@@ -179,6 +179,23 @@ namespace MLFramework.Visualization.Native
             return e;
         }
 
+        /// <summary>A query's results, read from the cursor `batch` at a time as they are
+        /// enumerated; the cursor is freed when enumeration ends.</summary>
+        internal static IEnumerable<Event> ReadCursor(CursorHandle cursor, int batch)
+        {
+            using (cursor)
+            {
+                while (true)
+                {
+                    EventsHandle page;
+                    VizErrors.Check(NativeMethods.viz_cursor_next(cursor, (UIntPtr)batch, out page));
+                    var events = ReadAll(page);
+                    if (events.Count == 0) yield break;
+                    foreach (var e in events) yield return e;
+                }
+            }
+        }
+
         /// <summary>Every event of a read result, copied; the result is freed.</summary>
         internal static List<Event> ReadAll(EventsHandle events)
         {

@@ -35,6 +35,20 @@ namespace MLFramework.Visualization.Native
         }
     }
 
+    /// <summary>Owns a viz_cursor: a query's results, read in batches.</summary>
+    internal sealed class CursorHandle : SafeHandle
+    {
+        public CursorHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_cursor_free(handle);
+            return true;
+        }
+    }
+
     /// <summary>Owns a viz_event_list read result.</summary>
     internal sealed class EventsHandle : SafeHandle
     {

@@ -196,6 +196,19 @@ namespace MLFramework.Visualization.Native
             long startStep, long endStep, out EventsHandle events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_query(CollectorHandle collector, UIntPtr backendIndex,
+            byte[] queryJson, out CursorHandle cursor);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_query(StorageHandle storage, byte[] queryJson, out CursorHandle cursor);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_cursor_next(CursorHandle cursor, UIntPtr max, out EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_cursor_free(IntPtr cursor);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern UIntPtr viz_event_list_len(EventsHandle events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

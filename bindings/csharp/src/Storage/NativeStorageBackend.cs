@@ -96,6 +96,17 @@ namespace MLFramework.Visualization.Storage
             return EventReader.ReadAll(result);
         }
 
+        /// <summary>The stored events a query selects (JSON, as for AsyncEventCollector.Query),
+        /// read `batch` at a time as they are enumerated.</summary>
+        public IEnumerable<Event> Query(string queryJson, int batch = 1000)
+        {
+            if (queryJson == null) throw new ArgumentNullException("queryJson");
+            if (batch < 1) throw new ArgumentOutOfRangeException("batch", batch, "batch must be at least 1");
+            CursorHandle cursor;
+            VizErrors.Check(NativeMethods.viz_storage_query(Handle, Utf8.Encode(queryJson), out cursor));
+            return EventReader.ReadCursor(cursor, batch);
+        }
+
         /// <inheritdoc/>
         public Task<IEnumerable<Event>> GetEventsAsync(long startStep, long endStep)
         {
