@@ -293,3 +293,15 @@ fn an_event_larger_than_the_whole_budget_is_refused_by_name() {
         "{e}"
     );
 }
+
+#[test]
+fn a_timeout_too_long_for_the_clock_waits_instead_of_overflowing() {
+    let c = Collector::builder()
+        .backend(MemoryBackend::new())
+        .build_and_start()
+        .unwrap();
+    c.collect(Event::scalar("t", 1, 1.0).unwrap()).unwrap();
+    c.flush(Duration::MAX).unwrap();
+    assert_eq!(c.get_events(0, 0, 5).unwrap().len(), 1);
+    c.stop(Duration::MAX).unwrap();
+}

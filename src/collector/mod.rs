@@ -294,7 +294,7 @@ impl Collector {
             }
             _ => return Err(VizError::closed("the collector is stopped")),
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let (reply, answers) = crossbeam_channel::bounded(self.destinations.len());
         self.control
             .send(Control::Flush(Reply {
@@ -368,7 +368,7 @@ impl Collector {
             return Ok(());
         };
         self.ingress.state.store(STOPPED, Ordering::Release);
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let (reply, answers) = crossbeam_channel::bounded(self.destinations.len());
         let result = match self.control.send(Control::Stop(Reply {
             to: reply,
@@ -515,7 +515,7 @@ impl Collector {
         let call: destination::BackendCall = Box::new(move |backend| {
             let _ = tx.send(f(backend));
         });
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         dest.tx
             .send_deadline(DestMsg::Call(call), deadline)
             .map_err(|_| {
@@ -557,6 +557,14 @@ impl HotClock {
             HotClock::Injected(clock) => clock.wall_time(),
         }
     }
+}
+
+/// The instant `timeout` from now; a timeout too long for the clock (a caller's
+/// `Duration::MAX`) waits as good as for ever instead of overflowing.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Joins `thread` if it finishes by `deadline` (returning true); otherwise leaves it
