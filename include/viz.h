@@ -725,6 +725,38 @@ typedef struct {
 } viz_destination_stats;
 
 /**
+ * A delivery failure or a warning, as a collector's error callback receives it.
+ * Every pointer is valid only during the callback.
+ */
+typedef struct {
+  /**
+   * The destination, `<type>#<index>` (NUL-terminated).
+   */
+  const char *destination;
+  /**
+   * What kind of failure.
+   */
+  viz_status status;
+  /**
+   * What went wrong (NUL-terminated UTF-8).
+   */
+  const char *message;
+  /**
+   * Events the failed call carried (0 for a warning).
+   */
+  size_t events;
+  /**
+   * Whether those events are kept for another attempt (false: they were dropped).
+   */
+  bool will_retry;
+} viz_error_report;
+
+/**
+ * A collector's error callback: `userdata` first, then the report.
+ */
+typedef void (*viz_error_callback)(void *userdata, const viz_error_report *report);
+
+/**
  * The former name of `viz_event_list`. Deprecated: kept for ABI version 4 only.
  */
 typedef viz_event_list viz_events;
@@ -1038,6 +1070,28 @@ viz_status viz_collector_get_events(const viz_collector *collector,
                                     int64_t start_step,
                                     int64_t end_step,
                                     viz_event_list **out);
+
+/**
+ * Sets the collector's error callback: every delivery failure (a backend error,
+ * with whether its events will be retried) and every warning (a recovered log tail,
+ * say) is reported to `callback(userdata, report)`, on the destination's delivery
+ * thread, besides `viz_collector_stats`' `last_error`. It replaces the callback set
+ * before, whose `finalizer(userdata)` then runs once no thread is calling it; so
+ * does this one's when it is replaced in turn or the collector is closed. A NULL
+ * `callback` removes the current one (`userdata` and `finalizer` are then ignored).
+ * Callbacks must not unwind, and may call viz except to flush or close this
+ * collector.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `callback` and `finalizer` safe to
+ * call with `userdata` from viz's delivery threads.
+ */
+viz_status viz_collector_on_error(const viz_collector *collector,
+                                  viz_error_callback callback,
+                                  void *userdata,
+                                  void (*finalizer)(void *userdata));
 
 /**
  * Runs a query (JSON, see `Query::from_json`: tags, kinds, steps, wall time, a

@@ -200,6 +200,15 @@ fn c_queries_through_cursors_and_bad_queries_by_field() {
 }
 
 #[test]
+fn c_error_callbacks_get_reports_and_finalize_once() {
+    let out = run(
+        Command::new(build_c("on_error", "plain")),
+        "running on_error",
+    );
+    assert!(out.contains("on_error: ok"), "{out}");
+}
+
+#[test]
 fn c_storage_handles_and_collector_lifecycle() {
     let out = run(Command::new(build_c("storage", "plain")), "running storage");
     assert!(out.contains("storage: ok"), "{out}");

@@ -1,6 +1,7 @@
 // Tests viz.hpp: RAII, move-only handles, exceptions with status and message, and
 // every typed collect overload. Built with g++ -std=c++17 -Wall -Wextra -Werror.
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -75,6 +76,12 @@ int main() {
         CHECK(c.stats().written == 9);
         CHECK(c.stats().destinations == 1);
         CHECK(c.intern("cpp/loss") == c.intern("cpp/loss") && viz_abi_version() == VIZ_ABI_VERSION);
+        // An error callback is released (finalized) when replaced.
+        auto token = std::make_shared<int>(0);
+        c.on_error([token](const viz_error_report &) {});
+        CHECK(token.use_count() == 2);
+        c.on_error(nullptr);
+        CHECK(token.use_count() == 1);
         viz::Cursor cursor = c.query("{\"tags\": [\"cpp/*\"], \"kinds\": [\"scalar\"], \"order\": \"step_desc\"}");
         viz::Events first = cursor.next(1);
         CHECK(first.size() == 1 && std::string(first[0].tag).rfind("cpp/", 0) == 0);

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -343,6 +344,32 @@ public:
         detail::check(viz_collector_destination_stats(live(), index, &d));
         return d;
     }
+    /// Calls `callback` for every delivery failure and warning, on viz's delivery
+    /// threads (it must be safe to call from them; an exception it throws is
+    /// swallowed). Replaces the callback set before; an empty function removes it.
+    void on_error(std::function<void(const viz_error_report &)> callback) const {
+        if (!callback) {
+            detail::check(viz_collector_on_error(live(), nullptr, nullptr, nullptr));
+            return;
+        }
+        using Fn = std::function<void(const viz_error_report &)>;
+        auto *held = new Fn(std::move(callback));
+        viz_status s = viz_collector_on_error(
+            live(),
+            [](void *userdata, const viz_error_report *report) {
+                try {
+                    (*static_cast<Fn *>(userdata))(*report);
+                } catch (...) {
+                    // Nothing may unwind into viz.
+                }
+            },
+            held, [](void *userdata) { delete static_cast<Fn *>(userdata); });
+        if (s != VIZ_STATUS_OK) {
+            delete held;  // viz kept nothing: it never calls the finalizer
+            detail::check(s);
+        }
+    }
+
     /// The events backend number `backend` stores that a query selects: JSON such as
     /// {"tags": ["train/*"], "where": {"lt": 0.1}, "order": "step_desc", "limit": 20}.
     Cursor query(const std::string &query_json, size_t backend = 0) const {

@@ -189,7 +189,7 @@ impl CollectorBuilder {
         });
         let last_error = Arc::new(Mutex::new(None));
         let report = ReportSink {
-            on_error: self.on_error,
+            on_error: Arc::new(parking_lot::RwLock::new(self.on_error)),
             last_error: last_error.clone(),
         };
         let mut destinations = Vec::with_capacity(self.pending.len());
@@ -233,7 +233,7 @@ impl CollectorBuilder {
             control,
             ingress,
             destinations,
-            last_error,
+            report,
         ))
     }
 

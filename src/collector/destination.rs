@@ -73,7 +73,8 @@ pub(crate) struct DestinationHandle {
 /// Shared context every destination thread reports through.
 #[derive(Clone)]
 pub(crate) struct ReportSink {
-    pub on_error: Option<ErrorCallback>,
+    /// Replaceable while the collector runs (`Collector::set_on_error`).
+    pub on_error: Arc<parking_lot::RwLock<Option<ErrorCallback>>>,
     pub last_error: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
@@ -409,7 +410,9 @@ impl Destination {
         let text = format!("{}: {error}", self.name);
         *self.counters.last_error.lock() = Some(text.clone());
         *self.report.last_error.lock() = Some(text);
-        if let Some(cb) = &self.report.on_error {
+        // Cloned out, so the lock is not held while host code runs.
+        let on_error = self.report.on_error.read().clone();
+        if let Some(cb) = on_error {
             let report = ErrorReport {
                 destination: self.name.clone(),
                 error,

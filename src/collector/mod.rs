@@ -36,7 +36,7 @@ pub use spec::CollectorSpec;
 pub use stats::{CollectorStats, DestinationStats};
 
 use control::{Control, Reply};
-use destination::{DestMsg, Destination, DestinationHandle};
+use destination::{DestMsg, Destination, DestinationHandle, ReportSink};
 use ingress::{CREATED, DRAINED, Ingress, RUNNING, STOPPED};
 use record::{Record, ScalarRecord};
 use stats::{WorkerCounters, load};
@@ -88,6 +88,8 @@ pub struct Collector {
     counters: Arc<WorkerCounters>,
     destinations: Vec<DestinationHandle>,
     last_error: Arc<Mutex<Option<String>>>,
+    /// The error callback every destination thread reads (`set_on_error`).
+    on_error: Arc<parking_lot::RwLock<Option<ErrorCallback>>>,
     lifecycle: Mutex<Lifecycle>,
     /// The process that built it. Its threads do not survive `fork`, so a forked
     /// child cannot use it: see [`Collector::refuse_in_forked_child`].
@@ -131,8 +133,9 @@ impl Collector {
         control: (Sender<Control>, Receiver<Control>),
         ingress: Arc<Ingress>,
         destinations: Vec<(Destination, DestinationHandle)>,
-        last_error: Arc<Mutex<Option<String>>>,
+        report: ReportSink,
     ) -> Collector {
+        let last_error = report.last_error.clone();
         let (dest_threads, handles): (Vec<_>, Vec<_>) = destinations.into_iter().unzip();
         let counters = Arc::new(WorkerCounters::default());
         let worker = Worker {
@@ -165,6 +168,7 @@ impl Collector {
             counters,
             destinations: handles,
             last_error,
+            on_error: report.on_error,
             lifecycle: Mutex::new(Lifecycle {
                 unstarted: Some((worker, dest_threads)),
                 worker: None,
@@ -185,6 +189,13 @@ impl Collector {
             "this collector belongs to process {}; this is a forked child (process {me}), where its threads do not exist: create a new collector in the child",
             self.owner
         )))
+    }
+
+    /// Sets (or, with `None`, removes) the callback every delivery failure and
+    /// warning is reported to, replacing the one given to the builder. It runs on
+    /// delivery threads; the one it replaces is dropped once no thread is calling it.
+    pub fn set_on_error(&self, callback: Option<ErrorCallback>) {
+        *self.on_error.write() = callback;
     }
 
     /// Interns `tag` for [`Collector::collect_scalar`]. Call once per tag, outside the hot loop.

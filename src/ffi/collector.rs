@@ -2,7 +2,7 @@
 //! or typed settings, collect (the hot path is `viz_collector_collect_scalar_id`),
 //! flush, read statistics and stored events, stop and close.
 
-use std::ffi::{CString, c_char};
+use std::ffi::{CString, c_char, c_void};
 use std::time::Duration;
 
 use super::boundary::{
@@ -10,6 +10,7 @@ use super::boundary::{
 };
 use super::config::viz_collector_config;
 use super::cursor::{Cursor, viz_cursor};
+use super::error::{host_error_callback, viz_error_callback};
 use super::event::{batch, to_event, viz_event};
 use super::event_list::{EventList, viz_event_list};
 use super::stats::{viz_destination_stats, viz_stats};
@@ -499,6 +500,36 @@ pub unsafe extern "C" fn viz_collector_get_events(
                 Ok(EventList::of(events))
             })
         }
+    })
+}
+
+/// Sets the collector's error callback: every delivery failure (a backend error,
+/// with whether its events will be retried) and every warning (a recovered log tail,
+/// say) is reported to `callback(userdata, report)`, on the destination's delivery
+/// thread, besides `viz_collector_stats`' `last_error`. It replaces the callback set
+/// before, whose `finalizer(userdata)` then runs once no thread is calling it; so
+/// does this one's when it is replaced in turn or the collector is closed. A NULL
+/// `callback` removes the current one (`userdata` and `finalizer` are then ignored).
+/// Callbacks must not unwind, and may call viz except to flush or close this
+/// collector.
+///
+/// Thread safety: safe from any thread.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle; `callback` and `finalizer` safe to
+/// call with `userdata` from viz's delivery threads.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_on_error(
+    collector: *const viz_collector,
+    callback: viz_error_callback,
+    userdata: *mut c_void,
+    finalizer: Option<unsafe extern "C" fn(userdata: *mut c_void)>,
+) -> viz_status {
+    guard("viz_collector_on_error", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        c.set_on_error(callback.map(|cb| host_error_callback(cb, userdata, finalizer)));
+        Ok(())
     })
 }
 

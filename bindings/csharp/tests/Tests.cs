@@ -326,6 +326,28 @@ static class Tests
         backend.Dispose();
     }
 
+    static void BackendErrorsAreRaisedAsEvents()
+    {
+        var backend = new ListBackend(new StorageConfiguration { ConnectionString = "list://", EnableAsyncWrites = false }) { FailEvery = 2 };
+        var seen = new ConcurrentQueue<BackendErrorEventArgs>();
+        using (var c = new AsyncEventCollector(backend, new EventCollectorConfig { BatchSize = 10 }))
+        {
+            c.BackendError += (sender, e) => seen.Enqueue(e);
+            c.BackendError += (sender, e) => { throw new InvalidOperationException("a throwing handler is ignored"); };
+            c.Start();
+            for (int i = 0; i < 100; i++) c.CollectScalar("err/x", i, i);
+            c.Flush();
+            Assert.True(seen.Count > 0, "failures were raised");
+            BackendErrorEventArgs first;
+            seen.TryPeek(out first);
+            Assert.True(first.Destination.EndsWith("#0") && first.Status == VizStatus.Io && first.WillRetry && first.Events == 10,
+                "the report: " + first.Destination + " " + first.Status + " " + first.Events);
+            Assert.True(first.Message.IndexOf("disk on fire", StringComparison.Ordinal) >= 0, "the backend's message: " + first.Message);
+        }
+        backend.Dispose();
+        Assert.Equal(0, MLFramework.Visualization.Collection.ErrorRelay.Live, "viz finalized the relay's handle when the collector closed");
+    }
+
     static void ExceptionsInCSharpBackendsAreCountedNotFatal()
     {
         var backend = new ListBackend(new StorageConfiguration { ConnectionString = "list://", EnableAsyncWrites = false }) { FailEvery = 2 };
@@ -524,6 +546,7 @@ static class Tests
             new KeyValuePair<string, Action>("FactoryRegistersCSharpTypesNatively", FactoryRegistersCSharpTypesNatively),
             new KeyValuePair<string, Action>("CSharpBackendSurvivesGarbageCollectionOnNativeThreads", CSharpBackendSurvivesGarbageCollectionOnNativeThreads),
             new KeyValuePair<string, Action>("ExceptionsInCSharpBackendsAreCountedNotFatal", ExceptionsInCSharpBackendsAreCountedNotFatal),
+            new KeyValuePair<string, Action>("BackendErrorsAreRaisedAsEvents", BackendErrorsAreRaisedAsEvents),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

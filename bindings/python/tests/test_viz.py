@@ -268,3 +268,28 @@ def test_queries_select_order_and_page_through_a_cursor():
     memory = viz.Storage("memory://")
     memory.store([viz.Event.scalar("s/x", step, float(step)) for step in range(10)])
     assert [e.step for e in memory.query({"where": {"in": [2, 7]}})] == [2, 7]
+
+
+def test_error_callbacks_get_every_failure_and_are_released():
+    backend = ListBackend(fail_first=2)
+    viz.register_backend("pyerr", backend)
+    try:
+        reports = []
+        with viz.Collector(backends=["pyerr://"], config={"batch_size": 10,
+                           "retry": {"initial_backoff_ms": 1, "max_backoff_ms": 2}}) as c:
+            before = viz.live_registrations()
+            c.on_error(reports.append)
+            assert viz.live_registrations() == before + 1
+            for step in range(10):
+                c.collect_scalar("err/x", step, step)
+            c.flush()
+            assert len(reports) == 2
+            r = reports[0]
+            assert r["destination"] == "pyerr#0" and r["will_retry"] and r["events"] == 10
+            assert r["status"] == viz._native.Status.IO and "OSError" in r["message"]
+            c.on_error(None)
+            assert viz.live_registrations() == before, "the replaced callback was finalized"
+            c.on_error(lambda r: 1 / 0)  # an exception in the callback cannot reach viz
+        assert viz.live_registrations() == before, "closing finalized the last callback"
+    finally:
+        viz.unregister_backend("pyerr")

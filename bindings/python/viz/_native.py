@@ -141,6 +141,13 @@ class VizDestinationStats(ctypes.Structure):
         "queued_events", "queued_bytes")] + [("panicked", ctypes.c_bool)]
 
 
+class VizErrorReport(ctypes.Structure):
+    """viz_error_report: a delivery failure or warning, for an error callback."""
+    _fields_ = [("destination", c_char_p), ("status", c_int), ("message", c_char_p),
+                ("events", c_size_t), ("will_retry", c_bool)]
+
+
+ERROR_FN = ctypes.CFUNCTYPE(None, c_void_p, POINTER(VizErrorReport))
 STATUS_FN = ctypes.CFUNCTYPE(c_int, c_void_p)
 INIT_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_char_p, POINTER(c_void_p))
 STORE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, POINTER(VizEvent), c_size_t)
@@ -180,6 +187,7 @@ _sig("viz_collector_collect_batch", c_int, P, POINTER(VizEvent), c_size_t, POINT
 _sig("viz_collector_flush", c_int, P, c_uint32)
 _sig("viz_collector_get_events", c_int, P, c_size_t, c_int64, c_int64, POINTER(P))
 _sig("viz_collector_query", c_int, P, c_size_t, c_char_p, POINTER(P))
+_sig("viz_collector_on_error", c_int, P, ERROR_FN, P, FINALIZER_FN)
 _sig("viz_storage_query", c_int, P, c_char_p, POINTER(P))
 _sig("viz_cursor_next", c_int, P, c_size_t, POINTER(P))
 _sig("viz_cursor_free", None, P)

@@ -7,7 +7,7 @@ import threading
 from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _events
-from ._native import (FINALIZER_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, VizBackendVTable,
+from ._native import (ERROR_FN, FINALIZER_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, Status, VizBackendVTable,
                       VizDestinationStats, VizStats, check, lib, status_for, utf8)
 
 # How long close, stop and flush wait for the backends unless told otherwise.
@@ -206,6 +206,23 @@ class Collector:
         check(lib.viz_collector_get_events(self._live(), backend, start_step, end_step, ctypes.byref(out)))
         return _read_all(out)
 
+    def on_error(self, callback):
+        """Calls `callback(report)` for every delivery failure and warning, on viz's
+        delivery threads: `report` is a dict with destination, status (a Status),
+        message, events and will_retry. Replaces the callback set before; None
+        removes it. An exception in the callback is swallowed (it cannot reach viz)."""
+        if callback is None:
+            check(lib.viz_collector_on_error(self._live(), ERROR_FN(), None, FINALIZER_FN()))
+            return
+        holder = _ErrorCallback(callback)
+        with _registrations_lock:
+            _registrations[holder.key] = holder
+        status = lib.viz_collector_on_error(self._live(), holder.call, None, holder.finalizer)
+        if status != Status.OK:
+            with _registrations_lock:
+                _registrations.pop(holder.key, None)  # viz kept nothing: never finalized
+            check(status)
+
     def query(self, query, backend=0, batch=1000):
         """The events backend number `backend` stores that `query` selects, as an
         iterator that reads `batch` at a time. `query` is a dict such as
@@ -239,6 +256,30 @@ class Collector:
 _registrations = {}
 _registrations_lock = threading.Lock()
 _ids = itertools.count(1)
+
+
+class _ErrorCallback:
+    """A Python error callback behind viz_collector_on_error, kept alive (with the
+    CFUNCTYPE objects native code calls) until viz's finalizer drops it."""
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.key = next(_ids)
+        self.call = ERROR_FN(self._call)
+        self.finalizer = FINALIZER_FN(self._finalize)
+
+    def _call(self, _, report):
+        r = report.contents
+        try:
+            self.callback({"destination": r.destination.decode("utf-8", "replace"), "status": Status(r.status),
+                           "message": r.message.decode("utf-8", "replace"), "events": r.events,
+                           "will_retry": bool(r.will_retry)})
+        except Exception:  # noqa: BLE001 - nothing may unwind into native code
+            pass
+
+    def _finalize(self, _):
+        with _registrations_lock:
+            _registrations.pop(self.key, None)
 
 
 class _Registration:
@@ -372,7 +413,7 @@ def unregister_backend(type_name):
 
 
 def live_registrations():
-    """How many Python backend registrations native code may still call."""
+    """How many Python backend registrations and error callbacks native code may still call."""
     with _registrations_lock:
         return len(_registrations)
 

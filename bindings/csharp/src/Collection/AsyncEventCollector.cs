@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using MLFramework.Visualization.Native;
@@ -33,6 +34,16 @@ namespace MLFramework.Visualization.Collection
         private readonly List<CollectorHandle> retired = new List<CollectorHandle>();
         private bool stopped;
         private bool disposed;
+        private readonly ErrorRelay errors = new ErrorRelay();
+
+        /// <summary>Raised for every delivery failure and warning (a backend error, with
+        /// whether its events will be retried; a recovered log tail), on viz's delivery
+        /// threads. A handler that throws is ignored.</summary>
+        public event EventHandler<BackendErrorEventArgs> BackendError
+        {
+            add { errors.Add(value, this); }
+            remove { errors.Remove(value); }
+        }
 
         /// <summary>A collector persisting to one backend (native or written in C#).</summary>
         public AsyncEventCollector(IStorageBackend storage, EventCollectorConfig config = null)
@@ -114,6 +125,7 @@ namespace MLFramework.Visualization.Collection
                 VizErrors.Check(NativeMethods.viz_collector_new_with_storage(
                     Utf8.Encode(config.ToJson()), raw, (UIntPtr)raw.Length, out c));
                 c.CloseTimeoutMs = config.TimeoutMs;
+                errors.Attach(c);
                 return c;
             }
             finally
@@ -424,6 +436,93 @@ namespace MLFramework.Visualization.Collection
         public long Deliveries { get; private set; }
         /// <summary>Flush cycles.</summary>
         public long Flushes { get; private set; }
+    }
+
+    /// <summary>A delivery failure or warning (AsyncEventCollector.BackendError).</summary>
+    public sealed class BackendErrorEventArgs : EventArgs
+    {
+        internal BackendErrorEventArgs(string destination, VizStatus status, string message, long events, bool willRetry)
+        {
+            Destination = destination; Status = status; Message = message; Events = events; WillRetry = willRetry;
+        }
+
+        /// <summary>The native destination, type#index, such as "file#1".</summary>
+        public string Destination { get; private set; }
+        /// <summary>What kind of failure.</summary>
+        public VizStatus Status { get; private set; }
+        /// <summary>What went wrong.</summary>
+        public string Message { get; private set; }
+        /// <summary>Events the failed call carried (0 for a warning).</summary>
+        public long Events { get; private set; }
+        /// <summary>Whether those events are kept for another attempt (false: dropped).</summary>
+        public bool WillRetry { get; private set; }
+    }
+
+    /// <summary>Passes a native collector's error reports to the BackendError handlers.
+    /// Each native collector holds a GCHandle to the relay, which viz's finalizer frees
+    /// once no delivery thread can call it; the relay refers to the collector weakly,
+    /// so it never keeps it alive.</summary>
+    internal sealed class ErrorRelay
+    {
+        // Static, so they outlive every native collector that may call them.
+        private static readonly ErrorFn Callback = OnError;
+        private static readonly FinalizerFn Finalizer = Release;
+        private static int live;
+
+        private readonly object gate = new object();
+        private EventHandler<BackendErrorEventArgs> handlers;
+        private WeakReference sender;
+
+        /// <summary>GCHandles native collectors still hold.</summary>
+        internal static int Live { get { return Volatile.Read(ref live); } }
+
+        internal void Add(EventHandler<BackendErrorEventArgs> h, object from)
+        {
+            lock (gate) { handlers += h; sender = new WeakReference(from); }
+        }
+
+        internal void Remove(EventHandler<BackendErrorEventArgs> h)
+        {
+            lock (gate) handlers -= h;
+        }
+
+        internal void Attach(CollectorHandle c)
+        {
+            var gch = GCHandle.Alloc(this);
+            Interlocked.Increment(ref live);
+            int status = NativeMethods.viz_collector_on_error(c, Callback, GCHandle.ToIntPtr(gch), Finalizer);
+            if (status != 0)
+            {
+                gch.Free();
+                Interlocked.Decrement(ref live);
+                VizErrors.Check(status);
+            }
+        }
+
+        private static unsafe void OnError(IntPtr userdata, IntPtr report)
+        {
+            try
+            {
+                var relay = (ErrorRelay)GCHandle.FromIntPtr(userdata).Target;
+                EventHandler<BackendErrorEventArgs> h;
+                object from;
+                lock (relay.gate) { h = relay.handlers; from = relay.sender != null ? relay.sender.Target : null; }
+                if (h == null) return;
+                var r = (VizErrorReport*)report;
+                h(from, new BackendErrorEventArgs(Utf8.Decode(r->Destination), (VizStatus)r->Status, Utf8.Decode(r->Message),
+                    (long)r->Events.ToUInt64(), r->WillRetry));
+            }
+            catch (Exception)
+            {
+                // Nothing may unwind into native code.
+            }
+        }
+
+        private static void Release(IntPtr userdata)
+        {
+            GCHandle.FromIntPtr(userdata).Free();
+            Interlocked.Decrement(ref live);
+        }
     }
 
     /// <summary>One backend's counters: with the collector's, they account for every event.</summary>

@@ -121,6 +121,19 @@ namespace MLFramework.Visualization.Native
     internal delegate ulong EventCountFn(IntPtr userdata);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void FinalizerFn(IntPtr userdata);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void ErrorFn(IntPtr userdata, IntPtr report);
+
+    /// <summary>viz_error_report: a delivery failure or warning.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizErrorReport
+    {
+        public IntPtr Destination;
+        public int Status;
+        public IntPtr Message;
+        public UIntPtr Events;
+        [MarshalAs(UnmanagedType.U1)] public bool WillRetry;
+    }
 
     internal static unsafe class NativeMethods
     {
@@ -194,6 +207,9 @@ namespace MLFramework.Visualization.Native
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_get_events(CollectorHandle collector, UIntPtr backendIndex,
             long startStep, long endStep, out EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_on_error(CollectorHandle collector, ErrorFn callback, IntPtr userdata, FinalizerFn finalizer);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_query(CollectorHandle collector, UIntPtr backendIndex,
