@@ -13,7 +13,9 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use viz::{Collector, Event, Histogram, Image};
+use std::sync::{Arc, Mutex};
+
+use viz::{Collector, Event, EventKind, Histogram, Image, Order, Query, TagPattern};
 
 /// Scalars are logged every this many steps, as training loops usually do.
 const LOG_EVERY: i64 = 10;
@@ -44,6 +46,20 @@ fn main() -> Result<(), viz::VizError> {
     let accuracy = collector.intern("train/accuracy")?;
     let lr = collector.intern("train/learning_rate")?;
     let grad_norm = collector.intern("train/grad_norm")?;
+    // A live watch: the notes, as they are delivered (on viz's watch thread).
+    let notes = Arc::new(Mutex::new((0usize, String::new())));
+    let seen = notes.clone();
+    let watch = collector.subscribe(
+        Query::all().kinds(&[EventKind::Text]),
+        move |events: &[Event]| {
+            let mut seen = seen.lock().expect("not poisoned");
+            for e in events {
+                if let viz::EventData::Text(t) = &e.data {
+                    *seen = (seen.0 + 1, t.clone());
+                }
+            }
+        },
+    )?;
 
     let mut events = 0u64;
     let mut in_viz = Duration::ZERO;
@@ -105,7 +121,17 @@ fn main() -> Result<(), viz::VizError> {
     let t = Instant::now();
     let back = collector.get_events(1, from, to)?;
     let query = t.elapsed();
+    // A query: the three latest losses in the log.
+    let latest = collector.query(
+        1,
+        Query::all()
+            .tag(TagPattern::exact("train/loss"))
+            .order(Order::StepDesc)
+            .limit(3),
+    )?;
     collector.stop(Duration::from_secs(10))?;
+    let (watched, last_note) = notes.lock().expect("not poisoned").clone();
+    drop(watch);
 
     println!(
         "steps:            {steps} ({work} compute iterations each, scalars every {LOG_EVERY})"
@@ -135,6 +161,15 @@ fn main() -> Result<(), viz::VizError> {
         back.len(),
         query.as_secs_f64() * 1e3
     );
+    let latest: Vec<String> = latest
+        .iter()
+        .filter_map(|e| match e.data {
+            viz::EventData::Scalar(v) => Some(format!("step {} loss {v:.4}", e.step)),
+            _ => None,
+        })
+        .collect();
+    println!("latest:           {}", latest.join(", "));
+    println!("watched live:     {watched} notes, the last \"{last_note}\"");
     assert_eq!(
         stats.written,
         2 * events,

@@ -359,6 +359,12 @@ typedef struct viz_event_sink viz_event_sink;
 typedef struct viz_storage viz_storage;
 
 /**
+ * A live watch on a collector. Opaque. Free with `viz_subscription_free`, which
+ * cancels it; it may outlive its collector (it is then inactive).
+ */
+typedef struct viz_subscription viz_subscription;
+
+/**
  * One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
  * the fields of that kind. viz copies everything it needs during the call.
  */
@@ -760,6 +766,12 @@ typedef void (*viz_error_callback)(void *userdata, const viz_error_report *repor
  * The former name of `viz_event_list`. Deprecated: kept for ABI version 4 only.
  */
 typedef viz_event_list viz_events;
+
+/**
+ * A watch callback: `userdata` first, then the selected events of one delivered
+ * batch, valid only during the call. Runs on the collector's "viz-watch" thread.
+ */
+typedef void (*viz_watch_callback)(void *userdata, const viz_event *events, size_t len);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1399,6 +1411,81 @@ bool viz_storage_is_initialized(const viz_storage *storage);
  * `storage` must be NULL or a live handle, not used afterwards.
  */
 void viz_storage_free(viz_storage *storage);
+
+/**
+ * Watches `collector` live: `callback(userdata, events, len)` receives, on the
+ * collector's "viz-watch" thread, the events of each delivered batch that
+ * `filter_json` selects (a query, as for `viz_collector_query`, without order,
+ * offset or limit; NULL selects everything). Writes the subscription to `*out`.
+ * Any number may watch at once, subscribed before or while the collector runs.
+ * A slow callback never slows the collector: batches it falls behind on are
+ * dropped for watchers only (`viz_subscription_dropped`). After
+ * `viz_collector_stop` returns, every watcher has seen every batch delivered before
+ * it; subscribing to a stopped collector fails with `VIZ_STATUS_CLOSED`.
+ *
+ * `finalizer(userdata)`, if not NULL, runs exactly once, when the callback can no
+ * longer be called: after `viz_subscription_free` (once a call in progress has
+ * returned), or when the collector is closed, whichever comes first; also at once
+ * if this call fails.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `filter_json` NULL or NUL-terminated;
+ * `out` NULL or valid for writing a pointer; `callback` and `finalizer` callable
+ * from another thread with `userdata`.
+ */
+viz_status viz_collector_subscribe(const viz_collector *collector,
+                                   const char *filter_json,
+                                   viz_watch_callback callback,
+                                   void *userdata,
+                                   void (*finalizer)(void *userdata),
+                                   viz_subscription **out);
+
+/**
+ * Events handed to the subscription's callback so far. 0 for NULL.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `subscription` must be NULL or a live subscription.
+ */
+uint64_t viz_subscription_delivered(const viz_subscription *subscription);
+
+/**
+ * Events delivered to the backends while the subscription was active but not to
+ * its callback, because the watch thread had fallen behind. 0 for NULL.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `subscription` must be NULL or a live subscription.
+ */
+uint64_t viz_subscription_dropped(const viz_subscription *subscription);
+
+/**
+ * Whether the callback may still be called: false after it panicked, or once the
+ * collector is closed or stopped for good. False for NULL.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `subscription` must be NULL or a live subscription.
+ */
+bool viz_subscription_is_active(const viz_subscription *subscription);
+
+/**
+ * Cancels and frees a subscription: once it returns, the callback is not running
+ * and is not called again (it waits for a call in progress; called from the
+ * callback itself, that call finishes normally). The finalizer runs once no thread
+ * holds the callback any more. NULL is ignored.
+ *
+ * Thread safety: must not race any other use of the same subscription.
+ *
+ * # Safety
+ * `subscription` must be NULL or a live subscription, not used afterwards.
+ */
+void viz_subscription_free(viz_subscription *subscription);
 
 /**
  * The library version as a static NUL-terminated string, such as `"0.1.0"`.

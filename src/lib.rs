@@ -49,7 +49,8 @@ pub use backend::subscriber::EventSubscriber;
 pub use clock::{Clock, ManualClock, SystemClock, WallClock};
 pub use collector::{
     AsyncEventCollector, Collector, CollectorBuilder, CollectorSpec, CollectorStats,
-    DestinationStats, ErrorCallback, ErrorReport, EventCollector, Route,
+    DestinationStats, ErrorCallback, ErrorReport, EventCollector, Route, Subscription,
+    WatchCallback,
 };
 pub use config::{
     CollectorConfig, FlushStrategy, OverflowPolicy, RetryPolicy, StorageConfiguration,

@@ -209,6 +209,12 @@ fn c_error_callbacks_get_reports_and_finalize_once() {
 }
 
 #[test]
+fn c_watchers_see_their_events_and_finalize_once() {
+    let out = run(Command::new(build_c("watch", "plain")), "running watch");
+    assert!(out.contains("watch: ok"), "{out}");
+}
+
+#[test]
 fn c_storage_handles_and_collector_lifecycle() {
     let out = run(Command::new(build_c("storage", "plain")), "running storage");
     assert!(out.contains("storage: ok"), "{out}");
@@ -240,6 +246,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         "storage",
         "hostile",
         "query",
+        "watch",
     ] {
         let mut cmd = Command::new("valgrind");
         cmd.args([

@@ -261,3 +261,30 @@ fn queries_read_from_json_and_bad_ones_are_refused_by_field() {
         assert!(e.message().contains(needle), "{json}: {e}");
     }
 }
+
+#[test]
+fn a_collector_answers_a_query_against_one_of_its_backends() {
+    let memory = viz::MemoryBackend::new();
+    let c = viz::Collector::builder()
+        .backend(memory.clone())
+        .build_and_start()
+        .unwrap();
+    for e in sample() {
+        c.collect(e).unwrap();
+    }
+    c.flush(common::LONG).unwrap();
+    let latest = c
+        .query(
+            0,
+            Query::all()
+                .tag(TagPattern::exact("eval/acc"))
+                .order(Order::StepDesc)
+                .limit(2),
+        )
+        .unwrap();
+    assert_eq!(steps_of(&latest), vec![99, 98]);
+    let e = c.query(3, Query::all()).unwrap_err();
+    assert!(e.message().contains('3'), "{e}");
+    let bad = c.query(0, Query::all().steps(5, 1)).unwrap_err();
+    assert_eq!(bad.kind(), viz::ErrorKind::InvalidArgument, "{bad}");
+}

@@ -1,7 +1,10 @@
 // Tests viz.hpp: RAII, move-only handles, exceptions with status and message, and
 // every typed collect overload. Built with g++ -std=c++17 -Wall -Wextra -Werror.
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <memory>
+#include <thread>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -91,6 +94,30 @@ int main() {
         expect_error([&] { c.query("{\"limit\": -1}"); }, VIZ_STATUS_INVALID_ARGUMENT, "query limit is -1");
         viz_destination_stats d = c.destination_stats(0);
         CHECK(std::string(d.name) == "memory#0" && d.written == 9 && d.dropped == 0);
+
+        // A live watch sees the events its filter selects; cancelling releases it.
+        auto held = std::make_shared<int>(0);
+        std::atomic<int> watched{0}, wrong{0};
+        viz::Collector w("{\"backends\": [\"memory://\"]}");
+        viz::Subscription sub = w.subscribe(
+            [held, &watched, &wrong](const viz_event *events, size_t len) {
+                for (size_t i = 0; i < len; i++)
+                    if (std::string(events[i].tag) != "cpp/watched") wrong++;
+                watched += static_cast<int>(len);
+            },
+            "{\"tags\": [\"cpp/watched\"]}");
+        CHECK(held.use_count() == 2 && sub.active());
+        for (int64_t step = 0; step < 20; step++) {
+            w.collect("cpp/watched", step, 1.0);
+            w.collect("cpp/other", step, 1.0);
+        }
+        w.flush();
+        for (int i = 0; i < 10000 && watched < 20; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        CHECK(watched == 20 && wrong == 0 && sub.delivered() == 20);
+        sub.cancel();
+        CHECK(held.use_count() == 1 && !sub.active());
+        expect_error([&] { w.subscribe([](const viz_event *, size_t) {}, "{\"order\": \"step_desc\"}"); },
+                     VIZ_STATUS_INVALID_ARGUMENT, "no order, offset or limit");
         bool out_of_range = false;
         try {
             c.destination_stats(1);

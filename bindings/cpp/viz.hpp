@@ -168,6 +168,37 @@ private:
     viz_cursor *handle_;
 };
 
+/// A live watch (viz_subscription, from Collector::subscribe). Destroying it, or
+/// cancel(), stops the callback: once that returns the callback is not running and
+/// is not called again. Move-only.
+class Subscription {
+public:
+    explicit Subscription(viz_subscription *handle) noexcept : handle_(handle) {}
+    Subscription(Subscription &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Subscription &operator=(Subscription &&other) noexcept {
+        if (this != &other) {
+            viz_subscription_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Subscription(const Subscription &) = delete;
+    Subscription &operator=(const Subscription &) = delete;
+    ~Subscription() { viz_subscription_free(handle_); }
+
+    /// Stops the callback; safe to call twice, and after the collector is gone.
+    void cancel() noexcept { viz_subscription_free(std::exchange(handle_, nullptr)); }
+    /// Events handed to the callback so far.
+    uint64_t delivered() const noexcept { return viz_subscription_delivered(handle_); }
+    /// Events the callback missed because the watch thread had fallen behind.
+    uint64_t dropped() const noexcept { return viz_subscription_dropped(handle_); }
+    /// Whether the callback may still be called.
+    bool active() const noexcept { return viz_subscription_is_active(handle_); }
+
+private:
+    viz_subscription *handle_;
+};
+
 /// One storage backend instance (viz_storage): use it directly, or lend it to
 /// Collectors, which then write this very instance. Move-only.
 class Storage {
@@ -368,6 +399,30 @@ public:
             delete held;  // viz kept nothing: it never calls the finalizer
             detail::check(s);
         }
+    }
+
+    /// Watches the collector live: `callback(events, len)` receives, on viz's watch
+    /// thread, the events of each delivered batch that `filter_json` selects (a query
+    /// without order, offset or limit; empty selects everything). The views are
+    /// valid during the call. An exception the callback throws is swallowed. A slow
+    /// callback never slows the collector (missed batches: Subscription::dropped).
+    Subscription subscribe(std::function<void(const viz_event *, size_t)> callback,
+                           const std::string &filter_json = "") const {
+        using Fn = std::function<void(const viz_event *, size_t)>;
+        auto *held = new Fn(std::move(callback));
+        viz_subscription *out = nullptr;
+        // viz owns `held` from here: its finalizer deletes it, also when this fails.
+        detail::check(viz_collector_subscribe(
+            live(), filter_json.empty() ? nullptr : filter_json.c_str(),
+            [](void *userdata, const viz_event *events, size_t len) {
+                try {
+                    (*static_cast<Fn *>(userdata))(events, len);
+                } catch (...) {
+                    // Nothing may unwind into viz.
+                }
+            },
+            held, [](void *userdata) { delete static_cast<Fn *>(userdata); }, &out));
+        return Subscription(out);
     }
 
     /// The events backend number `backend` stores that a query selects: JSON such as

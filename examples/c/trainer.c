@@ -2,6 +2,7 @@
  * libviz. Run: bash examples/c/run.sh [steps] */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,18 @@ static void check(viz_status status, const char *what) {
     }
 }
 
+/* A live watch's state: updated on viz's watch thread, read after the collector closed. */
+struct watched {
+    atomic_long histograms;
+    atomic_llong last_step;
+};
+
+static void on_histograms(void *userdata, const viz_event *events, size_t len) {
+    struct watched *w = userdata;
+    atomic_fetch_add(&w->histograms, (long)len);
+    if (len > 0) atomic_store(&w->last_step, events[len - 1].step);
+}
+
 static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -34,6 +47,12 @@ int main(int argc, char **argv) {
 
     viz_collector *collector = NULL;
     check(viz_collector_new("{\"backends\": [\"memory://?capacity=100000\"]}", &collector), "viz_collector_new");
+
+    /* A live watch on the histograms, as they are delivered. */
+    static struct watched watched;
+    viz_subscription *watch = NULL;
+    check(viz_collector_subscribe(collector, "{\"kinds\": [\"histogram\"]}", on_histograms, &watched, NULL, &watch),
+          "viz_collector_subscribe");
 
     /* Intern tags once, outside the loop: the hot path then passes an integer. */
     uint32_t loss, accuracy, lr;
@@ -99,5 +118,8 @@ int main(int argc, char **argv) {
     viz_event_list_free(latest);
     viz_cursor_free(cursor);
     check(viz_collector_close(collector, 10000), "viz_collector_close");
+    printf("watched live: %ld histograms, the last at step %lld\n", atomic_load(&watched.histograms),
+           (long long)atomic_load(&watched.last_step));
+    viz_subscription_free(watch);
     return stats.written == (unsigned long long)events ? 0 : 1;
 }

@@ -2,6 +2,7 @@
 // scalars every 10 steps, a histogram, a text and a tensor every 1000, into a
 // TensorBoard run and viz's durable log under ./runs/<name>.
 // Run: bash examples/cpp/run.sh [steps] [name]
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,10 @@ int main(int argc, char **argv) {
     try {
         viz::Collector c("{\"backends\": [\"tensorboard://runs/" + run + "\", \"file://runs/" + run + "/log\"]}");
         uint32_t loss = c.intern("train/loss"), acc = c.intern("train/accuracy");
+        // A live watch: losses below 0.2 as they are delivered (on viz's watch thread).
+        std::atomic<long> low_losses{0};
+        viz::Subscription watch = c.subscribe([&low_losses](const viz_event *, size_t len) { low_losses += (long)len; },
+                                              R"({"tags": ["train/loss"], "where": {"lt": 0.2}})");
         std::mt19937 rng(7);
         std::normal_distribution<double> normal(0.0, 1.0);
         auto start = std::chrono::steady_clock::now();
@@ -56,6 +61,7 @@ int main(int argc, char **argv) {
             std::printf("latest:     step %lld loss %.4f\n", (long long)latest[i].step, latest[i].scalar);
         std::printf("see the run: tensorboard --logdir runs   (this run is runs/%s)\n", run.c_str());
         c.close();
+        std::printf("watched:    %ld losses below 0.2 seen live\n", low_losses.load());
         return s.written == (unsigned long long)(2 * events) ? 0 : 1;
     } catch (const viz::Error &e) {
         std::fprintf(stderr, "viz error %d: %s\n", (int)e.status(), e.what());

@@ -20,6 +20,10 @@ static class TrainingLoop
         using (var collector = new AsyncEventCollector(new IStorageBackend[] { log, tensorboard }))
         {
             collector.Start();
+            // A live watch: the histograms, as they are delivered (on viz's watch thread).
+            long histograms = 0;
+            var watch = collector.Subscribe(batch => System.Threading.Interlocked.Add(ref histograms, batch.Count),
+                "{\"kinds\": [\"histogram\"]}");
             uint loss = collector.Intern("train/loss"), acc = collector.Intern("train/accuracy");
             var rng = new Random(7);
             var sw = Stopwatch.StartNew();
@@ -55,6 +59,8 @@ static class TrainingLoop
             var latest = collector.Query("{\"tags\": [\"train/loss\"], \"order\": \"step_desc\", \"limit\": 3}")
                 .Select(e => "step " + e.Step + " loss " + ((ScalarEvent)e).Value.ToString("F4"));
             Console.WriteLine("latest:     " + string.Join(", ", latest));
+            watch.Dispose();
+            Console.WriteLine("watched:    " + System.Threading.Interlocked.Read(ref histograms) + " histograms live");
             Console.WriteLine("see the run: tensorboard --logdir runs   (this run is runs/" + run + ")");
             if (stats.Written != 2 * events) { Console.WriteLine("not every event reached both backends"); return 1; }
         }

@@ -22,6 +22,9 @@ def main():
     events = 0
     start = time.perf_counter()
     with viz.SummaryWriter(f"runs/{run}", durable=True) as w:
+        # A live watch: the notes, as they are delivered (on viz's watch thread).
+        notes = []
+        watch = w.collector.watch(notes.extend, {"kinds": ["text"]})
         for step in range(steps):
             if step % 10 == 0:
                 w.add_scalar("train/loss", 1.0 / (1 + step * 0.001), step)
@@ -37,6 +40,7 @@ def main():
         back = w.collector.get_events(steps // 2, steps // 2 + 99, backend=1)
         # A query: the three latest losses in the durable log.
         latest = list(w.collector.query({"tags": ["train/loss"], "order": "step_desc", "limit": 3}, backend=1))
+    watch.cancel()
     elapsed = time.perf_counter() - start
     print(f"steps:      {steps}")
     print(f"events:     {events} ({events / elapsed / 1e6:.2f} M events/s, flush and close included)")
@@ -46,6 +50,7 @@ def main():
         print(f"  {d['name']:<14} written {d['written']}, dropped {d['dropped']}")
     print(f"read back:  {len(back)} events for steps {steps // 2}..{steps // 2 + 99} from runs/{run}/log")
     print("latest:     " + ", ".join(f"step {e.step} loss {e.value:.4f}" for e in latest))
+    print(f"watched:    {len(notes)} notes live, the last \"{notes[-1].text if notes else ''}\"")
     print(f"see the run: tensorboard --logdir runs   (this run is runs/{run})")
     return 0 if stats["written"] == 2 * events else 1
 

@@ -78,6 +78,26 @@ pub(crate) struct ReportSink {
     pub last_error: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
+impl ReportSink {
+    /// Records a failure of `source` as the collector's last error and hands it to
+    /// the error callback, if any.
+    pub(crate) fn report(&self, source: &str, error: VizError, events: usize, will_retry: bool) {
+        *self.last_error.lock() = Some(format!("{source}: {error}"));
+        // Cloned out, so the lock is not held while host code runs.
+        let on_error = self.on_error.read().clone();
+        if let Some(cb) = on_error {
+            let report = ErrorReport {
+                destination: source.to_owned(),
+                error,
+                events,
+                will_retry,
+            };
+            // A panicking callback must not take the caller down with it.
+            let _ = catch_unwind(AssertUnwindSafe(|| cb(&report)));
+        }
+    }
+}
+
 pub(crate) struct Destination {
     name: String,
     backend: Box<dyn StorageBackend>,
@@ -407,20 +427,7 @@ impl Destination {
     }
 
     fn report(&self, error: VizError, events: usize, will_retry: bool) {
-        let text = format!("{}: {error}", self.name);
-        *self.counters.last_error.lock() = Some(text.clone());
-        *self.report.last_error.lock() = Some(text);
-        // Cloned out, so the lock is not held while host code runs.
-        let on_error = self.report.on_error.read().clone();
-        if let Some(cb) = on_error {
-            let report = ErrorReport {
-                destination: self.name.clone(),
-                error,
-                events,
-                will_retry,
-            };
-            // A panicking callback must not take the destination down with it.
-            let _ = catch_unwind(AssertUnwindSafe(|| cb(&report)));
-        }
+        *self.counters.last_error.lock() = Some(format!("{}: {error}", self.name));
+        self.report.report(&self.name, error, events, will_retry);
     }
 }

@@ -27,6 +27,7 @@ mod spec;
 mod spsc;
 mod stats;
 mod sync;
+mod watch;
 mod worker;
 
 pub use builder::CollectorBuilder;
@@ -34,6 +35,7 @@ pub use destination::{ErrorCallback, ErrorReport};
 pub use route::Route;
 pub use spec::CollectorSpec;
 pub use stats::{CollectorStats, DestinationStats};
+pub use watch::{Subscription, WatchCallback};
 
 use control::{Control, Reply};
 use destination::{DestMsg, Destination, DestinationHandle, ReportSink};
@@ -91,6 +93,8 @@ pub struct Collector {
     /// The error callback every destination thread reads (`set_on_error`).
     on_error: Arc<parking_lot::RwLock<Option<ErrorCallback>>>,
     lifecycle: Mutex<Lifecycle>,
+    /// Live watchers (`subscribe`).
+    watch: Arc<watch::Hub>,
     /// The process that built it. Its threads do not survive `fork`, so a forked
     /// child cannot use it: see [`Collector::refuse_in_forked_child`].
     owner: u32,
@@ -136,6 +140,7 @@ impl Collector {
         report: ReportSink,
     ) -> Collector {
         let last_error = report.last_error.clone();
+        let (watch, tap) = watch::hub(report.clone());
         let (dest_threads, handles): (Vec<_>, Vec<_>) = destinations.into_iter().unzip();
         let counters = Arc::new(WorkerCounters::default());
         let worker = Worker {
@@ -154,6 +159,7 @@ impl Collector {
             lanes_epoch: 0,
             next_lane: 0,
             taken: 0,
+            watch: tap,
         };
         let clock = if injected_clock {
             HotClock::Injected(clock)
@@ -174,6 +180,7 @@ impl Collector {
                 worker: None,
                 destinations: Vec::new(),
             }),
+            watch,
             owner: std::process::id(),
         }
     }
@@ -189,6 +196,35 @@ impl Collector {
             "this collector belongs to process {}; this is a forked child (process {me}), where its threads do not exist: create a new collector in the child",
             self.owner
         )))
+    }
+
+    /// Watches the collector live: `callback` receives, on the collector's
+    /// "viz-watch" thread, the events of each delivered batch that `filter`
+    /// selects (its tags, kinds, steps, wall time and `where`; a filter with an
+    /// order, offset or limit is refused). Any number of watchers may subscribe and
+    /// cancel at any time, before or while the collector runs; dropping the
+    /// returned [`Subscription`] cancels it. A slow callback never slows the
+    /// collector: when the watch thread falls behind, batches are dropped for
+    /// watchers (counted in [`Subscription::dropped`]), never for the backends.
+    /// A callback that panics is unsubscribed and reported to the error callback.
+    /// After [`stop`](Self::stop) returns, every watcher has seen every batch
+    /// delivered before it; subscribing then fails with `Closed`.
+    pub fn subscribe(
+        &self,
+        filter: crate::query::Query,
+        callback: impl FnMut(&[Event]) + Send + 'static,
+    ) -> Result<Subscription> {
+        self.subscribe_boxed(filter, Box::new(callback))
+    }
+
+    /// [`subscribe`](Self::subscribe) with a boxed callback.
+    pub fn subscribe_boxed(
+        &self,
+        filter: crate::query::Query,
+        callback: WatchCallback,
+    ) -> Result<Subscription> {
+        self.refuse_in_forked_child()?;
+        self.watch.subscribe(filter, callback)
     }
 
     /// Sets (or, with `None`, removes) the callback every delivery failure and
@@ -392,6 +428,8 @@ impl Collector {
         for thread in lifecycle.destinations.drain(..) {
             join_until(thread, deadline);
         }
+        // Watchers see every batch delivered before the worker exited.
+        self.watch.finish(deadline);
         // A producer on another thread that raced stop() may have pushed after the
         // worker's final drain. Such events cannot be delivered any more; count them
         // rather than lose them silently. Only once the worker is gone: a lane has
@@ -550,6 +588,16 @@ impl Collector {
             b.get_events(start_step, end_step)
         })?
     }
+
+    /// The events destination `index`'s backend stores that `query` selects, in
+    /// its order (see [`crate::Query`]). Events still queued or staged are not
+    /// included: flush first. A write-only backend answers `Unsupported`.
+    pub fn query(&self, index: usize, query: crate::query::Query) -> Result<Vec<Event>> {
+        query.validate()?;
+        self.query_backend(index, self.config.shutdown_timeout, move |b| {
+            b.query(&query)
+        })?
+    }
 }
 
 /// The wall clock the hot path reads: the system clocks dispatch statically, so
@@ -594,6 +642,9 @@ fn join_until(thread: JoinHandle<()>, deadline: Instant) -> bool {
 impl Drop for Collector {
     fn drop(&mut self) {
         let _ = self.stop(self.config.shutdown_timeout);
+        // Releases every watcher's callback now, not when the last
+        // `Subscription` handle goes.
+        self.watch.clear();
     }
 }
 

@@ -52,6 +52,8 @@ pub(crate) struct Worker {
     pub next_lane: usize,
     /// Records taken from the lanes in the current round.
     pub taken: usize,
+    /// Where delivered batches go to live watchers.
+    pub watch: super::watch::Tap,
 }
 
 impl Worker {
@@ -329,6 +331,7 @@ impl Worker {
                 std::mem::replace(&mut events, rest),
                 &self.budget,
             ));
+            self.watch.offer(&batch);
             let critical = batch.iter().any(|e| e.priority == Priority::Critical);
             let stall_timeout = self.config.destination_stall_timeout;
             for outlet in &mut self.outlets {

@@ -81,7 +81,7 @@ macro_rules! default_on_failure {
         }
     )*};
 }
-default_on_failure!(bool, usize, u32, ());
+default_on_failure!(bool, usize, u32, u64, ());
 
 impl<T> Outcome for *const T {
     type Value = *const T;

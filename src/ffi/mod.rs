@@ -34,4 +34,5 @@ pub mod event_list;
 pub mod stats;
 pub mod status;
 pub mod storage;
+pub mod subscription;
 pub mod version;

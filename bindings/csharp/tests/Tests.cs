@@ -348,6 +348,62 @@ static class Tests
         Assert.Equal(0, MLFramework.Visualization.Collection.ErrorRelay.Live, "viz finalized the relay's handle when the collector closed");
     }
 
+    static void WatchersSeeTheirEventsLiveAndAreReleased()
+    {
+        var storage = new NativeStorageBackend(null, "memory://");
+        var train = new ConcurrentQueue<Event>();
+        var observed = new ConcurrentQueue<Event>();
+        using (var c = new AsyncEventCollector(storage, new EventCollectorConfig { BatchSize = 10 }))
+        {
+            c.Start();
+            var sub = c.Subscribe(events => { foreach (var e in events) train.Enqueue(e); },
+                "{\"tags\": [\"train/*\"], \"kinds\": [\"scalar\"]}");
+            var texts = c.Watch("{\"kinds\": [\"text\"]}").Subscribe(new Observer(observed));
+            c.Subscribe(events => { throw new InvalidOperationException("a throwing watcher is ignored"); });
+            Assert.Equal(3, WatchSubscription.Live, "three native watches hold their callbacks");
+            for (int i = 0; i < 50; i++)
+            {
+                c.CollectScalar("train/loss", i, 0.5);
+                c.CollectScalar("eval/acc", i, 0.5);
+            }
+            c.Collect(new TextEvent("train/note", 3, "hello"));
+            c.Flush();
+            var deadline = DateTime.UtcNow.AddSeconds(20);
+            while ((train.Count < 50 || observed.Count < 1) && DateTime.UtcNow < deadline) Thread.Sleep(1);
+            Assert.Equal(50, train.Count, "the watcher saw train/loss only");
+            long sum = 0;
+            foreach (var e in train) { Assert.True(e.Tag == "train/loss", "tag " + e.Tag); sum += e.Step; }
+            Assert.Equal(49L * 50 / 2, sum, "every step once");
+            Event note;
+            observed.TryPeek(out note);
+            Assert.True(note is TextEvent && ((TextEvent)note).Text == "hello", "the observer saw the text");
+            Assert.Equal(50L, sub.Delivered, "Delivered");
+            Assert.Equal(0L, sub.Dropped, "Dropped");
+            Assert.True(sub.IsActive, "active until disposed");
+            sub.Dispose();
+            sub.Dispose();
+            Assert.True(!sub.IsActive, "inactive once disposed");
+            Assert.Equal(2, WatchSubscription.Live, "cancelling released the callback");
+            c.CollectScalar("train/loss", 99, 0.5);
+            c.Flush();
+            Assert.Equal(50, train.Count, "a cancelled watcher is not called");
+            Assert.Throws<ArgumentException>(() => c.Subscribe(events => { }, "{\"limit\": 3}"), "no order, offset or limit");
+            Assert.Equal(2, WatchSubscription.Live, "a refused watch is released at once");
+            texts.Dispose();
+        }
+        Assert.Equal(0, WatchSubscription.Live, "closing the collector released the rest");
+        storage.Dispose();
+    }
+
+    sealed class Observer : IObserver<Event>
+    {
+        private readonly ConcurrentQueue<Event> into;
+        internal Observer(ConcurrentQueue<Event> into) { this.into = into; }
+        public void OnNext(Event e) { into.Enqueue(e); }
+        public void OnError(Exception e) { }
+        public void OnCompleted() { }
+    }
+
     static void ExceptionsInCSharpBackendsAreCountedNotFatal()
     {
         var backend = new ListBackend(new StorageConfiguration { ConnectionString = "list://", EnableAsyncWrites = false }) { FailEvery = 2 };
@@ -547,6 +603,7 @@ static class Tests
             new KeyValuePair<string, Action>("CSharpBackendSurvivesGarbageCollectionOnNativeThreads", CSharpBackendSurvivesGarbageCollectionOnNativeThreads),
             new KeyValuePair<string, Action>("ExceptionsInCSharpBackendsAreCountedNotFatal", ExceptionsInCSharpBackendsAreCountedNotFatal),
             new KeyValuePair<string, Action>("BackendErrorsAreRaisedAsEvents", BackendErrorsAreRaisedAsEvents),
+            new KeyValuePair<string, Action>("WatchersSeeTheirEventsLiveAndAreReleased", WatchersSeeTheirEventsLiveAndAreReleased),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

@@ -3,6 +3,7 @@
 import pathlib
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -293,3 +294,48 @@ def test_error_callbacks_get_every_failure_and_are_released():
         assert viz.live_registrations() == before, "closing finalized the last callback"
     finally:
         viz.unregister_backend("pyerr")
+
+
+def _wait_for(cond, seconds=20.0):
+    """Polls `cond` (an upper bound only: nothing here asserts on speed)."""
+    deadline = time.monotonic() + seconds
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return cond()
+
+
+def test_watchers_see_their_events_live_and_are_released():
+    before = viz.live_registrations()
+    with viz.Collector(backends=["memory://"], config={"batch_size": 10}) as c:
+        train, texts = [], []
+        sub = c.watch(train.extend, {"tags": ["train/*"], "kinds": ["scalar"]})
+        with c.watch(texts.extend, '{"kinds": ["text"]}') as text_sub:
+            assert viz.live_registrations() == before + 2 and sub.active
+            for step in range(50):
+                c.collect_scalar("train/loss", step, 0.5)
+                c.collect_scalar("eval/acc", step, 0.5)
+            c.collect(viz.Event.text("train/note", 3, "hello"))
+            c.flush()
+            assert _wait_for(lambda: len(train) == 50 and len(texts) == 1)
+            assert [e.step for e in train] == list(range(50))
+            assert all(e.tag == "train/loss" for e in train)
+            assert texts[0].text == "hello"
+            assert sub.delivered == 50 and sub.dropped == 0
+        assert not text_sub.active
+        assert viz.live_registrations() == before + 1, "leaving the with block cancelled it"
+        sub.cancel()
+        sub.cancel()
+        c.collect_scalar("train/loss", 99, 0.5)
+        c.flush()
+        assert len(train) == 50, "a cancelled watcher is not called"
+        with pytest.raises(viz.InvalidArgument, match="no order, offset or limit"):
+            c.watch(train.extend, {"limit": 3})
+        with pytest.raises(viz.InvalidArgument, match="regex"):
+            c.watch(train.extend, {"tags": [{"regex": "("}]})
+        assert viz.live_registrations() == before, "a refused watch is released at once"
+        kept = c.watch(lambda events: 1 / 0)  # an exception in the callback cannot reach viz
+        c.collect_scalar("x", 1, 1.0)
+        c.flush()
+    assert viz.live_registrations() == before, "closing released the last watcher"
+    assert not kept.active
+    kept.cancel()

@@ -7,7 +7,7 @@ import threading
 from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _events
-from ._native import (ERROR_FN, FINALIZER_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, Status, VizBackendVTable,
+from ._native import (ERROR_FN, FINALIZER_FN, WATCH_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, Status, VizBackendVTable,
                       VizDestinationStats, VizStats, check, lib, status_for, utf8)
 
 # How long close, stop and flush wait for the backends unless told otherwise.
@@ -232,6 +232,23 @@ class Collector:
         q = _query_json(query)
         return _cursor(lambda out: lib.viz_collector_query(self._live(), backend, q, out), batch)
 
+    def watch(self, callback, filter=None):
+        """Watches the collector live: calls `callback(events)` on viz's watch thread
+        with the list of Events of each delivered batch that `filter` selects (a
+        query dict or JSON without order, offset or limit; None selects all), and
+        returns a Subscription; cancel it (or leave its `with` block) to stop. A slow
+        callback never slows the collector: batches it falls behind on are dropped
+        for watchers only (Subscription.dropped). An exception in the callback is
+        swallowed (it cannot reach viz); the watcher stays subscribed."""
+        f = None if filter is None else _query_json(filter)
+        holder = _WatchCallback(callback)
+        with _registrations_lock:
+            _registrations[holder.key] = holder
+        out = c_void_p()
+        # On failure viz calls the finalizer at once, which drops the holder.
+        check(lib.viz_collector_subscribe(self._live(), f, holder.call, None, holder.finalizer, ctypes.byref(out)))
+        return Subscription(out)
+
     def close(self, timeout_ms=None):
         """Flushes, stops and frees; raises if the backends did not finish in time."""
         h, self._h = self._h, c_void_p()
@@ -258,15 +275,26 @@ _registrations_lock = threading.Lock()
 _ids = itertools.count(1)
 
 
-class _ErrorCallback:
-    """A Python error callback behind viz_collector_on_error, kept alive (with the
+class _Held:
+    """A Python callback native code holds: it stays in `_registrations` (with the
     CFUNCTYPE objects native code calls) until viz's finalizer drops it."""
 
     def __init__(self, callback):
         self.callback = callback
         self.key = next(_ids)
-        self.call = ERROR_FN(self._call)
         self.finalizer = FINALIZER_FN(self._finalize)
+
+    def _finalize(self, _):
+        with _registrations_lock:
+            _registrations.pop(self.key, None)
+
+
+class _ErrorCallback(_Held):
+    """A Python error callback behind viz_collector_on_error."""
+
+    def __init__(self, callback):
+        super().__init__(callback)
+        self.call = ERROR_FN(self._call)
 
     def _call(self, _, report):
         r = report.contents
@@ -277,9 +305,61 @@ class _ErrorCallback:
         except Exception:  # noqa: BLE001 - nothing may unwind into native code
             pass
 
-    def _finalize(self, _):
-        with _registrations_lock:
-            _registrations.pop(self.key, None)
+
+class Subscription:
+    """A live watch (Collector.watch). cancel() stops the callback: once it returns
+    the callback is not running and is not called again. Closing the collector ends
+    it too."""
+
+    def __init__(self, handle):
+        self._h = handle
+
+    @property
+    def delivered(self):
+        """Events handed to the callback so far."""
+        return lib.viz_subscription_delivered(self._h) if self._h else 0
+
+    @property
+    def dropped(self):
+        """Events the callback missed because the watch thread had fallen behind."""
+        return lib.viz_subscription_dropped(self._h) if self._h else 0
+
+    @property
+    def active(self):
+        """Whether the callback may still be called."""
+        return bool(self._h) and bool(lib.viz_subscription_is_active(self._h))
+
+    def cancel(self):
+        """Stops the callback; safe to call twice, and after the collector closed."""
+        h, self._h = self._h, c_void_p()
+        if h:
+            lib.viz_subscription_free(h)
+
+    def __del__(self):
+        try:
+            self.cancel()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cancel()
+
+
+class _WatchCallback(_Held):
+    """A Python watch callback behind viz_collector_subscribe."""
+
+    def __init__(self, callback):
+        super().__init__(callback)
+        self.call = WATCH_FN(self._call)
+
+    def _call(self, _, events, n):
+        try:
+            self.callback([_events.read(events[i]) for i in range(n)])
+        except Exception:  # noqa: BLE001 - nothing may unwind into native code
+            pass
 
 
 class _Registration:
@@ -413,7 +493,8 @@ def unregister_backend(type_name):
 
 
 def live_registrations():
-    """How many Python backend registrations and error callbacks native code may still call."""
+    """How many Python backend registrations, error callbacks and watch callbacks native code may
+    still call."""
     with _registrations_lock:
         return len(_registrations)
 

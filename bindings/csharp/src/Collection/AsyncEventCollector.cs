@@ -319,6 +319,28 @@ namespace MLFramework.Visualization.Collection
             return EventReader.ReadCursor(cursor, batch);
         }
 
+        /// <summary>Watches the collector live: <paramref name="onEvents"/> receives, on
+        /// viz's watch thread, the events of each delivered batch that
+        /// <paramref name="filterJson"/> selects (a query as for Query, without order,
+        /// offset or limit; null selects everything). Dispose the subscription to stop:
+        /// once Dispose returns the callback is not running and is not called again. A
+        /// slow callback never slows the collector: batches it falls behind on are
+        /// dropped for watchers only (WatchSubscription.Dropped). The watch ends when
+        /// the collector stops. An exception in the callback is ignored.</summary>
+        public WatchSubscription Subscribe(Action<IReadOnlyList<Event>> onEvents, string filterJson = null)
+        {
+            if (onEvents == null) throw new ArgumentNullException("onEvents");
+            return WatchSubscription.Open(Live, onEvents, filterJson);
+        }
+
+        /// <summary>The events <paramref name="filterJson"/> selects, as they are
+        /// delivered, for IObserver subscribers (one native watch per Subscribe;
+        /// OnCompleted is never called, OnError never raised).</summary>
+        public IObservable<Event> Watch(string filterJson = null)
+        {
+            return new WatchObservable(this, filterJson);
+        }
+
         /// <summary>GetEvents without blocking the caller.</summary>
         public Task<IEnumerable<Event>> GetEventsAsync(long startStep, long endStep)
         {
@@ -522,6 +544,86 @@ namespace MLFramework.Visualization.Collection
         {
             GCHandle.FromIntPtr(userdata).Free();
             Interlocked.Decrement(ref live);
+        }
+    }
+
+    /// <summary>A live watch on a collector (AsyncEventCollector.Subscribe). Dispose
+    /// cancels it.</summary>
+    public sealed class WatchSubscription : IDisposable
+    {
+        // Static, so they outlive every native watch that may call them.
+        private static readonly WatchFn Callback = OnEvents;
+        private static readonly FinalizerFn Finalizer = Release;
+        private static int live;
+        private readonly SubscriptionHandle handle;
+
+        private WatchSubscription(SubscriptionHandle handle) { this.handle = handle; }
+
+        /// <summary>GCHandles native watches still hold.</summary>
+        internal static int Live { get { return Volatile.Read(ref live); } }
+
+        internal static WatchSubscription Open(CollectorHandle c, Action<IReadOnlyList<Event>> onEvents, string filterJson)
+        {
+            var gch = GCHandle.Alloc(onEvents);
+            Interlocked.Increment(ref live);
+            SubscriptionHandle h;
+            // On failure viz calls the finalizer at once, which frees the GCHandle.
+            VizErrors.Check(NativeMethods.viz_collector_subscribe(c, filterJson == null ? null : Utf8.Encode(filterJson),
+                Callback, GCHandle.ToIntPtr(gch), Finalizer, out h));
+            return new WatchSubscription(h);
+        }
+
+        /// <summary>Events handed to the callback so far.</summary>
+        public long Delivered { get { return handle.IsClosed ? 0 : (long)NativeMethods.viz_subscription_delivered(handle); } }
+
+        /// <summary>Events the callback missed because the watch thread had fallen behind.</summary>
+        public long Dropped { get { return handle.IsClosed ? 0 : (long)NativeMethods.viz_subscription_dropped(handle); } }
+
+        /// <summary>Whether the callback may still be called.</summary>
+        public bool IsActive { get { return !handle.IsClosed && NativeMethods.viz_subscription_is_active(handle); } }
+
+        /// <summary>Cancels the watch; safe to call twice and after the collector is disposed.</summary>
+        public void Dispose() { handle.Dispose(); }
+
+        private static unsafe void OnEvents(IntPtr userdata, IntPtr events, UIntPtr len)
+        {
+            try
+            {
+                var action = (Action<IReadOnlyList<Event>>)GCHandle.FromIntPtr(userdata).Target;
+                int n = (int)len.ToUInt64();
+                var list = new List<Event>(n);
+                var v = (VizEvent*)events;
+                for (int i = 0; i < n; i++) list.Add(EventReader.Read(v + i));
+                action(list);
+            }
+            catch (Exception)
+            {
+                // Nothing may unwind into native code.
+            }
+        }
+
+        private static void Release(IntPtr userdata)
+        {
+            GCHandle.FromIntPtr(userdata).Free();
+            Interlocked.Decrement(ref live);
+        }
+    }
+
+    /// <summary>AsyncEventCollector.Watch: each IObserver gets a native watch of its own.</summary>
+    internal sealed class WatchObservable : IObservable<Event>
+    {
+        private readonly AsyncEventCollector collector;
+        private readonly string filterJson;
+
+        internal WatchObservable(AsyncEventCollector collector, string filterJson)
+        {
+            this.collector = collector; this.filterJson = filterJson;
+        }
+
+        public IDisposable Subscribe(IObserver<Event> observer)
+        {
+            if (observer == null) throw new ArgumentNullException("observer");
+            return collector.Subscribe(events => { foreach (var e in events) observer.OnNext(e); }, filterJson);
         }
     }
 

@@ -49,6 +49,20 @@ namespace MLFramework.Visualization.Native
         }
     }
 
+    /// <summary>Owns a viz_subscription; releasing it cancels the watch.</summary>
+    internal sealed class SubscriptionHandle : SafeHandle
+    {
+        public SubscriptionHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_subscription_free(handle);
+            return true;
+        }
+    }
+
     /// <summary>Owns a viz_event_list read result.</summary>
     internal sealed class EventsHandle : SafeHandle
     {

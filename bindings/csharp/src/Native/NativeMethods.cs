@@ -123,6 +123,8 @@ namespace MLFramework.Visualization.Native
     internal delegate void FinalizerFn(IntPtr userdata);
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void ErrorFn(IntPtr userdata, IntPtr report);
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    internal delegate void WatchFn(IntPtr userdata, IntPtr events, UIntPtr len);
 
     /// <summary>viz_error_report: a delivery failure or warning.</summary>
     [StructLayout(LayoutKind.Sequential)]
@@ -214,6 +216,23 @@ namespace MLFramework.Visualization.Native
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_query(CollectorHandle collector, UIntPtr backendIndex,
             byte[] queryJson, out CursorHandle cursor);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_subscribe(CollectorHandle collector, byte[] filterJson, WatchFn callback,
+            IntPtr userdata, FinalizerFn finalizer, out SubscriptionHandle subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong viz_subscription_delivered(SubscriptionHandle subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong viz_subscription_dropped(SubscriptionHandle subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        [return: MarshalAs(UnmanagedType.U1)]
+        internal static extern bool viz_subscription_is_active(SubscriptionHandle subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_subscription_free(IntPtr subscription);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_storage_query(StorageHandle storage, byte[] queryJson, out CursorHandle cursor);
