@@ -415,6 +415,155 @@ fn range_reads(n: i64, reps: usize) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The read side on a log of `n` scalars over 100 interleaved tags (every step
+/// logs all 100): one tag's 1000-step range, the last value of every tag, and a
+/// 1000-bucket downsample of one tag over the whole log, through the writer and
+/// through a `LogReader` (cold: indexes loaded from the sidecars; warm: from the
+/// read cache), each against the scan the query would otherwise need.
+fn tag_queries(n: i64, reps: usize) {
+    use viz::StorageBackend;
+    use viz::backend::file::FileLogBackend;
+    use viz::format::vizlog::{LogReader, cache};
+    use viz::{Query, TagPattern};
+
+    const TAGS: i64 = 100;
+    println!("\n## queries on {n} scalars over {TAGS} tags in a file:// log (median of {reps})");
+    let dir = std::env::temp_dir().join(format!("viz-bench-tags-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut log = FileLogBackend::default();
+    log.initialize(&format!("file://{}?fsync=never", dir.display()))
+        .unwrap();
+    let tags: Vec<viz::Tag> = (0..TAGS)
+        .map(|i| viz::Tag::new(&format!("bench/tag{i:03}")).unwrap())
+        .collect();
+    let steps = n / TAGS;
+    let mut batch = Vec::with_capacity(1000);
+    let t = Instant::now();
+    for step in 0..steps {
+        for tag in &tags {
+            batch.push(
+                viz::Event::new(*tag, step, viz::EventData::Scalar((step % 1000) as f64)).at(1.0),
+            );
+        }
+        if batch.len() >= 1000 {
+            log.store_events(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    log.store_events(&batch).unwrap();
+    log.flush().unwrap();
+    let write = t.elapsed();
+    let size = |ext: &str| -> u64 {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum()
+    };
+    let (log_bytes, index_bytes) = (size("vzl"), size("vzi"));
+    println!(
+        "  log: {log_bytes} bytes in {} segments, written at {:.2} M scalars/s; sidecars {index_bytes} bytes ({:.1}% of the log, {:.2} bytes a record)",
+        viz::format::vizlog::segment_files(&dir).unwrap().len(),
+        n as f64 / write.as_secs_f64() / 1e6,
+        index_bytes as f64 * 100.0 / log_bytes as f64,
+        index_bytes as f64 / n as f64
+    );
+    let one = TagPattern::exact("bench/tag042");
+    let range_of = |rep: usize| {
+        let start = (steps / 3 + rep as i64 * 7919) % (steps - 1000);
+        Query::all().tag(one.clone()).steps(start, start + 999)
+    };
+
+    // Cold: a fresh process's first query loads the sidecars' tag indexes.
+    cache::clear();
+    let reader = LogReader::open(&dir).unwrap();
+    let t = Instant::now();
+    let first = reader.query(&range_of(0)).unwrap();
+    let cold = t.elapsed();
+    assert_eq!(first.events.len(), 1000);
+    println!(
+        "  first query of a fresh reader (loads every segment's tag index): {:.1} ms; cache {:?}",
+        cold.as_secs_f64() * 1e3,
+        cache::stats()
+    );
+
+    let time = |f: &mut dyn FnMut(usize)| -> f64 {
+        let mut us = Vec::new();
+        for rep in 0..reps {
+            let t = Instant::now();
+            f(rep);
+            us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        median(us)
+    };
+    let mut bytes = 0;
+    let writer_range = time(&mut |rep| {
+        let read = log.indexed_query(&range_of(rep)).unwrap().unwrap();
+        assert_eq!(read.events.len(), 1000);
+        bytes = read.bytes_read;
+    });
+    let reader_range = time(&mut |rep| {
+        assert_eq!(reader.query(&range_of(rep)).unwrap().events.len(), 1000);
+    });
+    let scan_range = time(&mut |rep| {
+        let q = range_of(rep);
+        let all = log.read(q.steps.0, q.steps.1).unwrap();
+        assert_eq!(q.run(all.events).unwrap().len(), 1000);
+    });
+    println!(
+        "  one tag, 1000 steps: writer {writer_range:.0} us, reader {reader_range:.0} us; {bytes} bytes read ({:.5}% of the log); the step index alone: {scan_range:.0} us",
+        bytes as f64 * 100.0 / log_bytes as f64
+    );
+    let all_tags = Query::all();
+    let writer_latest =
+        time(&mut |_| assert_eq!(log.latest(&all_tags).unwrap().len(), TAGS as usize));
+    let reader_latest =
+        time(&mut |_| assert_eq!(reader.latest(&all_tags).unwrap().len(), TAGS as usize));
+    println!(
+        "  last value of every tag: writer {writer_latest:.0} us, reader {reader_latest:.0} us"
+    );
+    let whole = Query::all().tag(one.clone());
+    let writer_down = time(&mut |_| {
+        assert_eq!(
+            log.downsample(&whole, 0, steps - 1, 1000).unwrap().len(),
+            1000
+        );
+    });
+    let reader_down = time(&mut |_| {
+        assert_eq!(
+            reader.downsample(&whole, 0, steps - 1, 1000).unwrap().len(),
+            1000
+        );
+    });
+    let t = Instant::now();
+    let scanned = viz::query::downsample(
+        &whole
+            .run(log.read(i64::MIN, i64::MAX).unwrap().events)
+            .unwrap(),
+        0,
+        steps - 1,
+        1000,
+    )
+    .unwrap();
+    let scan_down = t.elapsed();
+    let indexed = log.downsample(&whole, 0, steps - 1, 1000).unwrap();
+    let shape = |b: &viz::query::Bucket| (b.first_step, b.count, b.min, b.max);
+    assert!(
+        scanned.iter().map(shape).eq(indexed.iter().map(shape)),
+        "the index agrees with the scan"
+    );
+    println!(
+        "  1000-bucket downsample of one tag ({steps} points) over the whole log: writer {:.1} ms, reader {:.1} ms; by a full scan {:.0} ms",
+        writer_down / 1e3,
+        reader_down / 1e3,
+        scan_down.as_secs_f64() * 1e3
+    );
+    println!("  read cache after: {:?}", cache::stats());
+    log.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn cpu_time() -> Duration {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
@@ -459,7 +608,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // ffi, interleaved, bursts, saturated, throughput, files, range, idle, shutdown)
+    // ffi, interleaved, bursts, saturated, throughput, files, range, tags, idle,
+    // shutdown)
     // to run only those.
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -677,6 +827,10 @@ fn main() {
 
     if want("range") {
         range_reads(if quick { 2_000_000 } else { 10_000_000 }, reps);
+    }
+
+    if want("tags") {
+        tag_queries(if quick { 2_000_000 } else { 10_000_000 }, reps);
     }
 
     if want("idle") {

@@ -212,13 +212,17 @@ fn a_stale_or_foreign_index_is_rebuilt_not_reported_as_damage() {
     let bytes = std::fs::read(&files[2]).unwrap();
     let header = Header::decode(&bytes).unwrap();
     let sidecar = files[2].with_extension("vzi");
-    let mut index = SegmentIndex::decode(&std::fs::read(&sidecar).unwrap(), &header).unwrap();
+    let mut index = SegmentIndex::decode(&std::fs::read(&sidecar).unwrap(), &header, true).unwrap();
     index.blocks[0].offset += 5;
-    std::fs::write(&sidecar, index.encode(&header)).unwrap();
+    std::fs::write(&sidecar, index.encode(&header, true)).unwrap();
 
-    let read = LogReader::open(&dir).unwrap().read(0, 1000).unwrap();
+    let reader = LogReader::open(&dir).unwrap();
+    let read = reader.read(0, 1000).unwrap();
     assert_eq!(steps(&read.events), (0..150).collect::<Vec<_>>());
     assert!(read.problems.is_empty(), "{:?}", read.problems);
+    // Queries through the tag index see the same.
+    let queried = reader.query(&viz::Query::all()).unwrap();
+    assert_eq!(steps(&queried.events), (0..150).collect::<Vec<_>>());
     let mut b = open(&format!("file://{}", dir.display()));
     assert_eq!(
         steps(&b.get_events(0, 1000).unwrap()),

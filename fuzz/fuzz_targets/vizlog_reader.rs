@@ -45,10 +45,22 @@ fuzz_target!(|data: &[u8]| {
     }
     std::fs::write(dir.join("00000000000000000000.vzl"), &file).unwrap();
     std::fs::write(dir.join("00000000000000000000.vzi"), index).unwrap();
-    if let Ok(read) = LogReader::open(dir).unwrap().read(i64::MIN, i64::MAX) {
+    // Each input is a log of its own: no index cached from the last one.
+    viz::format::vizlog::cache::clear();
+    let reader = LogReader::open(dir).unwrap();
+    if let Ok(read) = reader.read(i64::MIN, i64::MAX) {
         for e in &read.events {
             e.validate().expect("what a reader returns is valid");
         }
+        // The tag index answers as the scan does.
+        let q = viz::Query::all().tag(viz::TagPattern::glob("*"));
+        if let Ok(indexed) = reader.query(&q) {
+            let scanned = q.run(read.events.clone()).unwrap();
+            assert_eq!(indexed.events.len(), scanned.len(), "index and scan agree");
+        }
+        let _ = reader.latest(&q);
+        let _ = reader.aggregate(&q);
+        let _ = reader.downsample(&q, -5, 5, 3);
     }
     let mut writer = FileLogBackend::default();
     if writer
@@ -56,6 +68,7 @@ fuzz_target!(|data: &[u8]| {
         .is_ok()
     {
         let _ = writer.get_events(i64::MIN, i64::MAX);
+        let _ = writer.query(&viz::Query::all().order(viz::Order::StepDesc).limit(2));
         let _ = writer.shutdown();
     }
 });

@@ -1,10 +1,12 @@
-//! The durable log's record decoder and frame scanner over arbitrary bytes: every
-//! input is an error or a valid event, never a panic, and a scan always ends.
+//! The durable log's record decoder, frame scanner and tag index decoder over
+//! arbitrary bytes: every input is an error or a valid value, never a panic, and a
+//! scan always ends.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use viz::format::vizlog::codec;
 use viz::format::vizlog::segment::{Frame, Frames};
+use viz::format::vizlog::tags::TagIndex;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(event) = codec::decode(data) {
@@ -21,6 +23,14 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     let _ = codec::step_of(data);
+    let _ = codec::peek(data);
+    let _ = viz::format::vizlog::segment::frame_at(data);
+    if let Some(tags) = TagIndex::decode(data) {
+        // What decodes encodes back to the same bytes.
+        let mut again = Vec::new();
+        tags.encode(&mut again);
+        assert_eq!(TagIndex::decode(&again), Some(tags));
+    }
     let mut covered = 0u64;
     let mut frames = Frames::new(data, 0);
     while let Some(frame) = frames.next() {

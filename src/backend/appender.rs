@@ -128,9 +128,8 @@ impl Appender {
             let end = (to - self.on_disk) as usize;
             return Ok(Cow::Borrowed(&self.pending[at.min(end)..end]));
         }
-        let mut out =
-            crate::format::vizlog::reader::read_at(&self.file, from, to.min(self.on_disk))?
-                .into_owned();
+        let mut out = crate::format::vizlog::scan::read_at(&self.file, from, to.min(self.on_disk))?
+            .into_owned();
         if to > self.on_disk {
             out.extend_from_slice(&self.pending[..(to - self.on_disk) as usize]);
         }
@@ -147,5 +146,11 @@ impl Appender {
         })?;
         self.on_disk = keep;
         Ok(())
+    }
+}
+
+impl crate::format::vizlog::query::Source for Appender {
+    fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>> {
+        Appender::bytes(self, from, to)
     }
 }

@@ -41,9 +41,12 @@ use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
 use crate::format::vizlog::index::SegmentIndex;
-use crate::format::vizlog::reader::{extend_index, header_of, load_index, read_at, read_segment};
+use crate::format::vizlog::query::{self, IndexedRead, Opened, Seg};
+use crate::format::vizlog::reader::{header_of, read_segment};
+use crate::format::vizlog::scan::{extend_index, load_index, read_at};
 use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header};
-use crate::format::vizlog::{LogRead, codec, index_path, segment_files, segment_name};
+use crate::format::vizlog::{LogRead, cache, codec, index_path, segment_files, segment_name};
+use crate::query::{Aggregate, Bucket, Query};
 use crate::url::ConnectionString;
 
 /// Records are written out in multiples of this between flushes.
@@ -102,8 +105,8 @@ struct Active {
     seg: Segment,
     /// The segment file; `index.covered` is its `len()`.
     out: Appender,
-    /// `index.covered` when the sidecar was last saved.
-    index_saved: u64,
+    /// `index.covered` when the sidecar was last saved, and whether with the tags.
+    index_saved: (u64, bool),
 }
 
 struct Log {
@@ -179,6 +182,57 @@ impl FileLogBackend {
             true,
         )?;
         Ok(out)
+    }
+
+    /// Runs `answer` over the segments that may hold what `q` selects: sealed ones
+    /// through the read cache, the active one through the writer's own index.
+    /// `None` when an index cannot answer (the caller scans instead).
+    fn indexed<R>(
+        &self,
+        q: &Query,
+        answer: impl FnOnce(&[Seg<'_>]) -> Result<Option<R>>,
+    ) -> Result<Option<R>> {
+        ensure_initialized(self.log.is_some(), "file")?;
+        let log = self.log.as_ref().expect("checked");
+        if !log.active.seg.index.has_tags || log.active.seg.index.tags.overflow {
+            return Ok(None);
+        }
+        let mut opened = Vec::new();
+        for seg in &log.sealed {
+            if !seg.index.overlaps(q.steps.0, q.steps.1) {
+                continue;
+            }
+            let file = File::open(&seg.path).map_err(io_context(&seg.path, "opening"))?;
+            let len = file.metadata()?.len();
+            let mut lookup = cache::Lookup::default();
+            let index = cache::index_of(&seg.path, &seg.header, &file, len, &mut lookup)?;
+            if index.tags.overflow {
+                return Ok(None);
+            }
+            opened.push(Opened {
+                path: seg.path.clone(),
+                file,
+                index,
+            });
+        }
+        let active = &log.active;
+        let tail = Seg {
+            path: &active.seg.path,
+            index: &active.seg.index,
+            source: &active.out,
+        };
+        query::over_files(&opened, Some(tail), answer)
+    }
+
+    /// Answers `q` through the tag index, with what it read; `None` when the
+    /// index cannot answer it (then [`StorageBackend::query`] scans).
+    pub fn indexed_query(&self, q: &Query) -> Result<Option<IndexedRead>> {
+        q.validate()?;
+        let read = self.indexed(q, |segs| query::query(segs, q))?;
+        for problem in read.iter().flat_map(|r| &r.problems) {
+            self.warn(problem.to_error());
+        }
+        Ok(read)
     }
 
     fn warn(&self, error: VizError) {
@@ -266,17 +320,18 @@ impl FileLogBackend {
         let Some(header) = self.check_header(base, path, &read_at(&file, 0, HEADER_LEN)?)? else {
             return Ok(None);
         };
-        let mut index = match load_index(path, len, &header) {
-            Some(index) if index.covered == len => {
-                return Ok(Some(Segment {
-                    header,
-                    path: path.to_path_buf(),
-                    index,
-                }));
-            }
-            Some(index) => index,
-            None => SegmentIndex::empty(HEADER_LEN),
-        };
+        // The writer keeps no sealed segment's tag index in memory: queries load
+        // them through the read cache.
+        if let Some(index) = load_index(path, len, &header, false)
+            && index.covered == len
+        {
+            return Ok(Some(Segment {
+                header,
+                path: path.to_path_buf(),
+                index,
+            }));
+        }
+        let mut index = SegmentIndex::empty(HEADER_LEN);
         let bytes = read_at(&file, index.covered, len)?;
         let stop = extend_index(&mut index, &bytes);
         self.report_damage(path, &bytes, index.covered.min(len) - bytes.len() as u64);
@@ -292,7 +347,8 @@ impl FileLogBackend {
                 ),
             ));
         }
-        let _ = save_index(path, &header, &index);
+        let _ = save_index(path, &header, &index, true);
+        drop_tags(&mut index);
         Ok(Some(Segment {
             header,
             path: path.to_path_buf(),
@@ -399,9 +455,9 @@ impl FileLogBackend {
         }
         let mut index = SegmentIndex::empty(HEADER_LEN);
         extend_index(&mut index, &bytes[HEADER_LEN as usize..keep as usize]);
-        save_index(path, &header, &index).map_err(io_context(path, "saving the index of"))?;
+        save_index(path, &header, &index, true).map_err(io_context(path, "saving the index of"))?;
         Ok(Some(Active {
-            index_saved: index.covered,
+            index_saved: (index.covered, true),
             seg: Segment {
                 header,
                 path: path.to_path_buf(),
@@ -457,11 +513,23 @@ fn lock_dir(dir: &Path) -> Result<File> {
 }
 
 /// Saves an index sidecar atomically (a reader never sees half of one).
-fn save_index(segment: &Path, header: &Header, index: &SegmentIndex) -> std::io::Result<()> {
+fn save_index(
+    segment: &Path,
+    header: &Header,
+    index: &SegmentIndex,
+    with_tags: bool,
+) -> std::io::Result<()> {
     let path = index_path(segment);
     let tmp = path.with_extension("vzi.tmp");
-    std::fs::write(&tmp, index.encode(header))?;
+    std::fs::write(&tmp, index.encode(header, with_tags))?;
     std::fs::rename(&tmp, &path)
+}
+
+/// Frees a sealed segment's tag index: it is in its sidecar, and queries load it
+/// through the read cache when they need it.
+fn drop_tags(index: &mut SegmentIndex) {
+    index.tags = Default::default();
+    index.has_tags = false;
 }
 
 impl Active {
@@ -517,15 +585,29 @@ impl Active {
                 path,
                 index: SegmentIndex::empty(HEADER_LEN),
             },
-            index_saved: 0,
+            index_saved: (0, false),
         })
     }
 
-    fn save_index(&mut self) -> Result<()> {
-        if self.index_saved != self.seg.index.covered {
-            save_index(&self.seg.path, &self.seg.header, &self.seg.index)
+    /// Rebuilds the tag index from the segment's bytes, after a failed write
+    /// rewound records it had noted.
+    fn rebuild_tags(&mut self) -> Result<()> {
+        let bytes = self.out.bytes(HEADER_LEN, self.seg.index.covered)?;
+        let mut index = SegmentIndex::empty(HEADER_LEN);
+        extend_index(&mut index, &bytes);
+        self.seg.index.tags = index.tags;
+        self.seg.index.has_tags = true;
+        Ok(())
+    }
+
+    /// Saves the sidecar if it is behind; `with_tags` when sealing or closing
+    /// (see `index.rs` for why a flush leaves the tag index out).
+    fn save_index(&mut self, with_tags: bool) -> Result<()> {
+        let (covered, had_tags) = self.index_saved;
+        if covered != self.seg.index.covered || (with_tags && !had_tags) {
+            save_index(&self.seg.path, &self.seg.header, &self.seg.index, with_tags)
                 .map_err(io_context(&self.seg.path, "saving the index of"))?;
-            self.index_saved = self.seg.index.covered;
+            self.index_saved = (self.seg.index.covered, with_tags);
         }
         Ok(())
     }
@@ -551,11 +633,12 @@ impl Log {
             if self.fsync != Fsync::Never {
                 self.active.out.sync()?;
             }
-            self.active.save_index()?;
+            self.active.save_index(true)?;
             let next = (self.active.seg.next_offset())
                 .ok_or_else(|| offsets_exhausted(&self.active.seg.path))?;
             let fresh = Active::create(&self.dir, next, self.fsync)?;
-            let old = std::mem::replace(&mut self.active, fresh);
+            let mut old = std::mem::replace(&mut self.active, fresh);
+            drop_tags(&mut old.seg.index);
             self.sealed.push(old.seg);
             Ok::<_, VizError>(())
         })();
@@ -584,8 +667,11 @@ impl Log {
         let active = &mut self.active;
         let (pending_mark, index_mark) = (active.out.mark(), active.seg.index.mark());
         let mut offset = active.seg.index.covered;
-        for &(_, len, step) in &self.frames {
-            active.seg.index.note(offset, len as u64, Some(step));
+        for (&(at, len, _), event) in self.frames.iter().zip(events) {
+            let payload = &self.scratch[at + segment::FRAME_LEN..at + len];
+            let id = Some(event.tag.id().as_u32());
+            let peek = codec::peek(payload);
+            active.seg.index.note_tagged(offset, len as u64, peek, id);
             offset += len as u64;
         }
         active.out.pending().extend_from_slice(&self.scratch);
@@ -598,22 +684,25 @@ impl Log {
             // cannot duplicate it.
             active.out.rewind(pending_mark);
             active.seg.index.rewind(index_mark);
+            if !active.seg.index.has_tags {
+                active.rebuild_tags()?;
+            }
             return Err(e);
         }
         Ok(warning)
     }
 
-    fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self, closing: bool) -> Result<()> {
         self.active.out.write_out(true)?;
         if self.fsync != Fsync::Never {
             self.active.out.sync()?;
         }
-        self.active.save_index()
+        self.active.save_index(closing)
     }
 
     fn clear(&mut self) -> Result<()> {
         self.active.out.check_owner()?;
-        self.flush()?;
+        self.flush(false)?;
         let next = (self.active.seg.next_offset())
             .ok_or_else(|| offsets_exhausted(&self.active.seg.path))?;
         let paths: Vec<PathBuf> = self.sealed.drain(..).map(|s| s.path).collect();
@@ -677,7 +766,7 @@ impl StorageBackend for FileLogBackend {
         let Some(log) = self.log.as_mut() else {
             return Ok(());
         };
-        let flushed = log.flush();
+        let flushed = log.flush(true);
         self.log = None;
         flushed
     }
@@ -703,8 +792,44 @@ impl StorageBackend for FileLogBackend {
         Ok(read.events)
     }
 
+    fn query(&self, q: &Query) -> Result<Vec<Event>> {
+        match self.indexed_query(q)? {
+            Some(read) => Ok(read.events),
+            None => q.run(self.get_events(q.steps.0, q.steps.1)?),
+        }
+    }
+
+    fn aggregate(&self, q: &Query) -> Result<Vec<Aggregate>> {
+        q.check_selection_only("an aggregate query")?;
+        let mut read = IndexedRead::default();
+        match self.indexed(q, |segs| query::aggregate(segs, q, &mut read))? {
+            Some(aggregates) => Ok(aggregates),
+            None => Ok(crate::query::aggregate(&self.query(q)?)),
+        }
+    }
+
+    fn downsample(&self, q: &Query, first: i64, last: i64, buckets: usize) -> Result<Vec<Bucket>> {
+        q.check_selection_only("a downsample query")?;
+        let mut read = IndexedRead::default();
+        let indexed = self.indexed(q, |segs| {
+            query::downsample(segs, q, first, last, buckets, &mut read)
+        })?;
+        match indexed {
+            Some(buckets) => Ok(buckets),
+            None => crate::query::downsample(&self.query(q)?, first, last, buckets),
+        }
+    }
+
+    fn latest(&self, q: &Query) -> Result<Vec<Event>> {
+        q.check_selection_only("a latest-value query")?;
+        match self.indexed(q, |segs| query::latest(segs, q))? {
+            Some(read) => Ok(read.events),
+            None => Ok(crate::query::latest(self.query(q)?)),
+        }
+    }
+
     fn flush(&mut self) -> Result<()> {
-        self.log()?.flush()
+        self.log()?.flush(false)
     }
 
     fn event_count(&self) -> u64 {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::config::StorageConfiguration;
 use crate::error::{Result, VizError};
 use crate::event::Event;
-use crate::query::Query;
+use crate::query::{Aggregate, Bucket, Query, aggregate, downsample, latest};
 
 mod appender;
 pub mod base;
@@ -74,6 +74,35 @@ pub trait StorageBackend: Send {
     fn query(&self, query: &Query) -> Result<Vec<Event>> {
         query.validate()?;
         query.run(self.get_events(query.steps.0, query.steps.1)?)
+    }
+
+    /// Per-tag statistics (count, min, max, mean, first, last) of the scalars a
+    /// selection-only query picks (no order, offset or limit). This default runs
+    /// the query and computes over its events.
+    fn aggregate(&self, query: &Query) -> Result<Vec<Aggregate>> {
+        query.check_selection_only("an aggregate query")?;
+        Ok(aggregate(&self.query(query)?))
+    }
+
+    /// The selected scalars cut into `buckets` step buckets spanning
+    /// `first..=last` (see [`crate::query::downsample`]), for plots: a million
+    /// points read as a thousand. This default runs the query and computes.
+    fn downsample(
+        &self,
+        query: &Query,
+        first: i64,
+        last: i64,
+        buckets: usize,
+    ) -> Result<Vec<Bucket>> {
+        query.check_selection_only("a downsample query")?;
+        downsample(&self.query(query)?, first, last, buckets)
+    }
+
+    /// The last stored event of each selected tag, ordered by tag ("the latest
+    /// value of each tag"). This default runs the query and keeps the last of each.
+    fn latest(&self, query: &Query) -> Result<Vec<Event>> {
+        query.check_selection_only("a latest-value query")?;
+        Ok(latest(self.query(query)?))
     }
 
     /// Makes everything stored so far durable (as far as this backend goes).

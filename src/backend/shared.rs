@@ -7,6 +7,7 @@
 //! collector, only flushes on `shutdown`: the backend stays open for its owner,
 //! and is shut down when its last handle goes.
 
+use crate::query::{Aggregate, Bucket, Query};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -92,6 +93,28 @@ impl StorageBackend for SharedBackend {
 
     fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
         self.with(|b| b.get_events(start_step, end_step))
+    }
+
+    fn query(&self, query: &Query) -> Result<Vec<Event>> {
+        self.with(|b| b.query(query))
+    }
+
+    fn aggregate(&self, query: &Query) -> Result<Vec<Aggregate>> {
+        self.with(|b| b.aggregate(query))
+    }
+
+    fn downsample(
+        &self,
+        query: &Query,
+        first: i64,
+        last: i64,
+        buckets: usize,
+    ) -> Result<Vec<Bucket>> {
+        self.with(|b| b.downsample(query, first, last, buckets))
+    }
+
+    fn latest(&self, query: &Query) -> Result<Vec<Event>> {
+        self.with(|b| b.latest(query))
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -26,7 +26,7 @@ use super::budget::Batch;
 use super::destination::ReportSink;
 use crate::error::{ErrorKind, Result, VizError, panic_message};
 use crate::event::Event;
-use crate::query::{Order, Query};
+use crate::query::Query;
 
 /// Batches the watch thread may fall behind by before the worker drops them for
 /// watchers.
@@ -110,12 +110,7 @@ impl Hub {
         filter: Query,
         callback: WatchCallback,
     ) -> Result<Subscription> {
-        filter.validate()?;
-        if filter.order != Order::Stored || filter.offset != 0 || filter.limit.is_some() {
-            return Err(VizError::invalid_argument(
-                "a watch filter selects events (tags, kinds, steps, wall_time, where); it takes no order, offset or limit",
-            ));
-        }
+        filter.check_selection_only("a watch filter")?;
         let mut thread = self.thread.lock();
         if self.closed.load(Ordering::Acquire) {
             return Err(VizError::closed(

@@ -79,6 +79,16 @@ pub fn aggregate<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<Aggrega
         .collect()
 }
 
+/// The last event of each tag among `events` (in stored order), ordered by tag:
+/// "the latest value of each tag".
+pub fn latest(events: impl IntoIterator<Item = Event>) -> Vec<Event> {
+    let mut last = BTreeMap::new();
+    for e in events {
+        last.insert(e.tag.as_str(), e);
+    }
+    last.into_values().collect()
+}
+
 /// One step bucket of a downsampled series.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Bucket {

@@ -21,7 +21,7 @@ mod aggregate;
 mod json;
 mod pattern;
 
-pub use aggregate::{Aggregate, Bucket, aggregate, downsample};
+pub use aggregate::{Aggregate, Bucket, aggregate, downsample, latest};
 pub use pattern::TagPattern;
 
 /// A comparison of a scalar's value.
@@ -214,6 +214,19 @@ impl Query {
             return Err(VizError::invalid_argument(format!(
                 "query wall_time {}..={} is reversed",
                 self.wall_time.0, self.wall_time.1
+            )));
+        }
+        Ok(())
+    }
+
+    /// Checks that the query only selects (tags, kinds, steps, wall time, a
+    /// condition), for uses where an order or a page means nothing: a watch
+    /// filter, aggregates, downsampling, the latest value of each tag.
+    pub fn check_selection_only(&self, what: &str) -> Result<()> {
+        self.validate()?;
+        if self.order != Order::Stored || self.offset != 0 || self.limit.is_some() {
+            return Err(VizError::invalid_argument(format!(
+                "{what} selects events (tags, kinds, steps, wall_time, where); it takes no order, offset or limit"
             )));
         }
         Ok(())

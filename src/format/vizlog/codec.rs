@@ -79,6 +79,36 @@ pub fn step_of(record: &[u8]) -> Option<i64> {
         .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
 }
 
+/// What the indexes need of a record, read without decoding it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Peek<'a> {
+    /// The event kind's code.
+    pub kind: u8,
+    /// The step.
+    pub step: i64,
+    /// The tag's bytes (not checked to be a valid tag).
+    pub tag: &'a [u8],
+    /// The value, for a well-formed scalar record.
+    pub scalar: Option<f64>,
+}
+
+/// Peeks at an encoded event; `None` if it is too short to hold its head and tag.
+pub fn peek(record: &[u8]) -> Option<Peek<'_>> {
+    let step = step_of(record)?;
+    let tag_len = usize::from(u16::from_le_bytes(record.get(20..22)?.try_into().ok()?));
+    let tag = record.get(HEAD..HEAD + tag_len)?;
+    let kind = record[0];
+    let body = &record[HEAD + tag_len..];
+    let scalar = (kind == EventKind::Scalar as u8 && body.len() == 8)
+        .then(|| f64::from_le_bytes(body.try_into().expect("8 bytes")));
+    Some(Peek {
+        kind,
+        step,
+        tag,
+        scalar,
+    })
+}
+
 /// Decodes one event. The error says what is wrong with the record.
 pub fn decode(record: &[u8]) -> Result<Event, String> {
     let mut r = Reader { buf: record, at: 0 };

@@ -11,7 +11,14 @@
 //! sidecar: magic "VIZ-IDX\0" | version u32 | CRC32C of the rest u32 | covered length u64
 //!          | records u64 | segment base offset u64 | segment created unix ms u64
 //!          | damaged spans u32 | entries u32 | entries × (offset u64, min step i64, max step i64)
+//!          | has tags u8 [| the tag index, see `tags.rs`]
 //! ```
+//!
+//! The writer saves the tag index with a segment when it seals it (and on
+//! shutdown); the sidecar it saves at each flush of the active segment leaves it out,
+//! since rewriting every record's posting each flush would cost the writer more
+//! than a reader pays to index the active segment once (and then incrementally,
+//! through the read cache).
 //!
 //! The sidecar names the segment it indexes (base offset and creation time, from the
 //! segment header), so one left from another segment is never trusted. Version 1
@@ -21,10 +28,12 @@
 /// little, large enough that the index is 1/2700 of the data.
 pub const BLOCK_BYTES: u64 = 64 * 1024;
 
+use super::codec::Peek;
 use super::segment::Header;
+use super::tags::TagIndex;
 
 const MAGIC: [u8; 8] = *b"VIZ-IDX\0";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const FIXED: usize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4;
 const ENTRY: usize = 24;
 
@@ -40,7 +49,7 @@ pub struct Block {
 }
 
 /// The index of one segment.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SegmentIndex {
     /// Blocks in file order.
     pub blocks: Vec<Block>,
@@ -51,6 +60,10 @@ pub struct SegmentIndex {
     /// Stretches of damaged framing in the covered bytes; each hid an unknown
     /// number of records, so `records` is then a lower bound.
     pub damaged_spans: u32,
+    /// Where each tag's records are (complete only when `has_tags`).
+    pub tags: TagIndex,
+    /// Whether `tags` covers every record in the covered bytes.
+    pub has_tags: bool,
 }
 
 /// Enough of an index to undo the records noted after it.
@@ -61,6 +74,7 @@ pub struct Mark {
     covered: u64,
     records: u64,
     damaged_spans: u32,
+    tag_records: usize,
 }
 
 impl SegmentIndex {
@@ -71,6 +85,8 @@ impl SegmentIndex {
             covered: header_len,
             records: 0,
             damaged_spans: 0,
+            tags: TagIndex::default(),
+            has_tags: true,
         }
     }
 
@@ -89,11 +105,27 @@ impl SegmentIndex {
         }
     }
 
-    /// Records a frame of `len` bytes at `offset` (which must be `covered`).
-    pub fn note(&mut self, offset: u64, len: u64, step: Option<i64>) {
+    /// Records a frame of `len` bytes at `offset` (which must be `covered`), with
+    /// what its payload holds (`None` for a damaged one).
+    pub fn note(&mut self, offset: u64, len: u64, peek: Option<Peek<'_>>) {
+        self.note_tagged(offset, len, peek, None);
+    }
+
+    /// [`note`](Self::note), by a writer that knows the record's interned tag id.
+    pub fn note_tagged(
+        &mut self,
+        offset: u64,
+        len: u64,
+        peek: Option<Peek<'_>>,
+        tag_id: Option<u32>,
+    ) {
         debug_assert_eq!(offset, self.covered);
         self.covered = offset + len;
         self.records += 1;
+        if self.has_tags {
+            self.tags.note(offset, peek, tag_id);
+        }
+        let step = peek.map(|p| p.step);
         // A damaged record has no step; it still belongs to the block it sits in.
         let Some(step) = step else {
             if self.blocks.is_empty() {
@@ -126,11 +158,18 @@ impl SegmentIndex {
             covered: self.covered,
             records: self.records,
             damaged_spans: self.damaged_spans,
+            tag_records: self.tags.records(),
         }
     }
 
-    /// Forgets every record noted since `mark`.
+    /// Forgets every record noted since `mark`. The tag index cannot take records
+    /// back, so when it had noted any it is left incomplete (`has_tags` false) for
+    /// the caller to rebuild from the segment's bytes.
     pub fn rewind(&mut self, mark: Mark) {
+        if self.tags.records() != mark.tag_records {
+            self.tags = TagIndex::default();
+            self.has_tags = false;
+        }
         self.blocks.truncate(mark.blocks);
         if let (Some(b), Some(last)) = (self.blocks.last_mut(), mark.last) {
             *b = last;
@@ -174,8 +213,9 @@ impl SegmentIndex {
         out
     }
 
-    /// The sidecar file's bytes, for the segment whose header is `segment`.
-    pub fn encode(&self, segment: &Header) -> Vec<u8> {
+    /// The sidecar file's bytes, for the segment whose header is `segment`, with
+    /// the tag index if `with_tags` (and it is complete).
+    pub fn encode(&self, segment: &Header, with_tags: bool) -> Vec<u8> {
         let mut b = Vec::with_capacity(FIXED + ENTRY * self.blocks.len());
         b.extend_from_slice(&MAGIC);
         b.extend_from_slice(&VERSION.to_le_bytes());
@@ -191,14 +231,21 @@ impl SegmentIndex {
             b.extend_from_slice(&e.min_step.to_le_bytes());
             b.extend_from_slice(&e.max_step.to_le_bytes());
         }
+        if with_tags && self.has_tags {
+            b.push(1);
+            self.tags.encode(&mut b);
+        } else {
+            b.push(0);
+        }
         let crc = crc32c::crc32c(&b[16..]);
         b[12..16].copy_from_slice(&crc.to_le_bytes());
         b
     }
 
     /// Parses a sidecar; `None` when it is not a well-formed current-version index
-    /// of the segment whose header is `segment` (the caller rebuilds it then).
-    pub fn decode(b: &[u8], segment: &Header) -> Option<SegmentIndex> {
+    /// of the segment whose header is `segment` (the caller rebuilds it then). The
+    /// tag index is parsed only if `want_tags` (else `has_tags` is false).
+    pub fn decode(b: &[u8], segment: &Header, want_tags: bool) -> Option<SegmentIndex> {
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
         let u32_at = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().expect("4 bytes"));
         if b.len() < FIXED
@@ -211,9 +258,13 @@ impl SegmentIndex {
             return None;
         }
         let n = u32_at(52) as usize;
-        if b.len() != FIXED + n.checked_mul(ENTRY)? {
-            return None;
-        }
+        let end = FIXED + n.checked_mul(ENTRY)?;
+        let (has_tags, tags) = match b.get(end..)? {
+            [0] => (false, TagIndex::default()),
+            [1, rest @ ..] if want_tags => (true, TagIndex::decode(rest)?),
+            [1, ..] => (false, TagIndex::default()),
+            _ => return None,
+        };
         let blocks: Vec<Block> = (0..n)
             .map(|i| {
                 let at = FIXED + i * ENTRY;
@@ -236,6 +287,8 @@ impl SegmentIndex {
             covered,
             records: u64_at(24),
             damaged_spans: u32_at(48),
+            has_tags: has_tags && !tags.overflow,
+            tags,
         })
     }
 }
@@ -244,12 +297,21 @@ impl SegmentIndex {
 mod tests {
     use super::*;
 
+    fn peek(step: i64) -> Option<Peek<'static>> {
+        Some(Peek {
+            kind: 0,
+            step,
+            tag: b"t",
+            scalar: Some(1.0),
+        })
+    }
+
     #[test]
     fn blocks_split_by_bytes_and_ranges_select_overlaps() {
         let mut idx = SegmentIndex::empty(32);
         let mut at = 32;
         for step in 0..10_000i64 {
-            idx.note(at, 40, Some(step));
+            idx.note(at, 40, peek(step));
             at += 40;
         }
         assert!(idx.blocks.len() > 5, "{}", idx.blocks.len());
@@ -266,29 +328,40 @@ mod tests {
             base_offset: 7,
             created_unix_ms: 99,
         };
-        let back = SegmentIndex::decode(&idx.encode(&header), &header).unwrap();
+        let back = SegmentIndex::decode(&idx.encode(&header, true), &header, true).unwrap();
         assert_eq!(back, idx);
-        let mut damaged = idx.encode(&header);
+        let without = SegmentIndex::decode(&idx.encode(&header, false), &header, true).unwrap();
+        assert!(!without.has_tags && without.blocks == idx.blocks);
+        let skipped = SegmentIndex::decode(&idx.encode(&header, true), &header, false).unwrap();
+        assert!(!skipped.has_tags && skipped.blocks == idx.blocks);
+        let mut damaged = idx.encode(&header, true);
         damaged[60] ^= 1;
-        assert_eq!(SegmentIndex::decode(&damaged, &header), None);
+        assert_eq!(SegmentIndex::decode(&damaged, &header, true), None);
         // Another segment's sidecar is not this one's.
         let other = Header {
             base_offset: 8,
             ..header
         };
-        assert_eq!(SegmentIndex::decode(&idx.encode(&header), &other), None);
+        assert_eq!(
+            SegmentIndex::decode(&idx.encode(&header, true), &other, true),
+            None
+        );
     }
 
     #[test]
     fn rewind_forgets_later_records() {
         let mut idx = SegmentIndex::empty(32);
-        idx.note(32, 10, Some(5));
+        idx.note(32, 10, peek(5));
         let mark = idx.mark();
         let before = idx.clone();
-        idx.note(42, 10, Some(-1));
-        idx.note(52, BLOCK_BYTES, Some(9));
-        idx.note(52 + BLOCK_BYTES, 10, Some(9));
         idx.rewind(mark);
-        assert_eq!(idx, before);
+        assert_eq!(idx, before, "nothing to forget");
+        idx.note(42, 10, peek(-1));
+        idx.note(52, BLOCK_BYTES, peek(9));
+        idx.note(52 + BLOCK_BYTES, 10, peek(9));
+        idx.rewind(mark);
+        assert!(!idx.has_tags, "the tag index must be rebuilt");
+        assert_eq!(idx.blocks, before.blocks);
+        assert_eq!((idx.covered, idx.records), (before.covered, before.records));
     }
 }

@@ -8,12 +8,17 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod cache;
 pub mod codec;
 pub mod index;
+pub mod query;
 pub mod reader;
+pub mod scan;
 pub mod segment;
+pub mod tags;
 
-pub use reader::{LogRead, LogReader, Problem};
+pub use reader::{LogRead, LogReader};
+pub use scan::Problem;
 
 /// The file name of the segment whose first record has offset `base`.
 pub fn segment_name(base: u64) -> String {

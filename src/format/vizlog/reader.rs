@@ -20,49 +20,18 @@
 //!   a tail when it reopens the log, and reports it then.
 
 use std::borrow::Cow;
-use std::fmt;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::cache;
 use super::codec;
 use super::index::SegmentIndex;
+use super::query::{self, IndexedRead, Opened};
+use super::scan::{Problem, extend_index, load_index, read_at};
 use super::segment::{FRAME_LEN, Frame, Frames, HEADER_LEN, Header, HeaderError, Stop};
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
-
-/// Damage found while reading.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The segment file.
-    pub segment: PathBuf,
-    /// Byte offset in the segment where the damage starts.
-    pub offset: u64,
-    /// Bytes skipped because of it.
-    pub bytes: u64,
-    /// What is wrong.
-    pub what: String,
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} at byte offset {}: {} ({} bytes skipped)",
-            self.segment.display(),
-            self.offset,
-            self.what,
-            self.bytes
-        )
-    }
-}
-
-impl Problem {
-    /// The problem as an error of kind `CorruptData`.
-    pub fn to_error(&self) -> VizError {
-        VizError::new(ErrorKind::CorruptData, self.to_string())
-    }
-}
+use crate::query::{Aggregate, Bucket, Query};
 
 /// The result of a range read.
 #[derive(Debug, Default)]
@@ -179,6 +148,99 @@ impl LogReader {
     }
 }
 
+impl LogReader {
+    /// The segments that may hold steps in `steps`, opened, with their indexes
+    /// (tag indexes included) from the read cache. Damaged headers go to `out`.
+    fn opened(&self, steps: (i64, i64), out: &mut IndexedRead) -> Result<Vec<Opened>> {
+        let mut read = LogRead::default();
+        let mut opened = Vec::new();
+        let list = super::segment_files(&self.dir).map_err(|e| {
+            VizError::from(e).context(format_args!("listing {}", self.dir.display()))
+        })?;
+        for (base, path) in list {
+            let Some((file, header)) = open_segment(&path, &mut read)? else {
+                continue;
+            };
+            if header.base_offset != base {
+                continue;
+            }
+            let len = file.metadata()?.len();
+            let mut lookup = cache::Lookup::default();
+            let index = cache::index_of(&path, &header, &file, len, &mut lookup)?;
+            out.bytes_read += lookup.bytes_read;
+            if index.overlaps(steps.0, steps.1) {
+                opened.push(Opened { path, file, index });
+            }
+        }
+        out.problems.append(&mut read.problems);
+        Ok(opened)
+    }
+
+    /// Answers `q` through the tag indexes: only the selected tags' records are
+    /// read (see [`super::query`]), with what it read. Falls back to a scan of the
+    /// step range if an index does not describe its segment.
+    pub fn query(&self, q: &Query) -> Result<IndexedRead> {
+        q.validate()?;
+        let mut out = IndexedRead::default();
+        let opened = self.opened(q.steps, &mut out)?;
+        if let Some(mut read) = query::over_files(&opened, None, |segs| query::query(segs, q))? {
+            read.bytes_read += out.bytes_read;
+            read.problems.append(&mut out.problems);
+            return Ok(read);
+        }
+        let read = self.read(q.steps.0, q.steps.1)?;
+        out.events = q.run(read.events)?;
+        out.problems.extend(read.problems);
+        out.bytes_read += read.bytes_read;
+        Ok(out)
+    }
+
+    /// Per-tag statistics of the selected scalars (see
+    /// [`crate::StorageBackend::aggregate`]), from chunk summaries and edge records.
+    pub fn aggregate(&self, q: &Query) -> Result<Vec<Aggregate>> {
+        q.check_selection_only("an aggregate query")?;
+        let mut out = IndexedRead::default();
+        let opened = self.opened(q.steps, &mut out)?;
+        match query::over_files(&opened, None, |segs| query::aggregate(segs, q, &mut out))? {
+            Some(aggregates) => Ok(aggregates),
+            None => Ok(crate::query::aggregate(&self.query(q)?.events)),
+        }
+    }
+
+    /// The selected scalars in step buckets (see
+    /// [`crate::StorageBackend::downsample`]), from chunk summaries and the records
+    /// at bucket edges.
+    pub fn downsample(
+        &self,
+        q: &Query,
+        first: i64,
+        last: i64,
+        buckets: usize,
+    ) -> Result<Vec<Bucket>> {
+        q.check_selection_only("a downsample query")?;
+        let mut out = IndexedRead::default();
+        let opened = self.opened(q.steps, &mut out)?;
+        let indexed = query::over_files(&opened, None, |segs| {
+            query::downsample(segs, q, first, last, buckets, &mut out)
+        })?;
+        match indexed {
+            Some(buckets) => Ok(buckets),
+            None => crate::query::downsample(&self.query(q)?.events, first, last, buckets),
+        }
+    }
+
+    /// The last stored event of each selected tag, ordered by tag.
+    pub fn latest(&self, q: &Query) -> Result<Vec<Event>> {
+        q.check_selection_only("a latest-value query")?;
+        let mut out = IndexedRead::default();
+        let opened = self.opened(q.steps, &mut out)?;
+        if let Some(read) = query::over_files(&opened, None, |segs| query::latest(segs, q))? {
+            return Ok(read.events);
+        }
+        Ok(crate::query::latest(self.query(q)?.events))
+    }
+}
+
 /// A segment opened for reading, with its index brought up to its length.
 struct Scanned {
     file: File,
@@ -208,7 +270,7 @@ fn scan_segment(path: &Path, base: u64, out: &mut LogRead) -> Result<Option<Scan
         return Ok(None);
     }
     let mut index =
-        load_index(path, len, &header).unwrap_or_else(|| SegmentIndex::empty(HEADER_LEN));
+        load_index(path, len, &header, false).unwrap_or_else(|| SegmentIndex::empty(HEADER_LEN));
     let mut stop = None;
     if index.covered < len {
         let bytes = read_at(&file, index.covered, len)?;
@@ -253,49 +315,6 @@ fn open_segment(path: &Path, out: &mut LogRead) -> Result<Option<(File, Header)>
             Ok(None)
         }
     }
-}
-
-/// Reads bytes `[from, to)` of `file`, or fewer if the file is shorter.
-pub(crate) fn read_at(file: &File, from: u64, to: u64) -> Result<Cow<'static, [u8]>> {
-    let mut buf = vec![0u8; to.saturating_sub(from) as usize];
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], from + filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    buf.truncate(filled);
-    Ok(Cow::Owned(buf))
-}
-
-/// The saved index of `segment` (whose header is `header`), if it is intact, is
-/// this segment's, and fits a file of `len` bytes.
-pub(crate) fn load_index(segment: &Path, len: u64, header: &Header) -> Option<SegmentIndex> {
-    let bytes = std::fs::read(super::index_path(segment)).ok()?;
-    SegmentIndex::decode(&bytes, header).filter(|i| i.covered <= len && i.covered >= HEADER_LEN)
-}
-
-/// Indexes the frames in `bytes`, which start at `index.covered`. Returns why the
-/// scan stopped early, if it did; the index then covers everything before that.
-pub(crate) fn extend_index(index: &mut SegmentIndex, bytes: &[u8]) -> Option<Stop> {
-    let mut frames = Frames::new(bytes, index.covered);
-    for frame in frames.by_ref() {
-        match frame {
-            Frame::Record { offset, payload } => {
-                index.note(
-                    offset,
-                    (FRAME_LEN + payload.len()) as u64,
-                    codec::step_of(payload),
-                );
-            }
-            Frame::Corrupt { offset, len } => index.note(offset, FRAME_LEN as u64 + len, None),
-            Frame::Damaged { offset, len } => index.note_damage(offset, len),
-        }
-    }
-    frames.stop
 }
 
 /// Reads the blocks of one segment that overlap `start..=end` through `source`

@@ -130,6 +130,34 @@ pub fn frame(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> Result<usi
     Ok(len)
 }
 
+/// A frame read at an offset an index gave.
+#[derive(Debug, PartialEq, Eq)]
+pub enum At<'a> {
+    /// An intact record's payload.
+    Record(&'a [u8]),
+    /// The framing is intact but the frame needs this many bytes in all.
+    Short(usize),
+    /// Not an intact frame: what is wrong.
+    Bad(&'static str),
+}
+
+/// The frame at the start of `bytes`, checked against both its CRCs.
+pub fn frame_at(bytes: &[u8]) -> At<'_> {
+    let Some(head) = bytes.get(..FRAME_LEN) else {
+        return At::Short(FRAME_LEN);
+    };
+    let field = |i: usize| u32::from_le_bytes(head[i..i + 4].try_into().expect("4 bytes"));
+    if masked_crc(&head[..4]) != field(4) {
+        return At::Bad("a record length that fails its CRC");
+    }
+    let total = FRAME_LEN + field(0) as usize;
+    match bytes.get(FRAME_LEN..total) {
+        None => At::Short(total),
+        Some(payload) if masked_crc(payload) == field(8) => At::Record(payload),
+        Some(_) => At::Bad("record payload fails its CRC"),
+    }
+}
+
 /// One step of a scan.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame<'a> {
