@@ -324,6 +324,18 @@ typedef uint32_t viz_wall_clock;
 #endif // __cplusplus
 
 /**
+ * Per-tag statistics, ordered by tag. Opaque; read with `viz_aggregate_list_len`
+ * and `viz_aggregate_list_get`, free with `viz_aggregate_list_free`. Immutable.
+ */
+typedef struct viz_aggregate_list viz_aggregate_list;
+
+/**
+ * Downsampled buckets in step order. Opaque; read with `viz_bucket_list_len` and
+ * `viz_bucket_list_get`, free with `viz_bucket_list_free`. Immutable.
+ */
+typedef struct viz_bucket_list viz_bucket_list;
+
+/**
  * An event collector with its background threads and backends. Opaque.
  *
  * Create with `viz_collector_new`; free with `viz_collector_close`, which also
@@ -363,6 +375,80 @@ typedef struct viz_storage viz_storage;
  * cancels it; it may outlive its collector (it is then inactive).
  */
 typedef struct viz_subscription viz_subscription;
+
+/**
+ * One tag's scalar statistics. NaN values count in `count` only; `min`, `max` and
+ * `mean` are NaN when every value was.
+ */
+typedef struct {
+  /**
+   * The tag (NUL-terminated UTF-8), valid as long as the list.
+   */
+  const char *tag;
+  /**
+   * Scalars selected.
+   */
+  uint64_t count;
+  /**
+   * Smallest value.
+   */
+  double min;
+  /**
+   * Largest value.
+   */
+  double max;
+  /**
+   * Mean value.
+   */
+  double mean;
+  /**
+   * Step of the first scalar, in stored order.
+   */
+  int64_t first_step;
+  /**
+   * Its value.
+   */
+  double first;
+  /**
+   * Step of the last scalar, in stored order.
+   */
+  int64_t last_step;
+  /**
+   * Its value: the tag's latest.
+   */
+  double last;
+} viz_aggregate;
+
+/**
+ * One step bucket of a downsampled series: the scalars with
+ * `first_step <= step <= last_step`.
+ */
+typedef struct {
+  /**
+   * First step the bucket covers.
+   */
+  int64_t first_step;
+  /**
+   * Last step it covers.
+   */
+  int64_t last_step;
+  /**
+   * Scalars in it (never 0: empty buckets are left out).
+   */
+  uint64_t count;
+  /**
+   * Smallest value (NaN values aside).
+   */
+  double min;
+  /**
+   * Largest value.
+   */
+  double max;
+  /**
+   * Mean value.
+   */
+  double mean;
+} viz_bucket;
 
 /**
  * One event, of any kind. Zero-initialise it, then set `kind`, `tag`, `step` and
@@ -776,6 +862,163 @@ typedef void (*viz_watch_callback)(void *userdata, const viz_event *events, size
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Number of rows in an aggregate list (0 for NULL).
+ *
+ * Thread safety: lists are immutable; any thread may read one.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t viz_aggregate_list_len(const viz_aggregate_list *list);
+
+/**
+ * Row `index` of an aggregate list, valid until the list is freed; NULL when out
+ * of range.
+ *
+ * Thread safety: lists are immutable; any thread may read one.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+const viz_aggregate *viz_aggregate_list_get(const viz_aggregate_list *list, size_t index);
+
+/**
+ * Frees an aggregate list. NULL is ignored.
+ *
+ * Thread safety: must not race any other use of the same list.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void viz_aggregate_list_free(viz_aggregate_list *list);
+
+/**
+ * Number of buckets in a bucket list (0 for NULL).
+ *
+ * Thread safety: lists are immutable; any thread may read one.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t viz_bucket_list_len(const viz_bucket_list *list);
+
+/**
+ * Bucket `index` of a bucket list, valid until the list is freed; NULL when out of
+ * range.
+ *
+ * Thread safety: lists are immutable; any thread may read one.
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+const viz_bucket *viz_bucket_list_get(const viz_bucket_list *list, size_t index);
+
+/**
+ * Frees a bucket list. NULL is ignored.
+ *
+ * Thread safety: must not race any other use of the same list.
+ *
+ * # Safety
+ * `list` must be NULL or a live list, not used afterwards.
+ */
+void viz_bucket_list_free(viz_bucket_list *list);
+
+/**
+ * Per-tag statistics (count, min, max, mean, first and last) of the scalars that
+ * backend `backend_index` of `collector` stores and `query_json` selects (a query
+ * as for `viz_collector_query`, without order, offset or limit; NULL selects
+ * every tag), ordered by tag; written to `*out`, to free with
+ * `viz_aggregate_list_free`. The file:// log answers from its tag index, reading
+ * only the records at the edges of each range. Flush first to include queued events.
+ *
+ * Thread safety: safe from any thread except the queried backend's own callbacks.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `query_json` NULL or NUL-terminated;
+ * `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_collector_aggregate(const viz_collector *collector,
+                                   size_t backend_index,
+                                   const char *query_json,
+                                   viz_aggregate_list **out);
+
+/**
+ * The scalars that backend `backend_index` of `collector` stores and `query_json`
+ * selects (as for `viz_collector_aggregate`), cut into `buckets` (1 to 65,536)
+ * equal step ranges spanning `first_step..=last_step`, each non-empty one with its
+ * count, min, max and mean: a plot of a million points reads a thousand. Written
+ * to `*out`, to free with `viz_bucket_list_free`.
+ *
+ * Thread safety: safe from any thread except the queried backend's own callbacks.
+ *
+ * # Safety
+ * As for `viz_collector_aggregate`.
+ */
+viz_status viz_collector_downsample(const viz_collector *collector,
+                                    size_t backend_index,
+                                    const char *query_json,
+                                    int64_t first_step,
+                                    int64_t last_step,
+                                    size_t buckets,
+                                    viz_bucket_list **out);
+
+/**
+ * The last stored event of each tag that backend `backend_index` of `collector`
+ * stores and `query_json` selects (as for `viz_collector_aggregate`), ordered by
+ * tag: "the latest value of each tag". Written to `*out`, to free with
+ * `viz_event_list_free`.
+ *
+ * Thread safety: safe from any thread except the queried backend's own callbacks.
+ *
+ * # Safety
+ * As for `viz_collector_aggregate`.
+ */
+viz_status viz_collector_latest(const viz_collector *collector,
+                                size_t backend_index,
+                                const char *query_json,
+                                viz_event_list **out);
+
+/**
+ * `viz_collector_aggregate` over a storage handle's events.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `query_json` NULL or NUL-terminated; `out` NULL
+ * or valid for writing a pointer.
+ */
+viz_status viz_storage_aggregate(const viz_storage *storage,
+                                 const char *query_json,
+                                 viz_aggregate_list **out);
+
+/**
+ * `viz_collector_downsample` over a storage handle's events.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * As for `viz_storage_aggregate`.
+ */
+viz_status viz_storage_downsample(const viz_storage *storage,
+                                  const char *query_json,
+                                  int64_t first_step,
+                                  int64_t last_step,
+                                  size_t buckets,
+                                  viz_bucket_list **out);
+
+/**
+ * `viz_collector_latest` over a storage handle's events.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * As for `viz_storage_aggregate`.
+ */
+viz_status viz_storage_latest(const viz_storage *storage,
+                              const char *query_json,
+                              viz_event_list **out);
 
 /**
  * Called by a host backend callback before it returns a failing status: `message`

@@ -50,7 +50,8 @@ cargo test
 cargo build
 
 step "TensorBoard's own readers and the Python binding (venv under .venv)"
-# tensorboard, numpy and pytest from PyPI, pinned in tests/python/requirements.txt.
+# tensorboard, numpy, pandas (for to_pandas) and pytest from PyPI, pinned in
+# tests/python/requirements.txt.
 if command -v python3 >/dev/null; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt >&2

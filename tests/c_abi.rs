@@ -209,6 +209,15 @@ fn c_error_callbacks_get_reports_and_finalize_once() {
 }
 
 #[test]
+fn c_aggregates_buckets_and_latest_values_from_an_index_and_a_scan() {
+    let out = run(
+        Command::new(build_c("aggregate", "plain")),
+        "running aggregate",
+    );
+    assert!(out.contains("aggregate: ok"), "{out}");
+}
+
+#[test]
 fn c_watchers_see_their_events_and_finalize_once() {
     let out = run(Command::new(build_c("watch", "plain")), "running watch");
     assert!(out.contains("watch: ok"), "{out}");
@@ -247,6 +256,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         "hostile",
         "query",
         "watch",
+        "aggregate",
     ] {
         let mut cmd = Command::new("valgrind");
         cmd.args([

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <string>
 #include <type_traits>
@@ -94,6 +95,22 @@ int main() {
         expect_error([&] { c.query("{\"limit\": -1}"); }, VIZ_STATUS_INVALID_ARGUMENT, "query limit is -1");
         viz_destination_stats d = c.destination_stats(0);
         CHECK(std::string(d.name) == "memory#0" && d.written == 9 && d.dropped == 0);
+
+        // Aggregates, buckets and latest values.
+        viz::Aggregates aggs = c.aggregate("{\"tags\": [\"cpp/*\"], \"kinds\": [\"scalar\"]}");
+        CHECK(aggs.size() >= 1 && aggs[0].count >= 1 && std::string(aggs[0].tag).rfind("cpp/", 0) == 0);
+        viz::StepBuckets buckets = c.downsample("", 0, 100, 4);
+        CHECK(buckets.size() >= 1 && buckets[0].first_step == 0 && buckets[0].last_step == 25);
+        viz::Events latest = c.latest();
+        CHECK(latest.size() >= 1);
+        expect_error([&] { c.aggregate("{\"limit\": 1}"); }, VIZ_STATUS_INVALID_ARGUMENT, "no order, offset or limit");
+        bool past_the_end = false;
+        try {
+            (void)aggs[99];
+        } catch (const std::out_of_range &) {
+            past_the_end = true;
+        }
+        CHECK(past_the_end);
 
         // A live watch sees the events its filter selects; cancelling releases it.
         auto held = std::make_shared<int>(0);

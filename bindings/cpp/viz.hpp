@@ -140,6 +140,49 @@ private:
     viz_event_list *handle_;
 };
 
+/// Rows viz computed (aggregates, buckets), valid while this object lives.
+/// Move-only; `operator[]` is bounds-checked (std::out_of_range).
+template <typename Handle, typename Row, size_t (*Len)(const Handle *),
+          const Row *(*Get)(const Handle *, size_t), void (*Free)(Handle *)>
+class Rows {
+public:
+    explicit Rows(Handle *handle) noexcept : handle_(handle) {}
+    Rows(Rows &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    Rows &operator=(Rows &&other) noexcept {
+        if (this != &other) {
+            Free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    Rows(const Rows &) = delete;
+    Rows &operator=(const Rows &) = delete;
+    ~Rows() { Free(handle_); }
+
+    size_t size() const noexcept { return Len(handle_); }
+    const Row &operator[](size_t i) const {
+        const Row *r = Get(handle_, i);
+        if (r == nullptr) throw std::out_of_range("viz rows index " + std::to_string(i));
+        return *r;
+    }
+
+private:
+    Handle *handle_;
+};
+
+/// Per-tag scalar statistics, ordered by tag.
+using Aggregates = Rows<viz_aggregate_list, viz_aggregate, viz_aggregate_list_len, viz_aggregate_list_get,
+                        viz_aggregate_list_free>;
+/// Downsampled step buckets, in step order.
+using StepBuckets = Rows<viz_bucket_list, viz_bucket, viz_bucket_list_len, viz_bucket_list_get, viz_bucket_list_free>;
+
+namespace detail {
+/// A selection-only query for the read calls: empty selects every event.
+inline const char *selection(const std::string &query_json) {
+    return query_json.empty() ? nullptr : query_json.c_str();
+}
+}  // namespace detail
+
 /// A query's results (viz_cursor), read a batch at a time with next(); an empty
 /// batch means they are exhausted. Move-only.
 class Cursor {
@@ -232,6 +275,25 @@ public:
     Events get_events(int64_t start_step, int64_t end_step) const {
         viz_event_list *out = nullptr;
         detail::check(viz_storage_get_events(handle_, start_step, end_step, &out));
+        return Events(out);
+    }
+    /// Per-tag statistics of the selected scalars (a query without order, offset or
+    /// limit; empty selects every tag).
+    Aggregates aggregate(const std::string &query_json = "") const {
+        viz_aggregate_list *out = nullptr;
+        detail::check(viz_storage_aggregate(handle_, detail::selection(query_json), &out));
+        return Aggregates(out);
+    }
+    /// The selected scalars in `buckets` equal step ranges over first..last.
+    StepBuckets downsample(const std::string &query_json, int64_t first, int64_t last, size_t buckets) const {
+        viz_bucket_list *out = nullptr;
+        detail::check(viz_storage_downsample(handle_, detail::selection(query_json), first, last, buckets, &out));
+        return StepBuckets(out);
+    }
+    /// The last stored event of each selected tag, ordered by tag.
+    Events latest(const std::string &query_json = "") const {
+        viz_event_list *out = nullptr;
+        detail::check(viz_storage_latest(handle_, detail::selection(query_json), &out));
         return Events(out);
     }
     void flush() { detail::check(viz_storage_flush(handle_)); }
@@ -435,6 +497,28 @@ public:
     Events get_events(size_t backend, int64_t start_step, int64_t end_step) const {
         viz_event_list *out = nullptr;
         detail::check(viz_collector_get_events(live(), backend, start_step, end_step, &out));
+        return Events(out);
+    }
+    /// Per-tag statistics of the scalars backend `backend` stores that a
+    /// selection-only query picks (empty: every tag), ordered by tag.
+    Aggregates aggregate(const std::string &query_json = "", size_t backend = 0) const {
+        viz_aggregate_list *out = nullptr;
+        detail::check(viz_collector_aggregate(live(), backend, detail::selection(query_json), &out));
+        return Aggregates(out);
+    }
+    /// The selected scalars of backend `backend` in `buckets` equal step ranges over
+    /// first..last, for plots.
+    StepBuckets downsample(const std::string &query_json, int64_t first, int64_t last, size_t buckets,
+                       size_t backend = 0) const {
+        viz_bucket_list *out = nullptr;
+        detail::check(
+            viz_collector_downsample(live(), backend, detail::selection(query_json), first, last, buckets, &out));
+        return StepBuckets(out);
+    }
+    /// The last stored event of each selected tag in backend `backend`.
+    Events latest(const std::string &query_json = "", size_t backend = 0) const {
+        viz_event_list *out = nullptr;
+        detail::check(viz_collector_latest(live(), backend, detail::selection(query_json), &out));
         return Events(out);
     }
 

@@ -598,6 +598,44 @@ impl Collector {
             b.query(&query)
         })?
     }
+
+    /// Per-tag statistics of the scalars destination `index`'s backend stores that
+    /// a selection-only `query` picks (see [`StorageBackend::aggregate`]).
+    pub fn aggregate(
+        &self,
+        index: usize,
+        query: crate::query::Query,
+    ) -> Result<Vec<crate::query::Aggregate>> {
+        query.check_selection_only("an aggregate query")?;
+        self.query_backend(index, self.config.shutdown_timeout, move |b| {
+            b.aggregate(&query)
+        })?
+    }
+
+    /// The selected scalars of destination `index`'s backend in `buckets` step
+    /// buckets spanning `first..=last` (see [`StorageBackend::downsample`]).
+    pub fn downsample(
+        &self,
+        index: usize,
+        query: crate::query::Query,
+        first: i64,
+        last: i64,
+        buckets: usize,
+    ) -> Result<Vec<crate::query::Bucket>> {
+        query.check_selection_only("a downsample query")?;
+        self.query_backend(index, self.config.shutdown_timeout, move |b| {
+            b.downsample(&query, first, last, buckets)
+        })?
+    }
+
+    /// The last stored event of each selected tag in destination `index`'s backend
+    /// (see [`StorageBackend::latest`]).
+    pub fn latest(&self, index: usize, query: crate::query::Query) -> Result<Vec<Event>> {
+        query.check_selection_only("a latest-value query")?;
+        self.query_backend(index, self.config.shutdown_timeout, move |b| {
+            b.latest(&query)
+        })?
+    }
 }
 
 /// The wall clock the hot path reads: the system clocks dispatch statically, so

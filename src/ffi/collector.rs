@@ -63,7 +63,7 @@ impl std::ops::Deref for CollectorHandle {
 }
 
 /// How long `viz_collector_get_events` waits for the backend to answer.
-const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A collector from a JSON spec, with lent storage instances as its first
 /// destinations; the JSON's `backends` may then be omitted.

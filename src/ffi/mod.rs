@@ -23,6 +23,7 @@
 #![allow(non_camel_case_types)]
 
 mod abi_enum;
+pub mod aggregate;
 pub mod backend;
 mod boundary;
 pub mod collector;

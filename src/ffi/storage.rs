@@ -68,7 +68,7 @@ pub unsafe extern "C" fn viz_storage_open(
 ///
 /// # Safety
 /// `storage` must be NULL or a live handle.
-unsafe fn with_storage<R>(
+pub(crate) unsafe fn with_storage<R>(
     storage: *const viz_storage,
     f: impl FnOnce(&mut dyn StorageBackend) -> Result<R, Failure>,
 ) -> Result<R, Failure> {

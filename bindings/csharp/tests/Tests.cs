@@ -395,6 +395,50 @@ static class Tests
         storage.Dispose();
     }
 
+    static void AggregatesBucketsAndLatestValuesFromAnIndexAndAScan()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "viz-cs-aggregate-" + Guid.NewGuid().ToString("N"));
+        var memory = new NativeStorageBackend(null, "memory://");
+        var log = new NativeStorageBackend("file", "file://" + dir);
+        using (var c = new AsyncEventCollector(new IStorageBackend[] { memory, log }))
+        {
+            c.Start();
+            for (int step = 0; step < 1000; step++)
+            {
+                c.CollectScalar("train/loss", step, step == 500 ? double.NaN : step);
+                c.CollectScalar("eval/acc", step, 2.0 * step);
+            }
+            c.Flush();
+            foreach (int backend in new[] { 0, 1 })
+            {
+                var rows = c.Aggregate(null, backend);
+                Assert.Equal(2, rows.Count, "one row a tag");
+                var acc = rows[0];
+                Assert.True(acc.Tag == "eval/acc" && acc.Count == 1000 && acc.Min == 0 && acc.Max == 1998 && acc.Mean == 999
+                    && acc.FirstStep == 0 && acc.LastStep == 999 && acc.Last == 1998, "eval/acc's statistics, backend " + backend);
+                Assert.True(rows[1].Count == 1000 && rows[1].Max == 999, "the NaN counts but is not a value");
+                var buckets = c.Downsample("{\"tags\": [\"train/*\"]}", 0, 999, 10, backend);
+                Assert.Equal(10, buckets.Count, "ten buckets");
+                Assert.True(buckets[3].FirstStep == 300 && buckets[3].LastStep == 399 && buckets[3].Count == 100
+                    && buckets[3].Min == 300 && buckets[3].Max == 399 && buckets[3].Mean == 349.5, "bucket 3");
+                var latest = c.Latest(null, backend);
+                Assert.True(latest.Count == 2 && latest[1].Tag == "train/loss" && latest[1].Step == 999, "the latest of each tag");
+                // LINQ over the query's IEnumerable: the steps where the loss fell below 3.
+                var low = c.Query("{\"tags\": [\"train/loss\"]}", backend).OfType<ScalarEvent>().Where(e => e.Value < 3).Select(e => e.Step).ToList();
+                Assert.True(low.SequenceEqual(new long[] { 0, 1, 2 }), "LINQ over a query");
+            }
+            Assert.Throws<ArgumentException>(() => c.Aggregate("{\"limit\": 3}"), "no order, offset or limit");
+            Assert.Throws<ArgumentException>(() => c.Downsample(null, 0, 999, 0), "buckets must be at least 1");
+            Assert.Throws<ArgumentException>(() => c.Latest("{\"order\": \"step_desc\"}"), "latest-value query");
+        }
+        Assert.Equal(2, memory.Aggregate().Count, "a storage handle answers too");
+        Assert.Equal(10, memory.Downsample("{\"tags\": [\"eval/acc\"]}", 0, 999, 10).Count, "and downsamples");
+        Assert.Equal(999L, memory.Latest("{\"tags\": [\"eval/acc\"]}")[0].Step, "and gives the latest");
+        memory.Dispose();
+        log.Dispose();
+        Directory.Delete(dir, true);
+    }
+
     sealed class Observer : IObserver<Event>
     {
         private readonly ConcurrentQueue<Event> into;
@@ -604,6 +648,7 @@ static class Tests
             new KeyValuePair<string, Action>("ExceptionsInCSharpBackendsAreCountedNotFatal", ExceptionsInCSharpBackendsAreCountedNotFatal),
             new KeyValuePair<string, Action>("BackendErrorsAreRaisedAsEvents", BackendErrorsAreRaisedAsEvents),
             new KeyValuePair<string, Action>("WatchersSeeTheirEventsLiveAndAreReleased", WatchersSeeTheirEventsLiveAndAreReleased),
+            new KeyValuePair<string, Action>("AggregatesBucketsAndLatestValuesFromAnIndexAndAScan", AggregatesBucketsAndLatestValuesFromAnIndexAndAScan),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

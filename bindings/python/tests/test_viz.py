@@ -339,3 +339,53 @@ def test_watchers_see_their_events_live_and_are_released():
     assert viz.live_registrations() == before, "closing released the last watcher"
     assert not kept.active
     kept.cancel()
+
+
+def test_aggregates_buckets_latest_and_pandas_from_an_index_and_a_scan(tmp_path):
+    def fill(c):
+        for step in range(1000):
+            c.collect_scalar("train/loss", step, float("nan") if step == 500 else float(step))
+            c.collect_scalar("eval/acc", step, 2.0 * step)
+        c.flush()
+
+    def check(source, **where):
+        acc, loss = source.aggregate(**where)
+        assert acc["tag"] == "eval/acc" and acc["count"] == 1000 and (acc["min"], acc["max"]) == (0.0, 1998.0)
+        assert acc["mean"] == 999.0 and acc["first"] == (0, 0.0) and acc["last"] == (999, 1998.0)
+        assert loss["count"] == 1000 and loss["max"] == 999.0, "the NaN counts but is not a value"
+        assert loss == source.aggregate({"tags": ["train/*"]}, **where)[0]
+        buckets = source.downsample({"tags": ["train/loss"]}, 0, 999, 10, **where)
+        assert len(buckets) == 10
+        assert buckets[3] == {"first_step": 300, "last_step": 399, "count": 100, "min": 300.0, "max": 399.0,
+                              "mean": 349.5}
+        latest = source.latest(**where)
+        assert [(e.tag, e.step) for e in latest] == [("eval/acc", 999), ("train/loss", 999)]
+        with pytest.raises(viz.InvalidArgument, match="no order, offset or limit"):
+            source.aggregate({"limit": 3}, **where)
+        with pytest.raises(viz.InvalidArgument, match="buckets must be at least 1"):
+            source.downsample(None, 0, 999, 0, **where)
+        with pytest.raises(viz.InvalidArgument, match="latest-value query"):
+            source.latest({"order": "step_desc"}, **where)
+
+    with viz.Collector(backends=["memory://", f"file://{tmp_path}/log"]) as c:
+        fill(c)
+        check(c)  # memory://, by a scan
+        check(c, backend=1)  # file://, through its tag index
+        with pytest.raises(viz.InvalidArgument, match="destination index 2"):
+            c.aggregate(backend=2)
+    storage = viz.Storage("memory://")
+    with viz.Collector(storages=[storage]) as c:
+        fill(c)
+    check(storage)
+
+    frame_source = viz.Storage("memory://")
+    frame_source.store([viz.Event.scalar("a", s, s / 2) for s in range(5)] + [viz.Event.text("a", 9, "hi")])
+    try:
+        import pandas  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install pandas"):
+            frame_source.to_pandas()
+        return
+    frame = frame_source.to_pandas({"tags": ["a"]})
+    assert list(frame.columns) == ["tag", "step", "wall_time", "kind", "value", "text"]
+    assert list(frame["step"]) == [0, 1, 2, 3, 4, 9] and frame["value"][4] == 2.0 and frame["text"][5] == "hi"

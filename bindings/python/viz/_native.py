@@ -141,6 +141,18 @@ class VizDestinationStats(ctypes.Structure):
         "queued_events", "queued_bytes")] + [("panicked", ctypes.c_bool)]
 
 
+class VizAggregate(ctypes.Structure):
+    """viz_aggregate: one tag's scalar statistics."""
+    _fields_ = [("tag", c_char_p), ("count", c_uint64), ("min", c_double), ("max", c_double), ("mean", c_double),
+                ("first_step", c_int64), ("first", c_double), ("last_step", c_int64), ("last", c_double)]
+
+
+class VizBucket(ctypes.Structure):
+    """viz_bucket: one step bucket of a downsampled series."""
+    _fields_ = [("first_step", c_int64), ("last_step", c_int64), ("count", c_uint64), ("min", c_double),
+                ("max", c_double), ("mean", c_double)]
+
+
 class VizErrorReport(ctypes.Structure):
     """viz_error_report: a delivery failure or warning, for an error callback."""
     _fields_ = [("destination", c_char_p), ("status", c_int), ("message", c_char_p),
@@ -195,6 +207,18 @@ _sig("viz_subscription_dropped", c_uint64, P)
 _sig("viz_subscription_is_active", c_bool, P)
 _sig("viz_subscription_free", None, P)
 _sig("viz_storage_query", c_int, P, c_char_p, POINTER(P))
+_sig("viz_collector_aggregate", c_int, P, c_size_t, c_char_p, POINTER(P))
+_sig("viz_collector_downsample", c_int, P, c_size_t, c_char_p, c_int64, c_int64, c_size_t, POINTER(P))
+_sig("viz_collector_latest", c_int, P, c_size_t, c_char_p, POINTER(P))
+_sig("viz_storage_aggregate", c_int, P, c_char_p, POINTER(P))
+_sig("viz_storage_downsample", c_int, P, c_char_p, c_int64, c_int64, c_size_t, POINTER(P))
+_sig("viz_storage_latest", c_int, P, c_char_p, POINTER(P))
+_sig("viz_aggregate_list_len", c_size_t, P)
+_sig("viz_aggregate_list_get", POINTER(VizAggregate), P, c_size_t)
+_sig("viz_aggregate_list_free", None, P)
+_sig("viz_bucket_list_len", c_size_t, P)
+_sig("viz_bucket_list_get", POINTER(VizBucket), P, c_size_t)
+_sig("viz_bucket_list_free", None, P)
 _sig("viz_cursor_next", c_int, P, c_size_t, POINTER(P))
 _sig("viz_cursor_free", None, P)
 _sig("viz_event_list_len", c_size_t, P)

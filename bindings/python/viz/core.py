@@ -6,7 +6,7 @@ import json
 import threading
 from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
-from . import _events
+from . import _events, _native
 from ._native import (ERROR_FN, FINALIZER_FN, WATCH_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, Status, VizBackendVTable,
                       VizDestinationStats, VizStats, check, lib, status_for, utf8)
 
@@ -31,6 +31,84 @@ def _query_json(query):
     return utf8(json.dumps(query, allow_nan=False), "query")
 
 
+def _selection_json(query):
+    """A selection-only query for aggregates, buckets and latest values: None selects
+    every event."""
+    return None if query is None else _query_json(query)
+
+
+def _aggregates(open_call):
+    """Per-tag statistics as dicts, from a native aggregate list (freed here)."""
+    out = c_void_p()
+    check(open_call(ctypes.byref(out)))
+    try:
+        rows = []
+        for i in range(lib.viz_aggregate_list_len(out)):
+            a = lib.viz_aggregate_list_get(out, i).contents
+            rows.append({"tag": a.tag.decode("utf-8"), "count": a.count, "min": a.min, "max": a.max,
+                         "mean": a.mean, "first": (a.first_step, a.first), "last": (a.last_step, a.last)})
+        return rows
+    finally:
+        lib.viz_aggregate_list_free(out)
+
+
+def _buckets(open_call):
+    """Downsampled buckets as dicts, from a native bucket list (freed here)."""
+    out = c_void_p()
+    check(open_call(ctypes.byref(out)))
+    try:
+        names = [name for name, _ in _native.VizBucket._fields_]
+        return [{n: getattr(lib.viz_bucket_list_get(out, i).contents, n) for n in names}
+                for i in range(lib.viz_bucket_list_len(out))]
+    finally:
+        lib.viz_bucket_list_free(out)
+
+
+def _events_of(open_call):
+    out = c_void_p()
+    check(open_call(ctypes.byref(out)))
+    return _read_all(out)
+
+
+class _ReadSide:
+    """What Storage and Collector share: aggregates, downsampling, latest values and
+    the to_pandas form of a query. `_call(name, *args)` calls viz_<type>_<name>."""
+
+    def aggregate(self, query=None, **where):
+        """Per-tag statistics of the selected scalars, ordered by tag: a list of dicts
+        with tag, count, min, max, mean, first and last ((step, value) in stored
+        order). `query` selects (tags, kinds, steps, wall_time, where; no order,
+        offset or limit); None selects every tag."""
+        q = _selection_json(query)
+        return _aggregates(lambda out: self._call("aggregate", q, out, **where))
+
+    def downsample(self, query, first_step, last_step, buckets, **where):
+        """The selected scalars cut into `buckets` equal step ranges spanning
+        first_step..last_step, each non-empty one a dict with first_step, last_step,
+        count, min, max and mean: a plot of a million points reads a thousand."""
+        q = _selection_json(query)
+        return _buckets(lambda out: self._call("downsample", q, first_step, last_step, buckets, out, **where))
+
+    def latest(self, query=None, **where):
+        """The last stored event of each selected tag, ordered by tag."""
+        q = _selection_json(query)
+        return _events_of(lambda out: self._call("latest", q, out, **where))
+
+    def to_pandas(self, query=None, **where):
+        """A query's results as a pandas DataFrame (tag, step, wall_time, kind, value,
+        and text for texts), for analysis. Needs pandas, which viz itself never does;
+        ImportError says so if it is missing."""
+        try:
+            import pandas as pd
+        except ImportError as e:
+            raise ImportError("to_pandas needs pandas: pip install pandas") from e
+        rows = [{"tag": e.tag, "step": e.step, "wall_time": e.wall_time, "kind": e.kind,
+                 "value": e.value if e.kind == "scalar" else None,
+                 "text": e.text if e.kind == "text" else None}
+                for e in self.query(query or {}, **where)]
+        return pd.DataFrame(rows, columns=["tag", "step", "wall_time", "kind", "value", "text"])
+
+
 def _iterate(cursor, batch):
     """Events from a native cursor, `batch` at a time, freeing it at the end."""
     try:
@@ -53,7 +131,7 @@ def _cursor(open_call, batch):
     return _iterate(cursor, batch)
 
 
-class Storage:
+class Storage(_ReadSide):
     """One backend instance (viz_storage), such as Storage("file://runs/a/log"). Use it
     directly, or pass it to a Collector, which then writes this very instance."""
 
@@ -67,6 +145,9 @@ class Storage:
         if not self._h:
             raise ValueError("the storage is closed")
         return self._h
+
+    def _call(self, name, *args):
+        return getattr(lib, f"viz_storage_{name}")(self._live(), *args)
 
     def store(self, events):
         events = list(events)
@@ -117,7 +198,7 @@ class Storage:
         self.close()
 
 
-class Collector:
+class Collector(_ReadSide):
     """Collects events from any thread and persists them on native threads.
 
     `backends` are connection strings or dicts ({"url": ..., "kinds": [...],
@@ -140,6 +221,9 @@ class Collector:
         if not self._h:
             raise ValueError("the collector is closed")
         return self._h
+
+    def _call(self, name, *args, backend=0):
+        return getattr(lib, f"viz_collector_{name}")(self._live(), backend, *args)
 
     def intern(self, tag):
         """The process-wide id of a tag (cached)."""

@@ -319,6 +319,38 @@ namespace MLFramework.Visualization.Collection
             return EventReader.ReadCursor(cursor, batch);
         }
 
+        /// <summary>Per-tag statistics of the scalars backend number <paramref name="backend"/>
+        /// stores that <paramref name="queryJson"/> selects (a query without order,
+        /// offset or limit; null selects every tag), ordered by tag. The file:// log
+        /// answers from its tag index. Flush first to include queued events.</summary>
+        public IReadOnlyList<TagAggregate> Aggregate(string queryJson = null, int backend = 0)
+        {
+            AggregateListHandle list;
+            VizErrors.Check(NativeMethods.viz_collector_aggregate(Live, (UIntPtr)backend, ReadResults.Selection(queryJson), out list));
+            return ReadResults.Aggregates(list);
+        }
+
+        /// <summary>The selected scalars of backend number <paramref name="backend"/> cut into
+        /// <paramref name="buckets"/> equal step ranges spanning firstStep..lastStep, each
+        /// non-empty one with its count, min, max and mean, for plots.</summary>
+        public IReadOnlyList<StepBucket> Downsample(string queryJson, long firstStep, long lastStep, int buckets, int backend = 0)
+        {
+            if (buckets < 0) throw new ArgumentOutOfRangeException("buckets", buckets, "buckets must be at least 1");
+            BucketListHandle list;
+            VizErrors.Check(NativeMethods.viz_collector_downsample(Live, (UIntPtr)backend, ReadResults.Selection(queryJson),
+                firstStep, lastStep, (UIntPtr)buckets, out list));
+            return ReadResults.Buckets(list);
+        }
+
+        /// <summary>The last stored event of each selected tag in backend number
+        /// <paramref name="backend"/>, ordered by tag: the latest value of each.</summary>
+        public IReadOnlyList<Event> Latest(string queryJson = null, int backend = 0)
+        {
+            EventsHandle events;
+            VizErrors.Check(NativeMethods.viz_collector_latest(Live, (UIntPtr)backend, ReadResults.Selection(queryJson), out events));
+            return EventReader.ReadAll(events).AsReadOnly();
+        }
+
         /// <summary>Watches the collector live: <paramref name="onEvents"/> receives, on
         /// viz's watch thread, the events of each delivered batch that
         /// <paramref name="filterJson"/> selects (a query as for Query, without order,

@@ -63,6 +63,34 @@ namespace MLFramework.Visualization.Native
         }
     }
 
+    /// <summary>Owns a viz_aggregate_list.</summary>
+    internal sealed class AggregateListHandle : SafeHandle
+    {
+        public AggregateListHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_aggregate_list_free(handle);
+            return true;
+        }
+    }
+
+    /// <summary>Owns a viz_bucket_list.</summary>
+    internal sealed class BucketListHandle : SafeHandle
+    {
+        public BucketListHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_bucket_list_free(handle);
+            return true;
+        }
+    }
+
     /// <summary>Owns a viz_event_list read result.</summary>
     internal sealed class EventsHandle : SafeHandle
     {

@@ -126,6 +126,28 @@ namespace MLFramework.Visualization.Native
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     internal delegate void WatchFn(IntPtr userdata, IntPtr events, UIntPtr len);
 
+    /// <summary>viz_aggregate: one tag's scalar statistics.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizAggregate
+    {
+        public IntPtr Tag;
+        public ulong Count;
+        public double Min, Max, Mean;
+        public long FirstStep;
+        public double First;
+        public long LastStep;
+        public double Last;
+    }
+
+    /// <summary>viz_bucket: one step bucket of a downsampled series.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizBucket
+    {
+        public long FirstStep, LastStep;
+        public ulong Count;
+        public double Min, Max, Mean;
+    }
+
     /// <summary>viz_error_report: a delivery failure or warning.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct VizErrorReport
@@ -233,6 +255,46 @@ namespace MLFramework.Visualization.Native
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern void viz_subscription_free(IntPtr subscription);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_aggregate(CollectorHandle collector, UIntPtr backendIndex,
+            byte[] queryJson, out AggregateListHandle list);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_downsample(CollectorHandle collector, UIntPtr backendIndex,
+            byte[] queryJson, long firstStep, long lastStep, UIntPtr buckets, out BucketListHandle list);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_latest(CollectorHandle collector, UIntPtr backendIndex,
+            byte[] queryJson, out EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_aggregate(StorageHandle storage, byte[] queryJson, out AggregateListHandle list);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_downsample(StorageHandle storage, byte[] queryJson, long firstStep,
+            long lastStep, UIntPtr buckets, out BucketListHandle list);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_latest(StorageHandle storage, byte[] queryJson, out EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr viz_aggregate_list_len(AggregateListHandle list);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern VizAggregate* viz_aggregate_list_get(AggregateListHandle list, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_aggregate_list_free(IntPtr list);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr viz_bucket_list_len(BucketListHandle list);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern VizBucket* viz_bucket_list_get(BucketListHandle list, UIntPtr index);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_bucket_list_free(IntPtr list);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_storage_query(StorageHandle storage, byte[] queryJson, out CursorHandle cursor);

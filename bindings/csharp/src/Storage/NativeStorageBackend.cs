@@ -107,6 +107,35 @@ namespace MLFramework.Visualization.Storage
             return EventReader.ReadCursor(cursor, batch);
         }
 
+        /// <summary>Per-tag statistics of the selected scalars, ordered by tag
+        /// (a query without order, offset or limit; null selects every tag).</summary>
+        public IReadOnlyList<TagAggregate> Aggregate(string queryJson = null)
+        {
+            AggregateListHandle list;
+            VizErrors.Check(NativeMethods.viz_storage_aggregate(Handle, ReadResults.Selection(queryJson), out list));
+            return ReadResults.Aggregates(list);
+        }
+
+        /// <summary>The selected scalars cut into <paramref name="buckets"/> equal step
+        /// ranges spanning firstStep..lastStep, each non-empty one with its count,
+        /// min, max and mean: a plot of a million points reads a thousand.</summary>
+        public IReadOnlyList<StepBucket> Downsample(string queryJson, long firstStep, long lastStep, int buckets)
+        {
+            if (buckets < 0) throw new ArgumentOutOfRangeException("buckets", buckets, "buckets must be at least 1");
+            BucketListHandle list;
+            VizErrors.Check(NativeMethods.viz_storage_downsample(Handle, ReadResults.Selection(queryJson), firstStep,
+                lastStep, (UIntPtr)buckets, out list));
+            return ReadResults.Buckets(list);
+        }
+
+        /// <summary>The last stored event of each selected tag, ordered by tag.</summary>
+        public IReadOnlyList<Event> Latest(string queryJson = null)
+        {
+            EventsHandle events;
+            VizErrors.Check(NativeMethods.viz_storage_latest(Handle, ReadResults.Selection(queryJson), out events));
+            return EventReader.ReadAll(events).AsReadOnly();
+        }
+
         /// <inheritdoc/>
         public Task<IEnumerable<Event>> GetEventsAsync(long startStep, long endStep)
         {
