@@ -364,6 +364,12 @@ typedef struct viz_event_list viz_event_list;
 typedef struct viz_event_sink viz_event_sink;
 
 /**
+ * A position in a file:// log, moving forward as records are read. Opaque. One
+ * thread at a time may use a tail.
+ */
+typedef struct viz_log_tail viz_log_tail;
+
+/**
  * One storage backend instance. Opaque; create with `viz_storage_open`, release
  * with `viz_storage_free`. Calls on one handle may come from any threads: each
  * runs under the instance's lock, as do a collector's deliveries to it.
@@ -1535,6 +1541,64 @@ const viz_event *viz_events_get(const viz_events *events, size_t index);
  * As `viz_event_list_free`.
  */
 void viz_events_free(viz_events *events);
+
+/**
+ * Opens a tail of the file:// log in directory `dir` (a path, not a URL) at log
+ * offset `offset`: 0 for the first record ever written, `UINT64_MAX` for the end
+ * (only what is written from now on). The log is only read, so a collector or
+ * another process may be writing it. Writes the tail to `*out`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `dir` must be NULL or NUL-terminated; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_log_tail_open(const char *dir, uint64_t offset, viz_log_tail **out);
+
+/**
+ * Hands out the next at most `max` records (1 to 1,048,576) as a list for
+ * `viz_event_list_len`/`_get`, to free with `viz_event_list_free`. An empty list
+ * means nothing new yet: call again later. Damaged records are skipped, counted
+ * in `viz_log_tail_damage`, and described on standard error when
+ * `VIZ_WARNINGS=stderr`.
+ *
+ * Thread safety: one thread at a time per tail.
+ *
+ * # Safety
+ * `tail` must be NULL or a live tail; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_log_tail_next(viz_log_tail *tail, size_t max, viz_event_list **out);
+
+/**
+ * The log offset of the next record the tail will hand out (0 for NULL): save it
+ * to resume later with `viz_log_tail_open`.
+ *
+ * Thread safety: one thread at a time per tail.
+ *
+ * # Safety
+ * `tail` must be NULL or a live tail.
+ */
+uint64_t viz_log_tail_offset(const viz_log_tail *tail);
+
+/**
+ * Damaged records and stretches the tail has skipped so far (0 for NULL).
+ *
+ * Thread safety: one thread at a time per tail.
+ *
+ * # Safety
+ * `tail` must be NULL or a live tail.
+ */
+uint64_t viz_log_tail_damage(const viz_log_tail *tail);
+
+/**
+ * Frees a tail. NULL is ignored.
+ *
+ * Thread safety: must not race any other use of the same tail.
+ *
+ * # Safety
+ * `tail` must be NULL or a live tail, not used afterwards.
+ */
+void viz_log_tail_free(viz_log_tail *tail);
 
 /**
  * Opens a backend instance through the factory: of `backend_type` if not NULL,

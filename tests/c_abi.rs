@@ -218,6 +218,15 @@ fn c_aggregates_buckets_and_latest_values_from_an_index_and_a_scan() {
 }
 
 #[test]
+fn c_a_log_tail_follows_a_collectors_log() {
+    let out = run(
+        Command::new(build_c("log_tail", "plain")),
+        "running log_tail",
+    );
+    assert!(out.contains("log_tail: ok"), "{out}");
+}
+
+#[test]
 fn c_watchers_see_their_events_and_finalize_once() {
     let out = run(Command::new(build_c("watch", "plain")), "running watch");
     assert!(out.contains("watch: ok"), "{out}");
@@ -257,6 +266,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         "query",
         "watch",
         "aggregate",
+        "log_tail",
     ] {
         let mut cmd = Command::new("valgrind");
         cmd.args([

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -166,6 +167,22 @@ int main() {
                  "known types");
     expect_error([] { viz::Collector bad("{not json"); }, VIZ_STATUS_INVALID_CONFIG, "config JSON");
     expect_error([] { viz::Storage bad("file:///tmp/x?fsync=maybe"); }, VIZ_STATUS_INVALID_CONFIG, "fsync");
+
+    {
+        // A tail follows a collector's file:// log.
+        char dir[] = "/tmp/viz-cpp-tail-XXXXXX";
+        CHECK(mkdtemp(dir) != nullptr);
+        viz::Collector w(std::string("{\"backends\": [\"file://") + dir + "\"]}");
+        viz::LogTail tail(dir), newest(dir, viz::LogTail::from_end);
+        for (int64_t step = 0; step < 100; step++) w.collect("tail/x", step, 1.0);
+        w.flush();
+        viz::Events got = tail.next(1000);
+        CHECK(got.size() == 100 && got[99].step == 99 && tail.offset() == 100 && tail.damage() == 0);
+        CHECK(newest.next().size() == 100 && tail.next().size() == 0);
+        w.close();
+        expect_error([] { viz::LogTail missing("/nonexistent/viz/log"); }, VIZ_STATUS_IO, "not a viz event log");
+        std::system((std::string("rm -rf ") + dir).c_str());
+    }
 
     if (failures == 0) std::printf("cpp: ok\n");
     return failures == 0 ? 0 : 1;

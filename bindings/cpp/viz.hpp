@@ -242,6 +242,45 @@ private:
     viz_subscription *handle_;
 };
 
+/// Follows a file:// log directory that a collector or another process is writing
+/// (viz_log_tail): next() returns the events written after its position, in order,
+/// across segment rolls; an empty batch means nothing new yet. Move-only.
+class LogTail {
+public:
+    /// From log offset `offset` (0: the first event ever written; from_end: only
+    /// what is written from now on).
+    explicit LogTail(const std::string &directory, uint64_t offset = 0) {
+        detail::check_abi();
+        detail::check(viz_log_tail_open(directory.c_str(), offset, &handle_));
+    }
+    static constexpr uint64_t from_end = UINT64_MAX;
+    LogTail(LogTail &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    LogTail &operator=(LogTail &&other) noexcept {
+        if (this != &other) {
+            viz_log_tail_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    LogTail(const LogTail &) = delete;
+    LogTail &operator=(const LogTail &) = delete;
+    ~LogTail() { viz_log_tail_free(handle_); }
+
+    /// Up to `max` new events.
+    Events next(size_t max = 1000) {
+        viz_event_list *out = nullptr;
+        detail::check(viz_log_tail_next(handle_, max, &out));
+        return Events(out);
+    }
+    /// The log offset of the next event it returns (save it to resume).
+    uint64_t offset() const noexcept { return viz_log_tail_offset(handle_); }
+    /// Damaged records and stretches skipped so far.
+    uint64_t damage() const noexcept { return viz_log_tail_damage(handle_); }
+
+private:
+    viz_log_tail *handle_ = nullptr;
+};
+
 /// One storage backend instance (viz_storage): use it directly, or lend it to
 /// Collectors, which then write this very instance. Move-only.
 class Storage {

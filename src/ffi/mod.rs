@@ -32,6 +32,7 @@ pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod event_list;
+pub mod log_tail;
 pub mod stats;
 pub mod status;
 pub mod storage;

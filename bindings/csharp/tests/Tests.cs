@@ -439,6 +439,43 @@ static class Tests
         Directory.Delete(dir, true);
     }
 
+    static void ALogTailFollowsACollectorsLog()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "viz-cs-tail-" + Guid.NewGuid().ToString("N"));
+        var log = new NativeStorageBackend("file", "file://" + dir + "?segment_max_bytes=4096");
+        using (var c = new AsyncEventCollector(log, new EventCollectorConfig { BatchSize = 50 }))
+        using (var tail = new LogTail(dir))
+        using (var newest = new LogTail(dir, null))
+        {
+            c.Start();
+            for (int round = 0; round < 3; round++)
+            {
+                for (int i = 0; i < 500; i++) c.CollectScalar("tail/x", round * 500 + i, i);
+                c.Flush();
+                var steps = new List<long>();
+                for (var page = tail.Next(64); page.Count > 0; page = tail.Next(64)) steps.AddRange(page.Select(e => e.Step));
+                Assert.True(steps.SequenceEqual(Enumerable.Range(round * 500, 500).Select(x => (long)x)), "every event once, in order");
+                Assert.Equal(500, newest.Next(10000).Count, "the tail from the end sees the new ones");
+            }
+            Assert.True(tail.Offset == 1500 && tail.Damage == 0, "offset " + tail.Offset);
+            using (var resumed = new LogTail(dir, 1400))
+            using (var cancel = new CancellationTokenSource())
+            {
+                var got = new List<long>();
+                foreach (var e in resumed.Follow(cancel.Token, 10))
+                {
+                    got.Add(e.Step);
+                    if (resumed.Offset >= 1500 && got.Count == 100) cancel.Cancel();
+                }
+                Assert.True(got.SequenceEqual(Enumerable.Range(1400, 100).Select(x => (long)x)), "resumed at an offset");
+            }
+            Assert.Throws<ArgumentException>(() => tail.Next(0), "max is 0");
+        }
+        Assert.Throws<IOException>(() => new LogTail(Path.Combine(dir, "missing")), "is not a viz event log directory");
+        log.Dispose();
+        Directory.Delete(dir, true);
+    }
+
     sealed class Observer : IObserver<Event>
     {
         private readonly ConcurrentQueue<Event> into;
@@ -649,6 +686,7 @@ static class Tests
             new KeyValuePair<string, Action>("BackendErrorsAreRaisedAsEvents", BackendErrorsAreRaisedAsEvents),
             new KeyValuePair<string, Action>("WatchersSeeTheirEventsLiveAndAreReleased", WatchersSeeTheirEventsLiveAndAreReleased),
             new KeyValuePair<string, Action>("AggregatesBucketsAndLatestValuesFromAnIndexAndAScan", AggregatesBucketsAndLatestValuesFromAnIndexAndAScan),
+            new KeyValuePair<string, Action>("ALogTailFollowsACollectorsLog", ALogTailFollowsACollectorsLog),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

@@ -389,3 +389,32 @@ def test_aggregates_buckets_latest_and_pandas_from_an_index_and_a_scan(tmp_path)
     frame = frame_source.to_pandas({"tags": ["a"]})
     assert list(frame.columns) == ["tag", "step", "wall_time", "kind", "value", "text"]
     assert list(frame["step"]) == [0, 1, 2, 3, 4, 9] and frame["value"][4] == 2.0 and frame["text"][5] == "hi"
+
+
+def test_a_log_tail_follows_a_collectors_log_across_rolls(tmp_path):
+    log = tmp_path / "log"
+    with viz.Collector(backends=[f"file://{log}?segment_max_bytes=4096"], config={"batch_size": 50}) as c:
+        first = viz.LogTail(log)  # the log directory exists once the collector opened it
+        newest = viz.LogTail(log, offset=None)
+        for rnd in range(3):
+            for i in range(500):
+                c.collect_scalar("tail/x", rnd * 500 + i, float(i))
+            c.flush()
+            got = []
+            while True:
+                page = first.next(64)
+                if not page:
+                    break
+                got.extend(e.step for e in page)
+            assert got == list(range(rnd * 500, rnd * 500 + 500))
+            assert [e.step for e in newest.next(10_000)] == got
+        assert first.offset == 1500 and first.damage == 0
+        with viz.LogTail(log, offset=1400) as resumed:
+            steps = [e.step for e in resumed.follow(poll_interval=0.01, stop=lambda: resumed.offset >= 1500)]
+        assert steps == list(range(1400, 1500))
+    with pytest.raises(viz.IOFailure, match="is not a viz event log directory"):
+        viz.LogTail(tmp_path / "missing")
+    with pytest.raises(ValueError, match="offset must be"):
+        viz.LogTail(log, offset=-1)
+    with pytest.raises(viz.InvalidArgument, match="max is 0"):
+        first.next(0)

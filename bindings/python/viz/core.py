@@ -359,6 +359,70 @@ _registrations_lock = threading.Lock()
 _ids = itertools.count(1)
 
 
+class LogTail:
+    """Follows a file:// log (a directory) that a collector or another process is
+    writing: `next(n)` returns up to n events written after the tail's position, in
+    order, across segment rolls; an empty list means nothing new yet. `offset` is
+    where it stands (save it to resume: LogTail(path, offset)). `offset=None` starts
+    at the end, so only what is written from now on is seen."""
+
+    def __init__(self, path, offset=0):
+        self._h = c_void_p()
+        start = (1 << 64) - 1 if offset is None else offset
+        if not isinstance(start, int) or start < 0:
+            raise ValueError(f"offset must be a non-negative int or None, not {offset!r}")
+        check(lib.viz_log_tail_open(utf8(str(path), "path"), start, ctypes.byref(self._h)))
+
+    def _live(self):
+        if not self._h:
+            raise ValueError("the log tail is closed")
+        return self._h
+
+    def next(self, max_events=1000):
+        """Up to `max_events` new events (an empty list: nothing new yet)."""
+        out = c_void_p()
+        check(lib.viz_log_tail_next(self._live(), max_events, ctypes.byref(out)))
+        return _read_all(out)
+
+    def follow(self, poll_interval=0.1, stop=None):
+        """Yields new events as they are written, polling every `poll_interval`
+        seconds when there is nothing new, until `stop()` returns true (never, by
+        default: break out of the loop)."""
+        import time
+        while stop is None or not stop():
+            events = self.next()
+            if not events:
+                time.sleep(poll_interval)
+            yield from events
+
+    @property
+    def offset(self):
+        """The log offset of the next event this tail will return."""
+        return lib.viz_log_tail_offset(self._live())
+
+    @property
+    def damage(self):
+        """Damaged records and stretches skipped so far."""
+        return lib.viz_log_tail_damage(self._live())
+
+    def close(self):
+        h, self._h = self._h, c_void_p()
+        if h:
+            lib.viz_log_tail_free(h)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class _Held:
     """A Python callback native code holds: it stays in `_registrations` (with the
     CFUNCTYPE objects native code calls) until viz's finalizer drops it."""

@@ -16,9 +16,11 @@ pub mod reader;
 pub mod scan;
 pub mod segment;
 pub mod tags;
+pub mod tail;
 
 pub use reader::{LogRead, LogReader};
 pub use scan::Problem;
+pub use tail::{Tail, TailRead};
 
 /// The file name of the segment whose first record has offset `base`.
 pub fn segment_name(base: u64) -> String {

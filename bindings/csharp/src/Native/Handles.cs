@@ -63,6 +63,20 @@ namespace MLFramework.Visualization.Native
         }
     }
 
+    /// <summary>Owns a viz_log_tail.</summary>
+    internal sealed class LogTailHandle : SafeHandle
+    {
+        public LogTailHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_log_tail_free(handle);
+            return true;
+        }
+    }
+
     /// <summary>Owns a viz_aggregate_list.</summary>
     internal sealed class AggregateListHandle : SafeHandle
     {

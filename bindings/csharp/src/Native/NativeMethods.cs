@@ -279,6 +279,21 @@ namespace MLFramework.Visualization.Native
         internal static extern int viz_storage_latest(StorageHandle storage, byte[] queryJson, out EventsHandle events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_log_tail_open(byte[] dir, ulong offset, out LogTailHandle tail);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_log_tail_next(LogTailHandle tail, UIntPtr max, out EventsHandle events);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong viz_log_tail_offset(LogTailHandle tail);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern ulong viz_log_tail_damage(LogTailHandle tail);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_log_tail_free(IntPtr tail);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern UIntPtr viz_aggregate_list_len(AggregateListHandle list);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
