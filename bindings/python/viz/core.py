@@ -109,6 +109,30 @@ class _ReadSide:
         return pd.DataFrame(rows, columns=["tag", "step", "wall_time", "kind", "value", "text"])
 
 
+class _Owned:
+    """An object owning one native handle, released by `close()` (also on garbage
+    collection and at the end of a `with` block); `_free` names viz's function."""
+
+    _free = None
+
+    def close(self):
+        h, self._h = self._h, c_void_p()
+        if h:
+            getattr(lib, self._free)(h)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 def _iterate(cursor, batch):
     """Events from a native cursor, `batch` at a time, freeing it at the end."""
     try:
@@ -359,12 +383,14 @@ _registrations_lock = threading.Lock()
 _ids = itertools.count(1)
 
 
-class LogTail:
+class LogTail(_Owned):
     """Follows a file:// log (a directory) that a collector or another process is
     writing: `next(n)` returns up to n events written after the tail's position, in
     order, across segment rolls; an empty list means nothing new yet. `offset` is
     where it stands (save it to resume: LogTail(path, offset)). `offset=None` starts
     at the end, so only what is written from now on is seen."""
+
+    _free = "viz_log_tail_free"
 
     def __init__(self, path, offset=0):
         self._h = c_void_p()
@@ -405,22 +431,6 @@ class LogTail:
         """Damaged records and stretches skipped so far."""
         return lib.viz_log_tail_damage(self._live())
 
-    def close(self):
-        h, self._h = self._h, c_void_p()
-        if h:
-            lib.viz_log_tail_free(h)
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 class _Held:
@@ -454,10 +464,12 @@ class _ErrorCallback(_Held):
             pass
 
 
-class Subscription:
+class Subscription(_Owned):
     """A live watch (Collector.watch). cancel() stops the callback: once it returns
     the callback is not running and is not called again. Closing the collector ends
     it too."""
+
+    _free = "viz_subscription_free"
 
     def __init__(self, handle):
         self._h = handle
@@ -479,21 +491,7 @@ class Subscription:
 
     def cancel(self):
         """Stops the callback; safe to call twice, and after the collector closed."""
-        h, self._h = self._h, c_void_p()
-        if h:
-            lib.viz_subscription_free(h)
-
-    def __del__(self):
-        try:
-            self.cancel()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.cancel()
+        self.close()
 
 
 class _WatchCallback(_Held):
