@@ -1,5 +1,6 @@
 //! Writes one run with every event kind to a TensorBoard log directory, with known
-//! values, through a collector with a `tensorboard://` backend. The Python reader test
+//! values, and hyperparameters as run metadata, through a collector with a
+//! `tensorboard://` backend. The Python reader test
 //! (tests/python) checks it with TensorBoard's own readers.
 //!
 //! Run: `cargo run --example tensorboard_fixture -- <logdir>`
@@ -15,6 +16,10 @@ fn main() -> Result<(), viz::VizError> {
     let collector = Collector::builder()
         .backend_url(&format!("tensorboard://{logdir}"))
         .build_and_start()?;
+    // Hyperparameters, for the HPARAMS dashboard.
+    collector.set_metadata(viz::metadata::MetadataBatch::from_json_object(
+        r#"{"lr": 0.01, "optimizer": "adam", "pretrained": true, "layers": [64, 128]}"#,
+    )?)?;
     let base = 1_700_000_000.0;
     for step in 0..100 {
         // Values exact in f32, so readers see them unchanged.

@@ -41,6 +41,11 @@ fn main() -> Result<(), viz::VizError> {
         .backend_url(&tensorboard)
         .backend_url(&log)
         .build_and_start()?;
+    // Hyperparameters as run metadata: durable in the log, and shown by TensorBoard's
+    // HPARAMS dashboard next to the run's scalars.
+    collector.set_metadata(viz::metadata::MetadataBatch::from_json_object(&format!(
+        r#"{{"steps": {steps}, "work": {work}, "log_every": {LOG_EVERY}, "optimizer": "sgd"}}"#
+    ))?)?;
     // Intern once, outside the loop: the hot path then neither hashes nor copies tags.
     let loss = collector.intern("train/loss")?;
     let accuracy = collector.intern("train/accuracy")?;

@@ -1601,6 +1601,86 @@ uint64_t viz_log_tail_damage(const viz_log_tail *tail);
 void viz_log_tail_free(viz_log_tail *tail);
 
 /**
+ * Sets run metadata on every backend of `collector` that keeps it (memory://,
+ * file:// durably, tensorboard:// as hyperparameters for its HPARAMS dashboard),
+ * atomically per backend: `json_object` maps each key (1 to 250 bytes, no control
+ * characters) to its value, a string, number, bool or any JSON. Fails with
+ * `VIZ_STATUS_UNSUPPORTED` if no backend keeps metadata; a bad key or value fails
+ * with a message naming it, and changes nothing.
+ *
+ * Thread safety: safe from any thread except the collector's own callbacks.
+ *
+ * # Safety
+ * `collector` NULL or a live handle; `json_object` NULL or NUL-terminated.
+ */
+viz_status viz_collector_metadata_set(const viz_collector *collector, const char *json_object);
+
+/**
+ * Deletes run metadata keys (`keys_json`, a JSON array of strings; absent keys
+ * are ignored) on every backend of `collector` that keeps metadata, atomically.
+ *
+ * Thread safety: safe from any thread except the collector's own callbacks.
+ *
+ * # Safety
+ * `collector` NULL or a live handle; `keys_json` NULL or NUL-terminated.
+ */
+viz_status viz_collector_metadata_delete(const viz_collector *collector, const char *keys_json);
+
+/**
+ * The run metadata backend `backend_index` of `collector` keeps, as a JSON object
+ * (keys in order), copied into `buf` (at most `len - 1` bytes, then a NUL); its
+ * full length, excluding the NUL, goes to `*needed`. If `*needed >= len` the text
+ * was cut short: call again with `*needed + 1` bytes (`buf` may be NULL with `len`
+ * 0 to ask the size first). A file:// log reads what other writers of the run (its
+ * other ranks) set too.
+ *
+ * Thread safety: safe from any thread except the queried backend's own callbacks.
+ *
+ * # Safety
+ * `collector` NULL or a live handle; `buf` NULL or writable for `len` bytes;
+ * `needed` NULL or writable.
+ */
+viz_status viz_collector_metadata_get(const viz_collector *collector,
+                                      size_t backend_index,
+                                      char *buf,
+                                      size_t len,
+                                      size_t *needed);
+
+/**
+ * `viz_collector_metadata_set` on one storage handle.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `json_object` NULL or NUL-terminated.
+ */
+viz_status viz_storage_metadata_set(const viz_storage *storage, const char *json_object);
+
+/**
+ * `viz_collector_metadata_delete` on one storage handle.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `keys_json` NULL or NUL-terminated.
+ */
+viz_status viz_storage_metadata_delete(const viz_storage *storage, const char *keys_json);
+
+/**
+ * `viz_collector_metadata_get` on one storage handle.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` NULL or a live handle; `buf` NULL or writable for `len` bytes;
+ * `needed` NULL or writable.
+ */
+viz_status viz_storage_metadata_get(const viz_storage *storage,
+                                    char *buf,
+                                    size_t len,
+                                    size_t *needed);
+
+/**
  * Opens a backend instance through the factory: of `backend_type` if not NULL,
  * else of the connection string's scheme (`"file:///runs/a"`, `"memory://"`, a
  * type registered with `viz_backend_register`, ...). On success `*out` receives

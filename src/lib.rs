@@ -37,6 +37,7 @@ pub mod ffi;
 mod float_serde;
 pub mod format;
 pub mod limits;
+pub mod metadata;
 pub mod payload;
 pub mod query;
 pub mod tag;

@@ -227,6 +227,15 @@ fn c_a_log_tail_follows_a_collectors_log() {
 }
 
 #[test]
+fn c_run_metadata_is_set_deleted_and_read_back_as_json() {
+    let out = run(
+        Command::new(build_c("metadata", "plain")),
+        "running metadata",
+    );
+    assert!(out.contains("metadata: ok"), "{out}");
+}
+
+#[test]
 fn c_watchers_see_their_events_and_finalize_once() {
     let out = run(Command::new(build_c("watch", "plain")), "running watch");
     assert!(out.contains("watch: ok"), "{out}");
@@ -267,6 +276,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         "watch",
         "aggregate",
         "log_tail",
+        "metadata",
     ] {
         let mut cmd = Command::new("valgrind");
         cmd.args([

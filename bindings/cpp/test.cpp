@@ -97,6 +97,12 @@ int main() {
         viz_destination_stats d = c.destination_stats(0);
         CHECK(std::string(d.name) == "memory#0" && d.written == 9 && d.dropped == 0);
 
+        // Run metadata.
+        c.metadata_set(R"({"lr": 0.5, "model": "mlp", "tmp": 1})");
+        c.metadata_delete(R"(["tmp"])");
+        CHECK(c.metadata() == R"({"lr":0.5,"model":"mlp"})");
+        expect_error([&] { c.metadata_set("[1]"); }, VIZ_STATUS_INVALID_ARGUMENT, "not an array");
+
         // Aggregates, buckets and latest values.
         viz::Aggregates aggs = c.aggregate("{\"tags\": [\"cpp/*\"], \"kinds\": [\"scalar\"]}");
         CHECK(aggs.size() >= 1 && aggs[0].count >= 1 && std::string(aggs[0].tag).rfind("cpp/", 0) == 0);

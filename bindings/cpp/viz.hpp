@@ -177,6 +177,20 @@ using Aggregates = Rows<viz_aggregate_list, viz_aggregate, viz_aggregate_list_le
 using StepBuckets = Rows<viz_bucket_list, viz_bucket, viz_bucket_list_len, viz_bucket_list_get, viz_bucket_list_free>;
 
 namespace detail {
+/// The JSON text a viz_*_metadata_get call writes: sized first, then copied.
+template <typename Get> std::string metadata_json(Get get) {
+    size_t needed = 0;
+    check(get(nullptr, 0, &needed));
+    for (;;) {
+        std::string text(needed + 1, '\0');
+        check(get(text.data(), text.size(), &needed));
+        if (needed < text.size()) {
+            text.resize(needed);
+            return text;
+        }
+    }
+}
+
 /// A selection-only query for the read calls: empty selects every event.
 inline const char *selection(const std::string &query_json) {
     return query_json.empty() ? nullptr : query_json.c_str();
@@ -315,6 +329,19 @@ public:
         viz_event_list *out = nullptr;
         detail::check(viz_storage_get_events(handle_, start_step, end_step, &out));
         return Events(out);
+    }
+    /// Sets run metadata atomically: a JSON object of keys to values.
+    void metadata_set(const std::string &json_object) {
+        detail::check(viz_storage_metadata_set(handle_, json_object.c_str()));
+    }
+    /// Deletes run metadata keys atomically: a JSON array of keys.
+    void metadata_delete(const std::string &keys_json) {
+        detail::check(viz_storage_metadata_delete(handle_, keys_json.c_str()));
+    }
+    /// The run metadata, as a JSON object.
+    std::string metadata() const {
+        return detail::metadata_json(
+            [&](char *buf, size_t len, size_t *needed) { return viz_storage_metadata_get(handle_, buf, len, needed); });
     }
     /// Per-tag statistics of the selected scalars (a query without order, offset or
     /// limit; empty selects every tag).
@@ -537,6 +564,21 @@ public:
         viz_event_list *out = nullptr;
         detail::check(viz_collector_get_events(live(), backend, start_step, end_step, &out));
         return Events(out);
+    }
+    /// Sets run metadata (a JSON object of keys to values) atomically on every
+    /// backend that keeps it (memory, file, tensorboard as hyperparameters).
+    void metadata_set(const std::string &json_object) const {
+        detail::check(viz_collector_metadata_set(live(), json_object.c_str()));
+    }
+    /// Deletes run metadata keys (a JSON array) on every backend that keeps it.
+    void metadata_delete(const std::string &keys_json) const {
+        detail::check(viz_collector_metadata_delete(live(), keys_json.c_str()));
+    }
+    /// The run metadata backend `backend` keeps, as a JSON object.
+    std::string metadata(size_t backend = 0) const {
+        return detail::metadata_json([&](char *buf, size_t len, size_t *needed) {
+            return viz_collector_metadata_get(live(), backend, buf, len, needed);
+        });
     }
     /// Per-tag statistics of the scalars backend `backend` stores that a
     /// selection-only query picks (empty: every tag), ordered by tag.

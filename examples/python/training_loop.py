@@ -22,6 +22,8 @@ def main():
     events = 0
     start = time.perf_counter()
     with viz.SummaryWriter(f"runs/{run}", durable=True) as w:
+        # Hyperparameters: run metadata, shown by TensorBoard's HPARAMS dashboard.
+        w.add_hparams({"lr": 1e-3, "batch_size": 64, "optimizer": "adam"})
         # A live watch: the notes, as they are delivered (on viz's watch thread).
         notes = []
         watch = w.collector.watch(notes.extend, {"kinds": ["text"]})
@@ -40,6 +42,7 @@ def main():
         back = w.collector.get_events(steps // 2, steps // 2 + 99, backend=1)
         # A query: the three latest losses in the durable log.
         latest = list(w.collector.query({"tags": ["train/loss"], "order": "step_desc", "limit": 3}, backend=1))
+        hparams = dict(w.collector.metadata_of(backend=1))
     watch.cancel()
     elapsed = time.perf_counter() - start
     print(f"steps:      {steps}")
@@ -51,6 +54,7 @@ def main():
     print(f"read back:  {len(back)} events for steps {steps // 2}..{steps // 2 + 99} from runs/{run}/log")
     print("latest:     " + ", ".join(f"step {e.step} loss {e.value:.4f}" for e in latest))
     print(f"watched:    {len(notes)} notes live, the last \"{notes[-1].text if notes else ''}\"")
+    print(f"metadata:   {hparams} (from runs/{run}/log)")
     print(f"see the run: tensorboard --logdir runs   (this run is runs/{run})")
     return 0 if stats["written"] == 2 * events else 1
 

@@ -46,6 +46,7 @@ use crate::format::vizlog::reader::{header_of, read_segment};
 use crate::format::vizlog::scan::{extend_index, load_index, read_at};
 use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header};
 use crate::format::vizlog::{LogRead, cache, codec, index_path, segment_files, segment_name};
+use crate::metadata::{Metadata, MetadataBatch, MetadataLog};
 use crate::query::{Aggregate, Bucket, Query};
 use crate::url::ConnectionString;
 
@@ -79,6 +80,8 @@ pub struct Recovery {
 #[derive(Default)]
 pub struct FileLogBackend {
     log: Option<Log>,
+    /// The run's metadata (`meta.vzm` in the log directory), once opened.
+    metadata: Option<Mutex<MetadataLog>>,
     recoveries: Vec<Recovery>,
     /// Damage found by reads and on open, until someone takes it.
     warnings: Mutex<Vec<VizError>>,
@@ -483,7 +486,10 @@ fn remove_stray_temporaries(dir: &Path) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(io_context(dir, "listing"))? {
         let path = entry?.path();
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.ends_with(".vzl.tmp") || name.ends_with(".vzi.tmp") {
+        if [".vzl.tmp", ".vzi.tmp", ".vzm.tmp"]
+            .iter()
+            .any(|t| name.ends_with(t))
+        {
             std::fs::remove_file(&path).map_err(io_context(&path, "removing"))?;
         }
     }
@@ -758,6 +764,7 @@ impl StorageBackend for FileLogBackend {
         }
         self.recoveries.clear();
         self.log = Some(self.open(Path::new(&location), max_bytes, max_age, fsync)?);
+        self.metadata = Some(Mutex::new(MetadataLog::open(Path::new(&location))?));
         self.stored = 0;
         Ok(())
     }
@@ -768,6 +775,7 @@ impl StorageBackend for FileLogBackend {
         };
         let flushed = log.flush(true);
         self.log = None;
+        self.metadata = None;
         flushed
     }
 
@@ -844,5 +852,19 @@ impl StorageBackend for FileLogBackend {
 
     fn take_warnings(&mut self) -> Vec<VizError> {
         std::mem::take(self.warnings.get_mut())
+    }
+
+    fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
+        ensure_initialized(self.log.is_some(), "file")?;
+        let metadata = self.metadata.as_ref().expect("opened with the log");
+        metadata.lock().apply(batch)
+    }
+
+    fn metadata(&self) -> Result<Metadata> {
+        ensure_initialized(self.log.is_some(), "file")?;
+        let mut metadata = self.metadata.as_ref().expect("opened with the log").lock();
+        // Other writers of the run (its other ranks) may have changed it.
+        metadata.refresh()?;
+        Ok(metadata.values().clone())
     }
 }

@@ -18,6 +18,7 @@ use crate::url::ConnectionString;
 #[derive(Default)]
 struct Store {
     events: VecDeque<Event>,
+    metadata: crate::metadata::Metadata,
     capacity: Option<usize>,
     evicted: u64,
     initialized: bool,
@@ -139,6 +140,19 @@ impl StorageBackend for MemoryBackend {
             .filter(|e| (start_step..=end_step).contains(&e.step))
             .cloned()
             .collect())
+    }
+
+    fn set_metadata(&mut self, batch: &crate::metadata::MetadataBatch) -> Result<()> {
+        ensure_initialized(self.store.read().initialized, "memory")?;
+        batch.validate()?;
+        batch.apply(&mut self.store.write().metadata);
+        Ok(())
+    }
+
+    fn metadata(&self) -> Result<crate::metadata::Metadata> {
+        let store = self.store.read();
+        ensure_initialized(store.initialized, "memory")?;
+        Ok(store.metadata.clone())
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::config::StorageConfiguration;
 use crate::error::{Result, VizError};
 use crate::event::Event;
+use crate::metadata::{Metadata, MetadataBatch};
 use crate::query::{Aggregate, Bucket, Query, aggregate, downsample, latest};
 
 mod appender;
@@ -105,6 +106,20 @@ pub trait StorageBackend: Send {
         Ok(latest(self.query(query)?))
     }
 
+    /// Applies a run-metadata batch (keys to set, keys to delete) atomically: all
+    /// of it or none. Backends without metadata keep this default, which reports
+    /// the operation unsupported.
+    fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
+        let _ = batch;
+        Err(no_metadata("set_metadata", self.type_name()))
+    }
+
+    /// The run's metadata, key → value. Backends without readable metadata keep
+    /// this default, which reports the operation unsupported.
+    fn metadata(&self) -> Result<Metadata> {
+        Err(no_metadata("metadata", self.type_name()))
+    }
+
     /// Makes everything stored so far durable (as far as this backend goes).
     fn flush(&mut self) -> Result<()>;
 
@@ -128,6 +143,14 @@ pub trait StorageBackend: Send {
     fn take_warnings(&mut self) -> Vec<VizError> {
         Vec::new()
     }
+}
+
+/// The error of a backend that keeps no run metadata.
+fn no_metadata(operation: &str, backend: &str) -> VizError {
+    VizError::new(
+        crate::error::ErrorKind::Unsupported,
+        format!("{operation}: the '{backend}' backend keeps no run metadata"),
+    )
 }
 
 /// Checks that a backend is initialized before use; the message names the type.

@@ -7,6 +7,7 @@
 //! collector, only flushes on `shutdown`: the backend stays open for its owner,
 //! and is shut down when its last handle goes.
 
+use crate::metadata::{Metadata, MetadataBatch};
 use crate::query::{Aggregate, Bucket, Query};
 use std::sync::Arc;
 
@@ -115,6 +116,14 @@ impl StorageBackend for SharedBackend {
 
     fn latest(&self, query: &Query) -> Result<Vec<Event>> {
         self.with(|b| b.latest(query))
+    }
+
+    fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
+        self.with(|b| b.set_metadata(batch))
+    }
+
+    fn metadata(&self) -> Result<Metadata> {
+        self.with(|b| b.metadata())
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -12,7 +12,9 @@
 //! `HistogramProto`; images as `Summary.Image` (PNG); text as plugin `text` with a
 //! DT_STRING tensor; tensors as `TensorProto`; raw bytes as a DT_STRING tensor with
 //! plugin `viz_raw` (its content type in the plugin content). Plugin metadata goes on
-//! a tag's first value only, since readers take it from there.
+//! a tag's first value only, since readers take it from there. Run metadata becomes
+//! the hparams plugin's session start summary (`set_metadata`), and a session end
+//! summary on shutdown.
 //!
 //! Options: `fsync=flush|never`.
 
@@ -28,11 +30,13 @@ use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{Result, VizError};
 use crate::event::{Event, EventData};
-use crate::format::tb_proto::{self as pb, data_type};
+use crate::format::tb_proto::{self as pb, data_type, hparams_plugin_data as hparams_data};
 use crate::format::tfrecord::write_record;
+use crate::metadata::{Metadata, MetadataBatch};
 use crate::payload::DType;
 use crate::tag::TagId;
 use crate::url::ConnectionString;
+use serde_json::Value;
 
 /// Distinguishes files a process creates in the same second.
 static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -51,6 +55,8 @@ pub struct TensorBoardBackend {
     metadata_added: Vec<TagId>,
     written: u64,
     buffer: Vec<u8>,
+    /// Hyperparameters written so far (run metadata), for the hparams plugin.
+    hparams: Metadata,
 }
 
 impl TensorBoardBackend {
@@ -61,6 +67,37 @@ impl TensorBoardBackend {
     /// The event file being written, once initialized.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// Appends an hparams plugin summary under `tag`.
+    fn append_hparams(&mut self, tag: &str, data: hparams_data::Data) {
+        let content = pb::HParamsPluginData {
+            version: 0,
+            data: Some(data),
+        }
+        .encode_to_vec();
+        let value = pb::SummaryValue {
+            tag: tag.to_owned(),
+            metadata: Some(pb::SummaryMetadata {
+                plugin_data: Some(pb::PluginData {
+                    plugin_name: "hparams".to_owned(),
+                    content,
+                }),
+                ..Default::default()
+            }),
+            // The summary carries only metadata; readers expect an (empty) tensor.
+            value: Some(pb::summary_value::Value::Tensor(pb::TensorProto {
+                dtype: data_type::FLOAT,
+                tensor_shape: Some(shape(&[0])),
+                tensor_content: Vec::new(),
+                string_val: Vec::new(),
+            })),
+        };
+        self.append_event(&pb::Event {
+            wall_time: now_secs(),
+            step: 0,
+            what: Some(pb::event::What::Summary(pb::Summary { value: vec![value] })),
+        });
     }
 
     /// Appends one framed record to the pending buffer.
@@ -165,6 +202,16 @@ fn tf_dtype(d: DType) -> i32 {
     }
 }
 
+/// The hparams plugin's tags for a run's session start and end.
+const SESSION_START: &str = "_hparams_/session_start_info";
+const SESSION_END: &str = "_hparams_/session_end_info";
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: the buffer is writable for its length; gethostname NUL-terminates or
@@ -231,6 +278,14 @@ impl StorageBackend for TensorBoardBackend {
         if self.out.is_none() {
             return Ok(());
         }
+        if !self.hparams.is_empty() {
+            // The run ended normally: the HPARAMS dashboard shows it as a success.
+            let end = hparams_data::Data::SessionEndInfo(pb::SessionEndInfo {
+                status: 1,
+                end_time_secs: now_secs(),
+            });
+            self.append_hparams(SESSION_END, end);
+        }
         // Stay open if the last write fails, so a retry can still deliver.
         self.flush()?;
         self.out = None;
@@ -263,6 +318,46 @@ impl StorageBackend for TensorBoardBackend {
             return Err(e);
         }
         self.written += events.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the run's hyperparameters for TensorBoard's HPARAMS dashboard: the
+    /// hparams plugin's session start summary, holding every scalar value (string,
+    /// number, bool) of the metadata so far; JSON arrays and objects are written as
+    /// their JSON text. TensorBoard keeps the first such summary a run writes, so
+    /// set hyperparameters before training.
+    fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
+        ensure_initialized(self.out.is_some(), "tensorboard")?;
+        batch.validate()?;
+        self.out.as_ref().expect("checked").check_owner()?;
+        let mut next = self.hparams.clone();
+        batch.apply(&mut next);
+        let hparams = next
+            .iter()
+            .filter_map(|(k, v)| {
+                let kind = match v {
+                    Value::Null => return None,
+                    Value::Bool(b) => pb::proto_value::Kind::BoolValue(*b),
+                    Value::Number(n) => pb::proto_value::Kind::NumberValue(n.as_f64()?),
+                    Value::String(s) => pb::proto_value::Kind::StringValue(s.clone()),
+                    other => pb::proto_value::Kind::StringValue(other.to_string()),
+                };
+                Some((k.clone(), pb::ProtoValue { kind: Some(kind) }))
+            })
+            .collect();
+        let start = hparams_data::Data::SessionStartInfo(pb::SessionStartInfo {
+            hparams,
+            group_name: String::new(),
+            start_time_secs: now_secs(),
+        });
+        let mark = self.out.as_ref().expect("checked").mark();
+        self.append_hparams(SESSION_START, start);
+        let out = self.out.as_mut().expect("checked");
+        if let Err(e) = out.write_out(false) {
+            out.rewind(mark);
+            return Err(e);
+        }
+        self.hparams = next;
         Ok(())
     }
 

@@ -628,6 +628,46 @@ impl Collector {
         })?
     }
 
+    /// Applies a run-metadata batch to every destination whose backend keeps
+    /// metadata (memory://, file://, and tensorboard://, which writes it as
+    /// hyperparameters), each atomically; backends without metadata are skipped.
+    /// Fails if none keeps it, or with the first failure after trying them all.
+    pub fn set_metadata(&self, batch: crate::metadata::MetadataBatch) -> Result<()> {
+        batch.validate()?;
+        let batch = Arc::new(batch);
+        let mut kept = 0;
+        let mut first_error = None;
+        for index in 0..self.destinations.len() {
+            let b = batch.clone();
+            let result = self
+                .query_backend(index, self.config.shutdown_timeout, move |backend| {
+                    backend.set_metadata(&b)
+                })
+                .and_then(|r| r);
+            match result {
+                Ok(()) => kept += 1,
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                Err(e) => {
+                    let name = &self.destinations[index].name;
+                    first_error.get_or_insert(e.context(format_args!("{name}")));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None if kept == 0 => Err(VizError::new(
+                ErrorKind::Unsupported,
+                "no backend of this collector keeps run metadata (memory://, file:// and tensorboard:// do)",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The run metadata destination `index`'s backend keeps.
+    pub fn metadata(&self, index: usize) -> Result<crate::metadata::Metadata> {
+        self.query_backend(index, self.config.shutdown_timeout, |b| b.metadata())?
+    }
+
     /// The last stored event of each selected tag in destination `index`'s backend
     /// (see [`StorageBackend::latest`]).
     pub fn latest(&self, index: usize, query: crate::query::Query) -> Result<Vec<Event>> {

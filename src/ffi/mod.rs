@@ -33,6 +33,7 @@ pub mod error;
 pub mod event;
 pub mod event_list;
 pub mod log_tail;
+pub mod metadata;
 pub mod stats;
 pub mod status;
 pub mod storage;

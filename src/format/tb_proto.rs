@@ -1,6 +1,7 @@
 //! The subset of TensorBoard's protos that event files use, declared with prost
 //! derive so building needs no protoc. Field numbers follow tensorboard/compat/proto
-//! (event.proto, summary.proto, tensor.proto, tensor_shape.proto, histogram.proto).
+//! (event.proto, summary.proto, tensor.proto, tensor_shape.proto, histogram.proto),
+//! the hparams plugin's plugin_data.proto and google/protobuf/struct.proto's Value.
 #![allow(missing_docs)]
 
 /// A record of an event file.
@@ -144,4 +145,63 @@ pub mod data_type {
     pub const HALF: i32 = 19;
     pub const UINT32: i32 = 22;
     pub const UINT64: i32 = 23;
+}
+
+/// The hparams plugin's summary content (plugins/hparams/plugin_data.proto).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HParamsPluginData {
+    #[prost(int32, tag = "1")]
+    pub version: i32,
+    #[prost(oneof = "hparams_plugin_data::Data", tags = "3, 4")]
+    pub data: Option<hparams_plugin_data::Data>,
+}
+
+pub mod hparams_plugin_data {
+    /// What an hparams summary holds.
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Data {
+        #[prost(message, tag = "3")]
+        SessionStartInfo(super::SessionStartInfo),
+        #[prost(message, tag = "4")]
+        SessionEndInfo(super::SessionEndInfo),
+    }
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SessionStartInfo {
+    #[prost(btree_map = "string, message", tag = "1")]
+    pub hparams: std::collections::BTreeMap<String, ProtoValue>,
+    #[prost(string, tag = "4")]
+    pub group_name: String,
+    #[prost(double, tag = "5")]
+    pub start_time_secs: f64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SessionEndInfo {
+    /// api.proto's Status: 1 is STATUS_SUCCESS.
+    #[prost(int32, tag = "1")]
+    pub status: i32,
+    #[prost(double, tag = "2")]
+    pub end_time_secs: f64,
+}
+
+/// google.protobuf.Value, for the scalars hparams hold.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ProtoValue {
+    #[prost(oneof = "proto_value::Kind", tags = "2, 3, 4")]
+    pub kind: Option<proto_value::Kind>,
+}
+
+pub mod proto_value {
+    /// A scalar Value.
+    #[derive(Clone, PartialEq, prost::Oneof)]
+    pub enum Kind {
+        #[prost(double, tag = "2")]
+        NumberValue(f64),
+        #[prost(string, tag = "3")]
+        StringValue(String),
+        #[prost(bool, tag = "4")]
+        BoolValue(bool),
+    }
 }

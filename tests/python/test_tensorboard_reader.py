@@ -48,7 +48,8 @@ def test_tags_by_kind(acc):
     assert tags["scalars"] == ["fix/loss"]
     assert tags["histograms"] == ["fix/hist"]
     assert tags["images"] == ["fix/image"]
-    assert sorted(tags["tensors"]) == ["fix/raw", "fix/tensor", "fix/text"]
+    assert sorted(tags["tensors"]) == ["_hparams_/session_end_info", "_hparams_/session_start_info", "fix/raw",
+                                       "fix/tensor", "fix/text"]
 
 
 def test_scalars_keep_steps_values_and_wall_times(acc):
@@ -106,6 +107,39 @@ def test_raw_bytes(acc):
     assert tensor_util.make_ndarray(r.tensor_proto).item() == b"a,b\n1,2\n"
     meta = acc.SummaryMetadata("fix/raw").plugin_data
     assert (meta.plugin_name, meta.content) == ("viz_raw", b"text/csv")
+
+
+def test_hyperparameters_reach_the_hparams_plugin(acc):
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    content = acc.PluginTagToContent(metadata.PLUGIN_NAME)
+    start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
+    hparams = {k: v.WhichOneof("kind") and getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
+    assert hparams == {"lr": 0.01, "optimizer": "adam", "pretrained": True, "layers": "[64,128]"}
+    end = metadata.parse_session_end_info_plugin_data(content[metadata.SESSION_END_INFO_TAG])
+    assert end.status == 1  # STATUS_SUCCESS: the run ended normally
+    assert isinstance(start, plugin_data_pb2.SessionStartInfo)
+
+
+def test_the_hparams_dashboard_shows_them_next_to_the_metrics(logdir):
+    # TensorBoard's own HParams backend (pinned TensorBoard), as its dashboard queries it.
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import backend_context
+
+    mux = plugin_event_multiplexer.EventMultiplexer()
+    mux.AddRunsFromDirectory(str(logdir))
+    mux.Reload()
+    provider = data_provider.MultiplexerDataProvider(mux, str(logdir))
+    hparams = backend_context.Context(base_plugin.TBContext(logdir=str(logdir), multiplexer=mux,
+                                                            data_provider=provider))
+    request = context.RequestContext()
+    experiment = hparams.experiment_from_metadata(
+        request, "", include_metrics=True,
+        hparams_run_to_tag_to_content=hparams.hparams_metadata(request, ""), data_provider_hparams=None)
+    assert sorted(h.name for h in experiment.hparam_infos) == ["layers", "lr", "optimizer", "pretrained"]
+    assert [m.name.tag for m in experiment.metric_infos] == ["fix/loss"]
 
 
 def test_tensorboard_inspect(logdir):

@@ -476,6 +476,41 @@ static class Tests
         Directory.Delete(dir, true);
     }
 
+    static void RunMetadataIsADictionaryKeptByEveryBackendThatCan()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "viz-cs-meta-" + Guid.NewGuid().ToString("N"));
+        var memory = new NativeStorageBackend(null, "memory://");
+        var log = new NativeStorageBackend("file", "file://" + dir);
+        var jsonl = new NativeStorageBackend("jsonl", "jsonl://" + dir + "-events.jsonl");
+        using (var c = new AsyncEventCollector(new IStorageBackend[] { jsonl, memory, log }))
+        {
+            c.Start();
+            var m = c.Metadata;
+            m["lr"] = 0.01;
+            m.SetMany(new Dictionary<string, object> {
+                { "model", "resnet \"50\"" }, { "layers", new[] { 64, 128 } }, { "pretrained", true }, { "tmp", 1 },
+                { "optimizer", new Dictionary<string, object> { { "name", "adam" } } } });
+            Assert.True(m.Remove("tmp") && !m.Remove("tmp"), "Remove says whether the key was there");
+            Assert.Equal(5, m.Count, "five keys");
+            Assert.Equal(0.01, (double)m["lr"], "a number");
+            Assert.Equal("resnet \"50\"", (string)m["model"], "a string with quotes");
+            Assert.True((bool)m["pretrained"], "a bool");
+            Assert.Equal(128.0, (double)((List<object>)m["layers"])[1], "a list");
+            Assert.Equal("adam", (string)((Dictionary<string, object>)m["optimizer"])["name"], "an object");
+            object missing;
+            Assert.True(!m.TryGetValue("nope", out missing), "absent");
+            Assert.Throws<KeyNotFoundException>(() => { var x = m["nope"]; }, "no metadata key 'nope'");
+            Assert.Throws<ArgumentException>(() => m[""] = 1, "keys are 1 to 250 bytes");
+            Assert.Throws<ArgumentException>(() => m["x"] = double.NaN, "finite");
+        }
+        Assert.Equal("resnet \"50\"", (string)log.Metadata["model"], "durable in the file:// log");
+        Assert.Equal(5, memory.Metadata.Count, "and in memory://");
+        Assert.Throws<NotSupportedException>(() => { var n = jsonl.Metadata.Count; }, "keeps no run metadata");
+        memory.Dispose(); log.Dispose(); jsonl.Dispose();
+        Directory.Delete(dir, true);
+        File.Delete(dir + "-events.jsonl");
+    }
+
     sealed class Observer : IObserver<Event>
     {
         private readonly ConcurrentQueue<Event> into;
@@ -687,6 +722,7 @@ static class Tests
             new KeyValuePair<string, Action>("WatchersSeeTheirEventsLiveAndAreReleased", WatchersSeeTheirEventsLiveAndAreReleased),
             new KeyValuePair<string, Action>("AggregatesBucketsAndLatestValuesFromAnIndexAndAScan", AggregatesBucketsAndLatestValuesFromAnIndexAndAScan),
             new KeyValuePair<string, Action>("ALogTailFollowsACollectorsLog", ALogTailFollowsACollectorsLog),
+            new KeyValuePair<string, Action>("RunMetadataIsADictionaryKeptByEveryBackendThatCan", RunMetadataIsADictionaryKeptByEveryBackendThatCan),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

@@ -418,3 +418,32 @@ def test_a_log_tail_follows_a_collectors_log_across_rolls(tmp_path):
         viz.LogTail(log, offset=-1)
     with pytest.raises(viz.InvalidArgument, match="max is 0"):
         first.next(0)
+
+
+def test_run_metadata_is_a_dict_kept_by_every_backend_that_can(tmp_path):
+    log = f"file://{tmp_path}/log"
+    with viz.Collector(backends=[f"jsonl://{tmp_path}/e.jsonl", "memory://", log]) as c:
+        m = c.metadata
+        m["lr"] = 0.01
+        m.update({"model": "resnet", "layers": [64, 128], "pretrained": True, "tmp": 1})
+        del m["tmp"]
+        m.delete("absent")
+        assert dict(m) == {"layers": [64, 128], "lr": 0.01, "model": "resnet", "pretrained": True}
+        assert "lr" in m and len(m) == 4 and m.get("nope") is None
+        assert dict(c.metadata_of(backend=2)) == dict(m), "the file:// log got the same"
+        with pytest.raises(KeyError):
+            del m["nope"]
+        with pytest.raises(viz.InvalidArgument, match="keys are 1 to 250 bytes"):
+            m[""] = 1
+        with pytest.raises(viz.InvalidArgument, match="control character"):
+            m.update({"a\nb": 1})
+        with pytest.raises(viz.Unsupported, match="keeps no run metadata"):
+            dict(c.metadata_of(backend=0))
+    storage = viz.Storage(log)  # durable: read back after the collector closed
+    assert storage.metadata["model"] == "resnet"
+    storage.metadata["epochs"] = 3
+    assert sorted(storage.metadata) == ["epochs", "layers", "lr", "model", "pretrained"]
+    storage.close()
+    with viz.Collector(backends=[f"jsonl://{tmp_path}/only.jsonl"]) as c:
+        with pytest.raises(viz.Unsupported, match="no backend of this collector keeps run metadata"):
+            c.metadata["lr"] = 1

@@ -4,6 +4,7 @@ import ctypes
 import itertools
 import json
 import threading
+from collections.abc import MutableMapping
 from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _events, _native
@@ -68,6 +69,62 @@ def _events_of(open_call):
     out = c_void_p()
     check(open_call(ctypes.byref(out)))
     return _read_all(out)
+
+
+class RunMetadata(MutableMapping):
+    """A run's metadata as a dict-like object: hyperparameters, config, code version,
+    free tags; values are str, int/float, bool, or anything JSON holds. Each change
+    is atomic; `update(...)` and `delete(*keys)` change several keys at once. Reads
+    go to viz each time, so they see what other writers of the run set."""
+
+    def __init__(self, set_json, delete_json, get_json):
+        self._set, self._delete, self._get = set_json, delete_json, get_json
+
+    def _all(self):
+        return json.loads(self._get())
+
+    def __getitem__(self, key):
+        return self._all()[key]
+
+    def __setitem__(self, key, value):
+        self.update({key: value})
+
+    def __delitem__(self, key):
+        if key not in self:
+            raise KeyError(key)
+        self.delete(key)
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
+
+    def __contains__(self, key):
+        return key in self._all()
+
+    def __repr__(self):
+        return f"RunMetadata({self._all()!r})"
+
+    def update(self, other=(), **kwargs):
+        """Sets several keys in one atomic batch."""
+        values = dict(other, **kwargs)
+        check(self._set(utf8(json.dumps(values, allow_nan=False), "metadata")))
+
+    def delete(self, *keys):
+        """Deletes keys in one atomic batch (absent keys are ignored)."""
+        check(self._delete(utf8(json.dumps(list(keys)), "keys")))
+
+
+def _metadata_json(get_call):
+    """The JSON text a viz_*_metadata_get call writes, sized first."""
+    needed = c_size_t()
+    check(get_call(None, 0, ctypes.byref(needed)))
+    while True:
+        buf = ctypes.create_string_buffer(needed.value + 1)
+        check(get_call(buf, len(buf), ctypes.byref(needed)))
+        if needed.value < len(buf):
+            return buf.value.decode("utf-8")
 
 
 class _ReadSide:
@@ -173,6 +230,14 @@ class Storage(_ReadSide):
     def _call(self, name, *args):
         return getattr(lib, f"viz_storage_{name}")(self._live(), *args)
 
+    @property
+    def metadata(self):
+        """The run metadata this backend keeps, as a dict-like RunMetadata."""
+        return RunMetadata(lambda j: lib.viz_storage_metadata_set(self._live(), j),
+                           lambda j: lib.viz_storage_metadata_delete(self._live(), j),
+                           lambda: _metadata_json(lambda b, n, out: lib.viz_storage_metadata_get(
+                               self._live(), b, n, out)))
+
     def store(self, events):
         events = list(events)
         m = _events.Marshalled(events)
@@ -248,6 +313,26 @@ class Collector(_ReadSide):
 
     def _call(self, name, *args, backend=0):
         return getattr(lib, f"viz_collector_{name}")(self._live(), backend, *args)
+
+    def metadata_of(self, backend=None):
+        """The run's metadata as a dict-like RunMetadata: changes go to every backend
+        that keeps metadata (memory://, file://, tensorboard:// as hyperparameters);
+        reads come from backend number `backend`, or the first that keeps it."""
+        def get():
+            indexes = range(len(self.stats()["destinations"])) if backend is None else [backend]
+            for i in indexes:
+                status = lib.viz_collector_metadata_get(self._live(), i, None, 0, ctypes.byref(c_size_t()))
+                if status == Status.UNSUPPORTED and backend is None:
+                    continue
+                return _metadata_json(lambda b, n, out: lib.viz_collector_metadata_get(self._live(), i, b, n, out))
+            check(lib.viz_collector_metadata_get(self._live(), 0, None, 0, ctypes.byref(c_size_t())))
+        return RunMetadata(lambda j: lib.viz_collector_metadata_set(self._live(), j),
+                           lambda j: lib.viz_collector_metadata_delete(self._live(), j), get)
+
+    @property
+    def metadata(self):
+        """`metadata_of()`: the run's metadata, dict-like."""
+        return self.metadata_of()
 
     def intern(self, tag):
         """The process-wide id of a tag (cached)."""

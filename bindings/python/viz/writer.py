@@ -86,6 +86,15 @@ class SummaryWriter:
         self.collector.collect(Event.image(tag, self._next(tag, global_step), png, width, height, channels,
                                            wall_time=walltime))
 
+    def add_hparams(self, hparam_dict, metric_dict=None):
+        """Records the run's hyperparameters as run metadata: TensorBoard's HPARAMS
+        dashboard shows them next to the run's scalars, and the durable log keeps
+        them. `metric_dict` values, if given, are logged as scalars at step 0 (as
+        torch's SummaryWriter does), so they appear as metrics."""
+        self.collector.metadata.update(hparam_dict)
+        for tag, value in (metric_dict or {}).items():
+            self.add_scalar(tag, value, 0)
+
     def flush(self):
         """Returns once everything added so far is written and synced."""
         self.collector.flush()

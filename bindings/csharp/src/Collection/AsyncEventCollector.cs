@@ -319,6 +319,35 @@ namespace MLFramework.Visualization.Collection
             return EventReader.ReadCursor(cursor, batch);
         }
 
+        /// <summary>The run's metadata (hyperparameters, config, code version, tags) as
+        /// a dictionary: changes go, atomically, to every backend that keeps metadata
+        /// (memory, file, and tensorboard as hyperparameters for its HPARAMS dashboard);
+        /// reads come from the first backend that keeps it.</summary>
+        public RunMetadata Metadata
+        {
+            get
+            {
+                return new RunMetadata(
+                    json => NativeMethods.viz_collector_metadata_set(Live, json),
+                    json => NativeMethods.viz_collector_metadata_delete(Live, json),
+                    () => RunMetadata.Fetch(FirstMetadata));
+            }
+        }
+
+        private int FirstMetadata(byte[] buf, UIntPtr len, out UIntPtr needed)
+        {
+            var c = Live;
+            int count = Stats.Destinations.Count;
+            int status = 0;
+            needed = UIntPtr.Zero;
+            for (int i = 0; i < count; i++)
+            {
+                status = NativeMethods.viz_collector_metadata_get(c, (UIntPtr)i, buf, len, out needed);
+                if (status != (int)VizStatus.Unsupported) return status;
+            }
+            return status;
+        }
+
         /// <summary>Per-tag statistics of the scalars backend number <paramref name="backend"/>
         /// stores that <paramref name="queryJson"/> selects (a query without order,
         /// offset or limit; null selects every tag), ordered by tag. The file:// log

@@ -279,6 +279,25 @@ namespace MLFramework.Visualization.Native
         internal static extern int viz_storage_latest(StorageHandle storage, byte[] queryJson, out EventsHandle events);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_metadata_set(CollectorHandle collector, byte[] jsonObject);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_metadata_delete(CollectorHandle collector, byte[] keysJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_metadata_get(CollectorHandle collector, UIntPtr backendIndex, byte[] buf,
+            UIntPtr len, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_metadata_set(StorageHandle storage, byte[] jsonObject);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_metadata_delete(StorageHandle storage, byte[] keysJson);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_metadata_get(StorageHandle storage, byte[] buf, UIntPtr len, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_log_tail_open(byte[] dir, ulong offset, out LogTailHandle tail);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -26,5 +26,11 @@ namespace MLFramework.Visualization.Native
             while (b[n] != 0) n++;
             return Strict.GetString(b, n);
         }
+
+        /// <summary>The first <paramref name="n"/> bytes of a buffer, as UTF-8.</summary>
+        internal static string Decode(byte[] bytes, int n)
+        {
+            return Strict.GetString(bytes, 0, n);
+        }
     }
 }

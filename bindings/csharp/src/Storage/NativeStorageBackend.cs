@@ -107,6 +107,19 @@ namespace MLFramework.Visualization.Storage
             return EventReader.ReadCursor(cursor, batch);
         }
 
+        /// <summary>The run metadata this backend keeps (memory, file), as a dictionary.</summary>
+        public RunMetadata Metadata
+        {
+            get
+            {
+                return new RunMetadata(
+                    json => NativeMethods.viz_storage_metadata_set(Handle, json),
+                    json => NativeMethods.viz_storage_metadata_delete(Handle, json),
+                    () => RunMetadata.Fetch((byte[] b, UIntPtr n, out UIntPtr needed) =>
+                        NativeMethods.viz_storage_metadata_get(Handle, b, n, out needed)));
+            }
+        }
+
         /// <summary>Per-tag statistics of the selected scalars, ordered by tag
         /// (a query without order, offset or limit; null selects every tag).</summary>
         public IReadOnlyList<TagAggregate> Aggregate(string queryJson = null)
