@@ -370,6 +370,12 @@ typedef struct viz_event_sink viz_event_sink;
 typedef struct viz_log_tail viz_log_tail;
 
 /**
+ * The runs of one project directory. Opaque; free with
+ * `viz_run_repository_free`. Any number of threads may use one at once.
+ */
+typedef struct viz_run_repository viz_run_repository;
+
+/**
  * One storage backend instance. Opaque; create with `viz_storage_open`, release
  * with `viz_storage_free`. Calls on one handle may come from any threads: each
  * runs under the instance's lock, as do a collector's deliveries to it.
@@ -1679,6 +1685,91 @@ viz_status viz_storage_metadata_get(const viz_storage *storage,
                                     char *buf,
                                     size_t len,
                                     size_t *needed);
+
+/**
+ * Opens the project directory `root` (it must exist), whose runs file://
+ * backends write with `?run=NAME&rank=N`. Writes the repository to `*out`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `root` NULL or NUL-terminated; `out` NULL or valid for writing a pointer.
+ */
+viz_status viz_run_repository_open(const char *root, viz_run_repository **out);
+
+/**
+ * The names of the project's runs, sorted, as a JSON array of strings, copied
+ * into `buf` as `viz_run_repository_list` does.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `repository` NULL or live; `buf` NULL or writable for `len` bytes; `needed` NULL
+ * or writable.
+ */
+viz_status viz_run_repository_names(const viz_run_repository *repository,
+                                    char *buf,
+                                    size_t len,
+                                    size_t *needed);
+
+/**
+ * The runs `filter_json` selects (NULL: every run), as a JSON array of objects
+ * with each run's `project`, `name`, `created_unix_ms`, `path`, `ranks`, `events`,
+ * `bytes`, `tags` (tag → count), `steps` and `wall_time` ([first, last] or null)
+ * and `metadata`, in name order. The filter is `{"name": PATTERN, "metadata":
+ * {KEY: VALUE}}`, both optional (PATTERN as a query's tag pattern: exact, glob, or
+ * `{"regex": ...}`; metadata values must match exactly). The JSON is copied into
+ * `buf` (at most `len - 1` bytes, then a NUL) and its full length goes to
+ * `*needed`: if `*needed >= len`, call again with `*needed + 1` bytes.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `repository` NULL or live; `filter_json` NULL or NUL-terminated; `buf` NULL or
+ * writable for `len` bytes; `needed` NULL or writable.
+ */
+viz_status viz_run_repository_list(const viz_run_repository *repository,
+                                   const char *filter_json,
+                                   char *buf,
+                                   size_t len,
+                                   size_t *needed);
+
+/**
+ * Answers a query (JSON, as for `viz_collector_query`) over every rank of run
+ * `name` as one run, through each rank's index, with a cursor to read with
+ * `viz_cursor_next`. An unknown run fails with a message naming it.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `repository` NULL or live; `name` and `query_json` NULL or NUL-terminated; `out`
+ * NULL or valid for writing a pointer.
+ */
+viz_status viz_run_repository_query(const viz_run_repository *repository,
+                                    const char *name,
+                                    const char *query_json,
+                                    viz_cursor **out);
+
+/**
+ * Deletes run `name` with all its data; refused (`VIZ_STATUS_IO`) while any of its
+ * ranks is being written.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `repository` NULL or live; `name` NULL or NUL-terminated.
+ */
+viz_status viz_run_repository_delete(const viz_run_repository *repository, const char *name);
+
+/**
+ * Frees a repository handle (the runs stay). NULL is ignored.
+ *
+ * Thread safety: must not race any other use of the same handle.
+ *
+ * # Safety
+ * `repository` NULL or live, not used afterwards.
+ */
+void viz_run_repository_free(viz_run_repository *repository);
 
 /**
  * Opens a backend instance through the factory: of `backend_type` if not NULL,

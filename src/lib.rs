@@ -40,6 +40,7 @@ pub mod limits;
 pub mod metadata;
 pub mod payload;
 pub mod query;
+pub mod runs;
 pub mod tag;
 pub mod url;
 

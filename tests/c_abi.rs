@@ -236,6 +236,12 @@ fn c_run_metadata_is_set_deleted_and_read_back_as_json() {
 }
 
 #[test]
+fn c_runs_are_listed_found_read_and_deleted_through_a_repository() {
+    let out = run(Command::new(build_c("runs", "plain")), "running runs");
+    assert!(out.contains("runs: ok"), "{out}");
+}
+
+#[test]
 fn c_watchers_see_their_events_and_finalize_once() {
     let out = run(Command::new(build_c("watch", "plain")), "running watch");
     assert!(out.contains("watch: ok"), "{out}");
@@ -277,6 +283,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         "aggregate",
         "log_tail",
         "metadata",
+        "runs",
     ] {
         let mut cmd = Command::new("valgrind");
         cmd.args([

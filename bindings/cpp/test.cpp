@@ -190,6 +190,26 @@ int main() {
         std::system((std::string("rm -rf ") + dir).c_str());
     }
 
+    {
+        // Runs of a project, through a repository.
+        char project[] = "/tmp/viz-cpp-runs-XXXXXX";
+        CHECK(mkdtemp(project) != nullptr);
+        for (int rank = 0; rank < 2; rank++) {
+            viz::Collector w(std::string("{\"backends\": [\"file://") + project + "?run=a&rank=" +
+                             std::to_string(rank) + "\"]}");
+            for (int64_t step = 0; step < 10; step++) w.collect("r/x", step, 1.0);
+        }
+        viz::RunRepository repo(project);
+        CHECK(repo.names_json() == R"(["a"])");
+        CHECK(repo.list_json().find("\"ranks\":[0,1]") != std::string::npos);
+        viz::Cursor all = repo.query("a", "{}");
+        CHECK(all.next(100).size() == 20);
+        repo.remove("a");
+        CHECK(repo.names_json() == "[]");
+        expect_error([&] { repo.query("a", "{}"); }, VIZ_STATUS_INVALID_ARGUMENT, "no run 'a'");
+        std::system((std::string("rm -rf ") + project).c_str());
+    }
+
     if (failures == 0) std::printf("cpp: ok\n");
     return failures == 0 ? 0 : 1;
 }

@@ -177,8 +177,9 @@ using Aggregates = Rows<viz_aggregate_list, viz_aggregate, viz_aggregate_list_le
 using StepBuckets = Rows<viz_bucket_list, viz_bucket, viz_bucket_list_len, viz_bucket_list_get, viz_bucket_list_free>;
 
 namespace detail {
-/// The JSON text a viz_*_metadata_get call writes: sized first, then copied.
-template <typename Get> std::string metadata_json(Get get) {
+/// The JSON text a size-then-copy call (viz_*_metadata_get, viz_run_repository_list)
+/// writes: sized first, then copied.
+template <typename Get> std::string json_text(Get get) {
     size_t needed = 0;
     check(get(nullptr, 0, &needed));
     for (;;) {
@@ -254,6 +255,52 @@ public:
 
 private:
     viz_subscription *handle_;
+};
+
+/// The runs of a project directory (viz_run_repository), which file:// backends
+/// write with "file://DIR?run=NAME&rank=N". Move-only.
+class RunRepository {
+public:
+    explicit RunRepository(const std::string &root) {
+        detail::check_abi();
+        detail::check(viz_run_repository_open(root.c_str(), &handle_));
+    }
+    RunRepository(RunRepository &&other) noexcept : handle_(std::exchange(other.handle_, nullptr)) {}
+    RunRepository &operator=(RunRepository &&other) noexcept {
+        if (this != &other) {
+            viz_run_repository_free(handle_);
+            handle_ = std::exchange(other.handle_, nullptr);
+        }
+        return *this;
+    }
+    RunRepository(const RunRepository &) = delete;
+    RunRepository &operator=(const RunRepository &) = delete;
+    ~RunRepository() { viz_run_repository_free(handle_); }
+
+    /// The runs' names, as a JSON array.
+    std::string names_json() const {
+        return detail::json_text(
+            [&](char *buf, size_t len, size_t *needed) { return viz_run_repository_names(handle_, buf, len, needed); });
+    }
+    /// The runs a filter selects ({"name": pattern, "metadata": {...}}; empty: all),
+    /// as a JSON array of run objects (see viz.h's viz_run_repository_list).
+    std::string list_json(const std::string &filter_json = "") const {
+        const char *filter = detail::selection(filter_json);
+        return detail::json_text([&](char *buf, size_t len, size_t *needed) {
+            return viz_run_repository_list(handle_, filter, buf, len, needed);
+        });
+    }
+    /// The events of every rank of run `name`, as one run, that a query selects.
+    Cursor query(const std::string &name, const std::string &query_json) const {
+        viz_cursor *out = nullptr;
+        detail::check(viz_run_repository_query(handle_, name.c_str(), query_json.c_str(), &out));
+        return Cursor(out);
+    }
+    /// Deletes run `name` with its data; refused while any rank is being written.
+    void remove(const std::string &name) { detail::check(viz_run_repository_delete(handle_, name.c_str())); }
+
+private:
+    viz_run_repository *handle_ = nullptr;
 };
 
 /// Follows a file:// log directory that a collector or another process is writing
@@ -340,7 +387,7 @@ public:
     }
     /// The run metadata, as a JSON object.
     std::string metadata() const {
-        return detail::metadata_json(
+        return detail::json_text(
             [&](char *buf, size_t len, size_t *needed) { return viz_storage_metadata_get(handle_, buf, len, needed); });
     }
     /// Per-tag statistics of the selected scalars (a query without order, offset or
@@ -576,7 +623,7 @@ public:
     }
     /// The run metadata backend `backend` keeps, as a JSON object.
     std::string metadata(size_t backend = 0) const {
-        return detail::metadata_json([&](char *buf, size_t len, size_t *needed) {
+        return detail::json_text([&](char *buf, size_t len, size_t *needed) {
             return viz_collector_metadata_get(live(), backend, buf, len, needed);
         });
     }

@@ -21,6 +21,10 @@
 //! callback and `last_error`), [`FileLogBackend::recoveries`], and standard error when
 //! the host sets `VIZ_WARNINGS=stderr`.
 //!
+//! - `run=NAME` and `rank=N` (0 to 65,535, default 0): the location is then a
+//!   project directory, and the log goes to `<location>/<NAME>/rank-<N>`, with the
+//!   run's metadata in `<location>/<NAME>` (see [`crate::runs`]).
+//!
 //! One writer per directory: a second one, in this process or another, is refused
 //! (an advisory `flock` on `<dir>/LOCK`). Any number of [`LogReader`]s may read
 //! meanwhile.
@@ -752,6 +756,8 @@ impl StorageBackend for FileLogBackend {
             Some("batch") => Fsync::Batch,
             _ => Fsync::Flush,
         };
+        let run = url.take::<String>("run")?;
+        let rank = url.take::<u32>("rank")?;
         let location = std::mem::take(&mut url.location);
         url.finish()?;
         if location.is_empty() {
@@ -759,12 +765,34 @@ impl StorageBackend for FileLogBackend {
                 "file:// needs a directory, such as file:///runs/exp1/log or file://runs/exp1/log",
             ));
         }
+        if let Some(rank) = rank.filter(|&r| r > crate::runs::MAX_RANK) {
+            return Err(VizError::invalid_config(format!(
+                "option rank has invalid value '{rank}' for a file:// (0 to {})",
+                crate::runs::MAX_RANK
+            )));
+        }
+        // With `run`, the location is the project directory (see `crate::runs`).
+        let (log_dir, meta_dir) = match (run, rank) {
+            (Some(run), rank) => {
+                crate::runs::validate_name(&run).map_err(|e| {
+                    VizError::invalid_config(format!("option run: {}", e.message()))
+                })?;
+                let run_dir = crate::runs::create(Path::new(&location), &run)?;
+                (crate::runs::rank_dir(&run_dir, rank.unwrap_or(0)), run_dir)
+            }
+            (None, Some(_)) => {
+                return Err(VizError::invalid_config(
+                    "option rank needs option run: file://<project dir>?run=NAME&rank=N",
+                ));
+            }
+            (None, None) => (PathBuf::from(&location), PathBuf::from(&location)),
+        };
         if self.log.is_some() {
             self.shutdown()?;
         }
         self.recoveries.clear();
-        self.log = Some(self.open(Path::new(&location), max_bytes, max_age, fsync)?);
-        self.metadata = Some(Mutex::new(MetadataLog::open(Path::new(&location))?));
+        self.log = Some(self.open(&log_dir, max_bytes, max_age, fsync)?);
+        self.metadata = Some(Mutex::new(MetadataLog::open(&meta_dir)?));
         self.stored = 0;
         Ok(())
     }

@@ -511,6 +511,43 @@ static class Tests
         File.Delete(dir + "-events.jsonl");
     }
 
+    static void RunsAreListedFoundReadAndDeleted()
+    {
+        string project = Path.Combine(Path.GetTempPath(), "viz-cs-runs-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(project);
+        for (int rank = 0; rank < 2; rank++)
+        {
+            var log = new NativeStorageBackend("file", "file://" + project + "?run=baseline&rank=" + rank);
+            using (var c = new AsyncEventCollector(log))
+            {
+                c.Start();
+                for (int step = 0; step < 50; step++) c.CollectScalar("train/loss", step, step);
+            }
+            log.Dispose();
+        }
+        var tunedLog = new NativeStorageBackend("file", "file://" + project + "?run=tuned");
+        tunedLog.Metadata["lr"] = 0.1;
+        using (var repo = new RunRepository(project))
+        {
+            Assert.True(repo.Names.SequenceEqual(new[] { "baseline", "tuned" }) && repo.Count == 2 && repo.Exists("tuned"), "names");
+            var runs = repo.List();
+            var b = runs[0];
+            Assert.True(b.Name == "baseline" && b.Ranks.SequenceEqual(new[] { 0, 1 }) && b.Events == 100 && b.Tags["train/loss"] == 100
+                && b.Steps[0] == 0 && b.Steps[1] == 49 && b.Bytes > 0, "baseline's info");
+            var found = repo.List("{\"metadata\": {\"lr\": 0.1}}");
+            Assert.True(found.Count == 1 && found[0].Name == "tuned" && (double)found[0].Metadata["lr"] == 0.1, "found by metadata");
+            var top = repo.Query("baseline", "{\"order\": \"step_desc\", \"limit\": 3}").Select(e => e.Step).ToList();
+            Assert.True(top.SequenceEqual(new long[] { 49, 49, 48 }), "read as one run");
+            Assert.Throws<IOException>(() => repo.Delete("tuned"), "is being written");
+            tunedLog.Dispose();
+            repo.Delete("tuned");
+            Assert.True(repo.Names.SequenceEqual(new[] { "baseline" }), "deleted");
+            Assert.Throws<ArgumentException>(() => repo.Query("nope", "{}").ToList(), "no run 'nope'");
+        }
+        Assert.Throws<IOException>(() => new RunRepository(Path.Combine(project, "missing")), "is not a project directory");
+        Directory.Delete(project, true);
+    }
+
     sealed class Observer : IObserver<Event>
     {
         private readonly ConcurrentQueue<Event> into;
@@ -723,6 +760,7 @@ static class Tests
             new KeyValuePair<string, Action>("AggregatesBucketsAndLatestValuesFromAnIndexAndAScan", AggregatesBucketsAndLatestValuesFromAnIndexAndAScan),
             new KeyValuePair<string, Action>("ALogTailFollowsACollectorsLog", ALogTailFollowsACollectorsLog),
             new KeyValuePair<string, Action>("RunMetadataIsADictionaryKeptByEveryBackendThatCan", RunMetadataIsADictionaryKeptByEveryBackendThatCan),
+            new KeyValuePair<string, Action>("RunsAreListedFoundReadAndDeleted", RunsAreListedFoundReadAndDeleted),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

@@ -447,3 +447,34 @@ def test_run_metadata_is_a_dict_kept_by_every_backend_that_can(tmp_path):
     with viz.Collector(backends=[f"jsonl://{tmp_path}/only.jsonl"]) as c:
         with pytest.raises(viz.Unsupported, match="no backend of this collector keeps run metadata"):
             c.metadata["lr"] = 1
+
+
+def test_runs_of_a_project_are_listed_found_read_and_deleted(tmp_path):
+    for rank in range(2):
+        with viz.Collector(backends=[f"file://{tmp_path}?run=baseline&rank={rank}"]) as c:
+            for step in range(50):
+                c.collect_scalar("train/loss", step, float(step))
+    tuned = viz.Collector(backends=[f"file://{tmp_path}?run=tuned"])
+    tuned.metadata["lr"] = 0.1
+    with viz.RunRepository(tmp_path) as repo:
+        assert repo.names() == ["baseline", "tuned"] and repo.count() == 2 and repo.exists("tuned")
+        base = repo.info("baseline")
+        assert base["ranks"] == [0, 1] and base["events"] == 100 and base["tags"] == {"train/loss": 100}
+        assert base["steps"] == [0, 49] and base["project"] == tmp_path.name
+        assert [r["name"] for r in repo.list({"metadata": {"lr": 0.1}})] == ["tuned"]
+        assert [r["name"] for r in repo.list({"name": "base*"})] == ["baseline"]
+        top = list(repo.query("baseline", {"order": "step_desc", "limit": 3}))
+        assert [e.step for e in top] == [49, 49, 48]
+        with pytest.raises(viz.IOFailure, match="is being written"):
+            repo.delete("tuned")
+        tuned.close()
+        repo.delete("tuned")
+        assert repo.names() == ["baseline"]
+        with pytest.raises(viz.InvalidArgument, match="no run 'nope'"):
+            list(repo.query("nope", {}))
+        with pytest.raises(viz.InvalidArgument, match="no run 'nope'"):
+            repo.info("nope")
+    with pytest.raises(viz.IOFailure, match="is not a project directory"):
+        viz.RunRepository(tmp_path / "missing")
+    with pytest.raises(viz.InvalidConfig, match="rank needs option run"):
+        viz.Collector(backends=[f"file://{tmp_path}?rank=1"])

@@ -116,8 +116,9 @@ class RunMetadata(MutableMapping):
         check(self._delete(utf8(json.dumps(list(keys)), "keys")))
 
 
-def _metadata_json(get_call):
-    """The JSON text a viz_*_metadata_get call writes, sized first."""
+def _json_text(get_call):
+    """The JSON text a size-then-copy viz call writes (viz_*_metadata_get,
+    viz_run_repository_list, ...): sized first, then copied."""
     needed = c_size_t()
     check(get_call(None, 0, ctypes.byref(needed)))
     while True:
@@ -235,7 +236,7 @@ class Storage(_ReadSide):
         """The run metadata this backend keeps, as a dict-like RunMetadata."""
         return RunMetadata(lambda j: lib.viz_storage_metadata_set(self._live(), j),
                            lambda j: lib.viz_storage_metadata_delete(self._live(), j),
-                           lambda: _metadata_json(lambda b, n, out: lib.viz_storage_metadata_get(
+                           lambda: _json_text(lambda b, n, out: lib.viz_storage_metadata_get(
                                self._live(), b, n, out)))
 
     def store(self, events):
@@ -324,7 +325,7 @@ class Collector(_ReadSide):
                 status = lib.viz_collector_metadata_get(self._live(), i, None, 0, ctypes.byref(c_size_t()))
                 if status == Status.UNSUPPORTED and backend is None:
                     continue
-                return _metadata_json(lambda b, n, out: lib.viz_collector_metadata_get(self._live(), i, b, n, out))
+                return _json_text(lambda b, n, out: lib.viz_collector_metadata_get(self._live(), i, b, n, out))
             check(lib.viz_collector_metadata_get(self._live(), 0, None, 0, ctypes.byref(c_size_t())))
         return RunMetadata(lambda j: lib.viz_collector_metadata_set(self._live(), j),
                            lambda j: lib.viz_collector_metadata_delete(self._live(), j), get)
@@ -466,6 +467,55 @@ class Collector(_ReadSide):
 _registrations = {}
 _registrations_lock = threading.Lock()
 _ids = itertools.count(1)
+
+
+class RunRepository(_Owned):
+    """The runs of a project directory, written by file:// backends with
+    `?run=NAME&rank=N` (rank N of run NAME under that directory)."""
+
+    _free = "viz_run_repository_free"
+
+    def __init__(self, root):
+        self._h = c_void_p()
+        check(lib.viz_run_repository_open(utf8(str(root), "root"), ctypes.byref(self._h)))
+
+    def _live(self):
+        if not self._h:
+            raise ValueError("the run repository is closed")
+        return self._h
+
+    def names(self):
+        """The runs' names, sorted."""
+        return json.loads(_json_text(lambda b, n, out: lib.viz_run_repository_names(self._live(), b, n, out)))
+
+    def list(self, filter=None):
+        """Each selected run as a dict: project, name, created_unix_ms, path, ranks,
+        events, bytes, tags (tag -> count), steps and wall_time ([first, last] or
+        None), metadata. `filter` is {"name": pattern, "metadata": {key: value}}."""
+        f = None if filter is None else utf8(json.dumps(filter) if isinstance(filter, dict) else filter, "filter")
+        return json.loads(_json_text(lambda b, n, out: lib.viz_run_repository_list(self._live(), f, b, n, out)))
+
+    def info(self, name):
+        """One run's dict, as `list` gives it; InvalidArgument if there is no such run."""
+        for run in self.list({"name": name}):
+            if run["name"] == name:
+                return run
+        raise _native.InvalidArgument(_native.Status.INVALID_ARGUMENT, f"no run {name!r}")
+
+    def count(self):
+        return len(self.names())
+
+    def exists(self, name):
+        return name in self.names()
+
+    def query(self, name, query, batch=1000):
+        """Events of every rank of run `name`, as one run, that `query` selects."""
+        q = _query_json(query)
+        return _cursor(lambda out: lib.viz_run_repository_query(self._live(), utf8(name, "name"), q, out), batch)
+
+    def delete(self, name):
+        """Deletes run `name` with its data; refused while any rank is being written."""
+        check(lib.viz_run_repository_delete(self._live(), utf8(name, "name")))
 
 
 class LogTail(_Owned):

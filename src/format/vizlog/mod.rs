@@ -18,7 +18,7 @@ pub mod segment;
 pub mod tags;
 pub mod tail;
 
-pub use reader::{LogRead, LogReader};
+pub use reader::{LogRead, LogReader, LogSummary};
 pub use scan::Problem;
 pub use tail::{Tail, TailRead};
 

@@ -286,6 +286,43 @@ pub fn query(segs: &[Seg<'_>], q: &Query) -> Result<Option<IndexedRead>> {
     Ok(Some(out))
 }
 
+/// The first and the last record of the log that `segs` make up (by offset), read
+/// through the tag index: for a run's time span. `None` when the index does not
+/// match its segment.
+pub fn ends(segs: &[Seg<'_>]) -> Result<Option<Vec<Event>>> {
+    let mut ends: Vec<Cand<'_>> = Vec::new();
+    let in_seg = |si: usize, pick_last: bool| {
+        let mut best: Option<Cand<'_>> = None;
+        for (tag, p) in segs[si].index.tags.iter() {
+            let i = if pick_last {
+                p.len().checked_sub(1)
+            } else {
+                (!p.is_empty()).then_some(0)
+            };
+            let Some(i) = i else { continue };
+            let c = Cand {
+                seg: si,
+                offset: p.offsets[i],
+                step: p.steps[i],
+                tag,
+            };
+            let better = best.is_none_or(|b| (c.offset < b.offset) != pick_last);
+            if better {
+                best = Some(c);
+            }
+        }
+        best
+    };
+    if let Some(first) = (0..segs.len()).find_map(|si| in_seg(si, false)) {
+        ends.push(first);
+    }
+    if let Some(last) = (0..segs.len()).rev().find_map(|si| in_seg(si, true)) {
+        ends.push(last);
+    }
+    let mut out = IndexedRead::default();
+    Ok(read(segs, &ends, &mut out)?.map(|events| events.into_iter().flatten().collect()))
+}
+
 /// The last stored event of each selected tag, ordered by tag. `None` when the
 /// query has a condition (the caller answers through [`query`]) or the index does
 /// not match.

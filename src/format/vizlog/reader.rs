@@ -148,7 +148,47 @@ impl LogReader {
     }
 }
 
+/// What a log holds, from its indexes: for listings of runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LogSummary {
+    /// Events stored (intact records).
+    pub events: u64,
+    /// Each tag with its event count.
+    pub tags: std::collections::BTreeMap<String, u64>,
+    /// Smallest and largest step.
+    pub steps: Option<(i64, i64)>,
+    /// Wall times of the first and the last record (seconds since the epoch), the
+    /// earlier first.
+    pub wall_time: Option<(f64, f64)>,
+}
+
 impl LogReader {
+    /// What the log holds (events, tags with counts, steps, time span), from its
+    /// indexes, reading two records.
+    pub fn summary(&self) -> Result<LogSummary> {
+        let mut out = IndexedRead::default();
+        let opened = self.opened((i64::MIN, i64::MAX), &mut out)?;
+        let mut summary = LogSummary::default();
+        for o in &opened {
+            for (tag, p) in o.index.tags.iter() {
+                *summary.tags.entry(tag.to_owned()).or_default() += p.len() as u64;
+                summary.events += p.len() as u64;
+            }
+            if let Some((lo, hi)) = o.index.steps() {
+                summary.steps = Some(match summary.steps {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+        }
+        let ends = query::over_files(&opened, None, query::ends)?.unwrap_or_default();
+        let walls: Vec<f64> = ends.iter().filter_map(|e| e.wall_time).collect();
+        if let (Some(first), Some(last)) = (walls.first(), walls.last()) {
+            summary.wall_time = Some((first.min(*last), first.max(*last)));
+        }
+        Ok(summary)
+    }
+
     /// The segments that may hold steps in `steps`, opened, with their indexes
     /// (tag indexes included) from the read cache. Damaged headers go to `out`.
     fn opened(&self, steps: (i64, i64), out: &mut IndexedRead) -> Result<Vec<Opened>> {

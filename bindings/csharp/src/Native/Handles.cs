@@ -63,6 +63,20 @@ namespace MLFramework.Visualization.Native
         }
     }
 
+    /// <summary>Owns a viz_run_repository.</summary>
+    internal sealed class RunRepositoryHandle : SafeHandle
+    {
+        public RunRepositoryHandle() : base(IntPtr.Zero, true) { }
+
+        public override bool IsInvalid { get { return handle == IntPtr.Zero; } }
+
+        protected override bool ReleaseHandle()
+        {
+            NativeMethods.viz_run_repository_free(handle);
+            return true;
+        }
+    }
+
     /// <summary>Owns a viz_log_tail.</summary>
     internal sealed class LogTailHandle : SafeHandle
     {

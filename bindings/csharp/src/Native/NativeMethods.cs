@@ -298,6 +298,26 @@ namespace MLFramework.Visualization.Native
         internal static extern int viz_storage_metadata_get(StorageHandle storage, byte[] buf, UIntPtr len, out UIntPtr needed);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_run_repository_open(byte[] root, out RunRepositoryHandle repository);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_run_repository_names(RunRepositoryHandle repository, byte[] buf, UIntPtr len, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_run_repository_list(RunRepositoryHandle repository, byte[] filterJson, byte[] buf,
+            UIntPtr len, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_run_repository_query(RunRepositoryHandle repository, byte[] name, byte[] queryJson,
+            out CursorHandle cursor);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_run_repository_delete(RunRepositoryHandle repository, byte[] name);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void viz_run_repository_free(IntPtr repository);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_log_tail_open(byte[] dir, ulong offset, out LogTailHandle tail);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

@@ -1,0 +1,95 @@
+/* Runs from C: two ranks of one run and a second run written with file://?run=&rank=,
+ * listed and found as JSON through a run repository, read as one run through a
+ * cursor, and deleted (refused while written); bad input refused by name. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+
+static viz_collector *writer(const char *project, const char *run, int rank) {
+    char spec[400];
+    snprintf(spec, sizeof spec, "{\"backends\": [\"file://%s?run=%s&rank=%d\"]}", project, run, rank);
+    viz_collector *c = NULL;
+    expect(viz_collector_new(spec, &c), VIZ_STATUS_OK, NULL);
+    return c;
+}
+
+/* A JSON text from a size-then-copy call; the caller frees it. */
+static char *listing(viz_run_repository *repo, const char *filter) {
+    size_t needed = 0;
+    expect(viz_run_repository_list(repo, filter, NULL, 0, &needed), VIZ_STATUS_OK, NULL);
+    char *buf = malloc(needed + 1);
+    expect(viz_run_repository_list(repo, filter, buf, needed + 1, &needed), VIZ_STATUS_OK, NULL);
+    return buf;
+}
+
+int main(void) {
+    char project[] = "/tmp/viz-c-runs-XXXXXX";
+    CHECK(mkdtemp(project) != NULL);
+    for (int rank = 0; rank < 2; rank++) {
+        viz_collector *c = writer(project, "baseline", rank);
+        for (int64_t step = 0; step < 50; step++)
+            CHECK(viz_collector_collect_scalar(c, "train/loss", step, (double)step) == VIZ_STATUS_OK);
+        expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
+    }
+    viz_collector *other = writer(project, "tuned", 0);
+    expect(viz_collector_metadata_set(other, "{\"lr\": 0.1}"), VIZ_STATUS_OK, NULL);
+
+    viz_run_repository *repo = NULL;
+    expect(viz_run_repository_open(project, &repo), VIZ_STATUS_OK, NULL);
+    char names[128];
+    size_t needed = 0;
+    expect(viz_run_repository_names(repo, names, sizeof names, &needed), VIZ_STATUS_OK, NULL);
+    CHECK(strcmp(names, "[\"baseline\",\"tuned\"]") == 0);
+
+    char *all = listing(repo, NULL);
+    CHECK(strstr(all, "\"name\":\"baseline\"") != NULL && strstr(all, "\"ranks\":[0,1]") != NULL);
+    CHECK(strstr(all, "\"events\":100") != NULL && strstr(all, "\"train/loss\":100") != NULL);
+    free(all);
+    char *tuned = listing(repo, "{\"metadata\": {\"lr\": 0.1}}");
+    CHECK(strstr(tuned, "\"name\":\"tuned\"") != NULL && strstr(tuned, "baseline") == NULL);
+    free(tuned);
+
+    viz_cursor *cur = NULL;
+    expect(viz_run_repository_query(repo, "baseline", "{\"order\": \"step_desc\", \"limit\": 4}", &cur), VIZ_STATUS_OK,
+           NULL);
+    viz_event_list *page = NULL;
+    expect(viz_cursor_next(cur, 10, &page), VIZ_STATUS_OK, NULL);
+    CHECK(viz_event_list_len(page) == 4);
+    const viz_event *first = viz_event_list_get(page, 0), *third = viz_event_list_get(page, 2);
+    CHECK(first != NULL && first->step == 49 && third != NULL && third->step == 48);
+    viz_event_list_free(page);
+    viz_cursor_free(cur);
+
+    /* Deleting: refused while written, then done. */
+    expect(viz_run_repository_delete(repo, "tuned"), VIZ_STATUS_IO, "is being written");
+    expect(viz_collector_close(other, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_run_repository_delete(repo, "tuned"), VIZ_STATUS_OK, NULL);
+    expect(viz_run_repository_names(repo, names, sizeof names, &needed), VIZ_STATUS_OK, NULL);
+    CHECK(strcmp(names, "[\"baseline\"]") == 0);
+
+    /* Bad input. */
+    cur = NULL;
+    expect(viz_run_repository_query(repo, "nope", "{}", &cur), VIZ_STATUS_INVALID_ARGUMENT, "no run 'nope'");
+    expect(viz_run_repository_delete(repo, "../etc"), VIZ_STATUS_INVALID_ARGUMENT, "path separator");
+    expect(viz_run_repository_list(repo, "{\"names\": 1}", NULL, 0, &needed), VIZ_STATUS_INVALID_ARGUMENT,
+           "unknown field");
+    viz_run_repository *none = NULL;
+    expect(viz_run_repository_open("/nonexistent/project", &none), VIZ_STATUS_IO, "is not a project directory");
+    expect(viz_run_repository_open(NULL, &none), VIZ_STATUS_NULL_ARGUMENT, "root is NULL");
+    CHECK(none == NULL && cur == NULL);
+    viz_run_repository_free(repo);
+    viz_run_repository_free(NULL);
+
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf %s", project);
+    CHECK(system(rm) == 0);
+    if (failures != 0) {
+        fprintf(stderr, "runs: %d failure(s)\n", failures);
+        return 1;
+    }
+    printf("runs: ok\n");
+    return 0;
+}
