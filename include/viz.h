@@ -1120,7 +1120,9 @@ viz_status viz_collector_new(const char *config_json,
  * (numbered 0 to n-1 for `viz_collector_get_events`; the config's `backends`, which
  * may then be omitted, follow). The collector delivers to the very instances behind
  * the handles, so reads through them see its events. It does not shut them down:
- * stopping flushes them, and they stay open for their handles.
+ * stopping flushes them, and they stay open for their handles. The config's
+ * `"storage_routes"` routes them, one entry per handle in order (`null` for every
+ * event): `[{"kinds": ["scalar"], "tag_prefixes": ["train/"]}, null]`.
  *
  * Thread safety: safe from any thread.
  *

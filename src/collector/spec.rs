@@ -29,6 +29,10 @@ pub struct CollectorSpec {
     pub backends: Vec<(StorageConfiguration, Route)>,
     /// Whether to start at once (`"start"`, default true).
     pub start: bool,
+    /// Routes for the storage instances a host lends (`"storage_routes"`, one per
+    /// lent storage in order, `null` for all events); see
+    /// `viz_collector_new_with_storage`.
+    pub storage_routes: Vec<Route>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +44,31 @@ struct Json {
     backends: Vec<Value>,
     #[serde(default = "yes")]
     start: bool,
+    #[serde(default)]
+    storage_routes: Vec<Option<RouteEntry>>,
+}
+
+/// A lent storage's route.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteEntry {
+    kinds: Option<Vec<EventKind>>,
+    #[serde(default)]
+    tag_prefixes: Vec<String>,
+}
+
+/// The route of `kinds` and `tag_prefixes`; `at` names the entry in errors.
+fn route_of(kinds: Option<Vec<EventKind>>, tag_prefixes: Vec<String>, at: &str) -> Result<Route> {
+    let mut route = kinds.map_or_else(Route::all, |k| Route::kinds(&k));
+    if route.accepts_nothing() {
+        return Err(VizError::invalid_config(format!(
+            "{at}: \"kinds\" is empty, so the backend would receive nothing"
+        )));
+    }
+    for prefix in tag_prefixes {
+        route = route.tag_prefix(prefix);
+    }
+    Ok(route)
 }
 
 fn yes() -> bool {
@@ -97,21 +126,23 @@ impl CollectorSpec {
             storage
                 .validate()
                 .map_err(|e| e.context(format_args!("backends[{i}]")))?;
-            let mut route = entry.kinds.map_or_else(Route::all, |k| Route::kinds(&k));
-            if route.accepts_nothing() {
-                return Err(VizError::invalid_config(format!(
-                    "backends[{i}]: \"kinds\" is empty, so the backend would receive nothing"
-                )));
-            }
-            for prefix in entry.tag_prefixes {
-                route = route.tag_prefix(prefix);
-            }
+            let route = route_of(entry.kinds, entry.tag_prefixes, &format!("backends[{i}]"))?;
             backends.push((storage, route));
         }
+        let storage_routes = spec
+            .storage_routes
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| match r {
+                None => Ok(Route::all()),
+                Some(r) => route_of(r.kinds, r.tag_prefixes, &format!("storage_routes[{i}]")),
+            })
+            .collect::<Result<_>>()?;
         Ok(CollectorSpec {
             config: spec.collector,
             backends,
             start: spec.start,
+            storage_routes,
         })
     }
 

@@ -75,10 +75,21 @@ fn build(json: &str, storages: Vec<SharedBackend>) -> Result<CollectorHandle, Vi
         ));
     }
     let start = spec.start;
+    if spec.storage_routes.len() > storages.len() {
+        return Err(VizError::invalid_config(format!(
+            "storage_routes has {} routes for {} storage handles",
+            spec.storage_routes.len(),
+            storages.len()
+        )));
+    }
     // Lent storages come first, so their indexes are 0..n; the spec's follow.
     let mut builder = Collector::builder().config(spec.config.clone());
+    let mut routes = spec.storage_routes.into_iter();
     for storage in storages {
         builder = builder.backend(storage);
+        if let Some(route) = routes.next() {
+            builder = builder.route(route);
+        }
     }
     for (storage, route) in spec.backends {
         builder = builder.backend_config(storage).route(route);
@@ -124,7 +135,9 @@ pub unsafe extern "C" fn viz_collector_new(
 /// (numbered 0 to n-1 for `viz_collector_get_events`; the config's `backends`, which
 /// may then be omitted, follow). The collector delivers to the very instances behind
 /// the handles, so reads through them see its events. It does not shut them down:
-/// stopping flushes them, and they stay open for their handles.
+/// stopping flushes them, and they stay open for their handles. The config's
+/// `"storage_routes"` routes them, one entry per handle in order (`null` for every
+/// event): `[{"kinds": ["scalar"], "tag_prefixes": ["train/"]}, null]`.
 ///
 /// Thread safety: safe from any thread.
 ///

@@ -105,6 +105,36 @@ int main(void) {
     expect(viz_storage_store(s, batch, 1), VIZ_STATUS_CLOSED, NULL);
     viz_storage_free(s);
 
+    /* Lent storages routed by kind and tag prefix ("storage_routes"). */
+    viz_storage *texts = NULL, *train = NULL;
+    expect(viz_storage_open(NULL, "memory://", &texts), VIZ_STATUS_OK, NULL);
+    expect(viz_storage_open(NULL, "memory://", &train), VIZ_STATUS_OK, NULL);
+    const viz_storage *routed[] = {texts, train};
+    viz_collector *rc = NULL;
+    expect(viz_collector_new_with_storage(
+               "{\"storage_routes\": [{\"kinds\": [\"text\"]}, {\"tag_prefixes\": [\"train/\"]}]}", routed, 2, &rc),
+           VIZ_STATUS_OK, NULL);
+    for (int64_t step = 0; step < 10; step++) {
+        CHECK(viz_collector_collect_scalar(rc, "train/loss", step, 1.0) == VIZ_STATUS_OK);
+        CHECK(viz_collector_collect_scalar(rc, "eval/acc", step, 1.0) == VIZ_STATUS_OK);
+    }
+    viz_event note = base_event(VIZ_EVENT_KIND_TEXT, "eval/note", 3);
+    note.text = "hi";
+    expect(viz_collector_collect(rc, &note), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_close(rc, 10000), VIZ_STATUS_OK, NULL);
+    uint64_t n_texts = 0, n_train = 0;
+    expect(viz_storage_event_count(texts, &n_texts), VIZ_STATUS_OK, NULL);
+    expect(viz_storage_event_count(train, &n_train), VIZ_STATUS_OK, NULL);
+    CHECK(n_texts == 1 && n_train == 10);
+    rc = NULL;
+    expect(viz_collector_new_with_storage("{\"storage_routes\": [null, null, null]}", routed, 2, &rc),
+           VIZ_STATUS_INVALID_CONFIG, "storage_routes has 3 routes for 2 storage handles");
+    expect(viz_collector_new_with_storage("{\"storage_routes\": [{\"kinds\": []}]}", routed, 2, &rc),
+           VIZ_STATUS_INVALID_CONFIG, "storage_routes[0]: \"kinds\" is empty");
+    CHECK(rc == NULL);
+    viz_storage_free(texts);
+    viz_storage_free(train);
+
     if (failures == 0) {
         printf("storage: ok\n");
     }

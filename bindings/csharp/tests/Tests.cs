@@ -548,6 +548,28 @@ static class Tests
         Directory.Delete(project, true);
     }
 
+    static void BackendsAreRoutedByKindAndTagPrefix()
+    {
+        var texts = new NativeStorageBackend(null, "memory://");
+        var train = new NativeStorageBackend(null, "memory://");
+        var everything = new NativeStorageBackend(null, "memory://");
+        using (var c = new AsyncEventCollector(new[] {
+            new RoutedBackend(texts, kinds: new[] { EventKind.Text }),
+            new RoutedBackend(train, tagPrefixes: new[] { "train/" }),
+            new RoutedBackend(everything) }))
+        {
+            c.Start();
+            for (int i = 0; i < 10; i++) { c.CollectScalar("train/loss", i, 1); c.CollectScalar("eval/acc", i, 1); }
+            c.Collect(new TextEvent("eval/note", 3, "hi"));
+            c.Flush();
+            Assert.Equal(1L, texts.EventCount, "only the text");
+            Assert.Equal(10L, train.EventCount, "only train/");
+            Assert.Equal(21L, everything.EventCount, "everything");
+        }
+        Assert.Throws<ArgumentException>(() => new RoutedBackend(texts, kinds: new EventKind[0]), "would receive nothing");
+        texts.Dispose(); train.Dispose(); everything.Dispose();
+    }
+
     sealed class Observer : IObserver<Event>
     {
         private readonly ConcurrentQueue<Event> into;
@@ -716,6 +738,7 @@ static class Tests
             new KeyValuePair<Type, string>(typeof(EventPriority), "VIZ_PRIORITY_"),
             new KeyValuePair<Type, string>(typeof(DType), "VIZ_DTYPE_"),
             new KeyValuePair<Type, string>(typeof(FlushStrategy), "VIZ_FLUSH_STRATEGY_"),
+            new KeyValuePair<Type, string>(typeof(EventKind), "VIZ_EVENT_KIND_"),
             new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizEventKind", true), "VIZ_EVENT_KIND_"),
             new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizOverflowPolicy", true), "VIZ_OVERFLOW_POLICY_"),
             new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizWallClock", true), "VIZ_WALL_CLOCK_"),
@@ -761,6 +784,7 @@ static class Tests
             new KeyValuePair<string, Action>("ALogTailFollowsACollectorsLog", ALogTailFollowsACollectorsLog),
             new KeyValuePair<string, Action>("RunMetadataIsADictionaryKeptByEveryBackendThatCan", RunMetadataIsADictionaryKeptByEveryBackendThatCan),
             new KeyValuePair<string, Action>("RunsAreListedFoundReadAndDeleted", RunsAreListedFoundReadAndDeleted),
+            new KeyValuePair<string, Action>("BackendsAreRoutedByKindAndTagPrefix", BackendsAreRoutedByKindAndTagPrefix),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

@@ -478,3 +478,19 @@ def test_runs_of_a_project_are_listed_found_read_and_deleted(tmp_path):
         viz.RunRepository(tmp_path / "missing")
     with pytest.raises(viz.InvalidConfig, match="rank needs option run"):
         viz.Collector(backends=[f"file://{tmp_path}?rank=1"])
+
+
+def test_backends_and_storages_are_routed_by_kind_and_tag_prefix(tmp_path):
+    texts, train = viz.Storage("memory://"), viz.Storage("memory://")
+    with viz.Collector(backends=[{"url": "memory://", "kinds": ["scalar"], "tag_prefixes": ["eval/"]}],
+                       storages=[texts, train],
+                       storage_routes=[{"kinds": ["text"]}, {"tag_prefixes": ["train/"]}]) as c:
+        for step in range(10):
+            c.collect_scalar("train/loss", step, 1.0)
+            c.collect_scalar("eval/acc", step, 1.0)
+        c.collect(viz.Event.text("eval/note", 3, "hi"))
+        c.flush()
+        assert c.stats()["destinations"][2]["written"] == 10, "eval/ scalars only"
+    assert texts.event_count == 1 and train.event_count == 10
+    with pytest.raises(viz.InvalidConfig, match="storage_routes has 3 routes for 2 storage handles"):
+        viz.Collector(storages=[texts, train], storage_routes=[None, None, None])

@@ -297,8 +297,15 @@ class Collector(_ReadSide):
     flush_interval_ms, overflow, ...). Closing flushes; so does leaving a `with`.
     """
 
-    def __init__(self, backends=(), storages=(), config=None, start=True, close_timeout_ms=DEFAULT_TIMEOUT_MS):
+    def __init__(self, backends=(), storages=(), config=None, start=True, close_timeout_ms=DEFAULT_TIMEOUT_MS,
+                 storage_routes=None):
+        """`backends` are connection strings, or dicts routing one by kind and tag
+        prefix ({"url": ..., "kinds": ["scalar"], "tag_prefixes": ["train/"]});
+        `storages` are Storage objects it writes (numbered first), routed by
+        `storage_routes` (one dict like the above without "url", or None, each)."""
         spec = {"backends": list(backends), "collector": dict(config or {}), "start": bool(start)}
+        if storage_routes is not None:
+            spec["storage_routes"] = list(storage_routes)
         self._storages = list(storages)
         raw = (c_void_p * len(self._storages))(*[s._live() for s in self._storages])
         self._h = c_void_p()

@@ -35,6 +35,8 @@ namespace MLFramework.Visualization.Collection
         private bool stopped;
         private bool disposed;
         private readonly ErrorRelay errors = new ErrorRelay();
+        // The lent storages' routes as the native config's JSON, or null for none.
+        private string storageRoutes;
 
         /// <summary>Raised for every delivery failure and warning (a backend error, with
         /// whether its events will be retried; a recovered log tail), on viz's delivery
@@ -63,6 +65,25 @@ namespace MLFramework.Visualization.Collection
                 list.Add(s);
             }
             if (list.Count == 0) throw new ArgumentException("at least one storage backend is needed", "storages");
+            Init(list, config);
+        }
+
+        /// <summary>A collector persisting to several backends, each receiving only the
+        /// events its route selects (by kind and tag prefix): say, scalars to a
+        /// TensorBoard run and everything to the durable log.</summary>
+        public AsyncEventCollector(IEnumerable<RoutedBackend> backends, EventCollectorConfig config = null)
+        {
+            if (backends == null) throw new ArgumentNullException("backends");
+            var list = new List<IStorageBackend>();
+            var routes = new List<string>();
+            foreach (var b in backends)
+            {
+                if (b == null) throw new ArgumentNullException("backends", "a routed backend is null");
+                list.Add(b.Backend);
+                routes.Add(b.ToJson());
+            }
+            if (list.Count == 0) throw new ArgumentException("at least one backend is needed", "backends");
+            storageRoutes = "[" + string.Join(", ", routes) + "]";
             Init(list, config);
         }
 
@@ -123,7 +144,7 @@ namespace MLFramework.Visualization.Collection
                 }
                 CollectorHandle c;
                 VizErrors.Check(NativeMethods.viz_collector_new_with_storage(
-                    Utf8.Encode(config.ToJson()), raw, (UIntPtr)raw.Length, out c));
+                    Utf8.Encode(config.ToJson(storageRoutes)), raw, (UIntPtr)raw.Length, out c));
                 c.CloseTimeoutMs = config.TimeoutMs;
                 errors.Attach(c);
                 return c;
@@ -605,6 +626,42 @@ namespace MLFramework.Visualization.Collection
         {
             GCHandle.FromIntPtr(userdata).Free();
             Interlocked.Decrement(ref live);
+        }
+    }
+
+    /// <summary>A backend with the events it receives: some kinds, tags under some
+    /// prefixes, or both (an event must match both). Null selects everything.</summary>
+    public sealed class RoutedBackend
+    {
+        /// <summary>A backend receiving the events of <paramref name="kinds"/> whose tag
+        /// starts with one of <paramref name="tagPrefixes"/>.</summary>
+        public RoutedBackend(IStorageBackend backend, IEnumerable<EventKind> kinds = null, IEnumerable<string> tagPrefixes = null)
+        {
+            if (backend == null) throw new ArgumentNullException("backend");
+            Backend = backend;
+            Kinds = kinds == null ? null : new List<EventKind>(kinds).AsReadOnly();
+            TagPrefixes = tagPrefixes == null ? null : new List<string>(tagPrefixes).AsReadOnly();
+            if (Kinds != null && Kinds.Count == 0) throw new ArgumentException("kinds is empty, so the backend would receive nothing", "kinds");
+        }
+
+        /// <summary>The backend.</summary>
+        public IStorageBackend Backend { get; private set; }
+        /// <summary>The kinds it receives, or null for all.</summary>
+        public IReadOnlyList<EventKind> Kinds { get; private set; }
+        /// <summary>The tag prefixes it receives, or null for all.</summary>
+        public IReadOnlyList<string> TagPrefixes { get; private set; }
+
+        internal string ToJson()
+        {
+            var route = new Dictionary<string, object>();
+            if (Kinds != null)
+            {
+                var names = new List<string>();
+                foreach (var k in Kinds) names.Add(k.ToString().ToLowerInvariant());
+                route["kinds"] = names;
+            }
+            if (TagPrefixes != null) route["tag_prefixes"] = TagPrefixes;
+            return Json.Write(route);
         }
     }
 

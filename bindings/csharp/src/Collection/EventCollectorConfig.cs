@@ -62,8 +62,9 @@ namespace MLFramework.Visualization.Collection
             get { return (uint)Math.Min(uint.MaxValue, Math.Max(1.0, ShutdownTimeout.TotalMilliseconds)); }
         }
 
-        /// <summary>The native JSON config (viz_collector_new_with_storage), created unstarted.</summary>
-        internal string ToJson()
+        /// <summary>The native JSON config (viz_collector_new_with_storage), created unstarted,
+        /// with the lent storages' routes (a JSON array) if any.</summary>
+        internal string ToJson(string storageRoutes = null)
         {
             var strategy = new[] { "time_based", "size_based", "manual", "hybrid" }[(int)Strategy];
             var sb = new StringBuilder();
@@ -76,7 +77,9 @@ namespace MLFramework.Visualization.Collection
                 sb.AppendFormat(CultureInfo.InvariantCulture, ", \"block_timeout_ms\": {0}", (long)Math.Max(1, BlockTimeout.Value.TotalMilliseconds));
             if (MaxHeldBytes.HasValue)
                 sb.AppendFormat(CultureInfo.InvariantCulture, ", \"max_held_bytes\": {0}", MaxHeldBytes.Value);
-            sb.Append("}}");
+            sb.Append('}');
+            if (storageRoutes != null) sb.Append(", \"storage_routes\": ").Append(storageRoutes);
+            sb.Append('}');
             return sb.ToString();
         }
     }

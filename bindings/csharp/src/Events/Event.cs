@@ -12,6 +12,23 @@ namespace MLFramework.Visualization
         Critical = 1,
     }
 
+    /// <summary>The kind of an event (viz_event_kind; fixed values), for routing.</summary>
+    public enum EventKind
+    {
+        /// <summary>ScalarEvent</summary>
+        Scalar = 0,
+        /// <summary>HistogramEvent</summary>
+        Histogram = 1,
+        /// <summary>TextEvent</summary>
+        Text = 2,
+        /// <summary>ImageEvent</summary>
+        Image = 3,
+        /// <summary>TensorEvent</summary>
+        Tensor = 4,
+        /// <summary>RawEvent</summary>
+        Raw = 5,
+    }
+
     /// <summary>Element type of a tensor (viz_dtype; fixed values).</summary>
     public enum DType
     {
