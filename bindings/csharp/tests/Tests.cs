@@ -739,7 +739,6 @@ static class Tests
             new KeyValuePair<Type, string>(typeof(DType), "VIZ_DTYPE_"),
             new KeyValuePair<Type, string>(typeof(FlushStrategy), "VIZ_FLUSH_STRATEGY_"),
             new KeyValuePair<Type, string>(typeof(EventKind), "VIZ_EVENT_KIND_"),
-            new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizEventKind", true), "VIZ_EVENT_KIND_"),
             new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizOverflowPolicy", true), "VIZ_OVERFLOW_POLICY_"),
             new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizWallClock", true), "VIZ_WALL_CLOCK_"),
         };

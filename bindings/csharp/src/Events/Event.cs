@@ -12,7 +12,8 @@ namespace MLFramework.Visualization
         Critical = 1,
     }
 
-    /// <summary>The kind of an event (viz_event_kind; fixed values), for routing.</summary>
+    /// <summary>The kind of an event (viz_event_kind; fixed values, checked against viz.h by
+    /// the tests), for routing.</summary>
     public enum EventKind
     {
         /// <summary>ScalarEvent</summary>

@@ -56,12 +56,12 @@ namespace MLFramework.Visualization.Native
             var raw = e as RawEvent;
             if (scalar != null)
             {
-                v.Kind = (uint)VizEventKind.Scalar;
+                v.Kind = (uint)EventKind.Scalar;
                 v.Scalar = scalar.Value;
             }
             else if (hist != null)
             {
-                v.Kind = (uint)VizEventKind.Histogram;
+                v.Kind = (uint)EventKind.Histogram;
                 if (hist.Values != null)
                 {
                     v.Values = Pin(hist.Values);
@@ -82,12 +82,12 @@ namespace MLFramework.Visualization.Native
             }
             else if (text != null)
             {
-                v.Kind = (uint)VizEventKind.Text;
+                v.Kind = (uint)EventKind.Text;
                 v.Text = Pin(Utf8.Encode(text.Text));
             }
             else if (image != null)
             {
-                v.Kind = (uint)VizEventKind.Image;
+                v.Kind = (uint)EventKind.Image;
                 v.Data = Pin(image.Png);
                 v.DataLen = Len(image.Png);
                 v.Width = (uint)image.Width;
@@ -96,7 +96,7 @@ namespace MLFramework.Visualization.Native
             }
             else if (tensor != null)
             {
-                v.Kind = (uint)VizEventKind.Tensor;
+                v.Kind = (uint)EventKind.Tensor;
                 v.DType = (uint)tensor.DType;
                 ulong[] shape = null;
                 if (tensor.Shape != null)
@@ -115,7 +115,7 @@ namespace MLFramework.Visualization.Native
             }
             else if (raw != null)
             {
-                v.Kind = (uint)VizEventKind.Raw;
+                v.Kind = (uint)EventKind.Raw;
                 v.ContentType = Pin(Utf8.Encode(raw.ContentType));
                 v.Data = Pin(raw.Data);
                 v.DataLen = Len(raw.Data);
@@ -154,24 +154,24 @@ namespace MLFramework.Visualization.Native
         {
             string tag = Utf8.Decode(v->Tag);
             Event e;
-            switch ((VizEventKind)v->Kind)
+            switch ((EventKind)v->Kind)
             {
-                case VizEventKind.Scalar: e = new ScalarEvent(tag, v->Step, v->Scalar); break;
-                case VizEventKind.Histogram:
+                case EventKind.Scalar: e = new ScalarEvent(tag, v->Step, v->Scalar); break;
+                case EventKind.Histogram:
                     e = new HistogramEvent(tag, v->Step, Copy<double>(v->BucketLimits, v->BucketsLen, 8),
                         Copy<double>(v->BucketCounts, v->BucketsLen, 8));
                     break;
-                case VizEventKind.Text: e = new TextEvent(tag, v->Step, Utf8.Decode(v->Text)); break;
-                case VizEventKind.Image:
+                case EventKind.Text: e = new TextEvent(tag, v->Step, Utf8.Decode(v->Text)); break;
+                case EventKind.Image:
                     e = new ImageEvent(tag, v->Step, Copy<byte>(v->Data, v->DataLen, 1), (int)v->Width, (int)v->Height, (int)v->Channels);
                     break;
-                case VizEventKind.Tensor:
+                case EventKind.Tensor:
                     var dims = Copy<ulong>(v->Shape, v->ShapeLen, 8);
                     var shape = new long[dims.Length];
                     for (int i = 0; i < dims.Length; i++) shape[i] = (long)dims[i];
                     e = new TensorEvent(tag, v->Step, (DType)v->DType, shape, Copy<byte>(v->Data, v->DataLen, 1));
                     break;
-                case VizEventKind.Raw: e = new RawEvent(tag, v->Step, Utf8.Decode(v->ContentType), Copy<byte>(v->Data, v->DataLen, 1)); break;
+                case EventKind.Raw: e = new RawEvent(tag, v->Step, Utf8.Decode(v->ContentType), Copy<byte>(v->Data, v->DataLen, 1)); break;
                 default: throw new InvalidOperationException("unknown native event kind " + v->Kind);
             }
             e.WallTime = Event.FromSeconds(v->WallTime);

@@ -53,16 +53,6 @@ namespace MLFramework.Visualization.Native
         [MarshalAs(UnmanagedType.U1)] public bool Panicked;
     }
 
-    /// <summary>viz_event_kind (viz.h's values; checked against the header by the tests).</summary>
-    internal enum VizEventKind : uint
-    {
-        Scalar = 0,
-        Histogram = 1,
-        Text = 2,
-        Image = 3,
-        Tensor = 4,
-        Raw = 5,
-    }
 
     /// <summary>viz_overflow_policy.</summary>
     internal enum VizOverflowPolicy : uint
