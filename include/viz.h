@@ -866,6 +866,40 @@ typedef void (*viz_error_callback)(void *userdata, const viz_error_report *repor
 typedef viz_event_list viz_events;
 
 /**
+ * The read cache's counters, as `viz_read_cache_stats` writes them.
+ */
+typedef struct {
+  /**
+   * Lookups answered from the cache (perhaps extended by new bytes).
+   */
+  uint64_t hits;
+  /**
+   * Lookups that loaded a sidecar or indexed a segment.
+   */
+  uint64_t misses;
+  /**
+   * Entries dropped for space or age.
+   */
+  uint64_t evictions;
+  /**
+   * Entries rebuilt because their segment changed under them.
+   */
+  uint64_t rebuilds;
+  /**
+   * Entries held now.
+   */
+  uint64_t entries;
+  /**
+   * Bytes held now (estimated).
+   */
+  uint64_t bytes;
+  /**
+   * The byte capacity.
+   */
+  uint64_t capacity;
+} viz_cache_stats;
+
+/**
  * A watch callback: `userdata` first, then the selected events of one delivered
  * batch, valid only during the call. Runs on the collector's "viz-watch" thread.
  */
@@ -1687,6 +1721,27 @@ viz_status viz_storage_metadata_get(const viz_storage *storage,
                                     char *buf,
                                     size_t len,
                                     size_t *needed);
+
+/**
+ * Writes the read cache's counters to `*out`. The cache holds the indexes of
+ * file:// segments that queries, aggregates and run listings read, shared by every
+ * reader in the process.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `out` must be NULL or valid for writing a `viz_cache_stats`.
+ */
+viz_status viz_read_cache_stats(viz_cache_stats *out);
+
+/**
+ * Sets the read cache's capacity in bytes (0 turns it off; default 256 MiB) and
+ * how long an unused entry is kept (`ttl_ms`, 1 ms to 24 h; default 10 minutes);
+ * applies at once, evicting what no longer fits.
+ *
+ * Thread safety: safe from any thread.
+ */
+viz_status viz_read_cache_configure(uint64_t capacity_bytes, uint64_t ttl_ms);
 
 /**
  * Opens the project directory `root` (it must exist), whose runs file://

@@ -204,6 +204,7 @@ int main() {
         CHECK(repo.list_json().find("\"ranks\":[0,1]") != std::string::npos);
         viz::Cursor all = repo.query("a", "{}");
         CHECK(all.next(100).size() == 20);
+        CHECK(viz::read_cache_stats().entries > 0);
         repo.remove("a");
         CHECK(repo.names_json() == "[]");
         expect_error([&] { repo.query("a", "{}"); }, VIZ_STATUS_INVALID_ARGUMENT, "no run 'a'");

@@ -257,6 +257,17 @@ private:
     viz_subscription *handle_;
 };
 
+/// The process's read cache of file:// segment indexes: its counters.
+inline viz_cache_stats read_cache_stats() {
+    viz_cache_stats s{};
+    detail::check(viz_read_cache_stats(&s));
+    return s;
+}
+/// Sets the read cache's capacity (0 turns it off) and entries' time to live.
+inline void configure_read_cache(uint64_t capacity_bytes, uint64_t ttl_ms = 600000) {
+    detail::check(viz_read_cache_configure(capacity_bytes, ttl_ms));
+}
+
 /// The runs of a project directory (viz_run_repository), which file:// backends
 /// write with "file://DIR?run=NAME&rank=N". Move-only.
 class RunRepository {

@@ -34,6 +34,7 @@ pub mod event;
 pub mod event_list;
 pub mod log_tail;
 pub mod metadata;
+pub mod read_cache;
 pub mod run_repository;
 pub mod stats;
 pub mod status;

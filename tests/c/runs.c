@@ -63,6 +63,18 @@ int main(void) {
     viz_event_list_free(page);
     viz_cursor_free(cur);
 
+    /* Reading the runs went through the process's read cache of segment indexes. */
+    viz_cache_stats cache;
+    expect(viz_read_cache_stats(&cache), VIZ_STATUS_OK, NULL);
+    CHECK(cache.misses > 0 && cache.hits > 0 && cache.entries > 0 && cache.bytes > 0);
+    CHECK(cache.capacity == 256u << 20);
+    expect(viz_read_cache_configure(1 << 20, 0), VIZ_STATUS_INVALID_CONFIG, "ttl_ms is 0 ms");
+    expect(viz_read_cache_configure(0, 60000), VIZ_STATUS_OK, NULL); /* off: everything evicted */
+    expect(viz_read_cache_stats(&cache), VIZ_STATUS_OK, NULL);
+    CHECK(cache.entries == 0 && cache.capacity == 0 && cache.evictions > 0);
+    expect(viz_read_cache_configure(256u << 20, 600000), VIZ_STATUS_OK, NULL);
+    expect(viz_read_cache_stats(NULL), VIZ_STATUS_NULL_ARGUMENT, "out is NULL");
+
     /* Deleting: refused while written, then done. */
     expect(viz_run_repository_delete(repo, "tuned"), VIZ_STATUS_IO, "is being written");
     expect(viz_collector_close(other, 10000), VIZ_STATUS_OK, NULL);

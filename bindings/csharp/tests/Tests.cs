@@ -538,6 +538,9 @@ static class Tests
             Assert.True(found.Count == 1 && found[0].Name == "tuned" && (double)found[0].Metadata["lr"] == 0.1, "found by metadata");
             var top = repo.Query("baseline", "{\"order\": \"step_desc\", \"limit\": 3}").Select(e => e.Step).ToList();
             Assert.True(top.SequenceEqual(new long[] { 49, 49, 48 }), "read as one run");
+            var cache = ReadCache.Stats;
+            Assert.True(cache.Hits > 0 && cache.Entries > 0 && cache.Capacity == 256L << 20, "the read cache served it");
+            Assert.Throws<ArgumentException>(() => ReadCache.Configure(1 << 20, TimeSpan.Zero), "ttl_ms is 0 ms");
             Assert.Throws<IOException>(() => repo.Delete("tuned"), "is being written");
             tunedLog.Dispose();
             repo.Delete("tuned");

@@ -465,6 +465,10 @@ def test_runs_of_a_project_are_listed_found_read_and_deleted(tmp_path):
         assert [r["name"] for r in repo.list({"name": "base*"})] == ["baseline"]
         top = list(repo.query("baseline", {"order": "step_desc", "limit": 3}))
         assert [e.step for e in top] == [49, 49, 48]
+        cache = viz.read_cache_stats()
+        assert cache["hits"] > 0 and cache["entries"] > 0 and cache["capacity"] == 256 << 20
+        with pytest.raises(viz.InvalidConfig, match="ttl_ms is 0 ms"):
+            viz.configure_read_cache(1 << 20, 0)
         with pytest.raises(viz.IOFailure, match="is being written"):
             repo.delete("tuned")
         tuned.close()

@@ -153,6 +153,12 @@ class VizBucket(ctypes.Structure):
                 ("max", c_double), ("mean", c_double)]
 
 
+class VizCacheStats(ctypes.Structure):
+    """viz_cache_stats: the read cache's counters."""
+    _fields_ = [(name, c_uint64) for name in ("hits", "misses", "evictions", "rebuilds", "entries", "bytes",
+                                              "capacity")]
+
+
 class VizErrorReport(ctypes.Structure):
     """viz_error_report: a delivery failure or warning, for an error callback."""
     _fields_ = [("destination", c_char_p), ("status", c_int), ("message", c_char_p),
@@ -219,6 +225,8 @@ _sig("viz_collector_metadata_get", c_int, P, c_size_t, c_char_p, c_size_t, POINT
 _sig("viz_storage_metadata_set", c_int, P, c_char_p)
 _sig("viz_storage_metadata_delete", c_int, P, c_char_p)
 _sig("viz_storage_metadata_get", c_int, P, c_char_p, c_size_t, POINTER(c_size_t))
+_sig("viz_read_cache_stats", c_int, POINTER(VizCacheStats))
+_sig("viz_read_cache_configure", c_int, c_uint64, c_uint64)
 _sig("viz_run_repository_open", c_int, c_char_p, POINTER(P))
 _sig("viz_run_repository_names", c_int, P, c_char_p, c_size_t, POINTER(c_size_t))
 _sig("viz_run_repository_list", c_int, P, c_char_p, c_char_p, c_size_t, POINTER(c_size_t))

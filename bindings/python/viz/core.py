@@ -476,6 +476,21 @@ _registrations_lock = threading.Lock()
 _ids = itertools.count(1)
 
 
+def read_cache_stats():
+    """The process's read cache of file:// segment indexes (shared by every query,
+    aggregate and run listing): hits, misses, evictions, rebuilds, entries, bytes,
+    capacity."""
+    s = _native.VizCacheStats()
+    check(lib.viz_read_cache_stats(ctypes.byref(s)))
+    return {name: getattr(s, name) for name, _ in _native.VizCacheStats._fields_}
+
+
+def configure_read_cache(capacity_bytes, ttl_ms=600_000):
+    """Sets the read cache's capacity (0 turns it off) and how long an unused entry
+    is kept."""
+    check(lib.viz_read_cache_configure(capacity_bytes, ttl_ms))
+
+
 class RunRepository(_Owned):
     """The runs of a project directory, written by file:// backends with
     `?run=NAME&rank=N` (rank N of run NAME under that directory)."""

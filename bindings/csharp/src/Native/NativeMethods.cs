@@ -129,6 +129,13 @@ namespace MLFramework.Visualization.Native
         public double Last;
     }
 
+    /// <summary>viz_cache_stats: the read cache's counters.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizCacheStats
+    {
+        public ulong Hits, Misses, Evictions, Rebuilds, Entries, Bytes, Capacity;
+    }
+
     /// <summary>viz_bucket: one step bucket of a downsampled series.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct VizBucket
@@ -286,6 +293,12 @@ namespace MLFramework.Visualization.Native
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_storage_metadata_get(StorageHandle storage, byte[] buf, UIntPtr len, out UIntPtr needed);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_read_cache_stats(out VizCacheStats stats);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_read_cache_configure(ulong capacityBytes, ulong ttlMs);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_run_repository_open(byte[] root, out RunRepositoryHandle repository);
