@@ -1401,7 +1401,11 @@ viz_status viz_collector_on_error(const viz_collector *collector,
  * `where` condition on values, order, offset, limit) against the collector's
  * backend number `backend_index`, and writes a cursor over the results to `*out`,
  * to read with `viz_cursor_next` and free with `viz_cursor_free`. Events still
- * queued are not included: call `viz_collector_flush` first. A bad query fails with
+ * queued are not included: call `viz_collector_flush` first. Over a file:// log
+ * (without a `where` or wall-time condition) the cursor fetches each page when
+ * asked, so a large answer is never held whole; events stored meanwhile may
+ * appear in later pages, and once the collector is stopped the next page fails
+ * with `VIZ_STATUS_CLOSED`. A bad query fails with
  * a message naming the field; a write-only backend with `VIZ_STATUS_UNSUPPORTED`.
  *
  * Thread safety: safe from any thread except the queried backend's own callbacks.

@@ -50,7 +50,7 @@ pub use backend::memory::MemoryBackend;
 pub use backend::subscriber::EventSubscriber;
 pub use clock::{Clock, ManualClock, SystemClock, WallClock};
 pub use collector::{
-    AsyncEventCollector, Collector, CollectorBuilder, CollectorSpec, CollectorStats,
+    AsyncEventCollector, BackendCaller, Collector, CollectorBuilder, CollectorSpec, CollectorStats,
     DestinationStats, ErrorCallback, ErrorReport, EventCollector, Route, Subscription,
     WatchCallback,
 };

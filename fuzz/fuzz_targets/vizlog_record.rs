@@ -26,7 +26,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = codec::peek(data);
     let _ = viz::format::vizlog::segment::frame_at(data);
     if let Some(tags) = TagIndex::decode(data) {
-        // What decodes encodes back to the same bytes.
+        // What decodes encodes to a form that decodes to the same index.
         let mut again = Vec::new();
         tags.encode(&mut again);
         assert_eq!(TagIndex::decode(&again), Some(tags));

@@ -51,7 +51,7 @@ use crate::format::vizlog::scan::{extend_index, load_index, read_at};
 use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header};
 use crate::format::vizlog::{LogRead, cache, codec, index_path, segment_files, segment_name};
 use crate::metadata::{Metadata, MetadataBatch, MetadataLog};
-use crate::query::{Aggregate, Bucket, Query};
+use crate::query::{Aggregate, Bucket, Order, Query};
 use crate::url::ConnectionString;
 
 /// Records are written out in multiples of this between flushes.
@@ -833,6 +833,18 @@ impl StorageBackend for FileLogBackend {
             Some(read) => Ok(read.events),
             None => q.run(self.get_events(q.steps.0, q.steps.1)?),
         }
+    }
+
+    fn pages_cheaply(&self, q: &Query) -> bool {
+        // The tag index orders stored- and step-ordered candidates without reading
+        // them, so a page skips its offset unread; conditions and wall-time order
+        // need every candidate read.
+        self.log
+            .as_ref()
+            .is_some_and(|l| l.active.seg.index.has_tags)
+            && q.filter.is_none()
+            && q.wall_time == (f64::NEG_INFINITY, f64::INFINITY)
+            && matches!(q.order, Order::Stored | Order::StepAsc | Order::StepDesc)
     }
 
     fn aggregate(&self, q: &Query) -> Result<Vec<Aggregate>> {

@@ -77,6 +77,15 @@ pub trait StorageBackend: Send {
         query.run(self.get_events(query.steps.0, query.steps.1)?)
     }
 
+    /// Whether answering `query` a page at a time (its offset moved on, a limit per
+    /// page) costs about the pages' own size, so a cursor should fetch its pages
+    /// lazily rather than the whole answer at once. True only where an index finds
+    /// a page without reading what comes before it.
+    fn pages_cheaply(&self, query: &Query) -> bool {
+        let _ = query;
+        false
+    }
+
     /// Per-tag statistics (count, min, max, mean, first, last) of the scalars a
     /// selection-only query picks (no order, offset or limit). This default runs
     /// the query and computes over its events.

@@ -100,6 +100,10 @@ impl StorageBackend for SharedBackend {
         self.with(|b| b.query(query))
     }
 
+    fn pages_cheaply(&self, query: &Query) -> bool {
+        self.with(|b| b.pages_cheaply(query))
+    }
+
     fn aggregate(&self, query: &Query) -> Result<Vec<Aggregate>> {
         self.with(|b| b.aggregate(query))
     }

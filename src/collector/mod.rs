@@ -550,34 +550,17 @@ impl Collector {
         timeout: Duration,
         f: impl FnOnce(&mut dyn StorageBackend) -> R + Send + 'static,
     ) -> Result<R> {
-        let dest = self.destination(index)?;
-        if !self.is_running() {
-            return Err(VizError::closed("the collector is not running"));
-        }
-        if dest.thread.get() == Some(&std::thread::current().id()) {
-            return Err(VizError::new(
-                ErrorKind::Unsupported,
-                format!("cannot query {} from its own delivery thread", dest.name),
-            ));
-        }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let call: destination::BackendCall = Box::new(move |backend| {
-            let _ = tx.send(f(backend));
-        });
-        let deadline = deadline_after(timeout);
-        dest.tx
-            .send_deadline(DestMsg::Call(call), deadline)
-            .map_err(|_| {
-                VizError::timeout(format!("{} did not accept the query in time", dest.name))
-            })?;
-        rx.recv_deadline(deadline).map_err(|e| match e {
-            crossbeam_channel::RecvTimeoutError::Timeout => {
-                VizError::timeout(format!("{} did not answer the query in time", dest.name))
-            }
-            crossbeam_channel::RecvTimeoutError::Disconnected => VizError::new(
-                ErrorKind::Panic,
-                format!("{} panicked while answering the query", dest.name),
-            ),
+        self.backend_caller(index)?.call(timeout, f)
+    }
+
+    /// A handle that calls destination `index`'s backend on its thread, as
+    /// [`query_backend`](Self::query_backend) does, for as long as the collector
+    /// runs: what a result read in pages keeps between pages. Once the collector
+    /// stops, calls fail with `Closed`.
+    pub fn backend_caller(&self, index: usize) -> Result<BackendCaller> {
+        Ok(BackendCaller {
+            dest: self.destination(index)?.clone(),
+            ingress: self.ingress.clone(),
         })
     }
 
@@ -675,6 +658,59 @@ impl Collector {
         self.query_backend(index, self.config.shutdown_timeout, move |b| {
             b.latest(&query)
         })?
+    }
+}
+
+/// Calls one destination's backend on its delivery thread (see
+/// [`Collector::backend_caller`]).
+#[derive(Clone)]
+pub struct BackendCaller {
+    dest: DestinationHandle,
+    ingress: Arc<Ingress>,
+}
+
+impl BackendCaller {
+    /// Runs `f` on the backend, on its destination's thread, waiting at most
+    /// `timeout`. Fails with `Closed` once the collector is stopped.
+    pub fn call<R: Send + 'static>(
+        &self,
+        timeout: Duration,
+        f: impl FnOnce(&mut dyn StorageBackend) -> R + Send + 'static,
+    ) -> Result<R> {
+        let dest = &self.dest;
+        if self.ingress.state.load(Ordering::Acquire) != RUNNING {
+            return Err(VizError::closed("the collector is not running"));
+        }
+        if dest.thread.get() == Some(&std::thread::current().id()) {
+            return Err(VizError::new(
+                ErrorKind::Unsupported,
+                format!("cannot query {} from its own delivery thread", dest.name),
+            ));
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let call: destination::BackendCall = Box::new(move |backend| {
+            let _ = tx.send(f(backend));
+        });
+        let deadline = deadline_after(timeout);
+        dest.tx
+            .send_deadline(DestMsg::Call(call), deadline)
+            .map_err(|e| match e {
+                crossbeam_channel::SendTimeoutError::Timeout(_) => {
+                    VizError::timeout(format!("{} did not accept the query in time", dest.name))
+                }
+                crossbeam_channel::SendTimeoutError::Disconnected(_) => {
+                    VizError::closed(format!("{} is closed", dest.name))
+                }
+            })?;
+        rx.recv_deadline(deadline).map_err(|e| match e {
+            crossbeam_channel::RecvTimeoutError::Timeout => {
+                VizError::timeout(format!("{} did not answer the query in time", dest.name))
+            }
+            crossbeam_channel::RecvTimeoutError::Disconnected => VizError::new(
+                ErrorKind::Panic,
+                format!("{} panicked while answering the query", dest.name),
+            ),
+        })
     }
 }
 

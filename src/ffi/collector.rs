@@ -550,7 +550,11 @@ pub unsafe extern "C" fn viz_collector_on_error(
 /// `where` condition on values, order, offset, limit) against the collector's
 /// backend number `backend_index`, and writes a cursor over the results to `*out`,
 /// to read with `viz_cursor_next` and free with `viz_cursor_free`. Events still
-/// queued are not included: call `viz_collector_flush` first. A bad query fails with
+/// queued are not included: call `viz_collector_flush` first. Over a file:// log
+/// (without a `where` or wall-time condition) the cursor fetches each page when
+/// asked, so a large answer is never held whole; events stored meanwhile may
+/// appear in later pages, and once the collector is stopped the next page fails
+/// with `VIZ_STATUS_CLOSED`. A bad query fails with
 /// a message naming the field; a write-only backend with `VIZ_STATUS_UNSUPPORTED`.
 ///
 /// Thread safety: safe from any thread except the queried backend's own callbacks.
@@ -569,10 +573,17 @@ pub unsafe extern "C" fn viz_collector_query(
         // SAFETY: per the header's contract.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
         let query = Query::from_json(unsafe { c_str(query_json, "query_json") }?)?;
+        query.validate()?;
         unsafe {
             viz_cursor::create(out, || {
-                let events =
-                    c.query_backend(backend_index, QUERY_TIMEOUT, move |b| b.query(&query))??;
+                let caller = c.backend_caller(backend_index)?;
+                let q = query.clone();
+                if caller.call(QUERY_TIMEOUT, move |b| b.pages_cheaply(&q))? {
+                    let fetch =
+                        move |page: Query| caller.call(QUERY_TIMEOUT, move |b| b.query(&page))?;
+                    return Ok(Cursor::paged(query, Box::new(fetch)));
+                }
+                let events = caller.call(QUERY_TIMEOUT, move |b| b.query(&query))??;
                 Ok(Cursor::of(events))
             })
         }

@@ -156,10 +156,19 @@ pub unsafe extern "C" fn viz_storage_query(
     guard("viz_storage_query", || {
         // SAFETY: per the header's contract.
         let query = Query::from_json(unsafe { c_str(query_json, "query_json") }?)?;
+        query.validate()?;
+        // SAFETY: per the header's contract.
+        let shared = unsafe { viz_storage::borrow(storage, "storage") }?;
         unsafe {
             viz_cursor::create(out, || {
-                let events = with_storage(storage, |b| Ok(b.query(&query)?))?;
-                Ok(Cursor::of(events))
+                if shared.with(|b| b.pages_cheaply(&query)) {
+                    // The cursor shares the instance, so it reads on after the handle
+                    // is freed; a shut-down backend fails the next page by name.
+                    let backend = shared.clone();
+                    let fetch = move |page: Query| backend.with(|b| b.query(&page));
+                    return Ok(Cursor::paged(query, Box::new(fetch)));
+                }
+                Ok(Cursor::of(shared.with(|b| b.query(&query))?))
             })
         }
     })

@@ -1,8 +1,11 @@
 /* Queries through the C ABI: a JSON query against a collector's backend and a
- * storage handle, results read through a cursor in batches, and bad queries refused
- * with a message naming the field. */
+ * storage handle, results read through a cursor in batches, a file:// log's cursor
+ * fetching its pages as they are asked for, and bad queries refused with a message
+ * naming the field. */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -86,6 +89,37 @@ int main(void) {
     expect(viz_storage_query(st, "{\"where\": {\"lots\": 1}}", &cur), VIZ_STATUS_INVALID_ARGUMENT,
            "unknown condition 'lots'");
     viz_storage_free(st);
+
+    /* Over a file:// log the cursor fetches each page when asked: events stored
+     * after the query began appear in later pages, and a stopped collector fails
+     * the next page by name. */
+    char dir[] = "/tmp/viz-c-query-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char spec[256];
+    snprintf(spec, sizeof spec, "{\"backends\": [\"file://%s\"]}", dir);
+    viz_collector *fc = NULL;
+    expect(viz_collector_new(spec, &fc), VIZ_STATUS_OK, NULL);
+    for (int64_t step = 0; step < 10; step++) CHECK(viz_collector_collect_scalar(fc, "p/x", step, 1.0) == VIZ_STATUS_OK);
+    expect(viz_collector_flush(fc, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_query(fc, 0, "{\"tags\": [\"p/x\"]}", &cur), VIZ_STATUS_OK, NULL);
+    expect(viz_cursor_next(cur, 6, &page), VIZ_STATUS_OK, NULL);
+    CHECK(viz_event_list_len(page) == 6);
+    viz_event_list_free(page);
+    for (int64_t step = 10; step < 15; step++) CHECK(viz_collector_collect_scalar(fc, "p/x", step, 1.0) == VIZ_STATUS_OK);
+    expect(viz_collector_flush(fc, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_cursor_next(cur, 100, &page), VIZ_STATUS_OK, NULL);
+    CHECK(viz_event_list_len(page) == 9 && viz_event_list_get(page, 8)->step == 14);
+    viz_event_list_free(page);
+    viz_cursor *late = NULL;
+    expect(viz_collector_query(fc, 0, "{}", &late), VIZ_STATUS_OK, NULL);
+    expect(viz_collector_stop(fc, 10000), VIZ_STATUS_OK, NULL);
+    expect(viz_cursor_next(late, 10, &page), VIZ_STATUS_CLOSED, "the collector is not running");
+    viz_cursor_free(late);
+    viz_cursor_free(cur);
+    expect(viz_collector_close(fc, 10000), VIZ_STATUS_OK, NULL);
+    char rm[300];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    CHECK(system(rm) == 0);
 
     if (failures != 0) {
         fprintf(stderr, "query: %d failure(s)\n", failures);

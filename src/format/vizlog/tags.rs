@@ -26,7 +26,7 @@ use super::codec::Peek;
 pub const CHUNK: usize = 8;
 
 /// Statistics of some scalars; NaN values count in `count` only.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Summary {
     /// Scalars.
     pub count: u64,
@@ -49,6 +49,15 @@ impl Default for Summary {
             min: f64::NAN,
             max: f64::NAN,
         }
+    }
+}
+
+/// Bitwise, so a summary equals itself even when its min and max are NaN (no
+/// value yet): equality means "the same summary", as round-trip checks need.
+impl PartialEq for Summary {
+    fn eq(&self, other: &Self) -> bool {
+        let bits = |s: &Summary| (s.count, s.numbers, s.sum.to_bits(), s.min.to_bits(), s.max.to_bits());
+        bits(self) == bits(other)
     }
 }
 
@@ -396,6 +405,7 @@ mod tests {
             );
         }
         idx.note(5000, peek("b", 3, None), Some(7));
+        idx.note(5020, peek("t", 1, None), None);
         idx.note(5040, peek("a", 49, Some(f64::NAN)), Some(9));
         let (name, a) = idx.iter().next().unwrap();
         assert_eq!(name, "a");
@@ -405,6 +415,8 @@ mod tests {
         assert_eq!(a.chunks[0].count, 8);
         assert_eq!(a.chunks[0].max, 14.0);
         assert_eq!(a.in_steps(10, 12), vec![10, 11, 12]);
+        let t = idx.iter().nth(2).unwrap().1;
+        assert_eq!(t.chunks[0].count, 0, "a tag without scalars");
         let b = idx.iter().nth(1).unwrap().1;
         assert!(!b.sorted, "step 3 after step 49");
         assert_eq!(b.in_steps(3, 3), vec![3, 50]);
