@@ -180,6 +180,66 @@ impl RunFilter {
     }
 }
 
+/// A store of runs, whatever holds them: a project directory ([`RunRepository`])
+/// today, SQL and remote stores later. The provided methods build on the four
+/// required ones.
+pub trait RunStore {
+    /// The names of its runs, sorted.
+    fn names(&self) -> Result<Vec<String>>;
+    /// What run `name` holds; an error naming it if there is no such run.
+    fn info(&self, name: &str) -> Result<RunInfo>;
+    /// Deletes run `name` with all its data.
+    fn delete(&self, name: &str) -> Result<()>;
+    /// The events of run `name` (every rank, as one run) that `query` selects.
+    fn query(&self, name: &str, query: &Query) -> Result<Vec<Event>>;
+
+    /// How many runs it holds.
+    fn count(&self) -> Result<usize> {
+        Ok(self.names()?.len())
+    }
+
+    /// Whether run `name` exists.
+    fn exists(&self, name: &str) -> Result<bool> {
+        Ok(self.names()?.iter().any(|n| n == name))
+    }
+
+    /// Every run's [`RunInfo`], by name.
+    fn list(&self) -> Result<Vec<RunInfo>> {
+        self.names()?.iter().map(|n| self.info(n)).collect()
+    }
+
+    /// The runs `filter` selects, by name.
+    fn find(&self, filter: &RunFilter) -> Result<Vec<RunInfo>> {
+        let mut out = Vec::new();
+        for name in self.names()? {
+            if !filter.names.is_empty() && !filter.names.iter().any(|p| p.matches(&name)) {
+                continue;
+            }
+            let info = self.info(&name)?;
+            if filter.matches(&name, &info.metadata) {
+                out.push(info);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A query over several runs: the events `query` selects in each run `filter`
+    /// selects, by run name.
+    fn query_runs(
+        &self,
+        filter: &RunFilter,
+        query: &Query,
+    ) -> Result<BTreeMap<String, Vec<Event>>> {
+        self.find(filter)?
+            .into_iter()
+            .map(|info| {
+                let events = self.query(&info.identity.name, query)?;
+                Ok((info.identity.name, events))
+            })
+            .collect()
+    }
+}
+
 /// The runs of one project directory.
 #[derive(Clone, Debug)]
 pub struct RunRepository {
@@ -216,11 +276,6 @@ impl RunRepository {
             .collect();
         names.sort();
         Ok(names)
-    }
-
-    /// How many runs it holds.
-    pub fn count(&self) -> Result<usize> {
-        Ok(self.names()?.len())
     }
 
     /// Whether run `name` exists.
@@ -290,26 +345,6 @@ impl RunRepository {
         Ok(info)
     }
 
-    /// Every run's [`RunInfo`], by name.
-    pub fn list(&self) -> Result<Vec<RunInfo>> {
-        self.names()?.iter().map(|n| self.info(n)).collect()
-    }
-
-    /// The runs `filter` selects, by name.
-    pub fn find(&self, filter: &RunFilter) -> Result<Vec<RunInfo>> {
-        let mut out = Vec::new();
-        for name in self.names()? {
-            if !filter.names.is_empty() && !filter.names.iter().any(|p| p.matches(&name)) {
-                continue;
-            }
-            let info = self.info(&name)?;
-            if filter.matches(&name, &info.metadata) {
-                out.push(info);
-            }
-        }
-        Ok(out)
-    }
-
     /// Deletes run `name` with all its data. Refused while any of its ranks is
     /// being written (its writer holds the rank's lock).
     pub fn delete(&self, name: &str) -> Result<()> {
@@ -355,6 +390,28 @@ impl RunRepository {
             )));
         }
         LogReader::open(dir)
+    }
+}
+
+impl RunStore for RunRepository {
+    fn names(&self) -> Result<Vec<String>> {
+        RunRepository::names(self)
+    }
+
+    fn info(&self, name: &str) -> Result<RunInfo> {
+        RunRepository::info(self, name)
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        RunRepository::delete(self, name)
+    }
+
+    fn query(&self, name: &str, query: &Query) -> Result<Vec<Event>> {
+        self.reader(name)?.query(query)
+    }
+
+    fn exists(&self, name: &str) -> Result<bool> {
+        Ok(RunRepository::exists(self, name))
     }
 }
 

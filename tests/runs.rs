@@ -8,7 +8,7 @@ mod common;
 use common::{LONG, temp_dir};
 use serde_json::json;
 use viz::metadata::MetadataBatch;
-use viz::runs::{RunFilter, RunRepository};
+use viz::runs::{RunFilter, RunRepository, RunStore};
 use viz::{Collector, ErrorKind, Event, Order, Query, TagPattern};
 
 fn run_collector(project: &std::path::Path, run: &str, rank: u32) -> Collector {
@@ -120,6 +120,10 @@ fn ranks_of_a_run_write_apart_and_read_as_one() {
         .unwrap();
     assert_eq!(by_name.len(), 1);
     assert_eq!(repo.list().unwrap().len(), 2);
+    // A query over several runs, by run.
+    let every = repo.query_runs(&RunFilter::default(), &loss).unwrap();
+    assert_eq!(every.keys().collect::<Vec<_>>(), ["baseline", "lr-0.1"]);
+    assert_eq!((every["baseline"].len(), every["lr-0.1"].len()), (200, 1));
     let e = RunFilter::from_json(r#"{"name": {"regex": "("}}"#).unwrap_err();
     assert!(e.message().contains("run filter name"), "{e}");
 

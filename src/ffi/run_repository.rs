@@ -7,7 +7,7 @@ use super::boundary::{Handle, c_str, check_out, copy_out, guard, write_out};
 use super::cursor::{Cursor, viz_cursor};
 use super::status::viz_status;
 use crate::query::Query;
-use crate::runs::{RunFilter, RunRepository};
+use crate::runs::{RunFilter, RunRepository, RunStore};
 
 /// The runs of one project directory. Opaque; free with
 /// `viz_run_repository_free`. Any number of threads may use one at once.

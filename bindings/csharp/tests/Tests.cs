@@ -538,6 +538,13 @@ static class Tests
             Assert.True(found.Count == 1 && found[0].Name == "tuned" && (double)found[0].Metadata["lr"] == 0.1, "found by metadata");
             var top = repo.Query("baseline", "{\"order\": \"step_desc\", \"limit\": 3}").Select(e => e.Step).ToList();
             Assert.True(top.SequenceEqual(new long[] { 49, 49, 48 }), "read as one run");
+            var byRun = repo.QueryRuns(null, "{\"steps\": [0, 0]}");
+            Assert.True(byRun["baseline"].Count == 2 && byRun["tuned"].Count == 0, "a query over several runs");
+            // A query's results are read once: enumerating again meets the freed cursor
+            // as a clear error, never as undefined behaviour.
+            var once = repo.Query("baseline", "{}");
+            Assert.Equal(100, once.Count(), "first enumeration");
+            Assert.Throws<ObjectDisposedException>(() => once.Count(), "");
             var cache = ReadCache.Stats;
             Assert.True(cache.Hits > 0 && cache.Entries > 0 && cache.Capacity == 256L << 20, "the read cache served it");
             Assert.Throws<ArgumentException>(() => ReadCache.Configure(1 << 20, TimeSpan.Zero), "ttl_ms is 0 ms");

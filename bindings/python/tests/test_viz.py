@@ -465,6 +465,14 @@ def test_runs_of_a_project_are_listed_found_read_and_deleted(tmp_path):
         assert [r["name"] for r in repo.list({"name": "base*"})] == ["baseline"]
         top = list(repo.query("baseline", {"order": "step_desc", "limit": 3}))
         assert [e.step for e in top] == [49, 49, 48]
+        by_run = repo.query_runs({"name": "*"}, {"steps": [0, 0]})
+        assert {name: len(events) for name, events in by_run.items()} == {"baseline": 2, "tuned": 0}
+        # A query's iterator, once closed, ends; it never reads a freed cursor.
+        it = repo.query("baseline", {})
+        next(it)
+        it.close()
+        with pytest.raises(StopIteration):
+            next(it)
         cache = viz.read_cache_stats()
         assert cache["hits"] > 0 and cache["entries"] > 0 and cache["capacity"] == 256 << 20
         with pytest.raises(viz.InvalidConfig, match="ttl_ms is 0 ms"):

@@ -535,6 +535,11 @@ class RunRepository(_Owned):
         q = _query_json(query)
         return _cursor(lambda out: lib.viz_run_repository_query(self._live(), utf8(name, "name"), q, out), batch)
 
+    def query_runs(self, filter=None, query=None):
+        """A query over several runs: {run name: [events]} for each run `filter`
+        selects ({"name": pattern, "metadata": {...}}; None: every run)."""
+        return {run["name"]: list(self.query(run["name"], query or {})) for run in self.list(filter)}
+
     def delete(self, name):
         """Deletes run `name` with its data; refused while any rank is being written."""
         check(lib.viz_run_repository_delete(self._live(), utf8(name, "name")))

@@ -56,7 +56,15 @@ impl Default for Summary {
 /// value yet): equality means "the same summary", as round-trip checks need.
 impl PartialEq for Summary {
     fn eq(&self, other: &Self) -> bool {
-        let bits = |s: &Summary| (s.count, s.numbers, s.sum.to_bits(), s.min.to_bits(), s.max.to_bits());
+        let bits = |s: &Summary| {
+            (
+                s.count,
+                s.numbers,
+                s.sum.to_bits(),
+                s.min.to_bits(),
+                s.max.to_bits(),
+            )
+        };
         bits(self) == bits(other)
     }
 }

@@ -98,6 +98,15 @@ namespace MLFramework.Visualization.Storage
             return EventReader.ReadCursor(cursor, batch);
         }
 
+        /// <summary>A query over several runs: each run <paramref name="filterJson"/>
+        /// selects (null: every run) with the events <paramref name="queryJson"/> selects in it.</summary>
+        public IDictionary<string, List<Event>> QueryRuns(string filterJson, string queryJson)
+        {
+            var byRun = new SortedDictionary<string, List<Event>>(StringComparer.Ordinal);
+            foreach (var run in List(filterJson)) byRun[run.Name] = new List<Event>(Query(run.Name, queryJson));
+            return byRun;
+        }
+
         /// <summary>Deletes run <paramref name="name"/> with its data; refused (IOException)
         /// while any of its ranks is being written.</summary>
         public void Delete(string name)
