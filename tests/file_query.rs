@@ -336,3 +336,39 @@ fn aggregate_and_latest_refuse_an_order_or_a_page() {
     log.shutdown().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_collectors_answer_is_read_a_page_at_a_time_from_the_file_log() {
+    let dir = temp_dir("fq", "pages");
+    let c = viz::Collector::builder()
+        .backend_url(&format!("file://{}", dir.display()))
+        .backend(viz::MemoryBackend::new())
+        .build_and_start()
+        .unwrap();
+    for e in events() {
+        c.collect(e).unwrap();
+    }
+    c.flush(common::LONG).unwrap();
+    let q = Query::all().tag(TagPattern::exact("train/loss"));
+    let want = q.run(events()).unwrap();
+    // The file:// log pages; memory:// answers at once: the same events either way.
+    for index in [0, 1] {
+        let pages = c.query_pages(index, q.clone(), common::LONG).unwrap();
+        assert_eq!(
+            matches!(pages, viz::query::Pages::Fetched { .. }),
+            index == 0,
+            "only the indexed log fetches its pages lazily"
+        );
+        let got: Vec<Event> = pages.into_iter(7).collect::<viz::Result<_>>().unwrap();
+        assert_eq!(common::steps(&got), common::steps(&want));
+    }
+    // A lazily fetched answer sees events stored after it began, and fails by
+    // name once the collector stops.
+    let mut pages = c.query_pages(0, q.clone(), common::LONG).unwrap();
+    assert_eq!(pages.next_page(10).unwrap().len(), 10);
+    c.stop(common::LONG).unwrap();
+    let e = pages.next_page(10).unwrap_err();
+    assert_eq!(e.kind(), viz::ErrorKind::Closed, "{e}");
+    drop(c);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -582,6 +582,31 @@ impl Collector {
         })?
     }
 
+    /// `query`'s answer from destination `index`'s backend, read a page at a time
+    /// (see [`crate::query::Pages`]): over a file:// log each page is fetched when
+    /// asked for, each call waiting at most `timeout`, so a large answer is never
+    /// held whole; `.into_iter(page)` iterates over the events. Once the collector
+    /// stops, the next page fails with `Closed`.
+    pub fn query_pages(
+        &self,
+        index: usize,
+        query: crate::query::Query,
+        timeout: Duration,
+    ) -> Result<crate::query::Pages> {
+        use crate::query::Pages;
+        query.validate()?;
+        let caller = self.backend_caller(index)?;
+        let q = query.clone();
+        if caller.call(timeout, move |b| b.pages_cheaply(&q))? {
+            let fetch =
+                move |page: crate::query::Query| caller.call(timeout, move |b| b.query(&page))?;
+            return Ok(Pages::fetched(query, Box::new(fetch)));
+        }
+        Ok(Pages::held(
+            caller.call(timeout, move |b| b.query(&query))??,
+        ))
+    }
+
     /// Per-tag statistics of the scalars destination `index`'s backend stores that
     /// a selection-only `query` picks (see [`StorageBackend::aggregate`]).
     pub fn aggregate(

@@ -9,7 +9,7 @@ use super::boundary::{
     Failure, Handle, c_str, c_string, check_out, guard, read_in, slice, write_out,
 };
 use super::config::viz_collector_config;
-use super::cursor::{Cursor, viz_cursor};
+use super::cursor::viz_cursor;
 use super::error::{host_error_callback, viz_error_callback};
 use super::event::{batch, to_event, viz_event};
 use super::event_list::{EventList, viz_event_list};
@@ -576,15 +576,7 @@ pub unsafe extern "C" fn viz_collector_query(
         query.validate()?;
         unsafe {
             viz_cursor::create(out, || {
-                let caller = c.backend_caller(backend_index)?;
-                let q = query.clone();
-                if caller.call(QUERY_TIMEOUT, move |b| b.pages_cheaply(&q))? {
-                    let fetch =
-                        move |page: Query| caller.call(QUERY_TIMEOUT, move |b| b.query(&page))?;
-                    return Ok(Cursor::paged(query, Box::new(fetch)));
-                }
-                let events = caller.call(QUERY_TIMEOUT, move |b| b.query(&query))??;
-                Ok(Cursor::of(events))
+                Ok(c.query_pages(backend_index, query, QUERY_TIMEOUT)?)
             })
         }
     })

@@ -1,20 +1,15 @@
 //! `viz_cursor`: the answer to a query, handed out in batches with
 //! `viz_cursor_next`, so a large result crosses the boundary a page at a time.
 //!
-//! Where the backend finds a page without reading what comes before it (the
-//! file:// tag index, for queries without a value or wall-time condition), the
-//! cursor fetches each page from the backend when asked, so no more than one page
-//! is ever held; elsewhere it holds the whole answer, read at once. A paged cursor
-//! reads the backend as it is when each page is fetched: events stored meanwhile may
-//! appear in later pages.
+//! A cursor is a `query::Pages`: where the backend finds a page cheaply, each is
+//! fetched when asked for; elsewhere the whole answer is held.
 
 use super::boundary::{Handle, guard};
 use super::event_list::{EventList, viz_event_list};
 use super::status::viz_status;
-use crate::error::{Result, VizError};
-use crate::event::Event;
+use crate::error::VizError;
 use crate::limits;
-use crate::query::Query;
+use crate::query::Pages;
 
 /// The results of a query, read in batches with `viz_cursor_next` and freed with
 /// `viz_cursor_free`. Opaque. One thread at a time may use a cursor.
@@ -22,67 +17,8 @@ pub struct viz_cursor {
     _private: [u8; 0],
 }
 
-/// Fetches one page of a query's answer: the query with its offset moved on and
-/// a page-sized limit.
-pub(crate) type PageFetch = Box<dyn FnMut(Query) -> Result<Vec<Event>> + Send>;
-
-/// The events still to hand out.
-pub(crate) enum Cursor {
-    /// The whole answer, read at once.
-    Held(std::vec::IntoIter<Event>),
-    /// Pages fetched as they are asked for.
-    Paged {
-        query: Query,
-        /// Results handed out so far.
-        taken: usize,
-        fetch: PageFetch,
-        done: bool,
-    },
-}
-
-impl Cursor {
-    pub(crate) fn of(events: Vec<Event>) -> Cursor {
-        Cursor::Held(events.into_iter())
-    }
-
-    /// A cursor fetching `query`'s answer a page at a time through `fetch`.
-    pub(crate) fn paged(query: Query, fetch: PageFetch) -> Cursor {
-        Cursor::Paged {
-            query,
-            taken: 0,
-            fetch,
-            done: false,
-        }
-    }
-
-    fn next(&mut self, max: usize) -> Result<Vec<Event>> {
-        match self {
-            Cursor::Held(rest) => Ok(rest.by_ref().take(max).collect()),
-            Cursor::Paged {
-                query,
-                taken,
-                fetch,
-                done,
-            } => {
-                let left = query.limit.map_or(usize::MAX, |l| l - *taken);
-                if *done || left == 0 {
-                    return Ok(Vec::new());
-                }
-                let want = max.min(left);
-                let mut page = query.clone();
-                page.offset = query.offset.saturating_add(*taken);
-                page.limit = Some(want);
-                let events = fetch(page)?;
-                *taken += events.len();
-                *done = events.len() < want;
-                Ok(events)
-            }
-        }
-    }
-}
-
 impl Handle for viz_cursor {
-    type Rust = Cursor;
+    type Rust = Pages;
 }
 
 /// Hands out the next at most `max` results (1 to 1,048,576) as a list for
@@ -107,7 +43,7 @@ pub unsafe extern "C" fn viz_cursor_next(
         }
         limits::at_most_arg("max", max, limits::MAX_BATCH_EVENTS)?;
         // SAFETY: `out` as promised by the header.
-        unsafe { viz_event_list::create(out, || Ok(EventList::of(cursor.next(max)?))) }
+        unsafe { viz_event_list::create(out, || Ok(EventList::of(cursor.next_page(max)?))) }
     })
 }
 

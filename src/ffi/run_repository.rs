@@ -4,9 +4,9 @@
 use std::ffi::c_char;
 
 use super::boundary::{Handle, c_str, check_out, copy_out, guard, write_out};
-use super::cursor::{Cursor, viz_cursor};
+use super::cursor::viz_cursor;
 use super::status::viz_status;
-use crate::query::Query;
+use crate::query::{Pages, Query};
 use crate::runs::{RunFilter, RunRepository, RunStore};
 
 /// The runs of one project directory. Opaque; free with
@@ -137,7 +137,7 @@ pub unsafe extern "C" fn viz_run_repository_query(
         let repo = unsafe { viz_run_repository::borrow(repository, "repository") }?;
         let name = unsafe { c_str(name, "name") }?;
         let query = Query::from_json(unsafe { c_str(query_json, "query_json") }?)?;
-        unsafe { viz_cursor::create(out, || Ok(Cursor::of(repo.reader(name)?.query(&query)?))) }
+        unsafe { viz_cursor::create(out, || Ok(Pages::held(repo.reader(name)?.query(&query)?))) }
     })
 }
 

@@ -6,7 +6,7 @@
 use std::ffi::c_char;
 
 use super::boundary::{Failure, Handle, c_str, guard, slice, write_out};
-use super::cursor::{Cursor, viz_cursor};
+use super::cursor::viz_cursor;
 use super::event::{batch, to_event, viz_event};
 use super::event_list::{EventList, viz_event_list};
 use super::status::viz_status;
@@ -14,7 +14,7 @@ use crate::backend::StorageBackend;
 use crate::backend::shared::SharedBackend;
 use crate::clock::{Clock, SystemClock};
 use crate::factory::StorageBackendFactory;
-use crate::query::Query;
+use crate::query::{Pages, Query};
 
 /// One storage backend instance. Opaque; create with `viz_storage_open`, release
 /// with `viz_storage_free`. Calls on one handle may come from any threads: each
@@ -166,9 +166,9 @@ pub unsafe extern "C" fn viz_storage_query(
                     // is freed; a shut-down backend fails the next page by name.
                     let backend = shared.clone();
                     let fetch = move |page: Query| backend.with(|b| b.query(&page));
-                    return Ok(Cursor::paged(query, Box::new(fetch)));
+                    return Ok(Pages::fetched(query, Box::new(fetch)));
                 }
-                Ok(Cursor::of(shared.with(|b| b.query(&query))?))
+                Ok(Pages::held(shared.with(|b| b.query(&query))?))
             })
         }
     })

@@ -19,9 +19,11 @@ use crate::event::{Event, EventData, EventKind, KindSet};
 
 mod aggregate;
 mod json;
+mod pages;
 mod pattern;
 
 pub use aggregate::{Aggregate, Bucket, aggregate, downsample, latest};
+pub use pages::{PageFetch, PageIter, Pages};
 pub use pattern::TagPattern;
 
 /// A comparison of a scalar's value.
