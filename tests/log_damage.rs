@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use viz::backend::file::FileLogBackend;
 use viz::format::vizlog::LogReader;
 use viz::format::vizlog::index::SegmentIndex;
 use viz::format::vizlog::segment::Header;
@@ -284,22 +283,4 @@ fn stray_temporary_files_are_removed_on_open() {
     for s in &strays {
         assert!(!s.exists(), "{} is still there", s.display());
     }
-}
-
-#[test]
-fn a_program_the_writer_spawns_does_not_inherit_its_lock() {
-    let dir = temp_dir("cloexec");
-    let url = format!("file://{}", dir.display());
-    let b = open(&url);
-    let mut child = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    drop(b);
-    // Were the lock's descriptor inherited, the sleeping child would still hold it.
-    let mut again = FileLogBackend::default();
-    let opened = again.initialize(&url);
-    child.kill().unwrap();
-    child.wait().unwrap();
-    opened.unwrap();
 }
