@@ -564,6 +564,78 @@ fn tag_queries(n: i64, reps: usize) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The read side of sqlite:// on the data set of `tag_queries`: `n` scalars over
+/// 100 interleaved tags, then the same three queries, answered by SQL.
+fn sqlite_queries(n: i64, reps: usize) {
+    use viz::{Query, TagPattern};
+
+    const TAGS: i64 = 100;
+    println!("\n## sqlite:// queries on {n} scalars over {TAGS} tags (median of {reps})");
+    let dir = std::env::temp_dir().join(format!("viz-bench-sqltags-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut db = viz::StorageBackendFactory::default()
+        .create_url(&format!("sqlite://{}/runs.db", dir.display()))
+        .unwrap();
+    let tags: Vec<viz::Tag> = (0..TAGS)
+        .map(|i| viz::Tag::new(&format!("bench/tag{i:03}")).unwrap())
+        .collect();
+    let steps = n / TAGS;
+    let mut batch = Vec::with_capacity(1000);
+    let t = Instant::now();
+    for step in 0..steps {
+        for tag in &tags {
+            batch.push(
+                viz::Event::new(*tag, step, viz::EventData::Scalar((step % 1000) as f64)).at(1.0),
+            );
+        }
+        if batch.len() >= 1000 {
+            db.store_events(&batch).unwrap();
+            batch.clear();
+        }
+    }
+    db.store_events(&batch).unwrap();
+    db.flush().unwrap();
+    let write = t.elapsed();
+    let bytes: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    println!(
+        "  stored at {:.2} M scalars/s (batches of 1000 straight into the backend); {bytes} bytes, {:.1} bytes per scalar",
+        n as f64 / write.as_secs_f64() / 1e6,
+        bytes as f64 / n as f64
+    );
+    let one = TagPattern::exact("bench/tag042");
+    let time = |f: &mut dyn FnMut(usize)| -> f64 {
+        let mut us = Vec::new();
+        for rep in 0..reps {
+            let t = Instant::now();
+            f(rep);
+            us.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        median(us)
+    };
+    let range = time(&mut |rep| {
+        let start = (steps / 3 + rep as i64 * 7919) % (steps - 1000);
+        let q = Query::all().tag(one.clone()).steps(start, start + 999);
+        assert_eq!(db.query(&q).unwrap().len(), 1000);
+    });
+    let latest = time(&mut |_| assert_eq!(db.latest(&Query::all()).unwrap().len(), TAGS as usize));
+    let whole = Query::all().tag(one.clone());
+    let down = time(&mut |_| {
+        assert_eq!(
+            db.downsample(&whole, 0, steps - 1, 1000).unwrap().len(),
+            1000
+        );
+    });
+    println!(
+        "  one tag, 1000 steps: {range:.0} us; last value of every tag: {latest:.0} us; 1000-bucket downsample of one tag ({steps} points): {:.1} ms",
+        down / 1e3
+    );
+    db.shutdown().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn cpu_time() -> Duration {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `usage` is a valid, writable rusage.
@@ -608,8 +680,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // ffi, interleaved, bursts, saturated, throughput, files, range, tags, idle,
-    // shutdown)
+    // ffi, interleaved, bursts, saturated, throughput, files, range, tags, sqltags,
+    // idle, shutdown)
     // to run only those.
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -784,20 +856,29 @@ fn main() {
     if want("files") {
         let n = if quick { 1_000_000 } else { 5_000_000 };
         println!(
-            "\n## sustained scalars/s, 1 producer, into tensorboard://, file:// and memory:// ({n} scalars, until a flush synced the files; median of {reps}, the three interleaved)"
+            "\n## sustained scalars/s, 1 producer, into tensorboard://, file://, sqlite:// and memory:// ({n} scalars, until a flush confirmed them; median of {reps}, the four interleaved)"
         );
         let dir = std::env::temp_dir().join(format!("viz-bench-files-{}", std::process::id()));
-        let mut rates: [Vec<f64>; 3] = Default::default();
+        let mut rates: [Vec<f64>; 4] = Default::default();
         for rep in 0..reps {
             let (tb, log) = (dir.join(format!("tb{rep}")), dir.join(format!("log{rep}")));
+            let db = dir.join(format!("db{rep}"));
             rates[0].push(throughput_into(
                 &format!("tensorboard://{}", tb.display()),
                 n,
             ));
             rates[1].push(throughput_into(&format!("file://{}", log.display()), n));
-            rates[2].push(throughput_into("memory://?capacity=1000000", n));
+            rates[2].push(throughput_into(
+                &format!("sqlite://{}/runs.db", db.display()),
+                n,
+            ));
+            rates[3].push(throughput_into("memory://?capacity=1000000", n));
             if rep == 0 {
-                for (name, d) in [("event file", &tb), ("event log", &log)] {
+                for (name, d) in [
+                    ("event file", &tb),
+                    ("event log", &log),
+                    ("sqlite file", &db),
+                ] {
                     let bytes: u64 = std::fs::read_dir(d)
                         .unwrap()
                         .map(|e| e.unwrap().metadata().unwrap().len())
@@ -810,7 +891,7 @@ fn main() {
             }
             let _ = std::fs::remove_dir_all(&dir);
         }
-        for (name, r) in ["tensorboard://", "file://", "memory://"]
+        for (name, r) in ["tensorboard://", "file://", "sqlite://", "memory://"]
             .iter()
             .zip(&rates)
         {
@@ -831,6 +912,10 @@ fn main() {
 
     if want("tags") {
         tag_queries(if quick { 2_000_000 } else { 10_000_000 }, reps);
+    }
+
+    if want("sqltags") {
+        sqlite_queries(if quick { 2_000_000 } else { 10_000_000 }, reps);
     }
 
     if want("idle") {

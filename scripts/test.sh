@@ -60,6 +60,7 @@ if command -v python3 >/dev/null; then
   # The Python binding (ctypes) against the libviz.so built above, and its example.
   VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python -m pytest -q bindings/python/tests
   VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python examples/python/training_loop.py 20000 ci-python
+  VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python examples/python/sqlite_summary.py >/dev/null
 elif [ -n "${CI:-}" ]; then
   echo "error: python3 is missing; CI must run the TensorBoard reader tests" >&2
   exit 1

@@ -211,6 +211,19 @@ int main() {
         std::system((std::string("rm -rf ") + project).c_str());
     }
 
+    {
+        // sqlite:// like any backend.
+        char dir[] = "/tmp/viz-cpp-sqlite-XXXXXX";
+        CHECK(mkdtemp(dir) != nullptr);
+        viz::Storage db(std::string("sqlite://") + dir + "/p.db");
+        viz::Collector w("{}", {&db});
+        for (int64_t step = 0; step < 10; step++) w.collect("s/x", step, (double)step);
+        w.flush();
+        CHECK(db.aggregate()[0].mean == 4.5 && db.latest()[0].step == 9);
+        w.close();
+        std::system((std::string("rm -rf ") + dir).c_str());
+    }
+
     if (failures == 0) std::printf("cpp: ok\n");
     return failures == 0 ? 0 : 1;
 }

@@ -16,6 +16,7 @@ pub mod file;
 pub mod jsonl;
 pub mod memory;
 pub mod shared;
+pub mod sqlite;
 pub mod subscriber;
 pub mod tensorboard;
 
@@ -28,6 +29,7 @@ pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[
     ("jsonl", jsonl::JsonlBackend::boxed),
     ("tensorboard", tensorboard::TensorBoardBackend::boxed),
     ("file", file::FileLogBackend::boxed),
+    ("sqlite", sqlite::SqliteBackend::boxed),
 ];
 
 /// Where a collector persists events (the seed's `IStorageBackend`).

@@ -1,6 +1,7 @@
 /* Aggregates, downsampling and latest values through the C ABI, from a collector's
- * file:// log (answered by its tag index) and from a memory:// storage handle
- * (answered by a scan): the same numbers either way, and bad input refused by name. */
+ * file:// log (answered by its tag index), its sqlite:// file (answered by SQL) and a
+ * memory:// storage handle (answered by a scan): the same numbers every way, and bad
+ * input refused by name. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <math.h>
 #include <stdio.h>
@@ -82,6 +83,26 @@ int main(void) {
     CHECK(viz_aggregate_list_len(NULL) == 0 && viz_bucket_list_len(NULL) == 0);
     viz_aggregate_list_free(NULL);
     viz_bucket_list_free(NULL);
+    expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
+
+    /* The same from sqlite://, answered by SQL. */
+    snprintf(spec, sizeof spec, "{\"backends\": [\"sqlite://%s/runs.db?run=c\"]}", dir);
+    expect(viz_collector_new(spec, &c), VIZ_STATUS_OK, NULL);
+    fill(c);
+    expect(viz_collector_aggregate(c, 0, NULL, &aggs), VIZ_STATUS_OK, NULL);
+    check_aggregates(aggs);
+    viz_aggregate_list_free(aggs);
+    expect(viz_collector_downsample(c, 0, "{\"tags\": [\"train/*\"]}", 0, 999, 10, &buckets), VIZ_STATUS_OK, NULL);
+    check_buckets(buckets);
+    viz_bucket_list_free(buckets);
+    expect(viz_collector_latest(c, 0, NULL, &latest), VIZ_STATUS_OK, NULL);
+    check_latest(latest);
+    viz_event_list_free(latest);
+    expect(viz_collector_metadata_set(c, "{\"lr\": 0.5}"), VIZ_STATUS_OK, NULL);
+    char meta[64];
+    size_t needed = 0;
+    expect(viz_collector_metadata_get(c, 0, meta, sizeof meta, &needed), VIZ_STATUS_OK, NULL);
+    CHECK(strcmp(meta, "{\"lr\":0.5}") == 0);
     expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
 
     /* The same through a storage handle, answered by a scan. */

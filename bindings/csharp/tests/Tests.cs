@@ -580,6 +580,27 @@ static class Tests
         texts.Dispose(); train.Dispose(); everything.Dispose();
     }
 
+    static void SqliteIsABackendLikeAnyOther()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "viz-cs-sqlite-" + Guid.NewGuid().ToString("N"));
+        var db = new NativeStorageBackend("sqlite", "sqlite://" + dir + "/p.db?run=cs");
+        using (var c = new AsyncEventCollector(db))
+        {
+            c.Start();
+            c.Metadata["lr"] = 0.1;
+            for (int i = 0; i < 100; i++) c.CollectScalar("train/loss", i, i);
+            c.Flush();
+            Assert.True(c.Query("{\"order\": \"step_desc\", \"limit\": 2}").Select(e => e.Step).SequenceEqual(new long[] { 99, 98 }), "query");
+            Assert.Equal(49.5, c.Aggregate()[0].Mean, "aggregate by SQL");
+            Assert.Equal(10, c.Downsample(null, 0, 99, 10).Count, "downsample by SQL");
+            Assert.Equal(0.1, (double)c.Metadata["lr"], "metadata");
+        }
+        db.Dispose();
+        File.WriteAllBytes(Path.Combine(dir, "bad.db"), new byte[4096]);
+        Assert.Throws<InvalidDataException>(() => new NativeStorageBackend("sqlite", "sqlite://" + dir + "/bad.db"), "not a SQLite database");
+        Directory.Delete(dir, true);
+    }
+
     sealed class Observer : IObserver<Event>
     {
         private readonly ConcurrentQueue<Event> into;
@@ -794,6 +815,7 @@ static class Tests
             new KeyValuePair<string, Action>("RunMetadataIsADictionaryKeptByEveryBackendThatCan", RunMetadataIsADictionaryKeptByEveryBackendThatCan),
             new KeyValuePair<string, Action>("RunsAreListedFoundReadAndDeleted", RunsAreListedFoundReadAndDeleted),
             new KeyValuePair<string, Action>("BackendsAreRoutedByKindAndTagPrefix", BackendsAreRoutedByKindAndTagPrefix),
+            new KeyValuePair<string, Action>("SqliteIsABackendLikeAnyOther", SqliteIsABackendLikeAnyOther),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

@@ -506,3 +506,29 @@ def test_backends_and_storages_are_routed_by_kind_and_tag_prefix(tmp_path):
     assert texts.event_count == 1 and train.event_count == 10
     with pytest.raises(viz.InvalidConfig, match="storage_routes has 3 routes for 2 storage handles"):
         viz.Collector(storages=[texts, train], storage_routes=[None, None, None])
+
+
+def test_sqlite_backend_answers_from_python_and_any_sql_tool_reads_it(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "project.db"
+    with viz.Collector(backends=[f"sqlite://{db}?run=baseline"]) as c:
+        c.metadata["lr"] = 0.1
+        for step in range(100):
+            c.collect_scalar("train/loss", step, 1.0 / (step + 1))
+            c.collect_scalar("eval/acc", step, step / 100)
+        c.collect(viz.Event.text("train/note", 5, "hello"))
+        c.flush()
+        assert [e.step for e in c.query({"tags": ["train/loss"], "order": "step_desc", "limit": 2})] == [99, 98]
+        acc = c.aggregate({"tags": ["eval/*"]})[0]
+        assert acc["count"] == 100 and acc["max"] == 0.99
+        assert len(c.downsample({"tags": ["train/loss"]}, 0, 99, 10)) == 10
+        assert dict(c.metadata) == {"lr": 0.1}
+        # A reader in another connection reads while the run writes (WAL).
+        with sqlite3.connect(db) as con:
+            rows = con.execute("SELECT tag, COUNT(*), ROUND(AVG(value), 4) FROM scalars GROUP BY tag ORDER BY tag")
+            assert rows.fetchall() == [("eval/acc", 100, 0.495), ("train/loss", 100, 0.0519)]
+            assert con.execute("SELECT text FROM events WHERE text IS NOT NULL").fetchone() == ("hello",)
+    with pytest.raises(viz.CorruptData, match="not a SQLite database"):
+        (tmp_path / "bad.db").write_bytes(b"x" * 4096)
+        viz.Collector(backends=[f"sqlite://{tmp_path}/bad.db"])

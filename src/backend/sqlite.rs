@@ -1,0 +1,797 @@
+//! The `sqlite://<path>` backend: every run of a project in one SQLite file that any
+//! SQL tool, pandas or DuckDB opens (schema and example SQL in docs/SQLITE.md).
+//!
+//! Options:
+//! - `run=NAME` (default `default`), `rank=N` (0 to 65,535, default 0) and
+//!   `project=NAME` (default: the file's stem): the run this backend writes.
+//! - `synchronous=normal|full` (default `normal`): with WAL, `normal` survives a
+//!   killed process; `full` also a power cut.
+//! - `busy_timeout` (a duration, default `5s`): how long a write waits for another
+//!   writer's lock before failing (and being retried by the collector).
+//!
+//! Each delivered batch is one transaction of prepared inserts (`BEGIN IMMEDIATE`,
+//! so the write lock is taken up front); a batch that fails is rolled back whole
+//! and tried once more before the error goes to the collector, which keeps the
+//! events under its retry policy. The file is in WAL mode, so readers in other
+//! processes read while a run writes. Queries, aggregates, downsampling and latest
+//! values are SQL: filters, order, limits and grouping run inside SQLite.
+//!
+//! Schema changes are migrations ([`MIGRATIONS`]): `PRAGMA user_version` says which
+//! have run; opening applies the missing ones in order, each in its own
+//! transaction; a file from a newer viz is refused by name.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
+
+use super::{StorageBackend, ensure_initialized};
+use crate::config::StorageConfiguration;
+use crate::error::{ErrorKind, Result, VizError};
+use crate::event::{Event, EventData, EventKind, Priority};
+use crate::format::vizlog::codec;
+use crate::metadata::{Metadata, MetadataBatch};
+use crate::query::{Aggregate, Bucket, Cmp, Order, Predicate, Query};
+use crate::tag::Tag;
+use crate::url::ConnectionString;
+
+/// The schema, as the ordered migrations that build it: migration `i` (1-based)
+/// takes a file from version `i - 1` to `i`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: runs, tags, events, metadata.
+    "CREATE TABLE runs (
+         id INTEGER PRIMARY KEY,
+         project TEXT NOT NULL,
+         name TEXT NOT NULL,
+         rank INTEGER NOT NULL DEFAULT 0,
+         created_unix_ms INTEGER NOT NULL,
+         UNIQUE (project, name, rank));
+     CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+     CREATE TABLE events (
+         id INTEGER PRIMARY KEY,
+         run_id INTEGER NOT NULL REFERENCES runs (id),
+         tag_id INTEGER NOT NULL REFERENCES tags (id),
+         kind INTEGER NOT NULL,
+         step INTEGER NOT NULL,
+         wall_time REAL,
+         priority INTEGER NOT NULL DEFAULT 0,
+         value REAL,
+         text TEXT,
+         payload BLOB);
+     CREATE INDEX events_run_tag_step ON events (run_id, tag_id, step);
+     CREATE TABLE metadata (
+         run_id INTEGER NOT NULL REFERENCES runs (id),
+         key TEXT NOT NULL,
+         value TEXT NOT NULL,
+         PRIMARY KEY (run_id, key));",
+    // 2: time-range reads, and names for kinds and a view of scalars for SQL users.
+    "CREATE INDEX events_run_wall_time ON events (run_id, wall_time);
+     CREATE TABLE kinds (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+     INSERT INTO kinds VALUES (0, 'scalar'), (1, 'histogram'), (2, 'text'), (3, 'image'),
+                              (4, 'tensor'), (5, 'raw');
+     CREATE VIEW scalars AS
+         SELECT r.project, r.name AS run, r.rank, t.name AS tag, e.step, e.wall_time, e.value
+         FROM events e JOIN runs r ON r.id = e.run_id JOIN tags t ON t.id = e.tag_id
+         WHERE e.kind = 0;",
+];
+
+/// The schema version this viz writes.
+pub fn schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+const SCALAR: i64 = EventKind::Scalar as i64;
+const TEXT: i64 = EventKind::Text as i64;
+
+/// Writes (and reads back) a run in a SQLite file.
+#[derive(Default)]
+pub struct SqliteBackend {
+    db: Option<Db>,
+}
+
+struct Db {
+    conn: Connection,
+    path: PathBuf,
+    run_id: i64,
+    /// Tag ids, interned in the `tags` table.
+    tags: HashMap<Tag, i64>,
+    stored: u64,
+}
+
+/// An error from SQLite, naming the file and what was being done, of the kind the
+/// cause calls for.
+fn sql_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
+    let kind = match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => ErrorKind::CorruptData,
+        Some(ErrorCode::DatabaseCorrupt) => ErrorKind::CorruptData,
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => ErrorKind::Io,
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::DiskFull) => ErrorKind::Io,
+        _ => ErrorKind::Backend,
+    };
+    let hint = match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => " (it is not a SQLite database)",
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            " (another writer held the database past busy_timeout)"
+        }
+        Some(ErrorCode::ReadOnly) => " (the file or its directory is read-only)",
+        Some(ErrorCode::CannotOpen) => " (a directory, or a path that cannot be created?)",
+        _ => "",
+    };
+    VizError::new(kind, format!("{} {doing}: {e}{hint}", path.display()))
+}
+
+impl SqliteBackend {
+    pub(crate) fn boxed() -> Box<dyn StorageBackend> {
+        Box::new(SqliteBackend::default())
+    }
+
+    fn db(&self) -> Result<&Db> {
+        ensure_initialized(self.db.is_some(), "sqlite")?;
+        Ok(self.db.as_ref().expect("checked"))
+    }
+
+    fn db_mut(&mut self) -> Result<&mut Db> {
+        ensure_initialized(self.db.is_some(), "sqlite")?;
+        Ok(self.db.as_mut().expect("checked"))
+    }
+}
+
+/// Brings the schema of `conn` up to this viz's version, one migration per
+/// transaction; refuses a file written by a newer viz.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
+    let err = |doing: &str| {
+        let doing = doing.to_owned();
+        move |e| sql_error(path, &doing, e)
+    };
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err("reading the schema version of"))?;
+    if version > schema_version() {
+        return Err(VizError::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{} has schema version {version}, but this viz writes version {} (a newer viz made it; upgrade viz to open it)",
+                path.display(),
+                schema_version()
+            ),
+        ));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction().map_err(err("migrating"))?;
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
+            .and_then(|()| tx.commit())
+            .map_err(err(&format!("applying schema migration {} to", i + 1)))?;
+    }
+    Ok(())
+}
+
+/// Opens (creating if needed) the database at `path` with the connection settings
+/// viz uses, and migrates it.
+pub fn open(path: &Path, synchronous: &str, busy: Duration) -> Result<Connection> {
+    if path.is_dir() {
+        return Err(VizError::new(
+            ErrorKind::Io,
+            format!(
+                "{} is a directory; sqlite:// needs a file path",
+                path.display()
+            ),
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| VizError::from(e).context(format_args!("creating {}", dir.display())))?;
+    }
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| sql_error(path, "opening", e))?;
+    conn.busy_timeout(busy)
+        .map_err(|e| sql_error(path, "setting busy_timeout on", e))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| sql_error(path, "switching to WAL", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(VizError::new(
+            ErrorKind::Io,
+            format!(
+                "{} could not switch to WAL mode (it stays '{mode}')",
+                path.display()
+            ),
+        ));
+    }
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(|e| sql_error(path, "setting synchronous on", e))?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(|e| sql_error(path, "enabling foreign keys on", e))?;
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+impl Db {
+    fn tag_id(&mut self, tag: Tag) -> rusqlite::Result<i64> {
+        if let Some(&id) = self.tags.get(&tag) {
+            return Ok(id);
+        }
+        self.conn.execute(
+            "INSERT OR IGNORE INTO tags (name) VALUES (?1)",
+            [tag.as_str()],
+        )?;
+        let id =
+            self.conn
+                .query_row("SELECT id FROM tags WHERE name = ?1", [tag.as_str()], |r| {
+                    r.get(0)
+                })?;
+        self.tags.insert(tag, id);
+        Ok(id)
+    }
+
+    /// One batch, as one transaction.
+    fn insert(&mut self, events: &[Event]) -> rusqlite::Result<()> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let done = (|| {
+            for e in events {
+                let tag = self.tag_id(e.tag)?;
+                let (value, text, payload) = match &e.data {
+                    // NaN is stored as NULL (SQLite has no NaN); kind tells them apart.
+                    EventData::Scalar(v) => ((!v.is_nan()).then_some(*v), None, None),
+                    EventData::Text(t) => (None, Some(t.as_str()), None),
+                    _ => {
+                        let mut record = Vec::new();
+                        codec::encode(e, &mut record);
+                        (None, None, Some(record))
+                    }
+                };
+                let mut insert = self.conn.prepare_cached(
+                    "INSERT INTO events (run_id, tag_id, kind, step, wall_time, priority, value, text, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )?;
+                insert.execute(params![
+                    self.run_id,
+                    tag,
+                    e.kind() as i64,
+                    e.step,
+                    e.wall_time,
+                    e.priority as i64,
+                    value,
+                    text,
+                    payload
+                ])?;
+            }
+            Ok(())
+        })();
+        match done.and_then(|()| self.conn.execute_batch("COMMIT")) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                // Ids interned by the rolled-back transaction are gone with it.
+                self.tags.clear();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// An event from its row: kind, tag name, step, wall time, priority, value, text,
+/// payload.
+type Row = (
+    i64,
+    String,
+    i64,
+    Option<f64>,
+    i64,
+    Option<f64>,
+    Option<String>,
+    Option<Vec<u8>>,
+);
+
+fn event_of(row: Row) -> Result<Event> {
+    let (kind, tag, step, wall, priority, value, text, payload) = row;
+    if let Some(record) = payload {
+        return codec::decode(&record).map_err(|why| {
+            VizError::new(
+                ErrorKind::CorruptData,
+                format!("sqlite event payload: {why}"),
+            )
+        });
+    }
+    let data = match kind {
+        SCALAR => EventData::Scalar(value.unwrap_or(f64::NAN)),
+        TEXT => EventData::Text(text.unwrap_or_default()),
+        k => {
+            return Err(VizError::new(
+                ErrorKind::CorruptData,
+                format!("sqlite event of kind {k} has no payload"),
+            ));
+        }
+    };
+    Ok(Event {
+        tag: Tag::new(&tag)?,
+        step,
+        wall_time: wall,
+        priority: if priority == 1 {
+            Priority::Critical
+        } else {
+            Priority::Normal
+        },
+        data,
+    })
+}
+
+/// A SQL condition with its parameters.
+struct Sql {
+    text: String,
+    params: Vec<rusqlite::types::Value>,
+}
+
+impl Sql {
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+
+    fn param(&mut self, v: impl Into<rusqlite::types::Value>) {
+        self.text.push('?');
+        self.params.push(v.into());
+    }
+}
+
+/// `predicate` as SQL with IEEE semantics: NaN (stored NULL) compares false with
+/// everything but `ne` and `not in`; other kinds never match a value condition.
+fn predicate_sql(p: &Predicate, out: &mut Sql) {
+    let leaf = |out: &mut Sql, nan: bool, cmp: &dyn Fn(&mut Sql)| {
+        out.push(&format!(
+            "(CASE WHEN kind != {SCALAR} THEN 0 WHEN value IS NULL THEN {} ELSE COALESCE(",
+            i32::from(nan)
+        ));
+        cmp(out);
+        out.push(", 0) END)");
+    };
+    match p {
+        Predicate::Value(cmp, x) => {
+            let op = match cmp {
+                Cmp::Eq => "=",
+                Cmp::Ne => "!=",
+                Cmp::Lt => "<",
+                Cmp::Lte => "<=",
+                Cmp::Gt => ">",
+                Cmp::Gte => ">=",
+            };
+            // A NaN operand compares false with everything, `ne` true.
+            if x.is_nan() {
+                let ne = *cmp == Cmp::Ne;
+                out.push(&format!("(kind = {SCALAR} AND {})", i32::from(ne)));
+                return;
+            }
+            let x = *x;
+            leaf(out, *cmp == Cmp::Ne, &|out: &mut Sql| {
+                out.push(&format!("value {op} "));
+                out.param(x);
+            });
+        }
+        Predicate::In(xs) | Predicate::NotIn(xs) => {
+            let not = matches!(p, Predicate::NotIn(_));
+            let xs: Vec<f64> = xs.iter().copied().filter(|x| !x.is_nan()).collect();
+            leaf(out, not, &|out: &mut Sql| {
+                out.push(if not { "value NOT IN (" } else { "value IN (" });
+                for (i, x) in xs.iter().enumerate() {
+                    if i > 0 {
+                        out.push(", ");
+                    }
+                    out.param(*x);
+                }
+                out.push(")");
+            });
+        }
+        Predicate::Finite => leaf(out, false, &|out: &mut Sql| {
+            out.push("(value > -9e999 AND value < 9e999)");
+        }),
+        Predicate::And(all) | Predicate::Or(all) => {
+            let (join, empty) = if matches!(p, Predicate::And(_)) {
+                (" AND ", "1")
+            } else {
+                (" OR ", "0")
+            };
+            if all.is_empty() {
+                out.push(empty);
+                return;
+            }
+            out.push("(");
+            for (i, q) in all.iter().enumerate() {
+                if i > 0 {
+                    out.push(join);
+                }
+                predicate_sql(q, out);
+            }
+            out.push(")");
+        }
+        Predicate::Not(q) => {
+            out.push("(NOT ");
+            predicate_sql(q, out);
+            out.push(")");
+        }
+    }
+}
+
+impl Db {
+    /// The `WHERE` clause of `q`'s selection (run, tags, kinds, steps, wall time,
+    /// condition).
+    fn selection(&self, q: &Query) -> Result<Sql> {
+        let mut sql = Sql {
+            text: "run_id = ".to_owned(),
+            params: Vec::new(),
+        };
+        sql.param(self.run_id);
+        if !q.tags.is_empty() {
+            // Patterns match in Rust against the (small) tags table.
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id, name FROM tags")
+                .map_err(|e| sql_error(&self.path, "reading tags of", e))?;
+            let ids: Vec<i64> = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| sql_error(&self.path, "reading tags of", e))?
+                .into_iter()
+                .filter(|(_, name)| q.tags.iter().any(|t| t.matches(name)))
+                .map(|(id, _)| id)
+                .collect();
+            sql.push(" AND tag_id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.param(*id);
+            }
+            sql.push(")");
+        }
+        let kinds: Vec<i64> = EventKind::ALL
+            .iter()
+            .filter(|k| q.kinds.contains(**k))
+            .map(|k| *k as i64)
+            .collect();
+        if kinds.len() < EventKind::ALL.len() {
+            sql.push(&format!(
+                " AND kind IN ({})",
+                kinds
+                    .iter()
+                    .map(i64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if q.steps != (i64::MIN, i64::MAX) {
+            sql.push(" AND step BETWEEN ");
+            sql.param(q.steps.0);
+            sql.push(" AND ");
+            sql.param(q.steps.1);
+        }
+        if q.wall_time != (f64::NEG_INFINITY, f64::INFINITY) {
+            sql.push(" AND (wall_time IS NULL OR wall_time BETWEEN ");
+            sql.param(q.wall_time.0);
+            sql.push(" AND ");
+            sql.param(q.wall_time.1);
+            sql.push(")");
+        }
+        if let Some(p) = &q.filter {
+            sql.push(" AND ");
+            predicate_sql(p, &mut sql);
+        }
+        Ok(sql)
+    }
+
+    fn events(&self, sql: &str, params: &[rusqlite::types::Value]) -> Result<Vec<Event>> {
+        let mut stmt = self
+            .conn
+            .prepare(sql)
+            .map_err(|e| sql_error(&self.path, "querying", e))?;
+        let rows = stmt
+            .query_map(params_from_iter(params), |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<Row>>>())
+            .map_err(|e| sql_error(&self.path, "querying", e))?;
+        rows.into_iter().map(event_of).collect()
+    }
+}
+
+const COLUMNS: &str = "e.kind, t.name, e.step, e.wall_time, e.priority, e.value, e.text, e.payload";
+
+impl StorageBackend for SqliteBackend {
+    fn type_name(&self) -> &str {
+        "sqlite"
+    }
+
+    fn initialize_with(&mut self, config: &StorageConfiguration) -> Result<()> {
+        config.validate()?;
+        let mut url = ConnectionString::parse(&config.connection_string)?;
+        let run = url
+            .take::<String>("run")?
+            .unwrap_or_else(|| "default".to_owned());
+        let rank = url.take::<u32>("rank")?.unwrap_or(0);
+        let project = url.take::<String>("project")?;
+        let synchronous = url
+            .take_choice("synchronous", &["normal", "full"])?
+            .unwrap_or("normal")
+            .to_owned();
+        let busy = url
+            .take_duration("busy_timeout")?
+            .unwrap_or(Duration::from_secs(5));
+        let location = std::mem::take(&mut url.location);
+        url.finish()?;
+        if location.is_empty() {
+            return Err(VizError::invalid_config(
+                "sqlite:// needs a file path, such as sqlite:///runs/exp1.db or sqlite://runs/exp1.db",
+            ));
+        }
+        crate::runs::validate_name(&run)
+            .map_err(|e| VizError::invalid_config(format!("option run: {}", e.message())))?;
+        if rank > crate::runs::MAX_RANK {
+            return Err(VizError::invalid_config(format!(
+                "option rank has invalid value '{rank}' for a sqlite:// (0 to {})",
+                crate::runs::MAX_RANK
+            )));
+        }
+        let path = PathBuf::from(&location);
+        let project = project.unwrap_or_else(|| {
+            path.file_stem()
+                .map_or_else(|| "viz".to_owned(), |s| s.to_string_lossy().into_owned())
+        });
+        let conn = open(&path, &synchronous, busy)?;
+        let created = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        conn.execute(
+            "INSERT OR IGNORE INTO runs (project, name, rank, created_unix_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![project, run, rank, created],
+        )
+        .map_err(|e| sql_error(&path, "creating the run in", e))?;
+        let run_id: i64 = conn
+            .query_row(
+                "SELECT id FROM runs WHERE project = ?1 AND name = ?2 AND rank = ?3",
+                params![project, run, rank],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql_error(&path, "finding the run in", e))?;
+        self.db = Some(Db {
+            conn,
+            path,
+            run_id,
+            tags: HashMap::new(),
+            stored: 0,
+        });
+        Ok(())
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        if let Some(db) = self.db.take() {
+            db.conn
+                .close()
+                .map_err(|(_, e)| sql_error(&db.path, "closing", e))?;
+        }
+        Ok(())
+    }
+
+    fn is_initialized(&self) -> bool {
+        self.db.is_some()
+    }
+
+    fn store_events(&mut self, events: &[Event]) -> Result<()> {
+        let db = self.db_mut()?;
+        // A batch that fails is rolled back whole and tried once more.
+        let result = db.insert(events).or_else(|_| db.insert(events));
+        result.map_err(|e| sql_error(&db.path, "storing a batch in", e))?;
+        db.stored += events.len() as u64;
+        Ok(())
+    }
+
+    fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
+        self.query(&Query::all().steps(start_step, end_step))
+    }
+
+    fn query(&self, q: &Query) -> Result<Vec<Event>> {
+        q.validate()?;
+        let db = self.db()?;
+        let mut sql = db.selection(q)?;
+        let order = match q.order {
+            Order::Stored => "e.id",
+            Order::StepAsc => "e.step, e.id",
+            Order::StepDesc => "e.step DESC, e.id",
+            Order::WallAsc => "COALESCE(e.wall_time, 0), e.id",
+            Order::WallDesc => "COALESCE(e.wall_time, 0) DESC, e.id",
+        };
+        let limit = q.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let text = format!(
+            "SELECT {COLUMNS} FROM events e JOIN tags t ON t.id = e.tag_id WHERE {} ORDER BY {order} LIMIT {limit} OFFSET {}",
+            sql.text.replace("run_id", "e.run_id"),
+            q.offset
+        );
+        sql.text = text;
+        db.events(&sql.text, &sql.params)
+    }
+
+    fn aggregate(&self, q: &Query) -> Result<Vec<Aggregate>> {
+        q.check_selection_only("an aggregate query")?;
+        if !q.kinds.contains(EventKind::Scalar) {
+            return Ok(Vec::new());
+        }
+        let db = self.db()?;
+        let sel = db.selection(q)?;
+        let sql = format!(
+            "WITH s AS (SELECT id, tag_id, step, value FROM events WHERE {} AND kind = {SCALAR}),
+                  g AS (SELECT tag_id, COUNT(*) AS n, MIN(value) AS lo, MAX(value) AS hi, AVG(value) AS mean,
+                               MIN(id) AS first_id, MAX(id) AS last_id FROM s GROUP BY tag_id)
+             SELECT t.name, g.n, g.lo, g.hi, g.mean, f.step, f.value, l.step, l.value
+             FROM g JOIN tags t ON t.id = g.tag_id
+                    JOIN events f ON f.id = g.first_id JOIN events l ON l.id = g.last_id
+             ORDER BY t.name",
+            sel.text
+        );
+        let mut stmt = db
+            .conn
+            .prepare(&sql)
+            .map_err(|e| sql_error(&db.path, "aggregating", e))?;
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        stmt.query_map(params_from_iter(&sel.params), |r| {
+            Ok(Aggregate {
+                tag: r.get(0)?,
+                count: r.get::<_, i64>(1)? as u64,
+                min: nan(r.get(2)?),
+                max: nan(r.get(3)?),
+                mean: nan(r.get(4)?),
+                first: (r.get(5)?, nan(r.get(6)?)),
+                last: (r.get(7)?, nan(r.get(8)?)),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| sql_error(&db.path, "aggregating", e))
+    }
+
+    fn downsample(&self, q: &Query, first: i64, last: i64, buckets: usize) -> Result<Vec<Bucket>> {
+        q.check_selection_only("a downsample query")?;
+        // The same checks and bucket arithmetic as the scan.
+        crate::query::downsample(std::iter::empty(), first, last, buckets)?;
+        if !q.kinds.contains(EventKind::Scalar) {
+            return Ok(Vec::new());
+        }
+        let span = i128::from(last) - i128::from(first) + 1;
+        let width = (span + buckets as i128 - 1) / buckets as i128;
+        let db = self.db()?;
+        let mut sel = db.selection(q)?;
+        // Offsets from `first` fit in i64 unless the range spans all of i64, where
+        // SQLite's integers would overflow: then the scan answers.
+        let Ok(width64) = i64::try_from(width) else {
+            return crate::query::downsample(&self.query(q)?, first, last, buckets);
+        };
+        if span > i128::from(i64::MAX) {
+            return crate::query::downsample(&self.query(q)?, first, last, buckets);
+        }
+        sel.push(" AND step BETWEEN ");
+        sel.param(first);
+        sel.push(" AND ");
+        sel.param(last);
+        let sql = format!(
+            "SELECT (step - {first}) / {width64} AS b, COUNT(*), MIN(value), MAX(value), AVG(value)
+             FROM events WHERE {} AND kind = {SCALAR} GROUP BY b ORDER BY b",
+            sel.text
+        );
+        let mut stmt = db
+            .conn
+            .prepare(&sql)
+            .map_err(|e| sql_error(&db.path, "downsampling", e))?;
+        let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+        stmt.query_map(params_from_iter(&sel.params), |r| {
+            let b: i64 = r.get(0)?;
+            let lo = i128::from(first) + i128::from(b) * width;
+            Ok(Bucket {
+                first_step: lo as i64,
+                last_step: (lo + width - 1).min(i128::from(last)) as i64,
+                count: r.get::<_, i64>(1)? as u64,
+                min: nan(r.get(2)?),
+                max: nan(r.get(3)?),
+                mean: nan(r.get(4)?),
+            })
+        })
+        .and_then(|rows| rows.collect())
+        .map_err(|e| sql_error(&db.path, "downsampling", e))
+    }
+
+    fn latest(&self, q: &Query) -> Result<Vec<Event>> {
+        q.check_selection_only("a latest-value query")?;
+        let db = self.db()?;
+        let sel = db.selection(q)?;
+        let sql = format!(
+            "SELECT {COLUMNS} FROM events e JOIN tags t ON t.id = e.tag_id
+             WHERE e.id IN (SELECT MAX(id) FROM events WHERE {} GROUP BY tag_id)
+             ORDER BY t.name",
+            sel.text
+        );
+        db.events(&sql, &sel.params)
+    }
+
+    fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
+        batch.validate()?;
+        let db = self.db_mut()?;
+        let path = db.path.clone();
+        let run = db.run_id;
+        let tx = db
+            .conn
+            .transaction()
+            .map_err(|e| sql_error(&path, "setting metadata in", e))?;
+        let applied = (|| {
+            for (k, v) in &batch.set {
+                tx.execute(
+                    "INSERT INTO metadata (run_id, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value",
+                    params![run, k, v.to_string()],
+                )?;
+            }
+            for k in &batch.delete {
+                tx.execute(
+                    "DELETE FROM metadata WHERE run_id = ?1 AND key = ?2",
+                    params![run, k],
+                )?;
+            }
+            tx.commit()
+        })();
+        applied.map_err(|e| sql_error(&path, "setting metadata in", e))
+    }
+
+    fn metadata(&self) -> Result<Metadata> {
+        let db = self.db()?;
+        let mut stmt = db
+            .conn
+            .prepare_cached("SELECT key, value FROM metadata WHERE run_id = ?1")
+            .map_err(|e| sql_error(&db.path, "reading metadata of", e))?;
+        let rows: Vec<(String, String)> = stmt
+            .query_map([db.run_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| sql_error(&db.path, "reading metadata of", e))?;
+        rows.into_iter()
+            .map(|(k, v)| {
+                let value = serde_json::from_str(&v).map_err(|e| {
+                    VizError::new(
+                        ErrorKind::CorruptData,
+                        format!("metadata '{k}' is not JSON: {e}"),
+                    )
+                })?;
+                Ok((k, value))
+            })
+            .collect()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        // Every batch is committed when stored; a checkpoint keeps the WAL short.
+        let db = self.db_mut()?;
+        db.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+            .optional()
+            .map_err(|e| sql_error(&db.path, "checkpointing", e))?;
+        Ok(())
+    }
+
+    fn event_count(&self) -> u64 {
+        self.db.as_ref().map_or(0, |db| db.stored)
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        let db = self.db_mut()?;
+        db.conn
+            .execute("DELETE FROM events WHERE run_id = ?1", [db.run_id])
+            .map_err(|e| sql_error(&db.path, "clearing", e))?;
+        db.stored = 0;
+        Ok(())
+    }
+}
