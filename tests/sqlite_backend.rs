@@ -269,6 +269,11 @@ fn a_version_1_file_is_upgraded_with_nothing_lost_and_a_newer_one_refused() {
     assert_eq!(common::steps(&got), (0..10).collect::<Vec<_>>());
     assert_eq!(got[3].data, viz::EventData::Scalar(6.0));
     assert_eq!(db.metadata().unwrap()["lr"], json!(0.5));
+    assert_eq!(
+        common::steps(&db.latest(&Query::all()).unwrap()),
+        [9],
+        "migration 3 filled tag_last"
+    );
     drop(db);
     let c = Connection::open(&path).unwrap();
     let version: i64 = c

@@ -74,6 +74,14 @@ pub const MIGRATIONS: &[&str] = &[
          SELECT r.project, r.name AS run, r.rank, t.name AS tag, e.step, e.wall_time, e.value
          FROM events e JOIN runs r ON r.id = e.run_id JOIN tags t ON t.id = e.tag_id
          WHERE e.kind = 0;",
+    // 3: each tag's last stored event per run, so "the latest value of each tag"
+    // reads one row a tag instead of scanning the run.
+    "CREATE TABLE tag_last (
+         run_id INTEGER NOT NULL REFERENCES runs (id),
+         tag_id INTEGER NOT NULL REFERENCES tags (id),
+         event_id INTEGER NOT NULL REFERENCES events (id),
+         PRIMARY KEY (run_id, tag_id));
+     INSERT INTO tag_last SELECT run_id, tag_id, MAX(id) FROM events GROUP BY run_id, tag_id;",
 ];
 
 /// The schema version this viz writes.
@@ -206,8 +214,8 @@ pub fn open(path: &Path, synchronous: &str, busy: Duration) -> Result<Connection
     }
     conn.pragma_update(None, "synchronous", synchronous)
         .map_err(|e| sql_error(path, "setting synchronous on", e))?;
-    conn.pragma_update(None, "foreign_keys", true)
-        .map_err(|e| sql_error(path, "enabling foreign keys on", e))?;
+    // The REFERENCES clauses document the schema; checking them on every insert
+    // would cost each row two more index searches, and viz writes ids it just read.
     migrate(&mut conn, path)?;
     Ok(conn)
 }
@@ -234,33 +242,64 @@ impl Db {
     fn insert(&mut self, events: &[Event]) -> rusqlite::Result<()> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         let done = (|| {
-            for e in events {
-                let tag = self.tag_id(e.tag)?;
-                let (value, text, payload) = match &e.data {
-                    // NaN is stored as NULL (SQLite has no NaN); kind tells them apart.
-                    EventData::Scalar(v) => ((!v.is_nan()).then_some(*v), None, None),
-                    EventData::Text(t) => (None, Some(t.as_str()), None),
-                    _ => {
-                        let mut record = Vec::new();
-                        codec::encode(e, &mut record);
-                        (None, None, Some(record))
+            // Tags first, so the insert statement is prepared once for the batch.
+            let tags = events
+                .iter()
+                .map(|e| self.tag_id(e.tag))
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            let tags_of_batch = tags.clone();
+            // Rows go in groups of ROWS per statement: one statement step per group
+            // rather than per row, which is most of an insert's cost here.
+            let mut group = self.conn.prepare_cached(&insert_sql(ROWS))?;
+            let mut single = self.conn.prepare_cached(&insert_sql(1))?;
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(ROWS * 9);
+            for (events, tags) in events.chunks(ROWS).zip(tags.chunks(ROWS)) {
+                values.clear();
+                for (e, &tag) in events.iter().zip(tags) {
+                    let (value, text, payload) = match &e.data {
+                        // NaN is stored as NULL (SQLite has no NaN); kind tells them apart.
+                        EventData::Scalar(v) => ((!v.is_nan()).then_some(*v), None, None),
+                        EventData::Text(t) => (None, Some(t.clone()), None),
+                        _ => {
+                            let mut record = Vec::new();
+                            codec::encode(e, &mut record);
+                            (None, None, Some(record))
+                        }
+                    };
+                    values.extend([
+                        self.run_id.into(),
+                        tag.into(),
+                        (e.kind() as i64).into(),
+                        e.step.into(),
+                        e.wall_time.into(),
+                        (e.priority as i64).into(),
+                        value.into(),
+                        text.into(),
+                        payload.into(),
+                    ]);
+                }
+                if events.len() == ROWS {
+                    group.execute(params_from_iter(values.iter()))?;
+                } else {
+                    for row in values.chunks(9) {
+                        single.execute(params_from_iter(row.iter()))?;
                     }
-                };
-                let mut insert = self.conn.prepare_cached(
-                    "INSERT INTO events (run_id, tag_id, kind, step, wall_time, priority, value, text, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?;
-                insert.execute(params![
-                    self.run_id,
-                    tag,
-                    e.kind() as i64,
-                    e.step,
-                    e.wall_time,
-                    e.priority as i64,
-                    value,
-                    text,
-                    payload
-                ])?;
+                }
+            }
+            // The batch's rows took consecutive ids (the transaction holds the write
+            // lock), ending at the last insert's: each tag's last one goes in tag_last.
+            let last = self.conn.last_insert_rowid();
+            let first = last - events.len() as i64 + 1;
+            let mut last_of: HashMap<i64, i64> = HashMap::new();
+            for (i, &tag) in tags_of_batch.iter().enumerate() {
+                last_of.insert(tag, first + i as i64);
+            }
+            let mut upsert = self.conn.prepare_cached(
+                "INSERT INTO tag_last (run_id, tag_id, event_id) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run_id, tag_id) DO UPDATE SET event_id = excluded.event_id",
+            )?;
+            for (tag, id) in last_of {
+                upsert.execute(params![self.run_id, tag, id])?;
             }
             Ok(())
         })();
@@ -274,6 +313,18 @@ impl Db {
             }
         }
     }
+}
+
+/// Rows per multi-row insert (9 parameters each, well under SQLite's limit).
+const ROWS: usize = 64;
+
+/// An insert of `rows` events.
+fn insert_sql(rows: usize) -> String {
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    format!(
+        "INSERT INTO events (run_id, tag_id, kind, step, wall_time, priority, value, text, payload) VALUES {}",
+        vec![row; rows].join(", ")
+    )
 }
 
 /// An event from its row: kind, tag name, step, wall time, priority, value, text,
@@ -712,11 +763,23 @@ impl StorageBackend for SqliteBackend {
         q.check_selection_only("a latest-value query")?;
         let db = self.db()?;
         let sel = db.selection(q)?;
+        // Selecting by tag alone, each tag's last event is in tag_last; any other
+        // restriction needs the last event that meets it.
+        let by_tag_only = q.kinds == crate::event::KindSet::ALL
+            && q.steps == (i64::MIN, i64::MAX)
+            && q.wall_time == (f64::NEG_INFINITY, f64::INFINITY)
+            && q.filter.is_none();
+        let last_ids = if by_tag_only {
+            format!("SELECT event_id FROM tag_last WHERE {}", sel.text)
+        } else {
+            format!(
+                "SELECT MAX(id) FROM events WHERE {} GROUP BY tag_id",
+                sel.text
+            )
+        };
         let sql = format!(
             "SELECT {COLUMNS} FROM events e JOIN tags t ON t.id = e.tag_id
-             WHERE e.id IN (SELECT MAX(id) FROM events WHERE {} GROUP BY tag_id)
-             ORDER BY t.name",
-            sel.text
+             WHERE e.id IN ({last_ids}) ORDER BY t.name"
         );
         db.events(&sql, &sel.params)
     }
@@ -789,7 +852,10 @@ impl StorageBackend for SqliteBackend {
     fn clear(&mut self) -> Result<()> {
         let db = self.db_mut()?;
         db.conn
-            .execute("DELETE FROM events WHERE run_id = ?1", [db.run_id])
+            .execute_batch(&format!(
+                "BEGIN; DELETE FROM tag_last WHERE run_id = {0}; DELETE FROM events WHERE run_id = {0}; COMMIT;",
+                db.run_id
+            ))
             .map_err(|e| sql_error(&db.path, "clearing", e))?;
         db.stored = 0;
         Ok(())
