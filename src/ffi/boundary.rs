@@ -189,6 +189,26 @@ pub(crate) unsafe fn copy_out(text: &str, buf: *mut c_char, len: usize) -> usize
     bytes.len()
 }
 
+/// Hands `text` to a host through the size-then-copy protocol: its length (without
+/// the NUL) to `*needed`, and as much as fits into `buf` (see [`copy_out`]); the host
+/// calls again with `*needed + 1` bytes when `*needed >= len`.
+///
+/// # Safety
+/// `buf` NULL or writable for `len` bytes; `needed` NULL or writable.
+pub(crate) unsafe fn text_out(
+    text: &str,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> Result<(), Failure> {
+    // SAFETY: per the caller's contract.
+    unsafe {
+        write_out(needed, text.len(), "needed")?;
+        copy_out(text, buf, len);
+    }
+    Ok(())
+}
+
 /// A slice from a pointer and length; NULL is allowed only for length 0.
 ///
 /// # Safety

@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{Failure, Handle, c_str, check_out, copy_out, guard, write_out};
+use super::boundary::{Failure, Handle, c_str, check_out, guard, text_out};
 use super::collector::{QUERY_TIMEOUT, viz_collector};
 use super::status::viz_status;
 use super::storage::{viz_storage, with_storage};
@@ -18,7 +18,7 @@ fn keys_of(json: &str) -> Result<MetadataBatch, VizError> {
     Ok(MetadataBatch::delete(keys))
 }
 
-/// Writes `metadata` as a JSON object into `buf` (see `viz_collector_metadata_get`).
+/// Hands `metadata` to the host as a JSON object (see `viz_collector_metadata_get`).
 ///
 /// # Safety
 /// `buf` NULL or writable for `len` bytes; `needed` NULL or writable.
@@ -30,11 +30,7 @@ unsafe fn json_out(
 ) -> Result<(), Failure> {
     let text = serde_json::to_string(metadata).expect("metadata serializes");
     // SAFETY: per the caller's contract.
-    unsafe {
-        write_out(needed, text.len(), "needed")?;
-        copy_out(&text, buf, len);
-    }
-    Ok(())
+    unsafe { text_out(&text, buf, len, needed) }
 }
 
 /// Sets run metadata on every backend of `collector` that keeps it (memory://,

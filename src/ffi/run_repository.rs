@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::boundary::{Handle, c_str, check_out, copy_out, guard, write_out};
+use super::boundary::{Handle, c_str, check_out, guard, text_out};
 use super::cursor::viz_cursor;
 use super::status::viz_status;
 use crate::query::{Pages, Query};
@@ -17,24 +17,6 @@ pub struct viz_run_repository {
 
 impl Handle for viz_run_repository {
     type Rust = RunRepository;
-}
-
-/// Writes `text` into `buf` (see `viz_run_repository_list` for the protocol).
-///
-/// # Safety
-/// `buf` NULL or writable for `len` bytes; `needed` NULL or writable.
-unsafe fn text_out(
-    text: &str,
-    buf: *mut c_char,
-    len: usize,
-    needed: *mut usize,
-) -> Result<(), super::boundary::Failure> {
-    // SAFETY: per the caller's contract.
-    unsafe {
-        write_out(needed, text.len(), "needed")?;
-        copy_out(text, buf, len);
-    }
-    Ok(())
 }
 
 /// Opens the project directory `root` (it must exist), whose runs file://
