@@ -2027,6 +2027,40 @@ bool viz_subscription_is_active(const viz_subscription *subscription);
 void viz_subscription_free(viz_subscription *subscription);
 
 /**
+ * Opens a transaction on the storage instance: until `_commit`, its stores and
+ * metadata changes become visible and durable together, or not at all after
+ * `_rollback`. A collector writing to the same instance (lent to it) writes inside
+ * the transaction too. sqlite:// has transactions; other backends fail with
+ * `VIZ_STATUS_UNSUPPORTED`. A second begin before commit or rollback is refused.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle.
+ */
+viz_status viz_storage_transaction_begin(const viz_storage *storage);
+
+/**
+ * Commits the open transaction.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle.
+ */
+viz_status viz_storage_transaction_commit(const viz_storage *storage);
+
+/**
+ * Undoes every store and metadata change since `viz_storage_transaction_begin`.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `storage` must be NULL or a live handle.
+ */
+viz_status viz_storage_transaction_rollback(const viz_storage *storage);
+
+/**
  * The library version as a static NUL-terminated string, such as `"0.1.0"`.
  * Never NULL; do not free. Thread safety: safe from any thread.
  */

@@ -242,6 +242,15 @@ fn c_runs_are_listed_found_read_and_deleted_through_a_repository() {
 }
 
 #[test]
+fn c_transactions_commit_together_and_roll_back_after_a_failure() {
+    let out = run(
+        Command::new(build_c("transaction", "plain")),
+        "running transaction",
+    );
+    assert!(out.contains("transaction: ok"), "{out}");
+}
+
+#[test]
 fn c_watchers_see_their_events_and_finalize_once() {
     let out = run(Command::new(build_c("watch", "plain")), "running watch");
     assert!(out.contains("watch: ok"), "{out}");
@@ -284,6 +293,7 @@ fn c_programs_are_clean_under_valgrind_memcheck() {
         "log_tail",
         "metadata",
         "runs",
+        "transaction",
     ] {
         let mut cmd = Command::new("valgrind");
         cmd.args([

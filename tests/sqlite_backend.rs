@@ -449,3 +449,71 @@ fn sigkills_mid_run_lose_nothing_acknowledged_and_leave_the_file_intact() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_transaction_groups_stores_and_metadata_and_a_failure_inside_undoes_all_of_it() {
+    let dir = temp_dir("sqlite", "tx");
+    let path = dir.join("p.db");
+    let mut db = open(&format!("sqlite://{}", path.display()));
+    let batch = |from: i64| -> Vec<Event> {
+        (from..from + 10)
+            .map(|s| Event::scalar("t/x", s, 1.0).unwrap())
+            .collect()
+    };
+    // Committed: both land, and another connection sees nothing before the commit.
+    viz::backend::transaction(&mut *db, |b| {
+        b.store_events(&batch(0))?;
+        b.set_metadata(&MetadataBatch::from_json_object(r#"{"phase": "warmup"}"#)?)?;
+        let reader = Connection::open(&path).unwrap();
+        let seen: i64 = reader
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seen, 0, "uncommitted");
+        b.store_events(&batch(10))
+    })
+    .unwrap();
+    assert_eq!(db.query(&Query::all()).unwrap().len(), 20);
+    assert_eq!(db.event_count(), 20);
+    assert_eq!(db.metadata().unwrap()["phase"], json!("warmup"));
+
+    // A failure injected mid-transaction: a store and a metadata change went in,
+    // then a bad metadata batch fails; everything since begin is undone.
+    let e = viz::backend::transaction(&mut *db, |b| {
+        b.store_events(&batch(100))?;
+        b.set_metadata(&MetadataBatch::from_json_object(r#"{"phase": "train"}"#)?)?;
+        b.set_metadata(&MetadataBatch::set([(
+            "x".to_owned(),
+            json!("y".repeat(70_000)),
+        )]))
+    })
+    .unwrap_err();
+    assert!(e.message().contains("the limit is 65536"), "{e}");
+    assert_eq!(
+        db.query(&Query::all()).unwrap().len(),
+        20,
+        "the store was rolled back"
+    );
+    assert_eq!(db.event_count(), 20);
+    assert_eq!(
+        db.metadata().unwrap()["phase"],
+        json!("warmup"),
+        "so was the metadata"
+    );
+    // Later writes go on normally.
+    db.store_events(&batch(200)).unwrap();
+    assert_eq!(db.query(&Query::all()).unwrap().len(), 30);
+
+    // Misuse is refused by name; backends without transactions say so.
+    db.begin_transaction().unwrap();
+    let e = db.begin_transaction().unwrap_err();
+    assert!(e.message().contains("already open"), "{e}");
+    db.rollback_transaction().unwrap();
+    let e = db.commit_transaction().unwrap_err();
+    assert!(e.message().contains("no transaction is open"), "{e}");
+    let mut memory = open("memory://");
+    let e = memory.begin_transaction().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(e.message().contains("'memory' backend has none"), "{e}");
+    db.shutdown().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -221,6 +221,10 @@ int main() {
         w.flush();
         CHECK(db.aggregate()[0].mean == 4.5 && db.latest()[0].step == 9);
         w.close();
+        db.begin_transaction();
+        db.metadata_set(R"({"phase": "train"})");
+        db.rollback_transaction();
+        CHECK(db.metadata() == "{}");
         std::system((std::string("rm -rf ") + dir).c_str());
     }
 

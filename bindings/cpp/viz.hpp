@@ -392,6 +392,11 @@ public:
     void metadata_set(const std::string &json_object) {
         detail::check(viz_storage_metadata_set(handle_, json_object.c_str()));
     }
+    /// Opens a transaction (sqlite://): stores and metadata changes until commit_transaction()
+    /// land together; rollback_transaction() undoes them.
+    void begin_transaction() { detail::check(viz_storage_transaction_begin(handle_)); }
+    void commit_transaction() { detail::check(viz_storage_transaction_commit(handle_)); }
+    void rollback_transaction() { detail::check(viz_storage_transaction_rollback(handle_)); }
     /// Deletes run metadata keys atomically: a JSON array of keys.
     void metadata_delete(const std::string &keys_json) {
         detail::check(viz_storage_metadata_delete(handle_, keys_json.c_str()));

@@ -131,6 +131,34 @@ pub trait StorageBackend: Send {
         Err(no_metadata("metadata", self.type_name()))
     }
 
+    /// Opens a transaction: the stores and metadata changes until
+    /// [`commit_transaction`](Self::commit_transaction) land together, or none of them
+    /// if [`rollback_transaction`](Self::rollback_transaction) (seed 002's
+    /// TransactionManager). Backends without transactions keep this default, which
+    /// reports the operation unsupported. See [`transaction`] for the safe form.
+    fn begin_transaction(&mut self) -> Result<()> {
+        Err(VizError::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("transactions: the '{}' backend has none", self.type_name()),
+        ))
+    }
+
+    /// Commits the open transaction.
+    fn commit_transaction(&mut self) -> Result<()> {
+        Err(VizError::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("transactions: the '{}' backend has none", self.type_name()),
+        ))
+    }
+
+    /// Undoes everything since `begin_transaction`.
+    fn rollback_transaction(&mut self) -> Result<()> {
+        Err(VizError::new(
+            crate::error::ErrorKind::Unsupported,
+            format!("transactions: the '{}' backend has none", self.type_name()),
+        ))
+    }
+
     /// Makes everything stored so far durable (as far as this backend goes).
     fn flush(&mut self) -> Result<()>;
 
@@ -153,6 +181,34 @@ pub trait StorageBackend: Send {
     /// and reports each through its error callback and `last_error`.
     fn take_warnings(&mut self) -> Vec<VizError> {
         Vec::new()
+    }
+}
+
+/// Runs `work` in a transaction on `backend`: committed if it succeeds, rolled back
+/// (and its error returned) if it fails.
+pub fn transaction<R>(
+    backend: &mut dyn StorageBackend,
+    work: impl FnOnce(&mut dyn StorageBackend) -> Result<R>,
+) -> Result<R> {
+    backend.begin_transaction()?;
+    match work(&mut *backend) {
+        Ok(r) => {
+            backend.commit_transaction()?;
+            Ok(r)
+        }
+        Err(e) => {
+            // The work's error is the one that matters; a failed rollback adds to it.
+            match backend.rollback_transaction() {
+                Ok(()) => Err(e),
+                Err(r) => Err(VizError::new(
+                    e.kind(),
+                    format!(
+                        "{}; rolling the transaction back failed too: {r}",
+                        e.message()
+                    ),
+                )),
+            }
+        }
     }
 }
 

@@ -122,6 +122,18 @@ impl StorageBackend for SharedBackend {
         self.with(|b| b.latest(query))
     }
 
+    fn begin_transaction(&mut self) -> Result<()> {
+        self.with(|b| b.begin_transaction())
+    }
+
+    fn commit_transaction(&mut self) -> Result<()> {
+        self.with(|b| b.commit_transaction())
+    }
+
+    fn rollback_transaction(&mut self) -> Result<()> {
+        self.with(|b| b.rollback_transaction())
+    }
+
     fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
         self.with(|b| b.set_metadata(batch))
     }

@@ -16,6 +16,11 @@
 //! processes read while a run writes. Queries, aggregates, downsampling and latest
 //! values are SQL: filters, order, limits and grouping run inside SQLite.
 //!
+//! A host may group stores and metadata changes into one atomic unit
+//! (`begin_transaction`, then `commit_transaction` or `rollback_transaction`; see
+//! [`crate::backend::transaction`]); each batch inside it is a savepoint. Shutting
+//! down with one open rolls it back.
+//!
 //! Schema changes are migrations ([`MIGRATIONS`]): `PRAGMA user_version` says which
 //! have run; opening applies the missing ones in order, each in its own
 //! transaction; a file from a newer viz is refused by name.
@@ -105,6 +110,10 @@ struct Db {
     /// Tag ids, interned in the `tags` table.
     tags: HashMap<Tag, i64>,
     stored: u64,
+    /// Whether a host's transaction is open (`begin_transaction`).
+    in_tx: bool,
+    /// Events stored in the open transaction, counted when it commits.
+    pending: u64,
 }
 
 /// An error from SQLite, naming the file and what was being done, of the kind the
@@ -240,7 +249,17 @@ impl Db {
 
     /// One batch, as one transaction.
     fn insert(&mut self, events: &[Event]) -> rusqlite::Result<()> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        // Inside a host's transaction a batch is a savepoint: it still fails whole.
+        let (begin, commit, undo) = if self.in_tx {
+            (
+                "SAVEPOINT batch",
+                "RELEASE batch",
+                "ROLLBACK TO batch; RELEASE batch",
+            )
+        } else {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        };
+        self.conn.execute_batch(begin)?;
         let done = (|| {
             // Tags first, so the insert statement is prepared once for the batch.
             let tags = events
@@ -303,10 +322,10 @@ impl Db {
             }
             Ok(())
         })();
-        match done.and_then(|()| self.conn.execute_batch("COMMIT")) {
+        match done.and_then(|()| self.conn.execute_batch(commit)) {
             Ok(()) => Ok(()),
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.conn.execute_batch(undo);
                 // Ids interned by the rolled-back transaction are gone with it.
                 self.tags.clear();
                 Err(e)
@@ -622,6 +641,8 @@ impl StorageBackend for SqliteBackend {
             run_id,
             tags: HashMap::new(),
             stored: 0,
+            in_tx: false,
+            pending: 0,
         });
         Ok(())
     }
@@ -644,7 +665,11 @@ impl StorageBackend for SqliteBackend {
         // A batch that fails is rolled back whole and tried once more.
         let result = db.insert(events).or_else(|_| db.insert(events));
         result.map_err(|e| sql_error(&db.path, "storing a batch in", e))?;
-        db.stored += events.len() as u64;
+        if db.in_tx {
+            db.pending += events.len() as u64;
+        } else {
+            db.stored += events.len() as u64;
+        }
         Ok(())
     }
 
@@ -789,9 +814,10 @@ impl StorageBackend for SqliteBackend {
         let db = self.db_mut()?;
         let path = db.path.clone();
         let run = db.run_id;
+        // A savepoint: its own transaction, or part of a host's open one.
         let tx = db
             .conn
-            .transaction()
+            .savepoint()
             .map_err(|e| sql_error(&path, "setting metadata in", e))?;
         let applied = (|| {
             for (k, v) in &batch.set {
@@ -810,6 +836,55 @@ impl StorageBackend for SqliteBackend {
             tx.commit()
         })();
         applied.map_err(|e| sql_error(&path, "setting metadata in", e))
+    }
+
+    fn begin_transaction(&mut self) -> Result<()> {
+        let db = self.db_mut()?;
+        if db.in_tx {
+            return Err(VizError::invalid_argument(format!(
+                "{}: a transaction is already open; commit or roll it back first",
+                db.path.display()
+            )));
+        }
+        db.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| sql_error(&db.path, "beginning a transaction in", e))?;
+        db.in_tx = true;
+        db.pending = 0;
+        Ok(())
+    }
+
+    fn commit_transaction(&mut self) -> Result<()> {
+        let db = self.db_mut()?;
+        if !db.in_tx {
+            return Err(VizError::invalid_argument(format!(
+                "{}: no transaction is open to commit",
+                db.path.display()
+            )));
+        }
+        db.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| sql_error(&db.path, "committing a transaction in", e))?;
+        db.in_tx = false;
+        db.stored += std::mem::take(&mut db.pending);
+        Ok(())
+    }
+
+    fn rollback_transaction(&mut self) -> Result<()> {
+        let db = self.db_mut()?;
+        if !db.in_tx {
+            return Err(VizError::invalid_argument(format!(
+                "{}: no transaction is open to roll back",
+                db.path.display()
+            )));
+        }
+        db.in_tx = false;
+        db.pending = 0;
+        // Tag ids interned in it are gone with it.
+        db.tags.clear();
+        db.conn
+            .execute_batch("ROLLBACK")
+            .map_err(|e| sql_error(&db.path, "rolling back a transaction in", e))
     }
 
     fn metadata(&self) -> Result<Metadata> {

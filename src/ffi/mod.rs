@@ -40,4 +40,5 @@ pub mod stats;
 pub mod status;
 pub mod storage;
 pub mod subscription;
+pub mod transaction;
 pub mod version;

@@ -595,6 +595,19 @@ static class Tests
             Assert.Equal(10, c.Downsample(null, 0, 99, 10).Count, "downsample by SQL");
             Assert.Equal(0.1, (double)c.Metadata["lr"], "metadata");
         }
+        using (var tx = db.BeginTransaction())
+        {
+            db.StoreEvent(new ScalarEvent("tx/x", 1000, 1.0));
+            db.Metadata["phase"] = "warmup";
+            tx.Commit();
+        }
+        using (db.BeginTransaction())
+        {
+            db.StoreEvent(new ScalarEvent("tx/x", 2000, 1.0));
+            db.Metadata["phase"] = "train";
+            // Disposed without Commit: rolled back.
+        }
+        Assert.True(db.GetEvents(1000, 3000).Count() == 1 && (string)db.Metadata["phase"] == "warmup", "committed, then rolled back");
         db.Dispose();
         File.WriteAllBytes(Path.Combine(dir, "bad.db"), new byte[4096]);
         Assert.Throws<InvalidDataException>(() => new NativeStorageBackend("sqlite", "sqlite://" + dir + "/bad.db"), "not a SQLite database");

@@ -532,3 +532,20 @@ def test_sqlite_backend_answers_from_python_and_any_sql_tool_reads_it(tmp_path):
     with pytest.raises(viz.CorruptData, match="not a SQLite database"):
         (tmp_path / "bad.db").write_bytes(b"x" * 4096)
         viz.Collector(backends=[f"sqlite://{tmp_path}/bad.db"])
+
+
+def test_a_storage_transaction_commits_together_or_rolls_back(tmp_path):
+    s = viz.Storage(f"sqlite://{tmp_path}/p.db")
+    with s.transaction():
+        s.store([viz.Event.scalar("t/x", step, 1.0) for step in range(5)])
+        s.metadata["phase"] = "warmup"
+    assert s.event_count == 5 and s.metadata["phase"] == "warmup"
+    with pytest.raises(viz.InvalidArgument, match="keys are 1 to 250 bytes"):
+        with s.transaction():
+            s.store([viz.Event.scalar("t/x", step, 1.0) for step in range(100, 105)])
+            s.metadata["phase"] = "train"
+            s.metadata[""] = 1  # the failure injected mid-transaction
+    assert len(s.get_events(0, 1000)) == 5 and s.metadata["phase"] == "warmup"
+    with pytest.raises(viz.Unsupported, match="has none"):
+        with viz.Storage("memory://").transaction():
+            pass

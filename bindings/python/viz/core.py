@@ -1,5 +1,6 @@
 """Collectors, storage handles and backends written in Python."""
 
+import contextlib
 import ctypes
 import itertools
 import json
@@ -230,6 +231,19 @@ class Storage(_ReadSide):
 
     def _call(self, name, *args):
         return getattr(lib, f"viz_storage_{name}")(self._live(), *args)
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """`with storage.transaction():` groups the stores and metadata changes inside
+        into one atomic unit: committed at the end of the block, rolled back if it
+        raises (sqlite:// has transactions; others raise Unsupported)."""
+        check(lib.viz_storage_transaction_begin(self._live()))
+        try:
+            yield self
+        except BaseException:
+            check(lib.viz_storage_transaction_rollback(self._live()))
+            raise
+        check(lib.viz_storage_transaction_commit(self._live()))
 
     @property
     def metadata(self):

@@ -295,6 +295,15 @@ namespace MLFramework.Visualization.Native
         internal static extern int viz_storage_metadata_get(StorageHandle storage, byte[] buf, UIntPtr len, out UIntPtr needed);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_transaction_begin(StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_transaction_commit(StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_storage_transaction_rollback(StorageHandle storage);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_read_cache_stats(out VizCacheStats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]

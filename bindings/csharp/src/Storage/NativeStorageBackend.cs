@@ -107,6 +107,15 @@ namespace MLFramework.Visualization.Storage
             return EventReader.ReadCursor(cursor, batch);
         }
 
+        /// <summary>Opens a transaction (seed 002's TransactionManager): the stores and
+        /// metadata changes until Commit land together; disposing without Commit rolls
+        /// them back. sqlite has transactions; others throw NotSupportedException.</summary>
+        public StorageTransaction BeginTransaction()
+        {
+            VizErrors.Check(NativeMethods.viz_storage_transaction_begin(Handle));
+            return new StorageTransaction(Handle);
+        }
+
         /// <summary>The run metadata this backend keeps (memory, file), as a dictionary.</summary>
         public RunMetadata Metadata
         {
@@ -181,6 +190,32 @@ namespace MLFramework.Visualization.Storage
             if (handle == null) return;
             try { if (!handle.IsClosed && IsInitialized) Flush(); }
             finally { handle.Dispose(); }
+        }
+    }
+
+    /// <summary>An open transaction (NativeStorageBackend.BeginTransaction): Commit, or
+    /// Dispose to roll back.</summary>
+    public sealed class StorageTransaction : IDisposable
+    {
+        private readonly StorageHandle handle;
+        private bool done;
+
+        internal StorageTransaction(StorageHandle handle) { this.handle = handle; }
+
+        /// <summary>Commits everything since it began.</summary>
+        public void Commit()
+        {
+            if (done) throw new InvalidOperationException("the transaction is already finished");
+            done = true;
+            VizErrors.Check(NativeMethods.viz_storage_transaction_commit(handle));
+        }
+
+        /// <summary>Rolls back unless committed.</summary>
+        public void Dispose()
+        {
+            if (done) return;
+            done = true;
+            VizErrors.Check(NativeMethods.viz_storage_transaction_rollback(handle));
         }
     }
 }
