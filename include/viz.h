@@ -1748,8 +1748,9 @@ viz_status viz_read_cache_stats(viz_cache_stats *out);
 viz_status viz_read_cache_configure(uint64_t capacity_bytes, uint64_t ttl_ms);
 
 /**
- * Opens the project directory `root` (it must exist), whose runs file://
- * backends write with `?run=NAME&rank=N`. Writes the repository to `*out`.
+ * Opens the runs at `root`: a project directory (it must exist), whose runs file://
+ * backends write with `?run=NAME&rank=N`, or `sqlite://FILE`, whose runs sqlite://
+ * backends write. Writes the repository to `*out`.
  *
  * Thread safety: safe from any thread.
  *

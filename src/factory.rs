@@ -142,3 +142,13 @@ impl StorageBackendFactory {
             })
     }
 }
+
+/// The runs at `location`: a `sqlite://` file's
+/// ([`crate::backend::sqlite::SqliteRuns`]), or else a project directory's
+/// ([`crate::runs::RunRepository`]).
+pub fn open_runs(location: &str) -> Result<Box<dyn crate::runs::RunStore + Send + Sync>> {
+    match location.strip_prefix("sqlite://") {
+        Some(path) => Ok(Box::new(crate::backend::sqlite::SqliteRuns::open(path)?)),
+        None => Ok(Box::new(crate::runs::RunRepository::open(location)?)),
+    }
+}

@@ -517,3 +517,68 @@ fn a_transaction_groups_stores_and_metadata_and_a_failure_inside_undoes_all_of_i
     db.shutdown().unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_runs_of_a_sqlite_file_are_listed_found_read_and_deleted_by_sql() {
+    use viz::factory::open_runs as open_store;
+    use viz::runs::RunFilter;
+    let dir = temp_dir("sqlite", "runs");
+    let path = dir.join("project.db");
+    for (run, rank) in [("baseline", 0), ("baseline", 1), ("tuned", 0)] {
+        let c = Collector::builder()
+            .backend_url(&format!(
+                "sqlite://{}?run={run}&rank={rank}",
+                path.display()
+            ))
+            .build_and_start()
+            .unwrap();
+        if run == "tuned" {
+            c.set_metadata(MetadataBatch::from_json_object(r#"{"lr": 0.1}"#).unwrap())
+                .unwrap();
+        }
+        for step in 0..50 {
+            c.collect(
+                Event::scalar("train/loss", step, step as f64)
+                    .unwrap()
+                    .at(1e9 + step as f64),
+            )
+            .unwrap();
+        }
+        c.stop(LONG).unwrap();
+    }
+    let store = open_store(&format!("sqlite://{}", path.display())).unwrap();
+    assert_eq!(store.names().unwrap(), ["baseline", "tuned"]);
+    assert_eq!(store.count().unwrap(), 2);
+    assert!(store.exists("tuned").unwrap() && !store.exists("nope").unwrap());
+    let info = store.info("baseline").unwrap();
+    assert_eq!(info.identity.project, "project");
+    assert_eq!((info.ranks.clone(), info.events), (vec![0, 1], 100));
+    assert_eq!(info.tags["train/loss"], 100);
+    assert_eq!(info.steps, Some((0, 49)));
+    assert_eq!(info.wall_time, Some((1e9, 1e9 + 49.0)));
+    let tuned = store
+        .find(&RunFilter::from_json(r#"{"metadata": {"lr": 0.1}}"#).unwrap())
+        .unwrap();
+    assert_eq!(tuned.len(), 1);
+    assert_eq!(tuned[0].identity.name, "tuned");
+    let top = store
+        .query("baseline", &Query::all().order(Order::StepDesc).limit(3))
+        .unwrap();
+    assert_eq!(common::steps(&top), [49, 49, 48], "both ranks, as one run");
+    let by_run = store
+        .query_runs(&RunFilter::default(), &Query::all().steps(0, 0))
+        .unwrap();
+    assert_eq!((by_run["baseline"].len(), by_run["tuned"].len()), (2, 1));
+    store.delete("tuned").unwrap();
+    assert_eq!(store.names().unwrap(), ["baseline"]);
+    let e = store.info("tuned").unwrap_err();
+    assert!(e.message().contains("no run 'tuned'"), "{e}");
+    let e = open_store(&format!("sqlite://{}/missing.db", dir.display()))
+        .err()
+        .unwrap();
+    assert!(
+        e.message().contains("is not a sqlite:// file of runs"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -38,6 +38,7 @@ use crate::event::{Event, EventData, EventKind, Priority};
 use crate::format::vizlog::codec;
 use crate::metadata::{Metadata, MetadataBatch};
 use crate::query::{Aggregate, Bucket, Cmp, Order, Predicate, Query};
+use crate::runs::{RunIdentity, RunInfo, RunStore};
 use crate::tag::Tag;
 use crate::url::ConnectionString;
 
@@ -934,5 +935,182 @@ impl StorageBackend for SqliteBackend {
             .map_err(|e| sql_error(&db.path, "clearing", e))?;
         db.stored = 0;
         Ok(())
+    }
+}
+
+/// The runs of a SQLite file as a [`RunStore`]: listed, summarised, read and
+/// deleted by SQL. Each `(project, name, rank)` row is one rank of run `name`.
+pub struct SqliteRuns {
+    path: PathBuf,
+    conn: parking_lot::Mutex<Connection>,
+}
+
+impl SqliteRuns {
+    /// The runs in the SQLite file at `path`, which must exist.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteRuns> {
+        let path = path.as_ref().to_path_buf();
+        if !path.is_file() {
+            return Err(VizError::new(
+                ErrorKind::Io,
+                format!("{} is not a sqlite:// file of runs", path.display()),
+            ));
+        }
+        let conn = open(&path, "normal", Duration::from_secs(5))?;
+        Ok(SqliteRuns {
+            path,
+            conn: parking_lot::Mutex::new(conn),
+        })
+    }
+
+    /// The ids and ranks of run `name`, by rank; an error naming it if none.
+    fn ranks(&self, conn: &Connection, name: &str) -> Result<Vec<(i64, u32)>> {
+        let mut stmt = conn
+            .prepare_cached("SELECT id, rank FROM runs WHERE name = ?1 ORDER BY rank, id")
+            .map_err(|e| sql_error(&self.path, "reading runs of", e))?;
+        let ranks: Vec<(i64, u32)> = stmt
+            .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| sql_error(&self.path, "reading runs of", e))?;
+        if ranks.is_empty() {
+            return Err(VizError::invalid_argument(format!(
+                "no run '{name}' in {}",
+                self.path.display()
+            )));
+        }
+        Ok(ranks)
+    }
+}
+
+impl RunStore for SqliteRuns {
+    fn names(&self) -> Result<Vec<String>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT DISTINCT name FROM runs ORDER BY name")
+            .map_err(|e| sql_error(&self.path, "reading runs of", e))?;
+        stmt.query_map([], |r| r.get(0))
+            .and_then(|rows| rows.collect())
+            .map_err(|e| sql_error(&self.path, "reading runs of", e))
+    }
+
+    fn info(&self, name: &str) -> Result<RunInfo> {
+        let conn = self.conn.lock();
+        let ranks = self.ranks(&conn, name)?;
+        let ids = ranks
+            .iter()
+            .map(|(id, _)| id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let err = |e| sql_error(&self.path, "summarising a run in", e);
+        let (project, created): (String, i64) = conn
+            .query_row(
+                &format!("SELECT project, MIN(created_unix_ms) FROM runs WHERE id IN ({ids})"),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(err)?;
+        let (events, lo, hi, first, last): (
+            i64,
+            Option<i64>,
+            Option<i64>,
+            Option<f64>,
+            Option<f64>,
+        ) = conn
+            .query_row(
+                &format!(
+                    "SELECT COUNT(*), MIN(step), MAX(step), MIN(wall_time), MAX(wall_time)
+                     FROM events WHERE run_id IN ({ids})"
+                ),
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .map_err(err)?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT t.name, COUNT(*) FROM events e JOIN tags t ON t.id = e.tag_id
+                 WHERE e.run_id IN ({ids}) GROUP BY e.tag_id"
+            ))
+            .map_err(err)?;
+        let tags = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<_>>())
+            .map_err(err)?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT key, value FROM metadata WHERE run_id IN ({ids}) ORDER BY run_id"
+            ))
+            .map_err(err)?;
+        let pairs: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect())
+            .map_err(err)?;
+        let metadata = pairs
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, serde_json::from_str(&v).ok()?)))
+            .collect();
+        Ok(RunInfo {
+            identity: RunIdentity {
+                project,
+                name: name.to_owned(),
+                created_unix_ms: created as u64,
+            },
+            path: self.path.clone(),
+            ranks: ranks.iter().map(|(_, r)| *r).collect(),
+            events: events as u64,
+            // The runs share the file; its size is what there is to report.
+            bytes: std::fs::metadata(&self.path).map_or(0, |m| m.len()),
+            tags,
+            steps: lo.zip(hi),
+            wall_time: first.zip(last),
+            metadata,
+        })
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let mut conn = self.conn.lock();
+        let ids = self
+            .ranks(&conn, name)?
+            .iter()
+            .map(|(id, _)| id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(&self.path, "deleting a run from", e))?;
+        tx.execute_batch(&format!(
+            "DELETE FROM tag_last WHERE run_id IN ({ids});
+             DELETE FROM metadata WHERE run_id IN ({ids});
+             DELETE FROM events WHERE run_id IN ({ids});
+             DELETE FROM runs WHERE id IN ({ids});"
+        ))
+        .and_then(|()| tx.commit())
+        .map_err(|e| sql_error(&self.path, "deleting a run from", e))
+    }
+
+    fn query(&self, name: &str, query: &Query) -> Result<Vec<Event>> {
+        query.validate()?;
+        let ranks = self.ranks(&self.conn.lock(), name)?;
+        // Each rank's answer, at most the page, then the union in the query's order.
+        let mut per_rank = query.clone();
+        per_rank.offset = 0;
+        per_rank.limit = query.limit.map(|l| l.saturating_add(query.offset));
+        let mut all = Vec::new();
+        for (run_id, _) in ranks {
+            let conn = open(&self.path, "normal", Duration::from_secs(5))?;
+            let rank = SqliteBackend {
+                db: Some(Db {
+                    conn,
+                    path: self.path.clone(),
+                    run_id,
+                    tags: HashMap::new(),
+                    stored: 0,
+                    in_tx: false,
+                    pending: 0,
+                }),
+            };
+            all.extend(rank.query(&per_rank)?);
+        }
+        query.run(all)
     }
 }

@@ -6,8 +6,9 @@ use std::ffi::c_char;
 use super::boundary::{Handle, c_str, check_out, guard, text_out};
 use super::cursor::viz_cursor;
 use super::status::viz_status;
+use crate::factory::open_runs;
 use crate::query::{Pages, Query};
-use crate::runs::{RunFilter, RunRepository, RunStore};
+use crate::runs::{RunFilter, RunStore};
 
 /// The runs of one project directory. Opaque; free with
 /// `viz_run_repository_free`. Any number of threads may use one at once.
@@ -16,11 +17,12 @@ pub struct viz_run_repository {
 }
 
 impl Handle for viz_run_repository {
-    type Rust = RunRepository;
+    type Rust = Box<dyn RunStore + Send + Sync>;
 }
 
-/// Opens the project directory `root` (it must exist), whose runs file://
-/// backends write with `?run=NAME&rank=N`. Writes the repository to `*out`.
+/// Opens the runs at `root`: a project directory (it must exist), whose runs file://
+/// backends write with `?run=NAME&rank=N`, or `sqlite://FILE`, whose runs sqlite://
+/// backends write. Writes the repository to `*out`.
 ///
 /// Thread safety: safe from any thread.
 ///
@@ -34,7 +36,7 @@ pub unsafe extern "C" fn viz_run_repository_open(
     guard("viz_run_repository_open", || {
         // SAFETY: per the header's contract.
         let root = unsafe { c_str(root, "root") }?;
-        unsafe { viz_run_repository::create(out, || Ok(RunRepository::open(root)?)) }
+        unsafe { viz_run_repository::create(out, || Ok(open_runs(root)?)) }
     })
 }
 
@@ -119,7 +121,7 @@ pub unsafe extern "C" fn viz_run_repository_query(
         let repo = unsafe { viz_run_repository::borrow(repository, "repository") }?;
         let name = unsafe { c_str(name, "name") }?;
         let query = Query::from_json(unsafe { c_str(query_json, "query_json") }?)?;
-        unsafe { viz_cursor::create(out, || Ok(Pages::held(repo.reader(name)?.query(&query)?))) }
+        unsafe { viz_cursor::create(out, || Ok(Pages::held(repo.query(name, &query)?))) }
     })
 }
 

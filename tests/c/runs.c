@@ -95,6 +95,23 @@ int main(void) {
     viz_run_repository_free(repo);
     viz_run_repository_free(NULL);
 
+    /* The runs of a sqlite:// file, through the same functions. */
+    char spec[400], url[300];
+    snprintf(spec, sizeof spec, "{\"backends\": [\"sqlite://%s/runs.db?run=s\"]}", project);
+    viz_collector *sc = NULL;
+    expect(viz_collector_new(spec, &sc), VIZ_STATUS_OK, NULL);
+    for (int64_t step = 0; step < 5; step++) CHECK(viz_collector_collect_scalar(sc, "s/x", step, 1.0) == VIZ_STATUS_OK);
+    expect(viz_collector_close(sc, 10000), VIZ_STATUS_OK, NULL);
+    snprintf(url, sizeof url, "sqlite://%s/runs.db", project);
+    viz_run_repository *sql = NULL;
+    expect(viz_run_repository_open(url, &sql), VIZ_STATUS_OK, NULL);
+    expect(viz_run_repository_names(sql, names, sizeof names, &needed), VIZ_STATUS_OK, NULL);
+    CHECK(strcmp(names, "[\"s\"]") == 0);
+    expect(viz_run_repository_delete(sql, "s"), VIZ_STATUS_OK, NULL);
+    expect(viz_run_repository_names(sql, names, sizeof names, &needed), VIZ_STATUS_OK, NULL);
+    CHECK(strcmp(names, "[]") == 0);
+    viz_run_repository_free(sql);
+
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf %s", project);
     CHECK(system(rm) == 0);

@@ -609,6 +609,12 @@ static class Tests
         }
         Assert.True(db.GetEvents(1000, 3000).Count() == 1 && (string)db.Metadata["phase"] == "warmup", "committed, then rolled back");
         db.Dispose();
+        using (var repo = new RunRepository("sqlite://" + dir + "/p.db"))
+        {
+            var run = repo.List()[0];
+            Assert.True(run.Name == "cs" && run.Events == 101 && run.Ranks.SequenceEqual(new[] { 0 }), "the file's runs, by SQL");
+            Assert.Equal(101, repo.Query("cs", "{}").Count(), "read back through the repository");
+        }
         File.WriteAllBytes(Path.Combine(dir, "bad.db"), new byte[4096]);
         Assert.Throws<InvalidDataException>(() => new NativeStorageBackend("sqlite", "sqlite://" + dir + "/bad.db"), "not a SQLite database");
         Directory.Delete(dir, true);

@@ -529,6 +529,14 @@ def test_sqlite_backend_answers_from_python_and_any_sql_tool_reads_it(tmp_path):
             rows = con.execute("SELECT tag, COUNT(*), ROUND(AVG(value), 4) FROM scalars GROUP BY tag ORDER BY tag")
             assert rows.fetchall() == [("eval/acc", 100, 0.495), ("train/loss", 100, 0.0519)]
             assert con.execute("SELECT text FROM events WHERE text IS NOT NULL").fetchone() == ("hello",)
+    # The file's runs, through a run repository answered by SQL.
+    with viz.Collector(backends=[f"sqlite://{db}?run=baseline&rank=1"]) as c:
+        c.collect_scalar("train/loss", 0, 1.0)
+    with viz.RunRepository(f"sqlite://{db}") as repo:
+        assert repo.names() == ["baseline"]
+        info = repo.info("baseline")
+        assert info["ranks"] == [0, 1] and info["events"] == 202 and info["metadata"] == {"lr": 0.1}
+        assert len(list(repo.query("baseline", {"steps": [0, 0]}))) == 3
     with pytest.raises(viz.CorruptData, match="not a SQLite database"):
         (tmp_path / "bad.db").write_bytes(b"x" * 4096)
         viz.Collector(backends=[f"sqlite://{tmp_path}/bad.db"])
