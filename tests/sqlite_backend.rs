@@ -582,3 +582,38 @@ fn the_runs_of_a_sqlite_file_are_listed_found_read_and_deleted_by_sql() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_read_only_file_is_refused_by_name() {
+    let dir = temp_dir("sqlite", "readonly");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ro.db");
+    let url = format!("sqlite://{}", path.display());
+    open(&url).shutdown().unwrap();
+    // Root writes files whatever their mode; an immutable file it cannot write.
+    let immutable = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&path)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !immutable {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chattr +i must work on CI (root, ext4)"
+        );
+        eprintln!("SKIPPED: chattr +i is not available here");
+        return;
+    }
+    let result = StorageBackendFactory::default().create_url(&url);
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(&path)
+        .status();
+    let e = result.err().expect("a read-only file is refused");
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(
+        e.message().contains("ro.db") && e.message().contains("read-only"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
