@@ -41,6 +41,7 @@ pub mod metadata;
 pub mod payload;
 pub mod query;
 pub mod runs;
+pub mod spool;
 pub mod tag;
 pub mod url;
 

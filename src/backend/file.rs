@@ -152,6 +152,25 @@ impl FileLogBackend {
         &self.recoveries
     }
 
+    /// Deletes the sealed segments whose every record has an offset below `offset`
+    /// (a consumer has them all), with their index sidecars; returns how many. The
+    /// active segment always stays. A reader positioned in a deleted segment goes
+    /// on from the next one.
+    pub fn drop_segments_before(&mut self, offset: u64) -> Result<usize> {
+        let log = self.log()?;
+        let mut dropped = 0;
+        while let Some(seg) = log.sealed.first() {
+            if seg.next_offset().is_none_or(|next| next > offset) {
+                break;
+            }
+            let seg = log.sealed.remove(0);
+            std::fs::remove_file(&seg.path).map_err(io_context(&seg.path, "removing"))?;
+            let _ = std::fs::remove_file(index_path(&seg.path));
+            dropped += 1;
+        }
+        Ok(dropped)
+    }
+
     /// The offset the next event will get: events ever written to this log.
     pub fn next_offset(&self) -> Option<u64> {
         self.log.as_ref().and_then(|l| l.active.seg.next_offset())
