@@ -214,9 +214,11 @@ def _cursor(open_call, batch):
     return _iterate(cursor, batch)
 
 
-class Storage(_ReadSide):
+class Storage(_ReadSide, _Owned):
     """One backend instance (viz_storage), such as Storage("file://runs/a/log"). Use it
     directly, or pass it to a Collector, which then writes this very instance."""
+
+    _free = "viz_storage_free"
 
     def __init__(self, connection_string, backend_type=None):
         self._h = c_void_p()
@@ -289,20 +291,10 @@ class Storage(_ReadSide):
 
     def close(self):
         """Releases the handle (a collector still using the backend keeps it open)."""
-        h, self._h = self._h, c_void_p()
-        if h:
-            lib.viz_storage_free(h)
-
-    __del__ = close
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        super().close()
 
 
-class Collector(_ReadSide):
+class Collector(_ReadSide, _Owned):
     """Collects events from any thread and persists them on native threads.
 
     `backends` are connection strings or dicts ({"url": ..., "kinds": [...],
@@ -469,18 +461,6 @@ class Collector(_ReadSide):
         h, self._h = self._h, c_void_p()
         if h:
             check(lib.viz_collector_close(h, self.close_timeout_ms if timeout_ms is None else timeout_ms))
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # Registrations whose finalizer has not run: they own the CFUNCTYPE objects native
