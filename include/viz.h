@@ -900,6 +900,52 @@ typedef struct {
 } viz_cache_stats;
 
 /**
+ * A remote destination's counters (see `viz_collector_remote_stats`).
+ */
+typedef struct {
+  /**
+   * Events in the spool not yet acknowledged by the server.
+   */
+  uint64_t depth;
+  /**
+   * Bytes of the spool on disk.
+   */
+  uint64_t spool_bytes;
+  /**
+   * Age in milliseconds of the oldest unacknowledged event (0: none).
+   */
+  uint64_t oldest_unsent_ms;
+  /**
+   * Events the server acknowledged.
+   */
+  uint64_t delivered;
+  /**
+   * Requests that succeeded.
+   */
+  uint64_t sends;
+  /**
+   * Attempts that failed and will be retried.
+   */
+  uint64_t failures;
+  /**
+   * Events sent again after a failed or timed-out attempt.
+   */
+  uint64_t redeliveries;
+  /**
+   * Events sent again that an earlier attempt may already have delivered.
+   */
+  uint64_t duplicates;
+  /**
+   * Items the server refused for good (dropped, and reported).
+   */
+  uint64_t rejected;
+  /**
+   * Events dropped because the spool was full (`spool_full=drop`).
+   */
+  uint64_t spool_full_drops;
+} viz_remote_stats;
+
+/**
  * A watch callback: `userdata` first, then the selected events of one delivered
  * batch, valid only during the call. Runs on the collector's "viz-watch" thread.
  */
@@ -1746,6 +1792,35 @@ viz_status viz_read_cache_stats(viz_cache_stats *out);
  * Thread safety: safe from any thread.
  */
 viz_status viz_read_cache_configure(uint64_t capacity_bytes, uint64_t ttl_ms);
+
+/**
+ * Writes destination `index`'s remote counters to `*out`. Fails with
+ * `VIZ_STATUS_UNSUPPORTED` if that destination is not remote, and
+ * `VIZ_STATUS_INVALID_ARGUMENT` if the index is out of range.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `out` NULL or valid for writing a
+ * `viz_remote_stats`.
+ */
+viz_status viz_collector_remote_stats(const viz_collector *collector,
+                                      size_t index,
+                                      viz_remote_stats *out);
+
+/**
+ * Flushes, then waits until every remote destination's server acknowledged every
+ * event collected before the call, at most `timeout_ms` in all. `viz_collector_flush`
+ * only makes events durable in the spool; this ends a training script with
+ * everything confirmed remote. `VIZ_STATUS_TIMEOUT` says events are still
+ * unacknowledged (they stay spooled); without remote destinations it is a flush.
+ *
+ * Thread safety: safe from any thread except the collector's own callbacks.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle.
+ */
+viz_status viz_collector_wait_acknowledged(const viz_collector *collector, uint32_t timeout_ms);
 
 /**
  * Opens the runs at `root`: a project directory (it must exist), whose runs file://

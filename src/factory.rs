@@ -116,9 +116,12 @@ impl StorageBackendFactory {
         }
         // The constructor and initialize may be host code: no factory lock is held here.
         let mut backend = constructor();
-        backend
-            .initialize_with(&config)
-            .map_err(|e| e.context(format_args!("initializing '{}'", config.connection_string)))?;
+        backend.initialize_with(&config).map_err(|e| {
+            e.context(format_args!(
+                "initializing '{}'",
+                crate::url::redacted(&config.connection_string)
+            ))
+        })?;
         Ok(backend)
     }
 

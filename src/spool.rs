@@ -25,6 +25,9 @@ use crate::format::vizlog::Tail;
 /// Default byte limit of a spool.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 const ACKED: &str = "ACKED";
+/// The range being sent (advisory, not synced): after a crash, its events are the
+/// ones a restart may send twice.
+const IN_FLIGHT: &str = "IN_FLIGHT";
 
 /// Events handed to a sender, to ack or nack.
 #[derive(Debug)]
@@ -125,7 +128,8 @@ impl Spool {
         })
     }
 
-    fn bytes(&self) -> u64 {
+    /// Bytes of the spool's files on disk.
+    pub fn bytes(&self) -> u64 {
         std::fs::read_dir(&self.dir)
             .map(|entries| {
                 entries
@@ -151,6 +155,38 @@ impl Spool {
         }
         self.log.store_events(events)?;
         self.log.flush()
+    }
+
+    /// The offset the next enqueued event gets.
+    pub fn next_offset(&self) -> u64 {
+        self.log.next_offset().unwrap_or(0)
+    }
+
+    /// Every event below this offset is acked.
+    pub fn acked(&self) -> u64 {
+        self.acked
+    }
+
+    /// Records that `r` is being sent, so that a process which dies mid-send
+    /// leaves word of which events the next one may deliver twice. Not synced: it
+    /// only feeds the duplicate count.
+    pub fn mark_in_flight(&self, r: &Reservation) -> Result<()> {
+        let path = self.dir.join(IN_FLIGHT);
+        std::fs::write(
+            &path,
+            format!("{} {}", r.from, r.from + r.events.len() as u64),
+        )
+        .map_err(io(&path, "writing"))
+    }
+
+    /// The range that was being sent when the spool was last closed or its process
+    /// died, if any of it is still unacked.
+    pub fn in_flight_at_open(&self) -> Option<(u64, u64)> {
+        let text = std::fs::read_to_string(self.dir.join(IN_FLIGHT)).ok()?;
+        let (from, to) = text.trim().split_once(' ')?;
+        let (from, to) = (from.parse::<u64>().ok()?, to.parse::<u64>().ok()?);
+        let from = from.max(self.acked);
+        (from < to).then_some((from, to))
     }
 
     /// Events enqueued and not yet acked.
@@ -263,6 +299,8 @@ impl Spool {
             std::fs::write(&tmp, self.acked.to_string())
                 .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
                 .and_then(|()| std::fs::rename(&tmp, &path))
+                // The rename is durable only once the directory is synced.
+                .and_then(|()| std::fs::File::open(&self.dir)?.sync_all())
                 .map_err(io(&path, "saving"))?;
             self.log.drop_segments_before(self.acked)?;
         }

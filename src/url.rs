@@ -122,6 +122,19 @@ impl ConnectionString {
     }
 }
 
+/// `s` with any password in its authority (`scheme://user:password@host`) masked,
+/// for error messages.
+pub fn redacted(s: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = s.find("://").map(|i| i + 3) else {
+        return s.into();
+    };
+    let authority_end = s[start..].find(['/', '?']).map_or(s.len(), |i| start + i);
+    match s[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &s[..start], &s[start + at..]).into(),
+        None => s.into(),
+    }
+}
+
 fn decode(part: &str, whole: &str) -> Result<String> {
     let bytes = part.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -161,7 +161,7 @@ fn factory_creates_builtin_memory_backend() {
     let f = StorageBackendFactory::new();
     assert_eq!(
         f.known_types(),
-        ["file", "jsonl", "memory", "sqlite", "tensorboard"].map(String::from)
+        ["file", "jsonl", "memory", "mlflow", "sqlite", "tensorboard"].map(String::from)
     );
     let b = f.create_url("memory://").unwrap();
     assert!(b.is_initialized());
@@ -182,7 +182,7 @@ fn unknown_type_error_lists_known_types() {
     assert!(e.message().contains("'tensorbored'"), "{e}");
     assert!(
         e.message()
-            .contains("known types: file, jsonl, memory, scripted, sqlite, tensorboard"),
+            .contains("known types: file, jsonl, memory, mlflow, scripted, sqlite, tensorboard"),
         "{e}"
     );
 }

@@ -15,6 +15,7 @@ pub mod base;
 pub mod file;
 pub mod jsonl;
 pub mod memory;
+pub mod mlflow;
 pub mod shared;
 pub mod sqlite;
 pub mod subscriber;
@@ -30,6 +31,7 @@ pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[
     ("tensorboard", tensorboard::TensorBoardBackend::boxed),
     ("file", file::FileLogBackend::boxed),
     ("sqlite", sqlite::SqliteBackend::boxed),
+    ("mlflow", mlflow::MlflowBackend::boxed),
 ];
 
 /// Where a collector persists events (the seed's `IStorageBackend`).
@@ -173,6 +175,15 @@ pub trait StorageBackend: Send {
     fn tick(&mut self, now: Instant) -> Result<()> {
         let _ = now;
         Ok(())
+    }
+
+    /// For a backend that delivers elsewhere after storing (a remote server,
+    /// through a spool): the handle that counts its deliveries and waits until the
+    /// destination acknowledged what was stored
+    /// ([`Collector::wait_acknowledged`](crate::Collector::wait_acknowledged)).
+    /// `None`, this default, for a backend whose storing is its delivery.
+    fn remote(&self) -> Option<crate::remote::Remote> {
+        None
     }
 
     /// Problems the backend worked around but someone must hear about, such as a

@@ -161,4 +161,8 @@ impl StorageBackend for SharedBackend {
     fn take_warnings(&mut self) -> Vec<VizError> {
         self.with(|b| b.take_warnings())
     }
+
+    fn remote(&self) -> Option<crate::remote::Remote> {
+        self.with(|b| b.remote())
+    }
 }

@@ -68,6 +68,8 @@ pub(crate) struct DestinationHandle {
     pub tx: Sender<DestMsg>,
     pub counters: Arc<DestinationCounters>,
     pub thread: Arc<OnceLock<ThreadId>>,
+    /// The backend's delivery onward, if it delivers to a remote destination.
+    pub remote: Option<crate::remote::Remote>,
 }
 
 /// Shared context every destination thread reports through.
@@ -134,6 +136,10 @@ impl Destination {
             tx,
             counters: counters.clone(),
             thread: Arc::new(OnceLock::new()),
+            // Asked once, here: a panicking backend only loses its remote stats.
+            remote: catch_unwind(AssertUnwindSafe(|| backend.remote()))
+                .ok()
+                .flatten(),
         };
         let dest = Destination {
             name,
@@ -372,6 +378,8 @@ impl Destination {
         }
         self.drop_backlog();
         let closed = self.guarded("shutdown", |b| b.shutdown());
+        // What the backend met while closing (a remote one: what it could not deliver).
+        self.report_warnings();
         flushed.and(closed.map_err(|e| e.context(&self.name)))
     }
 

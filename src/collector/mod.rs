@@ -399,6 +399,26 @@ impl Collector {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// Flushes, then waits until every remote destination (such as
+    /// `mlflow+http://`) has had every event collected before the call
+    /// acknowledged by its server, at most `timeout` in all. `flush` only makes
+    /// events durable in the spool; this is the call that ends a training script
+    /// with everything confirmed remote. Fails with `Timeout` naming how many
+    /// events are still unacknowledged. Without remote destinations it is `flush`.
+    pub fn wait_acknowledged(&self, timeout: Duration) -> Result<()> {
+        let deadline = deadline_after(timeout);
+        self.flush(timeout)?;
+        for d in &self.destinations {
+            if let Some(remote) = &d.remote {
+                let left = deadline.saturating_duration_since(Instant::now());
+                remote
+                    .wait_acknowledged(remote.spooled(), left)
+                    .map_err(|e| e.context(&d.name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stops accepting events, drains the queue, delivers and flushes everything,
     /// shuts every backend down and joins the threads, waiting at most `timeout`.
     /// A backend still busy at the deadline is left on its thread and reported.
@@ -491,6 +511,7 @@ impl Collector {
                 flushes: load(&d.counters.flushes),
                 panicked: d.counters.panicked.load(Ordering::Relaxed),
                 last_error: d.counters.last_error.lock().clone(),
+                remote: d.remote.as_ref().map(|r| r.stats()),
             })
             .collect();
         let queued = self.ingress.len() as u64;

@@ -74,6 +74,9 @@ pub struct DestinationStats {
     pub panicked: bool,
     /// The most recent error, if any.
     pub last_error: Option<String>,
+    /// For a backend that delivers to a remote server through a spool: its spool
+    /// and delivery counters.
+    pub remote: Option<crate::remote::RemoteStats>,
 }
 
 /// A snapshot of a collector's counters (seed 004's buffer statistics and more).

@@ -473,14 +473,22 @@ pub unsafe extern "C" fn viz_collector_destination_stats(
         // SAFETY: handle and out-pointer as promised by the header.
         let c = unsafe { viz_collector::borrow(collector, "collector") }?;
         let stats = c.stats();
-        let (Some(d), Some(name)) = (stats.destinations.get(index), c.names.get(index)) else {
-            return Err(VizError::invalid_argument(format!(
-                "destination index {index} is out of range; the collector has {}",
-                stats.destinations.len()
-            ))
-            .into());
-        };
-        unsafe { write_out(out, viz_destination_stats::of(d, name.as_ptr()), "out") }
+        let d = destination_at(&stats, index)?;
+        let name = c.names[index].as_ptr();
+        unsafe { write_out(out, viz_destination_stats::of(d, name), "out") }
+    })
+}
+
+/// Destination `index`'s counters in `stats`, or an error naming the range.
+pub(crate) fn destination_at(
+    stats: &crate::collector::CollectorStats,
+    index: usize,
+) -> Result<&crate::collector::DestinationStats, VizError> {
+    stats.destinations.get(index).ok_or_else(|| {
+        VizError::invalid_argument(format!(
+            "destination index {index} is out of range; the collector has {}",
+            stats.destinations.len()
+        ))
     })
 }
 

@@ -35,6 +35,7 @@ pub mod event_list;
 pub mod log_tail;
 pub mod metadata;
 pub mod read_cache;
+pub mod remote;
 pub mod run_repository;
 pub mod stats;
 pub mod status;
