@@ -43,18 +43,38 @@ cargo fmt --all -- --check
 step "lint"
 cargo clippy --all-targets -- -D warnings
 
-step "tests"
-# tests/c_abi.rs builds the cdylib it links the C programs against itself, so plain
-# `cargo test` passes on a fresh clone; the Python and C# steps below use it too.
-cargo test
-cargo build
-
-step "TensorBoard's own readers and the Python binding (venv under .venv)"
-# tensorboard, numpy, pandas (for to_pandas) and pytest from PyPI, pinned in
-# tests/python/requirements.txt.
+step "Python packages (venv under .venv) and a real MLflow server on SQLite"
+# tensorboard, numpy, pandas (for to_pandas), pytest, and MLflow with PostgreSQL's
+# driver, from PyPI, pinned in tests/python/requirements.txt. The MLflow server runs
+# on 127.0.0.1 for every host's tests (VIZ_MLFLOW_URI) and stops when this script ends.
+mlflow_dirs=()
+cleanup() {
+  for d in "${mlflow_dirs[@]}"; do bash scripts/mlflow-server.sh stop "$d" || true; done
+}
+trap cleanup EXIT
 if command -v python3 >/dev/null; then
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt >&2
+  eval "$(bash scripts/mlflow-server.sh start sqlite)"
+  mlflow_dirs+=("$VIZ_MLFLOW_DIR")
+elif [ -n "${CI:-}" ]; then
+  echo "error: python3 is missing; CI must run the MLflow tests" >&2
+  exit 1
+fi
+
+step "tests"
+# tests/c_abi.rs builds the cdylib it links the C programs against itself, so plain
+# `cargo test` passes on a fresh clone; the Python and C# steps below use it too.
+# The ignored tests are the ones that need the MLflow server started above.
+if [ -n "${VIZ_MLFLOW_URI:-}" ]; then
+  cargo test -- --include-ignored
+else
+  cargo test
+fi
+cargo build
+
+step "TensorBoard's own readers, MLflow under faults, and the Python binding"
+if command -v python3 >/dev/null; then
   cargo build --examples
   .venv/bin/python -m pytest -q tests/python
   # The Python binding (ctypes) against the libviz.so built above, and its example.
@@ -66,6 +86,16 @@ elif [ -n "${CI:-}" ]; then
   exit 1
 else
   echo "!!! SKIPPED: python3 is missing, so TensorBoard's readers did not check the event files !!!" >&2
+fi
+
+step "MLflow on PostgreSQL (Debian's postgresql, started on a local port)"
+if command -v python3 >/dev/null; then
+  (
+    eval "$(bash scripts/mlflow-server.sh start postgres)"
+    trap 'bash scripts/mlflow-server.sh stop "$VIZ_MLFLOW_DIR"' EXIT
+    cargo test --test mlflow -- --ignored
+    .venv/bin/python -m pytest -q tests/python/test_mlflow.py
+  )
 fi
 
 step "C# binding on Mono (bindings/csharp)"

@@ -141,6 +141,13 @@ class VizDestinationStats(ctypes.Structure):
         "queued_events", "queued_bytes")] + [("panicked", ctypes.c_bool)]
 
 
+class VizRemoteStats(ctypes.Structure):
+    """viz_remote_stats: a remote destination's spool and delivery counters."""
+    _fields_ = [(name, c_uint64) for name in (
+        "depth", "spool_bytes", "oldest_unsent_ms", "delivered", "sends", "failures",
+        "redeliveries", "duplicates", "rejected", "spool_full_drops")]
+
+
 class VizAggregate(ctypes.Structure):
     """viz_aggregate: one tag's scalar statistics."""
     _fields_ = [("tag", c_char_p), ("count", c_uint64), ("min", c_double), ("max", c_double), ("mean", c_double),
@@ -204,6 +211,8 @@ _sig("viz_collector_collect_scalar_id", c_int, P, c_uint32, c_int64, c_double)
 _sig("viz_collector_collect", c_int, P, POINTER(VizEvent))
 _sig("viz_collector_collect_batch", c_int, P, POINTER(VizEvent), c_size_t, POINTER(c_size_t))
 _sig("viz_collector_flush", c_int, P, c_uint32)
+_sig("viz_collector_wait_acknowledged", c_int, P, c_uint32)
+_sig("viz_collector_remote_stats", c_int, P, c_size_t, POINTER(VizRemoteStats))
 _sig("viz_collector_get_events", c_int, P, c_size_t, c_int64, c_int64, POINTER(P))
 _sig("viz_collector_query", c_int, P, c_size_t, c_char_p, POINTER(P))
 _sig("viz_collector_on_error", c_int, P, ERROR_FN, P, FINALIZER_FN)

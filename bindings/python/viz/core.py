@@ -10,7 +10,7 @@ from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _events, _native
 from ._native import (ERROR_FN, FINALIZER_FN, WATCH_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, Status, VizBackendVTable,
-                      VizDestinationStats, VizStats, check, lib, status_for, utf8)
+                      VizDestinationStats, VizRemoteStats, VizStats, check, lib, status_for, utf8)
 
 # How long close, stop and flush wait for the backends unless told otherwise.
 DEFAULT_TIMEOUT_MS = 10000
@@ -358,8 +358,10 @@ class Collector(_ReadSide, _Owned):
         return tid
 
     def collect_scalar(self, tag, step, value):
-        """The fast path: one native call with an interned tag."""
-        status = lib.viz_collector_collect_scalar_id(self._live(), self.intern(tag), step, value)
+        """The fast path: one native call with an interned tag. `tag` is a name or
+        an id from `intern`."""
+        tid = tag if isinstance(tag, int) else self.intern(tag)
+        status = lib.viz_collector_collect_scalar_id(self._live(), tid, step, value)
         if status:
             check(status)
 
@@ -375,6 +377,23 @@ class Collector(_ReadSide, _Owned):
 
     def flush(self, timeout_ms=DEFAULT_TIMEOUT_MS):
         check(lib.viz_collector_flush(self._live(), timeout_ms))
+
+    def wait_acknowledged(self, timeout_ms=DEFAULT_TIMEOUT_MS):
+        """Flushes, then waits until every remote destination's server (an
+        ``mlflow+http://`` backend) acknowledged every event collected so far.
+        ``flush`` only makes events durable in the spool; end a training script
+        with this to know everything arrived. Raises ``Timeout`` if not in time
+        (the events stay spooled and are sent later)."""
+        check(lib.viz_collector_wait_acknowledged(self._live(), timeout_ms))
+
+    def remote_stats(self, backend=0):
+        """A remote destination's spool and delivery counters as a dict (depth,
+        spool_bytes, oldest_unsent_ms, delivered, sends, failures, redeliveries,
+        duplicates, rejected, spool_full_drops). Raises ``Unsupported`` for a
+        destination that is not remote."""
+        r = VizRemoteStats()
+        check(lib.viz_collector_remote_stats(self._live(), backend, ctypes.byref(r)))
+        return {name: getattr(r, name) for name, _ in VizRemoteStats._fields_}
 
     def start(self):
         check(lib.viz_collector_start(self._live()))

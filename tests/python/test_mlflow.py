@@ -1,0 +1,227 @@
+"""viz's mlflow+http:// destination against real MLflow servers, under faults: the
+server killed and restarted mid-run, the training process killed and restarted
+on its spool, the server down for a whole run, and four processes as four ranks.
+
+The servers run on 127.0.0.1 with the backend store VIZ_MLFLOW_STORE names
+(scripts/mlflow-server.sh starts the SQLite and PostgreSQL ones in CI); everything
+is read back through MLflow's REST API with MLflow's own client.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+os.environ.setdefault("VIZ_LIBRARY", os.path.join(ROOT, "target", "debug", "libviz.so"))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+
+import viz  # noqa: E402
+
+STORE = os.environ.get("VIZ_MLFLOW_STORE")
+if not STORE:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must run the MLflow tests: set VIZ_MLFLOW_STORE (scripts/mlflow-server.sh)")
+    pytest.skip("VIZ_MLFLOW_STORE is not set: no MLflow backend store to test against", allow_module_level=True)
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+TRAINER = os.path.join(os.path.dirname(__file__), "mlflow_trainer.py")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A real `mlflow server` on 127.0.0.1, in its own process group."""
+
+    def __init__(self, port=None):
+        self.dir = tempfile.mkdtemp(prefix="viz-mlflow-test-")
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        # A SQLite store per server; PostgreSQL's is shared (it is a server itself).
+        self.store = f"sqlite:///{self.dir}/mlflow.db" if STORE.startswith("sqlite") else STORE
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        mlflow_cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
+        self.log = open(os.path.join(self.dir, "server.log"), "ab")
+        self.proc = subprocess.Popen(
+            [mlflow_cli, "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+             "--backend-store-uri", self.store, "--artifacts-destination", os.path.join(self.dir, "artifacts")],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            assert self.proc.poll() is None, open(os.path.join(self.dir, "server.log")).read()
+            try:
+                urllib.request.urlopen(self.url + "/health", timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.5)
+        raise TimeoutError("the MLflow server did not start")
+
+    def kill(self):
+        """SIGKILL, the whole process group: no graceful anything."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server().start()
+    yield s
+    s.stop()
+
+
+def unique(what):
+    return f"{what}-{os.getpid()}-{time.time_ns()}"
+
+
+def history(url, experiment, run, key):
+    client = MlflowClient(tracking_uri=url)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], filter_string=f"attributes.run_name = '{run}'")
+    assert len(runs) == 1, [r.info.run_name for r in runs]
+    return runs[0], client.get_metric_history(runs[0].info.run_id, key)
+
+
+def destination(server_url, run, spool, extra=""):
+    return (f"mlflow+{server_url}?experiment=viz-faults&run={run}&spool={spool}"
+            f"&retry_initial=50ms&retry_max=1s{extra}")
+
+
+def test_a_server_killed_and_restarted_mid_run_loses_nothing():
+    server = Server().start()
+    try:
+        run = unique("server-kill")
+        spool = tempfile.mkdtemp(prefix="viz-spool-")
+        n = 30_000
+        c = viz.Collector(backends=[destination(server.url, run, spool)])
+        loss = c.intern("loss")
+        killed = threading.Event()
+
+        def outage():
+            server.kill()
+            killed.set()
+            time.sleep(2)
+            server.start()
+
+        restarter = None
+        for step in range(n):
+            c.collect_scalar(loss, step, 1.0 / (step + 1))
+            if step == n // 3:
+                c.flush()
+                restarter = threading.Thread(target=outage)
+                restarter.start()
+                killed.wait()
+            if step % 1000 == 0:
+                time.sleep(0.05)
+        restarter.join()
+        c.wait_acknowledged(180_000)
+        stats = c.remote_stats(0)
+        c.close()
+        assert stats["delivered"] == n and stats["depth"] == 0, stats
+        assert stats["failures"] >= 1, f"the outage went unnoticed: {stats}"
+        found, metrics = history(server.url, "viz-faults", run, "loss")
+        steps = [m.step for m in metrics]
+        assert set(steps) == set(range(n))
+        assert len(steps) - n <= 1000, f"{len(steps) - n} duplicates; at most one batch may repeat"
+        assert found.info.status == "FINISHED"
+    finally:
+        server.stop()
+
+
+def run_trainer(url, first, last, kill_after=None):
+    """Runs mlflow_trainer.py; with kill_after, SIGKILLs it once it has spooled that
+    many steps and returns the last step it reported spooled."""
+    p = subprocess.Popen([sys.executable, TRAINER, url, str(first), str(last), "1000"],
+                         stdout=subprocess.PIPE, text=True)
+    spooled = first
+    for line in p.stdout:
+        if line.startswith("spooled "):
+            spooled = int(line.split()[1])
+            if kill_after is not None and spooled >= kill_after:
+                p.send_signal(signal.SIGKILL)
+                p.wait()
+                return spooled
+        elif line.startswith("acknowledged"):
+            out = line
+    assert p.wait() == 0
+    return out
+
+
+def test_a_training_process_killed_mid_run_delivers_the_rest_on_restart(server):
+    run = unique("process-kill")
+    spool = tempfile.mkdtemp(prefix="viz-spool-")
+    url = destination(server.url, run, spool)
+    n = 40_000
+    spooled = run_trainer(url, 0, n, kill_after=20_000)
+    assert 20_000 <= spooled < n
+    # Training resumes from its last durable step, on the same spool.
+    run_trainer(url, spooled, n)
+    _, metrics = history(server.url, "viz-faults", run, "loss")
+    steps = [m.step for m in metrics]
+    assert set(steps) == set(range(n)), "every spooled step arrives"
+    repeated_before_kill = len([s for s in steps if s < spooled]) - spooled
+    assert repeated_before_kill <= 1000, f"{repeated_before_kill} duplicates; at most one batch"
+
+
+def test_a_server_down_for_the_whole_run_gets_everything_once_up():
+    port = free_port()
+    run = unique("down")
+    spool = tempfile.mkdtemp(prefix="viz-spool-")
+    limit = 64 << 20
+    n = 20_000
+    c = viz.Collector(backends=[destination(f"http://127.0.0.1:{port}", run, spool,
+                                            f"&spool_max_bytes={limit}")])
+    loss = c.intern("loss")
+    for step in range(n):
+        c.collect_scalar(loss, step, float(step))
+    c.flush()
+    with pytest.raises(viz.Timeout):
+        c.wait_acknowledged(500)
+    stats = c.remote_stats(0)
+    assert stats["depth"] == n and stats["delivered"] == 0, stats
+    assert 0 < stats["spool_bytes"] < limit, stats
+    assert stats["failures"] >= 1, stats
+    server = Server(port).start()
+    try:
+        c.wait_acknowledged(180_000)
+        assert c.remote_stats(0)["delivered"] == n
+        c.close()
+        _, metrics = history(server.url, "viz-faults", run, "loss")
+        assert sorted(m.step for m in metrics) == list(range(n))
+    finally:
+        server.stop()
+
+
+def test_four_processes_as_four_ranks_share_one_run(server):
+    run = unique("ranks")
+    n = 5_000
+    procs = [subprocess.Popen([sys.executable, TRAINER,
+                               destination(server.url, run, tempfile.mkdtemp(prefix="viz-spool-"),
+                                           f"&rank={rank}&ranks=shared"), "0", str(n)],
+                              stdout=subprocess.PIPE, text=True)
+             for rank in range(4)]
+    for p in procs:
+        out = p.communicate()[0]
+        assert p.returncode == 0 and "acknowledged" in out, out
+    for rank in range(4):
+        _, metrics = history(server.url, "viz-faults", run, f"rank-{rank}/loss")
+        assert sorted(m.step for m in metrics) == list(range(n)), f"rank {rank}"
