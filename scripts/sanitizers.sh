@@ -20,6 +20,12 @@ flags=(-g -fsanitize=address -fno-omit-frame-pointer -Wall -Wextra -Werror -Iinc
 link=(-L"$lib" -Wl,-rpath,"$lib" -lviz -lpthread -lm)
 for src in tests/c/*.c; do
   name="$(basename "$src" .c)"
+  if [ "$name" = mlflow ] && [ -z "${VIZ_MLFLOW_URI:-}" ]; then
+    # scripts/test.sh starts the real MLflow server this program talks to.
+    [ -n "${CI:-}" ] && { echo "sanitizers: CI must run mlflow.c (VIZ_MLFLOW_URI is unset)" >&2; exit 1; }
+    echo "!!! SKIPPED mlflow.c: VIZ_MLFLOW_URI names no MLflow server !!!" >&2
+    continue
+  fi
   gcc -std=c11 "${flags[@]}" "$src" -o "$out/$name" "${link[@]}"
   "$out/$name" | grep -q "^$name: ok$" || { echo "sanitizers: $name failed" >&2; exit 1; }
   echo "sanitizers: $name ok under AddressSanitizer"

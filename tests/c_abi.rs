@@ -236,6 +236,13 @@ fn c_run_metadata_is_set_deleted_and_read_back_as_json() {
 }
 
 #[test]
+#[ignore = "needs a real MLflow server (VIZ_MLFLOW_URI): scripts/test.sh starts one"]
+fn c_mlflow_events_are_acknowledged_by_a_real_server() {
+    let out = run(Command::new(build_c("mlflow", "plain")), "running mlflow");
+    assert!(out.contains("mlflow: ok"), "{out}");
+}
+
+#[test]
 fn c_runs_are_listed_found_read_and_deleted_through_a_repository() {
     let out = run(Command::new(build_c("runs", "plain")), "running runs");
     assert!(out.contains("runs: ok"), "{out}");

@@ -9,6 +9,7 @@
 #include <thread>
 #include <string>
 #include <type_traits>
+#include <unistd.h>
 #include <vector>
 
 #include "viz.hpp"
@@ -226,6 +227,25 @@ int main() {
         db.rollback_transaction();
         CHECK(db.metadata() == "{}");
         std::system((std::string("rm -rf ") + dir).c_str());
+    }
+
+    if (const char *server = std::getenv("VIZ_MLFLOW_URI")) {
+        // mlflow+http:// against the real server scripts/test.sh starts.
+        char dir[] = "/tmp/viz-cpp-mlflow-XXXXXX";
+        CHECK(mkdtemp(dir) != nullptr);
+        viz::Collector c(std::string("{\"backends\": [\"mlflow+") + server + "?experiment=viz-cpp&run=cpp-" +
+                         std::to_string(getpid()) + "&spool=" + dir + "/spool\", \"memory://\"]}");
+        for (int64_t step = 0; step < 1500; step++) c.collect("cpp/loss", step, 1.0 / double(step + 1));
+        c.metadata_set(R"({"optimizer": "sgd"})");
+        c.wait_acknowledged(120000);
+        viz_remote_stats r = c.remote_stats(0);
+        CHECK(r.delivered == 1501 && r.depth == 0 && r.rejected == 0 && r.sends >= 2);
+        expect_error([&] { c.remote_stats(1); }, VIZ_STATUS_UNSUPPORTED, "memory#1 is not a remote destination");
+        c.close();
+        std::system((std::string("rm -rf ") + dir).c_str());
+    } else if (std::getenv("CI")) {
+        std::printf("CI must test mlflow+http:// from C++: VIZ_MLFLOW_URI is unset\n");
+        failures++;
     }
 
     if (failures == 0) std::printf("cpp: ok\n");

@@ -566,6 +566,21 @@ public:
         detail::check(viz_collector_destination_stats(live(), index, &d));
         return d;
     }
+    /// Flushes, then waits until every remote destination's server (an
+    /// `mlflow+http://` backend) acknowledged every event collected so far: end a
+    /// training script with this to know everything arrived. `flush` only makes
+    /// events durable in the spool. Throws with VIZ_STATUS_TIMEOUT if not in time
+    /// (the events stay spooled and are sent later).
+    void wait_acknowledged(uint32_t timeout_ms = default_timeout_ms) const {
+        detail::check(viz_collector_wait_acknowledged(live(), timeout_ms));
+    }
+    /// Remote destination `index`'s spool and delivery counters; throws with
+    /// VIZ_STATUS_UNSUPPORTED for a destination that is not remote.
+    viz_remote_stats remote_stats(size_t index) const {
+        viz_remote_stats r{};
+        detail::check(viz_collector_remote_stats(live(), index, &r));
+        return r;
+    }
     /// Calls `callback` for every delivery failure and warning, on viz's delivery
     /// threads (it must be safe to call from them; an exception it throws is
     /// swallowed). Replaces the callback set before; an empty function removes it.

@@ -1,6 +1,8 @@
 // The training loop of examples/training_loop.rs, from C#: scalars every 10 steps, a
 // histogram, a text and a tensor every 1000, into a TensorBoard run and viz's durable
-// log under ./runs/<name>, then reads a step range back from the log. Run: bash bindings/csharp/build.sh example [steps] [name]
+// log under ./runs/<name> (and, given a tracking URI, to that MLflow server through a spool
+// in runs/<name>/spool), then reads a step range back from the log.
+// Run: bash bindings/csharp/build.sh example [steps] [name] [tracking_uri, e.g. http://127.0.0.1:5000]
 using System;
 using System.Diagnostics;
 using System.Linq;
@@ -14,10 +16,14 @@ static class TrainingLoop
     {
         long steps = args.Length > 0 ? long.Parse(args[0]) : 100000;
         string run = args.Length > 1 ? args[1] : "csharp-" + DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        string tracking = args.Length > 2 ? args[2] : null;
         var factory = StorageBackendFactory.Default;
         using (var tensorboard = (NativeStorageBackend)factory.CreateBackend("tensorboard", "tensorboard://runs/" + run))
         using (var log = (NativeStorageBackend)factory.CreateBackend("file", "file://runs/" + run + "/log"))
-        using (var collector = new AsyncEventCollector(new IStorageBackend[] { log, tensorboard }))
+        using (var mlflow = tracking == null ? null : (NativeStorageBackend)factory.CreateBackend("mlflow",
+            "mlflow+" + tracking + "?experiment=viz-examples&run=" + run + "&spool=runs/" + run + "/spool"))
+        using (var collector = new AsyncEventCollector(mlflow == null
+            ? new IStorageBackend[] { log, tensorboard } : new IStorageBackend[] { log, tensorboard, mlflow }))
         {
             collector.Start();
             // A live watch: the histograms, as they are delivered (on viz's watch thread).
@@ -47,6 +53,13 @@ static class TrainingLoop
             }
             collector.Flush();
             sw.Stop();
+            if (mlflow != null)
+            {
+                // Flush made everything durable in the spool; this waits for the server.
+                collector.WaitAcknowledged(TimeSpan.FromMinutes(5));
+                var r = collector.RemoteStats(2);
+                Console.WriteLine("mlflow:     " + r.Delivered + " events acknowledged in " + r.Sends + " requests (see " + tracking + ", experiment viz-examples)");
+            }
             var stats = collector.Stats;
             Console.WriteLine("steps:      " + steps);
             Console.WriteLine("events:     " + events + " (" + (events / sw.Elapsed.TotalSeconds / 1e6).ToString("F2") + " M events/s, flush included)");
@@ -62,7 +75,7 @@ static class TrainingLoop
             watch.Dispose();
             Console.WriteLine("watched:    " + System.Threading.Interlocked.Read(ref histograms) + " histograms live");
             Console.WriteLine("see the run: tensorboard --logdir runs   (this run is runs/" + run + ")");
-            if (stats.Written != 2 * events) { Console.WriteLine("not every event reached both backends"); return 1; }
+            if (stats.Written != stats.Destinations.Count * events) { Console.WriteLine("not every event reached every backend"); return 1; }
         }
         return 0;
     }

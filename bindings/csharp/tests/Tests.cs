@@ -620,6 +620,40 @@ static class Tests
         Directory.Delete(dir, true);
     }
 
+    static void MlflowIsABackendLikeAnyOther()
+    {
+        string server = Environment.GetEnvironmentVariable("VIZ_MLFLOW_URI");
+        if (server == null)
+        {
+            if (Environment.GetEnvironmentVariable("CI") != null) throw new Exception("CI must test mlflow+http:// from C#: VIZ_MLFLOW_URI is unset");
+            Console.WriteLine("!!! SKIPPED MlflowIsABackendLikeAnyOther: VIZ_MLFLOW_URI names no MLflow server");
+            return;
+        }
+        string dir = Path.Combine(Path.GetTempPath(), "viz-cs-mlflow-" + Guid.NewGuid().ToString("N"));
+        var remote = new NativeStorageBackend("mlflow", "mlflow+" + server + "?experiment=viz-cs&run=cs-" + Guid.NewGuid().ToString("N") + "&spool=" + dir);
+        using (var c = new AsyncEventCollector(remote))
+        {
+            c.Start();
+            c.Metadata["optimizer"] = "adam";
+            for (int i = 0; i < 2500; i++) c.CollectScalar("train/loss", i, 1.0 / (i + 1));
+            c.WaitAcknowledged(TimeSpan.FromMinutes(2));
+            var r = c.RemoteStats(0);
+            Assert.True(r.Delivered == 2501 && r.Depth == 0 && r.Rejected == 0 && r.Sends >= 3, "acknowledged by the server: " + r.Delivered);
+        }
+        remote.Dispose();
+        var absent = new NativeStorageBackend("mlflow", "mlflow+http://127.0.0.1:9?run=absent&drain_timeout=100ms&spool=" + dir + "-absent");
+        using (var c = new AsyncEventCollector(absent))
+        {
+            c.Start();
+            for (int i = 0; i < 10; i++) c.CollectScalar("x", i, i);
+            Assert.Throws<TimeoutException>(() => c.WaitAcknowledged(TimeSpan.FromMilliseconds(300)), "not acknowledged");
+            Assert.Equal(10L, c.RemoteStats(0).Depth, "spooled");
+        }
+        absent.Dispose();
+        Directory.Delete(dir, true);
+        Directory.Delete(dir + "-absent", true);
+    }
+
     sealed class Observer : IObserver<Event>
     {
         private readonly ConcurrentQueue<Event> into;
@@ -835,6 +869,7 @@ static class Tests
             new KeyValuePair<string, Action>("RunsAreListedFoundReadAndDeleted", RunsAreListedFoundReadAndDeleted),
             new KeyValuePair<string, Action>("BackendsAreRoutedByKindAndTagPrefix", BackendsAreRoutedByKindAndTagPrefix),
             new KeyValuePair<string, Action>("SqliteIsABackendLikeAnyOther", SqliteIsABackendLikeAnyOther),
+            new KeyValuePair<string, Action>("MlflowIsABackendLikeAnyOther", MlflowIsABackendLikeAnyOther),
             new KeyValuePair<string, Action>("SubscribersReceiveEveryBatch", SubscribersReceiveEveryBatch),
             new KeyValuePair<string, Action>("FourThreadsCollectAtOnce", FourThreadsCollectAtOnce),
             new KeyValuePair<string, Action>("BadArgumentsGetTheRightExceptions", BadArgumentsGetTheRightExceptions),

@@ -1,5 +1,6 @@
 """Tests of the Python binding (ctypes over libviz), checked with TensorBoard's own reader."""
 
+import os
 import pathlib
 import sys
 import threading
@@ -557,3 +558,30 @@ def test_a_storage_transaction_commits_together_or_rolls_back(tmp_path):
     with pytest.raises(viz.Unsupported, match="has none"):
         with viz.Storage("memory://").transaction():
             pass
+
+
+MLFLOW = os.environ.get("VIZ_MLFLOW_URI")
+
+
+@pytest.mark.skipif(MLFLOW is None and not os.environ.get("CI"),
+                    reason="VIZ_MLFLOW_URI names no MLflow server (scripts/test.sh starts one)")
+def test_mlflow_is_a_backend_like_any_other(tmp_path):
+    assert MLFLOW, "CI must test mlflow+http:// from Python: VIZ_MLFLOW_URI is unset"
+    url = f"mlflow+{MLFLOW}?experiment=viz-python&run=py-{os.getpid()}-{time.time_ns()}&spool={tmp_path}/spool"
+    with viz.Collector(backends=[url, "memory://"]) as c:
+        c.metadata["optimizer"] = "adam"
+        loss = c.intern("train/loss")
+        for step in range(2500):
+            c.collect_scalar(loss, step, 1.0 / (step + 1))
+        c.wait_acknowledged(120_000)
+        r = c.remote_stats(0)
+        assert (r["delivered"], r["depth"], r["rejected"]) == (2501, 0, 0), r
+        with pytest.raises(viz.Unsupported, match="memory#1 is not a remote destination"):
+            c.remote_stats(1)
+    absent = f"mlflow+http://127.0.0.1:9?run=absent&drain_timeout=100ms&spool={tmp_path}/absent"
+    with viz.Collector(backends=[absent]) as c:
+        for step in range(10):
+            c.collect_scalar("x", step, 0.0)
+        with pytest.raises(viz.Timeout, match="10 of the events spooled are not acknowledged"):
+            c.wait_acknowledged(300)
+        assert c.remote_stats(0)["depth"] == 10

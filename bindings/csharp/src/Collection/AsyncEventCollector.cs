@@ -268,6 +268,26 @@ namespace MLFramework.Visualization.Collection
         /// <inheritdoc/>
         public Task FlushAsync() { return Task.Run(() => Flush()); }
 
+        /// <summary>
+        /// Flushes, then waits until every remote destination's server (an <c>mlflow+http://</c>
+        /// backend) acknowledged every event collected so far. <see cref="Flush"/> only makes events
+        /// durable in the spool; end a training run with this to know everything arrived.
+        /// Throws <see cref="TimeoutException"/> if not in time (the events stay spooled and are sent later).
+        /// </summary>
+        public void WaitAcknowledged(TimeSpan timeout)
+        {
+            VizErrors.Check(NativeMethods.viz_collector_wait_acknowledged(Live, (uint)Math.Min(uint.MaxValue, Math.Max(0, timeout.TotalMilliseconds))));
+        }
+
+        /// <summary>Remote destination <paramref name="index"/>'s spool and delivery counters;
+        /// throws <see cref="NotSupportedException"/> for a destination that is not remote.</summary>
+        public RemoteStats RemoteStats(int index)
+        {
+            VizRemoteStats r;
+            VizErrors.Check(NativeMethods.viz_collector_remote_stats(Live, new UIntPtr((ulong)index), out r));
+            return new RemoteStats(r);
+        }
+
         /// <inheritdoc/>
         public void Start()
         {
@@ -776,6 +796,39 @@ namespace MLFramework.Visualization.Collection
         public long QueuedBytes { get; private set; }
         /// <summary>Whether the backend crashed; it receives nothing more.</summary>
         public bool Panicked { get; private set; }
+    }
+
+    /// <summary>A remote destination's spool and delivery counters (an <c>mlflow+http://</c> backend).</summary>
+    public sealed class RemoteStats
+    {
+        internal RemoteStats(VizRemoteStats r)
+        {
+            Depth = (long)r.Depth; SpoolBytes = (long)r.SpoolBytes; OldestUnsentMs = (long)r.OldestUnsentMs;
+            Delivered = (long)r.Delivered; Sends = (long)r.Sends; Failures = (long)r.Failures;
+            Redeliveries = (long)r.Redeliveries; Duplicates = (long)r.Duplicates; Rejected = (long)r.Rejected;
+            SpoolFullDrops = (long)r.SpoolFullDrops;
+        }
+
+        /// <summary>Events in the spool not yet acknowledged by the server.</summary>
+        public long Depth { get; private set; }
+        /// <summary>Bytes of the spool on disk.</summary>
+        public long SpoolBytes { get; private set; }
+        /// <summary>Age in milliseconds of the oldest unacknowledged event (0: none).</summary>
+        public long OldestUnsentMs { get; private set; }
+        /// <summary>Events the server acknowledged.</summary>
+        public long Delivered { get; private set; }
+        /// <summary>Requests that succeeded.</summary>
+        public long Sends { get; private set; }
+        /// <summary>Attempts that failed and will be retried.</summary>
+        public long Failures { get; private set; }
+        /// <summary>Events sent again after a failed or timed-out attempt.</summary>
+        public long Redeliveries { get; private set; }
+        /// <summary>Events sent again that an earlier attempt may already have delivered.</summary>
+        public long Duplicates { get; private set; }
+        /// <summary>Items the server refused for good (dropped, and reported to the error callback).</summary>
+        public long Rejected { get; private set; }
+        /// <summary>Events dropped because the spool was full (<c>spool_full=drop</c>).</summary>
+        public long SpoolFullDrops { get; private set; }
     }
 
     /// <summary>Presents a subscriber as a write-only backend; a batch it throws on is not redelivered.</summary>

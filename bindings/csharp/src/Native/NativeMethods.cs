@@ -53,6 +53,14 @@ namespace MLFramework.Visualization.Native
         [MarshalAs(UnmanagedType.U1)] public bool Panicked;
     }
 
+    /// <summary>viz_remote_stats.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizRemoteStats
+    {
+        public ulong Depth, SpoolBytes, OldestUnsentMs, Delivered, Sends, Failures, Redeliveries, Duplicates, Rejected,
+            SpoolFullDrops;
+    }
+
 
     /// <summary>viz_overflow_policy.</summary>
     internal enum VizOverflowPolicy : uint
@@ -224,6 +232,12 @@ namespace MLFramework.Visualization.Native
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_flush(CollectorHandle collector, uint timeoutMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_wait_acknowledged(CollectorHandle collector, uint timeoutMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_remote_stats(CollectorHandle collector, UIntPtr index, out VizRemoteStats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_get_events(CollectorHandle collector, UIntPtr backendIndex,
