@@ -289,8 +289,11 @@ impl Worker {
                 let _ = self.spool.lock().nack(r);
                 let wait = self.backoff.next_wait();
                 // Every failure is counted; only the 1st, 2nd, 4th, 8th... in a row
-                // is reported, so an outage does not flood the error callback.
-                if self.backoff.failures().is_power_of_two() {
+                // is reported, so an outage does not flood the error callback. A
+                // panic is a bug, reported every time.
+                if self.backoff.failures().is_power_of_two()
+                    || failed.error.kind() == crate::ErrorKind::Panic
+                {
                     self.remote.warn(failed.error.context(format_args!(
                         "delivery failed ({} attempts in a row); retrying in {} ms",
                         self.backoff.failures(),
