@@ -208,6 +208,34 @@ fn interleaved(
     })
 }
 
+/// The `interleaved` scenario (one producer, 4 scalars then ~5 us of compute per
+/// step) with the collector writing to `url`.
+fn interleaved_to(timer: &Timer, url: &str, steps: usize) -> Histogram<u64> {
+    let c = Collector::builder()
+        .backend_url(url)
+        .build_and_start()
+        .unwrap();
+    let tags: Vec<TagId> = (0..4)
+        .map(|i| c.intern(&format!("bench/remote/{i}")).unwrap())
+        .collect();
+    let mut h = Histogram::<u64>::new(3).unwrap();
+    let mut x = 1.0f64;
+    for step in 0..steps as i64 {
+        for _ in 0..1000 {
+            x = std::hint::black_box(x * 1.000_000_1 + 1e-9);
+        }
+        for &tag in &tags {
+            let a = ticks();
+            let r = c.collect_scalar(tag, step, x);
+            let b = ticks();
+            std::hint::black_box(r).ok();
+            h.record(timer.ns(b - a)).unwrap();
+        }
+    }
+    c.stop(Duration::from_secs(30)).unwrap();
+    h
+}
+
 /// The C ABI's own cost: the same no-consumer setup (Manual strategy, a staging
 /// buffer of 1, so the worker takes one event and then stops draining) built through
 /// the Rust API and through `viz_collector_new`, then `collect_scalar` against
@@ -680,8 +708,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // ffi, interleaved, bursts, saturated, throughput, files, range, tags, sqltags,
-    // idle, shutdown)
+    // ffi, interleaved, bursts, saturated, throughput, files, remote, range, tags,
+    // sqltags, idle, shutdown)
     // to run only those.
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -904,6 +932,36 @@ fn main() {
                     .join(" ")
             );
         }
+    }
+
+    if want("remote") {
+        println!(
+            "\n## collect_scalar latency while the MLflow server is down (interleaved with compute, 1 producer)"
+        );
+        let steps = if quick { 50_000 } else { 200_000 };
+        let dir = std::env::temp_dir().join(format!("viz-bench-remote-{}", std::process::id()));
+        // A port nothing listens on: every send fails, the spool grows.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut memory = Vec::new();
+        let mut down = Vec::new();
+        for rep in 0..reps {
+            memory.push(interleaved_to(&timer, "memory://?capacity=1000000", steps));
+            let url = format!(
+                "mlflow+http://127.0.0.1:{port}?run=bench&spool={}/{rep}&drain_timeout=10ms",
+                dir.display()
+            );
+            down.push(interleaved_to(&timer, &url, steps));
+        }
+        println!(
+            "  memory://:               {}",
+            percentiles(&merged(&memory))
+        );
+        println!("  mlflow+http:// (down):   {}", percentiles(&merged(&down)));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     if want("range") {
