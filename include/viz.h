@@ -324,6 +324,35 @@ typedef uint32_t viz_wall_clock;
 #endif // __cplusplus
 
 /**
+ * How a run ended (`viz_collector_set_run_status`).
+ */
+enum viz_run_status
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Ended normally (what a run stopped without a status records).
+   */
+  VIZ_RUN_STATUS_FINISHED = 0,
+  /**
+   * Ended by an error.
+   */
+  VIZ_RUN_STATUS_FAILED = 1,
+  /**
+   * Stopped from outside.
+   */
+  VIZ_RUN_STATUS_KILLED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum viz_run_status viz_run_status;
+#else
+typedef uint32_t viz_run_status;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * Per-tag statistics, ordered by tag. Opaque; read with `viz_aggregate_list_len`
  * and `viz_aggregate_list_get`, free with `viz_aggregate_list_free`. Immutable.
  */
@@ -1691,6 +1720,21 @@ uint64_t viz_log_tail_damage(const viz_log_tail *tail);
  * `tail` must be NULL or a live tail, not used afterwards.
  */
 void viz_log_tail_free(viz_log_tail *tail);
+
+/**
+ * Records how the run ended (a `viz_run_status` value) on every backend of
+ * `collector` that keeps one: an MLflow run's status (mlflow+http://), the HPARAMS
+ * session's status (tensorboard://), applied when they shut down. Call it before
+ * `viz_collector_close`; a run closed without one ended
+ * `VIZ_RUN_STATUS_FINISHED`. Fails with `VIZ_STATUS_UNSUPPORTED` if no backend
+ * keeps a run status, `VIZ_STATUS_INVALID_ARGUMENT` for a value outside the enum.
+ *
+ * Thread safety: safe from any thread except the collector's own callbacks.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle.
+ */
+viz_status viz_collector_set_run_status(const viz_collector *collector, uint32_t status);
 
 /**
  * Sets run metadata on every backend of `collector` that keeps it (memory://,

@@ -65,6 +65,7 @@ pub use event::{Event, EventData, EventKind, KindSet, Priority};
 pub use factory::StorageBackendFactory;
 pub use payload::{DType, Histogram, Image, RawBytes, Tensor};
 pub use query::{Order, Predicate, Query, TagPattern};
+pub use runs::RunStatus;
 pub use tag::{MAX_TAG_LEN, Tag, TagId};
 
 /// The crate version.

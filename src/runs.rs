@@ -25,6 +25,24 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{ErrorKind, Result, VizError};
+
+/// How a run ended, for backends that record it (MLflow's run status,
+/// TensorBoard's HPARAMS session status). Set with
+/// [`Collector::set_run_status`](crate::Collector::set_run_status) before stopping;
+/// a run stopped without one ended `Finished`. The values are fixed: the C ABI
+/// exposes them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u32)]
+pub enum RunStatus {
+    /// Ended normally.
+    #[default]
+    Finished = 0,
+    /// Ended by an error (an exception in the training script, say).
+    Failed = 1,
+    /// Stopped from outside (a signal, a cancelled job).
+    Killed = 2,
+}
 use crate::event::Event;
 use crate::format::vizlog::LogReader;
 use crate::metadata::{Metadata, MetadataLog};

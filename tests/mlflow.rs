@@ -1,5 +1,5 @@
 //! The mlflow+http:// backend. Tests marked `ignore` need a real MLflow server:
-//! `scripts/test-mlflow.sh` starts one on 127.0.0.1 and runs them with
+//! `scripts/test.sh` starts one on 127.0.0.1 (`scripts/mlflow-server.sh`) and runs them with
 //! `VIZ_MLFLOW_URI` set. The others need no server (bad configuration, a server
 //! that is not there).
 
@@ -17,7 +17,7 @@ const LONG: Duration = Duration::from_secs(120);
 
 fn server() -> String {
     std::env::var("VIZ_MLFLOW_URI").expect(
-        "VIZ_MLFLOW_URI must name a running MLflow server (scripts/test-mlflow.sh starts one)",
+        "VIZ_MLFLOW_URI must name a running MLflow server (scripts/test.sh starts one with scripts/mlflow-server.sh)",
     )
 }
 
@@ -266,7 +266,7 @@ fn png(side: u32, shade: u8) -> Image {
 /// Everything the issue lists, end to end: scalars (NaN and infinities too),
 /// images, text, histograms, tensors and params, read back through MLflow's REST API.
 #[test]
-#[ignore = "needs a real MLflow server: scripts/test-mlflow.sh"]
+#[ignore = "needs a real MLflow server: scripts/test.sh starts one"]
 fn events_arrive_as_mlflow_metrics_params_and_artifacts() {
     let server = server();
     let rest = Rest(server.clone());
@@ -428,7 +428,7 @@ fn events_arrive_as_mlflow_metrics_params_and_artifacts() {
 /// reported with MLflow's code, dropped and counted, and the metrics in the same
 /// and later batches still arrive.
 #[test]
-#[ignore = "needs a real MLflow server: scripts/test-mlflow.sh"]
+#[ignore = "needs a real MLflow server: scripts/test.sh starts one"]
 fn a_refused_item_is_dropped_and_reported_without_blocking_the_rest() {
     let server = server();
     let rest = Rest(server.clone());
@@ -488,7 +488,7 @@ fn a_refused_item_is_dropped_and_reported_without_blocking_the_rest() {
 
 /// Ranks as child runs of one parent; and ranks sharing one run, keyed per rank.
 #[test]
-#[ignore = "needs a real MLflow server: scripts/test-mlflow.sh"]
+#[ignore = "needs a real MLflow server: scripts/test.sh starts one"]
 fn ranks_log_into_child_runs_or_one_shared_run() {
     let server = server();
     let rest = Rest(server.clone());
@@ -547,4 +547,36 @@ fn ranks_log_into_child_runs_or_one_shared_run() {
             );
         }
     }
+}
+
+/// How the run ended reaches MLflow's run status; without a status it is FINISHED
+/// (the end-to-end test), and a collector without such a backend says so.
+#[test]
+#[ignore = "needs a real MLflow server: scripts/test.sh starts one"]
+fn the_run_status_is_set_at_close() {
+    let server = server();
+    let rest = Rest(server.clone());
+    let dir = temp_dir("mlflow", "status");
+    for (status, want) in [
+        (viz::RunStatus::Failed, "FAILED"),
+        (viz::RunStatus::Killed, "KILLED"),
+    ] {
+        let run = unique(want);
+        let collector = Collector::builder()
+            .backend_url(&url(&server, "viz-tests", &run, &dir.join(want), ""))
+            .build_and_start()
+            .unwrap();
+        collector
+            .collect(Event::scalar("x", 0, 1.0).unwrap())
+            .unwrap();
+        collector.set_run_status(status).unwrap();
+        collector.stop(LONG).unwrap();
+        assert_eq!(rest.run("viz-tests", &run)["info"]["status"], want);
+    }
+    let memory = Collector::builder()
+        .backend_url("memory://")
+        .build_and_start()
+        .unwrap();
+    let err = memory.set_run_status(viz::RunStatus::Failed).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
 }

@@ -98,6 +98,8 @@ int main() {
         viz_destination_stats d = c.destination_stats(0);
         CHECK(std::string(d.name) == "memory#0" && d.written == 9 && d.dropped == 0);
 
+        expect_error([&] { c.set_run_status(VIZ_RUN_STATUS_FAILED); }, VIZ_STATUS_UNSUPPORTED, "keeps a run status");
+
         // Run metadata.
         c.metadata_set(R"({"lr": 0.5, "model": "mlp", "tmp": 1})");
         c.metadata_delete(R"(["tmp"])");
@@ -241,6 +243,7 @@ int main() {
         viz_remote_stats r = c.remote_stats(0);
         CHECK(r.delivered == 1501 && r.depth == 0 && r.rejected == 0 && r.sends >= 2);
         expect_error([&] { c.remote_stats(1); }, VIZ_STATUS_UNSUPPORTED, "memory#1 is not a remote destination");
+        c.set_run_status(VIZ_RUN_STATUS_KILLED);
         c.close();
         std::system((std::string("rm -rf ") + dir).c_str());
     } else if (std::getenv("CI")) {

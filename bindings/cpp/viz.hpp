@@ -574,6 +574,13 @@ public:
     void wait_acknowledged(uint32_t timeout_ms = default_timeout_ms) const {
         detail::check(viz_collector_wait_acknowledged(live(), timeout_ms));
     }
+    /// Records how the run ended (VIZ_RUN_STATUS_FINISHED, _FAILED, _KILLED) on every
+    /// backend that keeps one: an MLflow run's status, the TensorBoard HPARAMS
+    /// session's. Applied at close; without it a run ends finished. Throws with
+    /// VIZ_STATUS_UNSUPPORTED if no backend keeps a run status.
+    void set_run_status(viz_run_status status) const {
+        detail::check(viz_collector_set_run_status(live(), static_cast<uint32_t>(status)));
+    }
     /// Remote destination `index`'s spool and delivery counters; throws with
     /// VIZ_STATUS_UNSUPPORTED for a destination that is not remote.
     viz_remote_stats remote_stats(size_t index) const {

@@ -211,6 +211,7 @@ impl StorageBackend for MlflowBackend {
         let spool = Arc::new(Mutex::new(spool));
         let delivery = MlflowDelivery::new(
             Client::new(&base, connect, request),
+            self.remote.clone(),
             Target {
                 experiment,
                 run,
@@ -282,6 +283,12 @@ impl StorageBackend for MlflowBackend {
 
     fn take_warnings(&mut self) -> Vec<VizError> {
         self.remote.take_warnings()
+    }
+
+    fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
+        self.spool()?;
+        self.remote.set_run_status(status);
+        Ok(())
     }
 
     fn remote(&self) -> Option<Remote> {

@@ -133,6 +133,20 @@ pub trait StorageBackend: Send {
         Err(no_metadata("metadata", self.type_name()))
     }
 
+    /// Records how the run ended, applied when the backend shuts down. Backends
+    /// that keep no run status keep this default, which reports the operation
+    /// unsupported.
+    fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
+        let _ = status;
+        Err(VizError::new(
+            crate::error::ErrorKind::Unsupported,
+            format!(
+                "set_run_status: the '{}' backend keeps no run status",
+                self.type_name()
+            ),
+        ))
+    }
+
     /// Opens a transaction: the stores and metadata changes until
     /// [`commit_transaction`](Self::commit_transaction) land together, or none of them
     /// if [`rollback_transaction`](Self::rollback_transaction) (seed 002's

@@ -162,6 +162,10 @@ impl StorageBackend for SharedBackend {
         self.with(|b| b.take_warnings())
     }
 
+    fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
+        self.with(|b| b.set_run_status(status))
+    }
+
     fn remote(&self) -> Option<crate::remote::Remote> {
         self.with(|b| b.remote())
     }

@@ -57,6 +57,8 @@ pub struct TensorBoardBackend {
     buffer: Vec<u8>,
     /// Hyperparameters written so far (run metadata), for the hparams plugin.
     hparams: Metadata,
+    /// How the run ended, for the session end summary.
+    status: crate::runs::RunStatus,
 }
 
 impl TensorBoardBackend {
@@ -279,9 +281,13 @@ impl StorageBackend for TensorBoardBackend {
             return Ok(());
         }
         if !self.hparams.is_empty() {
-            // The run ended normally: the HPARAMS dashboard shows it as a success.
+            // The HPARAMS dashboard's statuses: 1 success, 2 failure.
+            let status = match self.status {
+                crate::runs::RunStatus::Finished => 1,
+                crate::runs::RunStatus::Failed | crate::runs::RunStatus::Killed => 2,
+            };
             let end = hparams_data::Data::SessionEndInfo(pb::SessionEndInfo {
-                status: 1,
+                status,
                 end_time_secs: now_secs(),
             });
             self.append_hparams(SESSION_END, end);
@@ -294,6 +300,12 @@ impl StorageBackend for TensorBoardBackend {
 
     fn is_initialized(&self) -> bool {
         self.out.is_some()
+    }
+
+    fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
+        ensure_initialized(self.out.is_some(), "tensorboard")?;
+        self.status = status;
+        Ok(())
     }
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {

@@ -692,6 +692,38 @@ impl Collector {
         }
     }
 
+    /// Records how the run ended on every backend that keeps a run status
+    /// (mlflow+http:// sets the MLflow run's status; tensorboard:// the HPARAMS
+    /// session's), applied when they shut down. Call it before `stop`; without
+    /// it a run ends `Finished`. Fails with `Unsupported` if no backend keeps one.
+    pub fn set_run_status(&self, status: crate::runs::RunStatus) -> Result<()> {
+        let mut kept = 0;
+        let mut first_error = None;
+        for index in 0..self.destinations.len() {
+            let result = self
+                .query_backend(index, self.config.shutdown_timeout, move |backend| {
+                    backend.set_run_status(status)
+                })
+                .and_then(|r| r);
+            match result {
+                Ok(()) => kept += 1,
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                Err(e) => {
+                    let name = &self.destinations[index].name;
+                    first_error.get_or_insert(e.context(format_args!("{name}")));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None if kept == 0 => Err(VizError::new(
+                ErrorKind::Unsupported,
+                "no backend of this collector keeps a run status (mlflow+http:// and tensorboard:// do)",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The run metadata destination `index`'s backend keeps.
     pub fn metadata(&self, index: usize) -> Result<crate::metadata::Metadata> {
         self.query_backend(index, self.config.shutdown_timeout, |b| b.metadata())?

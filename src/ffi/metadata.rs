@@ -3,12 +3,56 @@
 
 use std::ffi::c_char;
 
+use super::abi_enum::abi_enum;
 use super::boundary::{Failure, Handle, c_str, check_out, guard, text_out};
 use super::collector::{QUERY_TIMEOUT, viz_collector};
 use super::status::viz_status;
 use super::storage::{viz_storage, with_storage};
 use crate::error::VizError;
 use crate::metadata::{Metadata, MetadataBatch};
+use crate::runs::RunStatus;
+
+/// How a run ended (`viz_collector_set_run_status`).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum viz_run_status {
+    /// Ended normally (what a run stopped without a status records).
+    Finished = 0,
+    /// Ended by an error.
+    Failed = 1,
+    /// Stopped from outside.
+    Killed = 2,
+}
+
+abi_enum!(viz_run_status, "status", RunStatus {
+    Finished <=> RunStatus::Finished,
+    Failed <=> RunStatus::Failed,
+    Killed <=> RunStatus::Killed,
+});
+
+/// Records how the run ended (a `viz_run_status` value) on every backend of
+/// `collector` that keeps one: an MLflow run's status (mlflow+http://), the HPARAMS
+/// session's status (tensorboard://), applied when they shut down. Call it before
+/// `viz_collector_close`; a run closed without one ended
+/// `VIZ_RUN_STATUS_FINISHED`. Fails with `VIZ_STATUS_UNSUPPORTED` if no backend
+/// keeps a run status, `VIZ_STATUS_INVALID_ARGUMENT` for a value outside the enum.
+///
+/// Thread safety: safe from any thread except the collector's own callbacks.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_set_run_status(
+    collector: *const viz_collector,
+    status: u32,
+) -> viz_status {
+    guard("viz_collector_set_run_status", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        let status = RunStatus::from(viz_run_status::parse(status)?);
+        Ok(c.set_run_status(status)?)
+    })
+}
 
 /// The keys of a delete: a JSON array of strings.
 fn keys_of(json: &str) -> Result<MetadataBatch, VizError> {

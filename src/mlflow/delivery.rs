@@ -45,6 +45,8 @@ struct Resolved {
 /// Delivers to one MLflow run (see the module documentation).
 pub struct MlflowDelivery {
     client: Client,
+    /// Where the backend records how the run ended.
+    remote: crate::remote::Remote,
     target: Target,
     resolved: Option<Resolved>,
 }
@@ -67,9 +69,10 @@ fn retry(failure: Failure, doing: &str) -> SendError {
 
 impl MlflowDelivery {
     /// A delivery to `target` through `client`. Nothing is sent until the first batch.
-    pub fn new(client: Client, target: Target) -> MlflowDelivery {
+    pub fn new(client: Client, remote: crate::remote::Remote, target: Target) -> MlflowDelivery {
         MlflowDelivery {
             client,
+            remote,
             target,
             resolved: None,
         }
@@ -412,14 +415,19 @@ impl Delivery for MlflowDelivery {
             // on this spool.
             return Ok(());
         }
+        let status = match self.remote.run_status() {
+            crate::runs::RunStatus::Finished => "FINISHED",
+            crate::runs::RunStatus::Failed => "FAILED",
+            crate::runs::RunStatus::Killed => "KILLED",
+        };
         let finish = |run_id: &str| {
             self.client
                 .post(
                     "runs/update",
-                    &json!({"run_id": run_id, "status": "FINISHED", "end_time": now_millis()}),
+                    &json!({"run_id": run_id, "status": status, "end_time": now_millis()}),
                 )
                 .map(|_| ())
-                .map_err(|f| f.into_error("marking the run FINISHED"))
+                .map_err(|f| f.into_error(&format!("marking the run {status}")))
         };
         finish(&resolved.run_id)?;
         if let (Some(parent), Some(0)) = (&resolved.parent_id, self.target.rank) {

@@ -66,6 +66,8 @@ struct Inner {
     spool_full_drops: AtomicU64,
     /// Set once the sender has given up (shut down): waits end at once.
     closed: Mutex<Option<String>>,
+    /// How the run ended, once the backend was told (for the delivery's finish).
+    status: Mutex<crate::runs::RunStatus>,
     /// Problems for the collector's error callback, the newest [`MAX_WARNINGS`].
     warnings: Mutex<std::collections::VecDeque<VizError>>,
 }
@@ -127,6 +129,16 @@ impl Remote {
             *at = acked;
             i.moved.notify_all();
         }
+    }
+
+    /// Records how the run ended.
+    pub fn set_run_status(&self, status: crate::runs::RunStatus) {
+        *self.inner.status.lock() = status;
+    }
+
+    /// How the run ended, as last recorded (`Finished` by default).
+    pub fn run_status(&self) -> crate::runs::RunStatus {
+        *self.inner.status.lock()
     }
 
     /// Keeps a problem for [`take_warnings`](Self::take_warnings).

@@ -35,6 +35,9 @@ int main(void) {
     size_t needed = 0;
     expect(viz_collector_metadata_get(c, 1, NULL, 0, &needed), VIZ_STATUS_UNSUPPORTED, "keeps no run metadata");
     expect(viz_collector_metadata_set(c, "{\"\": 1}"), VIZ_STATUS_INVALID_ARGUMENT, "keys are 1 to 250 bytes");
+    expect(viz_collector_set_run_status(c, VIZ_RUN_STATUS_FAILED), VIZ_STATUS_UNSUPPORTED,
+           "no backend of this collector keeps a run status");
+    expect(viz_collector_set_run_status(c, 3), VIZ_STATUS_INVALID_ARGUMENT, "status is 3");
     expect(viz_collector_metadata_set(c, "[1, 2]"), VIZ_STATUS_INVALID_ARGUMENT, "not an array");
     expect(viz_collector_metadata_set(c, "{oops"), VIZ_STATUS_INVALID_ARGUMENT, "not valid JSON");
     expect(viz_collector_metadata_delete(c, "{\"a\": 1}"), VIZ_STATUS_INVALID_ARGUMENT, "JSON array of strings");

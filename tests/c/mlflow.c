@@ -40,6 +40,8 @@ int main(void) {
     expect(viz_collector_remote_stats(c, 2, &r), VIZ_STATUS_INVALID_ARGUMENT, "out of range");
     expect(viz_collector_remote_stats(c, 0, NULL), VIZ_STATUS_NULL_ARGUMENT, "out is NULL");
     expect(viz_collector_wait_acknowledged(NULL, 10), VIZ_STATUS_NULL_ARGUMENT, "collector is NULL");
+    expect(viz_collector_set_run_status(c, 9), VIZ_STATUS_INVALID_ARGUMENT, "status is 9; valid values are 0 to 2");
+    expect(viz_collector_set_run_status(c, VIZ_RUN_STATUS_FAILED), VIZ_STATUS_OK, NULL);
     viz_collector_close(c, 60000);
 
     /* Port 9 (discard) has no MLflow server: everything stays spooled. */

@@ -637,6 +637,8 @@ static class Tests
             c.Metadata["optimizer"] = "adam";
             for (int i = 0; i < 2500; i++) c.CollectScalar("train/loss", i, 1.0 / (i + 1));
             c.WaitAcknowledged(TimeSpan.FromMinutes(2));
+            c.SetRunStatus(RunStatus.Failed);
+            Assert.Throws<ArgumentException>(() => c.SetRunStatus((RunStatus)7), "status is 7");
             var r = c.RemoteStats(0);
             Assert.True(r.Delivered == 2501 && r.Depth == 0 && r.Rejected == 0 && r.Sends >= 3, "acknowledged by the server: " + r.Delivered);
         }
@@ -749,6 +751,7 @@ static class Tests
         {
             c.Start();
             Assert.Throws<ArgumentNullException>(() => c.Collect<Event>(null), "eventData");
+            Assert.Throws<NotSupportedException>(() => c.SetRunStatus(RunStatus.Failed), "keeps a run status");
             var e = Assert.Throws<ArgumentException>(() => c.Collect(new ScalarEvent("", 1, 1)), "tag is empty");
             Assert.Equal(VizStatus.InvalidArgument, VizErrors.StatusOf(e).Value, "status carried");
             Assert.Throws<ArgumentException>(() => c.Collect(new HistogramEvent("h", 1, new[] { 2.0, 1.0 }, new[] { 1.0, 1.0 })), "increase strictly");
@@ -825,6 +828,7 @@ static class Tests
             new KeyValuePair<Type, string>(typeof(EventKind), "VIZ_EVENT_KIND_"),
             new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizOverflowPolicy", true), "VIZ_OVERFLOW_POLICY_"),
             new KeyValuePair<Type, string>(asm.GetType("MLFramework.Visualization.Native.VizWallClock", true), "VIZ_WALL_CLOCK_"),
+            new KeyValuePair<Type, string>(typeof(RunStatus), "VIZ_RUN_STATUS_"),
         };
         foreach (var e in enums)
         {

@@ -25,7 +25,8 @@ def test_every_enum_matches_the_header_value_for_value():
                         (_native.Priority, "VIZ_PRIORITY_"), (_native.DType, "VIZ_DTYPE_"),
                         (_native.FlushStrategy, "VIZ_FLUSH_STRATEGY_"),
                         (_native.OverflowPolicy, "VIZ_OVERFLOW_POLICY_"),
-                        (_native.WallClock, "VIZ_WALL_CLOCK_")]:
+                        (_native.WallClock, "VIZ_WALL_CLOCK_"),
+                        (_native.RunStatus, "VIZ_RUN_STATUS_")]:
         in_header = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
         in_python = {m.name: int(m) for m in cls}
         assert in_header, prefix

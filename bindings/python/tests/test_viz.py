@@ -585,3 +585,28 @@ def test_mlflow_is_a_backend_like_any_other(tmp_path):
         with pytest.raises(viz.Timeout, match="10 of the events spooled are not acknowledged"):
             c.wait_acknowledged(300)
         assert c.remote_stats(0)["depth"] == 10
+
+
+def test_run_status_is_checked_and_a_failed_with_block_records_failed(tmp_path):
+    with viz.Collector(backends=["memory://"]) as c:
+        with pytest.raises(viz.Unsupported, match="no backend of this collector keeps a run status"):
+            c.set_run_status("failed")
+    with pytest.raises(KeyError):
+        with viz.Collector(backends=[f"tensorboard://{tmp_path}/tb"]) as c:
+            c.metadata["lr"] = 0.1
+            c.set_run_status(viz.RunStatus.KILLED)
+            c.set_run_status("finished")
+            with pytest.raises(ValueError):
+                c.set_run_status(7)
+            raise KeyError("the training script failed")
+    # TensorBoard's HPARAMS session end summary says how it ended: 2 is failure.
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from tensorboard.backend.event_processing import event_file_loader
+    ends = []
+    for path in (tmp_path / "tb").glob("events.out.tfevents.*"):
+        for e in event_file_loader.EventFileLoader(str(path)).Load():
+            for v in e.summary.value:
+                if v.tag == "_hparams_/session_end_info":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content)
+                    ends.append(data.session_end_info.status)
+    assert ends == [2], ends

@@ -9,14 +9,14 @@
 
 from ._events import Event
 from ._native import (BackendError, Closed, CorruptData, InvalidArgument, InvalidConfig, IOFailure, Panic,
-                      QueueFull, Timeout, UnknownBackendType, Unsupported, VizError, lib)
+                      QueueFull, RunStatus, Timeout, UnknownBackendType, Unsupported, VizError, lib)
 from .core import (Collector, LogTail, RunMetadata, RunRepository, Storage, configure_read_cache, read_cache_stats, StorageBackendFactory, Subscription, live_registrations, register_backend,
                    unregister_backend)
 from .writer import SummaryWriter, png_from_array
 
 __version__ = lib.viz_version().decode()
 
-__all__ = ["Event", "Collector", "LogTail", "RunMetadata", "RunRepository", "read_cache_stats", "configure_read_cache", "Storage", "StorageBackendFactory", "Subscription", "SummaryWriter", "register_backend", "unregister_backend",
+__all__ = ["Event", "Collector", "RunStatus", "LogTail", "RunMetadata", "RunRepository", "read_cache_stats", "configure_read_cache", "Storage", "StorageBackendFactory", "Subscription", "SummaryWriter", "register_backend", "unregister_backend",
            "live_registrations", "png_from_array", "VizError", "InvalidArgument", "InvalidConfig",
            "UnknownBackendType", "BackendError", "IOFailure", "QueueFull", "Closed", "Timeout", "Unsupported",
            "CorruptData", "Panic"]

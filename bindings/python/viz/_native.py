@@ -112,6 +112,13 @@ class WallClock(enum.IntEnum):
     PRECISE = 1
 
 
+class RunStatus(enum.IntEnum):
+    """viz_run_status: how a run ended (Collector.set_run_status)."""
+    FINISHED = 0
+    FAILED = 1
+    KILLED = 2
+
+
 class VizEvent(ctypes.Structure):
     """viz_event: one event of any kind (see viz.h)."""
     _fields_ = [
@@ -212,6 +219,7 @@ _sig("viz_collector_collect", c_int, P, POINTER(VizEvent))
 _sig("viz_collector_collect_batch", c_int, P, POINTER(VizEvent), c_size_t, POINTER(c_size_t))
 _sig("viz_collector_flush", c_int, P, c_uint32)
 _sig("viz_collector_wait_acknowledged", c_int, P, c_uint32)
+_sig("viz_collector_set_run_status", c_int, P, c_uint32)
 _sig("viz_collector_remote_stats", c_int, P, c_size_t, POINTER(VizRemoteStats))
 _sig("viz_collector_get_events", c_int, P, c_size_t, c_int64, c_int64, POINTER(P))
 _sig("viz_collector_query", c_int, P, c_size_t, c_char_p, POINTER(P))

@@ -10,7 +10,7 @@ from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _events, _native
 from ._native import (ERROR_FN, FINALIZER_FN, WATCH_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, Status, VizBackendVTable,
-                      VizDestinationStats, VizRemoteStats, VizStats, check, lib, status_for, utf8)
+                      RunStatus, VizDestinationStats, VizError, VizRemoteStats, VizStats, check, lib, status_for, utf8)
 
 # How long close, stop and flush wait for the backends unless told otherwise.
 DEFAULT_TIMEOUT_MS = 10000
@@ -385,6 +385,24 @@ class Collector(_ReadSide, _Owned):
         with this to know everything arrived. Raises ``Timeout`` if not in time
         (the events stay spooled and are sent later)."""
         check(lib.viz_collector_wait_acknowledged(self._live(), timeout_ms))
+
+    def set_run_status(self, status):
+        """Records how the run ended (a RunStatus, or "finished", "failed",
+        "killed") on every backend that keeps one: an MLflow run's status, the
+        TensorBoard HPARAMS session's. Applied at close; a `with` block left by an
+        exception records FAILED by itself. Raises Unsupported if no backend keeps one."""
+        if isinstance(status, str):
+            status = RunStatus[status.upper()]
+        check(lib.viz_collector_set_run_status(self._live(), int(RunStatus(status))))
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and self._h:
+            # The training script failed: say so where the run's status is kept.
+            try:
+                self.set_run_status(RunStatus.FAILED)
+            except VizError:
+                pass
+        self.close()
 
     def remote_stats(self, backend=0):
         """A remote destination's spool and delivery counters as a dict (depth,

@@ -106,4 +106,6 @@ class SummaryWriter:
         return self
 
     def __exit__(self, *exc):
-        self.close()
+        # The collector records FAILED (TensorBoard's HPARAMS status, MLflow's) when
+        # the block ends with an exception.
+        self.collector.__exit__(*exc)

@@ -279,6 +279,18 @@ namespace MLFramework.Visualization.Collection
             VizErrors.Check(NativeMethods.viz_collector_wait_acknowledged(Live, (uint)Math.Min(uint.MaxValue, Math.Max(0, timeout.TotalMilliseconds))));
         }
 
+        /// <summary>
+        /// Records how the run ended on every backend that keeps a run status: an MLflow run's
+        /// status (<c>mlflow+http://</c>), the TensorBoard HPARAMS session's. Applied when the
+        /// collector is disposed; without it a run ends <see cref="RunStatus.Finished"/>. Call it
+        /// with <see cref="RunStatus.Failed"/> from the handler of a failed training run.
+        /// Throws <see cref="NotSupportedException"/> if no backend keeps a run status.
+        /// </summary>
+        public void SetRunStatus(RunStatus status)
+        {
+            VizErrors.Check(NativeMethods.viz_collector_set_run_status(Live, (uint)status));
+        }
+
         /// <summary>Remote destination <paramref name="index"/>'s spool and delivery counters;
         /// throws <see cref="NotSupportedException"/> for a destination that is not remote.</summary>
         public RemoteStats RemoteStats(int index)
@@ -796,6 +808,17 @@ namespace MLFramework.Visualization.Collection
         public long QueuedBytes { get; private set; }
         /// <summary>Whether the backend crashed; it receives nothing more.</summary>
         public bool Panicked { get; private set; }
+    }
+
+    /// <summary>How a run ended (<see cref="AsyncEventCollector.SetRunStatus"/>); the values are viz.h's <c>viz_run_status</c>.</summary>
+    public enum RunStatus : uint
+    {
+        /// <summary>Ended normally.</summary>
+        Finished = 0,
+        /// <summary>Ended by an error.</summary>
+        Failed = 1,
+        /// <summary>Stopped from outside.</summary>
+        Killed = 2,
     }
 
     /// <summary>A remote destination's spool and delivery counters (an <c>mlflow+http://</c> backend).</summary>

@@ -237,6 +237,9 @@ namespace MLFramework.Visualization.Native
         internal static extern int viz_collector_wait_acknowledged(CollectorHandle collector, uint timeoutMs);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_set_run_status(CollectorHandle collector, uint status);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_remote_stats(CollectorHandle collector, UIntPtr index, out VizRemoteStats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
