@@ -53,7 +53,7 @@ impl Default for MlflowBackend {
             sender: None,
             remote: Remote::new(),
             when_full: WhenFull::Block,
-            drain: Duration::from_secs(10),
+            drain: Duration::from_secs(3),
             stored: 0,
             spool_dir: PathBuf::new(),
         }
@@ -147,7 +147,7 @@ impl StorageBackend for MlflowBackend {
         };
         let connect = url
             .take_duration("connect_timeout")?
-            .unwrap_or(Duration::from_secs(10));
+            .unwrap_or(Duration::from_secs(3));
         let request = url
             .take_duration("request_timeout")?
             .unwrap_or(Duration::from_secs(60));
@@ -164,7 +164,7 @@ impl StorageBackend for MlflowBackend {
         };
         self.drain = url
             .take_duration("drain_timeout")?
-            .unwrap_or(Duration::from_secs(10));
+            .unwrap_or(Duration::from_secs(3));
         let location = std::mem::take(&mut url.location);
         url.finish()?;
         let host = location.split('/').next().unwrap_or("");

@@ -226,11 +226,25 @@ fn is_loopback(base: &str) -> bool {
 
 fn auth_from_env() -> Option<String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(token) = var("MLFLOW_TRACKING_TOKEN") {
+    auth_header(
+        var("MLFLOW_TRACKING_TOKEN"),
+        var("MLFLOW_TRACKING_USERNAME"),
+        var("MLFLOW_TRACKING_PASSWORD"),
+    )
+}
+
+/// The `Authorization` header MLflow's client sends: the token as a bearer token,
+/// else the user and password as basic auth, else none.
+fn auth_header(
+    token: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+) -> Option<String> {
+    if let Some(token) = token {
         return Some(format!("Bearer {token}"));
     }
-    let user = var("MLFLOW_TRACKING_USERNAME")?;
-    let password = var("MLFLOW_TRACKING_PASSWORD").unwrap_or_default();
+    let user = user?;
+    let password = password.unwrap_or_default();
     Some(format!(
         "Basic {}",
         base64(format!("{user}:{password}").as_bytes())
@@ -287,6 +301,20 @@ mod tests {
         ] {
             assert_eq!(base64(plain.as_bytes()), encoded);
         }
+    }
+
+    #[test]
+    fn a_token_wins_over_basic_auth_and_nothing_means_no_header() {
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            auth_header(s("tok"), s("u"), s("p")).as_deref(),
+            Some("Bearer tok")
+        );
+        assert_eq!(
+            auth_header(None, s("admin"), s("password1234")).as_deref(),
+            Some("Basic YWRtaW46cGFzc3dvcmQxMjM0")
+        );
+        assert_eq!(auth_header(None, None, s("p")), None);
     }
 
     #[test]

@@ -143,8 +143,8 @@ impl Sender {
         self.signal.wake.notify_one();
     }
 
-    /// Delivers what is spooled until `deadline`, then stops the thread and
-    /// returns whether everything was delivered. What is left stays spooled for
+    /// Delivers what is spooled until `deadline` (or the first failed attempt),
+    /// then stops the thread and returns whether everything was delivered. What is left stays spooled for
     /// the next sender on this spool.
     pub fn stop(&mut self, deadline: Instant) -> Result<bool> {
         {
@@ -177,8 +177,14 @@ impl Worker {
         let drained = loop {
             let mode = self.signal.mode.lock().0;
             let now = Instant::now();
+            // Draining delivers what the destination takes now: it ends at the
+            // deadline, when the spool is empty, or at the first failed attempt (a
+            // server that is down is not waited for at shutdown; the events stay
+            // spooled, and wait_acknowledged is the call that waits).
             if let Mode::Drain(deadline) = mode
-                && (now >= deadline || self.spool.lock().depth() == 0)
+                && (now >= deadline
+                    || self.backoff.failures() > 0
+                    || self.spool.lock().depth() == 0)
             {
                 break self.spool.lock().depth() == 0;
             }

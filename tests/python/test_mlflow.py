@@ -46,7 +46,8 @@ def free_port():
 class Server:
     """A real `mlflow server` on 127.0.0.1, in its own process group."""
 
-    def __init__(self, port=None):
+    def __init__(self, port=None, auth_password=None):
+        self.auth_password = auth_password
         self.dir = tempfile.mkdtemp(prefix="viz-mlflow-test-")
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -56,10 +57,17 @@ class Server:
 
     def start(self):
         env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+        auth = []
+        if self.auth_password:
+            # MLflow's basic-auth app, its admin user's password set by us. Its own
+            # SQLite user store, so a PostgreSQL run does not share users.
+            auth = ["--app-name", "basic-auth"]
+            env.update(MLFLOW_AUTH_ADMIN_PASSWORD=self.auth_password, MLFLOW_FLASK_SERVER_SECRET_KEY="viz-tests",
+                       MLFLOW_AUTH_CONFIG_PATH=self.auth_config())
         mlflow_cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
-            [mlflow_cli, "server", "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            [mlflow_cli, "server", *auth, "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
              "--backend-store-uri", self.store, "--artifacts-destination", os.path.join(self.dir, "artifacts")],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         deadline = time.time() + 120
@@ -71,6 +79,13 @@ class Server:
             except OSError:
                 time.sleep(0.5)
         raise TimeoutError("the MLflow server did not start")
+
+    def auth_config(self):
+        path = os.path.join(self.dir, "auth.ini")
+        with open(path, "w") as f:
+            f.write("[mlflow]\ndefault_permission = READ\n"
+                    f"database_uri = sqlite:///{self.dir}/auth.db\nadmin_username = admin\n")
+        return path
 
     def kill(self):
         """SIGKILL, the whole process group: no graceful anything."""
@@ -225,3 +240,44 @@ def test_four_processes_as_four_ranks_share_one_run(server):
     for rank in range(4):
         _, metrics = history(server.url, "viz-faults", run, f"rank-{rank}/loss")
         assert sorted(m.step for m in metrics) == list(range(n)), f"rank {rank}"
+
+
+def test_credentials_come_from_the_environment_and_never_show(monkeypatch):
+    secret = f"pw-{time.time_ns()}"
+    server = Server(auth_password=secret).start()
+    try:
+        for var in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+            monkeypatch.delenv(var, raising=False)
+        run = unique("auth")
+        spool = tempfile.mkdtemp(prefix="viz-spool-")
+        reports = []
+        c = viz.Collector(backends=[destination(server.url, run, spool)])
+        c.on_error(lambda r: reports.append(r))
+        for step in range(100):
+            c.collect_scalar("loss", step, 1.0)
+        with pytest.raises(viz.Timeout):
+            c.wait_acknowledged(2000)
+        assert c.remote_stats(0)["failures"] >= 1
+        c.close()
+        text = " ".join(str(r) for r in reports)
+        assert "HTTP 401" in text and "MLFLOW_TRACKING_USERNAME" in text, text
+        # Nothing is lost: with the credentials, the next process delivers it all.
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", secret)
+        reports.clear()
+        c = viz.Collector(backends=[destination(server.url, run, spool)])
+        c.on_error(lambda r: reports.append(r))
+        for step in range(100, 200):
+            c.collect_scalar("loss", step, 1.0)
+        c.wait_acknowledged(120_000)
+        assert c.remote_stats(0)["delivered"] == 200
+        c.close()
+        _, metrics = history(server.url, "viz-faults", run, "loss")
+        assert sorted(m.step for m in metrics) == list(range(200))
+        # The password is in no error and no spool file.
+        assert all(secret not in str(r) for r in reports)
+        for name in os.listdir(spool):
+            with open(os.path.join(spool, name), "rb") as f:
+                assert secret.encode() not in f.read(), name
+    finally:
+        server.stop()
