@@ -38,12 +38,9 @@ mod float_serde;
 pub mod format;
 pub mod limits;
 pub mod metadata;
-pub mod mlflow;
 pub mod payload;
 pub mod query;
-pub mod remote;
 pub mod runs;
-pub mod spool;
 pub mod tag;
 pub mod url;
 
@@ -51,6 +48,7 @@ pub use backend::StorageBackend;
 pub use backend::base::{BufferedSink, StorageBackendBase};
 pub use backend::memory::MemoryBackend;
 pub use backend::subscriber::EventSubscriber;
+pub use backend::{remote, spool};
 pub use clock::{Clock, ManualClock, SystemClock, WallClock};
 pub use collector::{
     AsyncEventCollector, BackendCaller, Collector, CollectorBuilder, CollectorSpec, CollectorStats,

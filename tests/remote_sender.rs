@@ -1,4 +1,4 @@
-//! The sender thread (src/remote): at-least-once delivery of a spool through a
+//! The sender thread (src/backend/remote): at-least-once delivery of a spool through a
 //! `Delivery`, here one the test scripts to fail, refuse, panic or succeed.
 
 mod common;

@@ -16,7 +16,9 @@ pub mod file;
 pub mod jsonl;
 pub mod memory;
 pub mod mlflow;
+pub mod remote;
 pub mod shared;
+pub mod spool;
 pub mod sqlite;
 pub mod subscriber;
 pub mod tensorboard;
@@ -196,7 +198,7 @@ pub trait StorageBackend: Send {
     /// destination acknowledged what was stored
     /// ([`Collector::wait_acknowledged`](crate::Collector::wait_acknowledged)).
     /// `None`, this default, for a backend whose storing is its delivery.
-    fn remote(&self) -> Option<crate::remote::Remote> {
+    fn remote(&self) -> Option<crate::backend::remote::Remote> {
         None
     }
 

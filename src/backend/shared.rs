@@ -166,7 +166,7 @@ impl StorageBackend for SharedBackend {
         self.with(|b| b.set_run_status(status))
     }
 
-    fn remote(&self) -> Option<crate::remote::Remote> {
+    fn remote(&self) -> Option<crate::backend::remote::Remote> {
         self.with(|b| b.remote())
     }
 }

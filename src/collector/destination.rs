@@ -69,7 +69,7 @@ pub(crate) struct DestinationHandle {
     pub counters: Arc<DestinationCounters>,
     pub thread: Arc<OnceLock<ThreadId>>,
     /// The backend's delivery onward, if it delivers to a remote destination.
-    pub remote: Option<crate::remote::Remote>,
+    pub remote: Option<crate::backend::remote::Remote>,
 }
 
 /// Shared context every destination thread reports through.

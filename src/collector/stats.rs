@@ -76,7 +76,7 @@ pub struct DestinationStats {
     pub last_error: Option<String>,
     /// For a backend that delivers to a remote server through a spool: its spool
     /// and delivery counters.
-    pub remote: Option<crate::remote::RemoteStats>,
+    pub remote: Option<crate::backend::remote::RemoteStats>,
 }
 
 /// A snapshot of a collector's counters (seed 004's buffer statistics and more).

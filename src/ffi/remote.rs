@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::boundary::{Handle, guard, write_out};
 use super::collector::{destination_at, viz_collector};
 use super::status::viz_status;
+use crate::backend::remote::RemoteStats;
 use crate::error::VizError;
-use crate::remote::RemoteStats;
 
 /// A remote destination's counters (see `viz_collector_remote_stats`).
 #[repr(C)]

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::client::{Client, Failure};
 use super::items::{self, Entity, Plan};
+use crate::backend::remote::{Delivery, SendError, Sent};
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
-use crate::remote::{Delivery, SendError, Sent};
 
 /// How the ranks of a job share MLflow runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,7 +46,7 @@ struct Resolved {
 pub struct MlflowDelivery {
     client: Client,
     /// Where the backend records how the run ended.
-    remote: crate::remote::Remote,
+    remote: crate::backend::remote::Remote,
     target: Target,
     resolved: Option<Resolved>,
 }
@@ -69,7 +69,11 @@ fn retry(failure: Failure, doing: &str) -> SendError {
 
 impl MlflowDelivery {
     /// A delivery to `target` through `client`. Nothing is sent until the first batch.
-    pub fn new(client: Client, remote: crate::remote::Remote, target: Target) -> MlflowDelivery {
+    pub fn new(
+        client: Client,
+        remote: crate::backend::remote::Remote,
+        target: Target,
+    ) -> MlflowDelivery {
         MlflowDelivery {
             client,
             remote,

@@ -3,9 +3,14 @@
 //!
 //! `store_events` appends to the spool and syncs it, so a stored (flushed) event
 //! survives a crash of the process and an outage of the server; a sender thread
-//! delivers the spool to the server at least once (`src/remote`), and the events
-//! become MLflow metrics, params, tags and artifacts (`src/mlflow`). docs/MLFLOW.md
-//! documents the options and the mapping.
+//! delivers the spool to the server at least once (`src/backend/remote`), and the
+//! events become MLflow metrics, params, tags and artifacts: `client` is the REST
+//! client, `items` the mapping, `delivery` the protocol. docs/MLFLOW.md documents
+//! the options and the mapping.
+
+pub mod client;
+pub mod delivery;
+pub mod items;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,16 +19,16 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::{StorageBackend, ensure_initialized};
+use crate::backend::remote::{Remote, Sender, SenderOptions};
+use crate::backend::spool::{DEFAULT_MAX_BYTES, Spool};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
 use crate::metadata::MetadataBatch;
-use crate::mlflow::client::Client;
-use crate::mlflow::delivery::{MlflowDelivery, RankLayout, Target};
-use crate::mlflow::items::metadata_event;
-use crate::remote::{Remote, Sender, SenderOptions};
-use crate::spool::{DEFAULT_MAX_BYTES, Spool};
 use crate::url::ConnectionString;
+use client::Client;
+use delivery::{MlflowDelivery, RankLayout, Target};
+use items::metadata_event;
 
 /// What `store_events` does when the spool is at its size limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +88,10 @@ impl MlflowBackend {
                 Ok(())
             }
             Err(e) if e.kind() == ErrorKind::QueueFull && self.when_full == WhenFull::Drop => {
-                self.remote
-                    .add(crate::remote::Count::SpoolFullDrops, events.len() as u64);
+                self.remote.add(
+                    crate::backend::remote::Count::SpoolFullDrops,
+                    events.len() as u64,
+                );
                 self.remote.warn(e.context(format_args!(
                     "{} events dropped (spool_full=drop)",
                     events.len()

@@ -1,4 +1,4 @@
-//! Delivery to a remote destination through a durable [`Spool`](crate::spool::Spool):
+//! Delivery to a remote destination through a durable [`Spool`](crate::backend::spool::Spool):
 //! the reusable half of a remote backend.
 //!
 //! A remote backend stores each batch in its spool (durable when `store_events`

@@ -10,9 +10,9 @@ use parking_lot::{Condvar, Mutex};
 
 use super::backoff::Backoff;
 use super::progress::{Count, Remote};
+use crate::backend::spool::{Reservation, Spool};
 use crate::error::{Result, VizError, panic_message};
 use crate::event::Event;
-use crate::spool::{Reservation, Spool};
 
 /// What a successful [`Delivery::send`] reports.
 #[derive(Debug, Default)]
