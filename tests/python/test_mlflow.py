@@ -46,11 +46,13 @@ def free_port():
 class Server:
     """A real `mlflow server` on 127.0.0.1, in its own process group."""
 
-    def __init__(self, port=None, auth_password=None):
+    def __init__(self, port=None, auth_password=None, tls=None, ca=None):
         self.auth_password = auth_password
+        # (certificate file, key file): serve https with them, signed by `ca`.
+        self.tls, self.ca = tls, ca
         self.dir = tempfile.mkdtemp(prefix="viz-mlflow-test-")
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         # A SQLite store per server; PostgreSQL's is shared (it is a server itself).
         self.store = f"sqlite:///{self.dir}/mlflow.db" if STORE.startswith("sqlite") else STORE
         self.proc = None
@@ -64,6 +66,8 @@ class Server:
             auth = ["--app-name", "basic-auth"]
             env.update(MLFLOW_AUTH_ADMIN_PASSWORD=self.auth_password, MLFLOW_FLASK_SERVER_SECRET_KEY="viz-tests",
                        MLFLOW_AUTH_CONFIG_PATH=self.auth_config())
+        if self.tls:
+            auth += ["--uvicorn-opts", f"--ssl-certfile {self.tls[0]} --ssl-keyfile {self.tls[1]}"]
         mlflow_cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
         self.log = open(os.path.join(self.dir, "server.log"), "ab")
         self.proc = subprocess.Popen(
@@ -74,7 +78,9 @@ class Server:
         while time.time() < deadline:
             assert self.proc.poll() is None, open(os.path.join(self.dir, "server.log")).read()
             try:
-                urllib.request.urlopen(self.url + "/health", timeout=2)
+                import ssl
+                context = ssl.create_default_context(cafile=self.ca) if self.tls else None
+                urllib.request.urlopen(self.url + "/health", timeout=2, context=context)
                 return self
             except OSError:
                 time.sleep(0.5)
@@ -279,5 +285,72 @@ def test_credentials_come_from_the_environment_and_never_show(monkeypatch):
         for name in os.listdir(spool):
             with open(os.path.join(spool, name), "rb") as f:
                 assert secret.encode() not in f.read(), name
+    finally:
+        server.stop()
+
+
+def certificates(dir):
+    """A CA, and a server certificate for 127.0.0.1 it signed: (ca, cert, key) files."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def builder(subject, issuer, public_key):
+        return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1)))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "viz test CA")])
+    ca = (builder(ca_name, ca_name, ca_key.public_key())
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]), ca_name, key.public_key())
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+            .sign(ca_key, hashes.SHA256()))
+    paths = [os.path.join(dir, n) for n in ("ca.pem", "cert.pem", "key.pem")]
+    for path, data in zip(paths, (ca.public_bytes(serialization.Encoding.PEM),
+                                  cert.public_bytes(serialization.Encoding.PEM),
+                                  key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption()))):
+        with open(path, "wb") as f:
+            f.write(data)
+    return paths
+
+
+def test_https_through_rustls_trusts_only_the_given_ca(monkeypatch):
+    certs = tempfile.mkdtemp(prefix="viz-tls-")
+    ca, cert, key = certificates(certs)
+    server = Server(tls=(cert, key), ca=ca).start()
+    try:
+        https = server.url.replace("http", "mlflow+http", 1)
+        run = unique("https")
+        # Not trusted by default: the certificate error is reported, nothing is lost.
+        reports = []
+        c = viz.Collector(backends=[f"{https}?experiment=viz-faults&run={run}&spool={certs}/untrusted"])
+        c.on_error(lambda r: reports.append(r))
+        c.collect_scalar("loss", 0, 1.0)
+        with pytest.raises(viz.Timeout):
+            c.wait_acknowledged(1500)
+        c.close()
+        assert any("certificate" in str(r).lower() for r in reports), reports
+        # With its CA: delivered over TLS.
+        c = viz.Collector(backends=[f"{https}?experiment=viz-faults&run={run}&spool={certs}/trusted&ca_file={ca}"])
+        for step in range(500):
+            c.collect_scalar("loss", step, 1.0)
+        c.wait_acknowledged(120_000)
+        c.close()
+        monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", ca)
+        _, metrics = history(server.url, "viz-faults", run, "loss")
+        assert sorted(m.step for m in metrics) == list(range(500))
+        with pytest.raises(viz.InvalidConfig, match="ca_file"):
+            viz.Collector(backends=[f"{https}?run=x&spool={certs}/bad&ca_file={key}"])
     finally:
         server.stop()

@@ -68,8 +68,15 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for the server at `base` (`http://host:port[/prefix]`).
-    pub fn new(base: &str, connect_timeout: Duration, request_timeout: Duration) -> Client {
+    /// A client for the server at `base` (`http://host:port[/prefix]`), trusting
+    /// the root certificates in `ca_pem` (PEM text) instead of the webpki roots
+    /// when given, for a server whose certificate a private CA signed.
+    pub fn new(
+        base: &str,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Client, VizError> {
         let loopback = is_loopback(base);
         let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -80,11 +87,35 @@ impl Client {
             // A server on this machine is never reached through a proxy.
             config = config.proxy(None);
         }
-        Client {
+        if let Some(pem) = ca_pem {
+            let mut roots = Vec::new();
+            for item in ureq::tls::parse_pem(pem) {
+                match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => roots.push(c),
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(VizError::invalid_config(format!(
+                            "option ca_file: not PEM certificates: {e}"
+                        )));
+                    }
+                }
+            }
+            if roots.is_empty() {
+                return Err(VizError::invalid_config(
+                    "option ca_file: the file holds no PEM certificate",
+                ));
+            }
+            config = config.tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::new_with_certs(&roots))
+                    .build(),
+            );
+        }
+        Ok(Client {
             agent: config.build().into(),
             base: base.trim_end_matches('/').to_owned(),
             auth: auth_from_env(),
-        }
+        })
     }
 
     /// The server's address, as errors name it.

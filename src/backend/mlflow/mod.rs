@@ -158,6 +158,7 @@ impl StorageBackend for MlflowBackend {
         let request = url
             .take_duration("request_timeout")?
             .unwrap_or(Duration::from_secs(60));
+        let ca_file = url.take::<String>("ca_file")?;
         let defaults = SenderOptions::default();
         let options = SenderOptions {
             batch: url.take::<usize>("batch")?.unwrap_or(defaults.batch).max(1),
@@ -207,6 +208,13 @@ impl StorageBackend for MlflowBackend {
                 rank.unwrap_or(0)
             )
         }));
+        let ca_pem = match &ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                VizError::invalid_config(format!("option ca_file: cannot read {path}: {e}"))
+            })?),
+            None => None,
+        };
+        let client = Client::new(&base, connect, request, ca_pem.as_deref())?;
         let spool = Spool::open(&spool_dir, max_bytes)
             .map_err(|e| e.context(format_args!("opening the spool {}", spool_dir.display())))?;
         self.remote = Remote::new();
@@ -217,7 +225,7 @@ impl StorageBackend for MlflowBackend {
         }
         let spool = Arc::new(Mutex::new(spool));
         let delivery = MlflowDelivery::new(
-            Client::new(&base, connect, request),
+            client,
             self.remote.clone(),
             Target {
                 experiment,
