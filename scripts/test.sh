@@ -77,9 +77,10 @@ step "TensorBoard's own readers, MLflow under faults, and the Python binding"
 if command -v python3 >/dev/null; then
   cargo build --examples
   .venv/bin/python -m pytest -q tests/python
-  # The Python binding (ctypes) against the libviz.so built above, and its example.
+  # The Python binding (ctypes) against the libviz.so built above, and its example
+  # (which also logs to the MLflow server, given its URI).
   VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python -m pytest -q bindings/python/tests
-  VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python examples/python/training_loop.py 20000 ci-python
+  VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python examples/python/training_loop.py 20000 ci-python ${VIZ_MLFLOW_URI:-}
   VIZ_LIBRARY="$PWD/target/debug/libviz.so" .venv/bin/python examples/python/sqlite_summary.py >/dev/null
 elif [ -n "${CI:-}" ]; then
   echo "error: python3 is missing; CI must run the TensorBoard reader tests" >&2
@@ -100,7 +101,8 @@ fi
 
 step "C# binding on Mono (bindings/csharp)"
 bash bindings/csharp/build.sh test
-bash bindings/csharp/build.sh example 20000 ci-csharp
+# The example logs to the MLflow server too, given its URI.
+bash bindings/csharp/build.sh example 20000 ci-csharp ${VIZ_MLFLOW_URI:-}
 
 step "C# binding with the .NET SDK, on CoreCLR (SDK under .tools/dotnet)"
 # Builds MLFramework.Visualization.csproj with MSBuild and Roslyn (netstandard2.0 and
