@@ -580,3 +580,45 @@ fn the_run_status_is_set_at_close() {
     let err = memory.set_run_status(viz::RunStatus::Failed).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
 }
+
+/// A full spool under `spool_full=block` with the server away: the collector retries
+/// the refused batches under its retry policy, then drops and counts them, so every
+/// collected event is accounted for and the spool stays within its limit.
+#[test]
+fn a_full_spool_backs_up_into_the_collector_which_accounts_for_every_event() {
+    let dir = temp_dir("mlflow", "backs-up");
+    let collector = Collector::builder()
+        .config(viz::CollectorConfig {
+            retry: viz::RetryPolicy {
+                max_attempts: 2,
+                initial_backoff: Duration::from_millis(10),
+                max_backoff: Duration::from_millis(20),
+                ..viz::RetryPolicy::default()
+            },
+            ..viz::CollectorConfig::default()
+        })
+        .backend_url(&format!(
+            "mlflow+http://127.0.0.1:9?run=full&spool={}&spool_max_bytes=70000&drain_timeout=10ms",
+            dir.join("spool").display()
+        ))
+        .build_and_start()
+        .unwrap();
+    let x = collector.intern("x").unwrap();
+    let n = 20_000;
+    for step in 0..n {
+        collector.collect_scalar(x, step, 0.0).unwrap();
+    }
+    let _ = collector.flush(LONG);
+    collector.stop(LONG).unwrap();
+    let stats = collector.stats();
+    let d = &stats.destinations[0];
+    let remote = d.remote.unwrap();
+    assert!(d.dropped > 0, "the spool filled: {d:?}");
+    assert_eq!(
+        d.written + d.dropped + stats.dropped(),
+        n as u64,
+        "{stats:?}"
+    );
+    assert_eq!(remote.depth, d.written, "what was written is spooled");
+    assert!(remote.spool_bytes < 2 * 70_000, "{remote:?}");
+}
