@@ -41,7 +41,8 @@ step "format"
 cargo fmt --all -- --check
 
 step "lint"
-cargo clippy --all-targets -- -D warnings
+# The workspace: the library and the `viz` command (cli/).
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "Python packages (venv under .venv) and a real MLflow server on SQLite"
 # tensorboard, numpy, pandas (for to_pandas), pytest, and MLflow with PostgreSQL's
@@ -67,9 +68,9 @@ step "tests"
 # `cargo test` passes on a fresh clone; the Python and C# steps below use it too.
 # The ignored tests are the ones that need the MLflow server started above.
 if [ -n "${VIZ_MLFLOW_URI:-}" ]; then
-  cargo test -- --include-ignored
+  cargo test --workspace -- --include-ignored
 else
-  cargo test
+  cargo test --workspace
 fi
 cargo build
 
@@ -120,7 +121,7 @@ step "fuzzing: every cargo-fuzz target for ${FUZZ_SECONDS:-45}s (nightly; cargo-
 bash scripts/fuzz.sh
 
 step "docs (broken intra-doc links fail)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 step "benchmarks build"
 cargo bench --no-run

@@ -489,6 +489,11 @@ impl RunReader {
     /// Per-tag statistics over every rank (see [`crate::StorageBackend::aggregate`]).
     pub fn aggregate(&self, q: &Query) -> Result<Vec<Aggregate>> {
         q.check_selection_only("an aggregate query")?;
+        // One rank answers from its index. Several are read and computed over:
+        // means skip NaN, so per-rank means cannot be merged exactly.
+        if let [(_, only)] = self.ranks.as_slice() {
+            return only.aggregate(q);
+        }
         Ok(crate::query::aggregate(&self.query(q)?))
     }
 
@@ -501,6 +506,9 @@ impl RunReader {
         buckets: usize,
     ) -> Result<Vec<Bucket>> {
         q.check_selection_only("a downsample query")?;
+        if let [(_, only)] = self.ranks.as_slice() {
+            return only.downsample(q, first, last, buckets);
+        }
         crate::query::downsample(&self.query(q)?, first, last, buckets)
     }
 
