@@ -492,8 +492,47 @@ pub fn repair(run: &str) -> Result<(), Fail> {
     Ok(())
 }
 
-/// `viz convert`: events are read in log order, in batches, written, flushed, and
-/// the position saved, so an interrupted copy resumes where it stopped.
+/// Writes batches to the destination of `viz convert` and keeps its position.
+struct Copier {
+    out: Box<dyn viz::StorageBackend>,
+    query: Query,
+    /// Whether the query selects: copying everything passes batches through.
+    selecting: bool,
+    copied: u64,
+    skipped: u64,
+    checkpoint: std::path::PathBuf,
+    saved: Instant,
+}
+
+impl Copier {
+    fn write(&mut self, events: Vec<Event>) -> Result<(), Fail> {
+        let read = events.len() as u64;
+        let picked = if self.selecting {
+            self.query.run(events)?
+        } else {
+            events
+        };
+        self.skipped += read - picked.len() as u64;
+        self.out.store_events(&picked)?;
+        self.copied += picked.len() as u64;
+        Ok(())
+    }
+
+    /// Saves `position` after a flush, so what it counts is durable in the
+    /// destination; at most once a second unless `now`.
+    fn save(&mut self, position: u64, now: bool) -> Result<(), Fail> {
+        if now || self.saved.elapsed() >= Duration::from_secs(1) {
+            self.out.flush()?;
+            std::fs::write(&self.checkpoint, position.to_string())?;
+            self.saved = Instant::now();
+        }
+        Ok(())
+    }
+}
+
+/// `viz convert`: events are read in log order, in batches, by one thread while
+/// another writes them; the position is saved after each flush, so an interrupted
+/// copy resumes where it stopped.
 pub fn convert(
     src: &str,
     dst: &str,
@@ -502,13 +541,13 @@ pub fn convert(
     checkpoint: Option<std::path::PathBuf>,
 ) -> Result<(), Fail> {
     let source = Source::open(src)?;
-    let q = select.query()?;
+    let query = select.query()?;
     let checkpoint = checkpoint.unwrap_or_else(|| checkpoint_path(src, dst));
     let done: u64 = std::fs::read_to_string(&checkpoint)
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
-    let mut out_backend = StorageBackendFactory::global()
+    let out = StorageBackendFactory::global()
         .create_url(dst)
         .map_err(|e| usage(e.to_string()))?;
     let total = match &source {
@@ -538,61 +577,86 @@ pub fn convert(
         indicatif::ProgressBar::hidden()
     };
     let started = Instant::now();
-    let (mut read, mut copied, mut skipped) = (0u64, 0u64, 0u64);
-    let mut write = |events: Vec<Event>, read: u64| -> Result<(), Fail> {
-        let picked = q.run(events)?;
-        skipped += read - picked.len() as u64;
-        out_backend.store_events(&picked)?;
-        out_backend.flush()?;
-        copied += picked.len() as u64;
-        Ok(())
+    let mut copier = Copier {
+        out,
+        selecting: query != Query::all(),
+        query,
+        copied: 0,
+        skipped: 0,
+        checkpoint: checkpoint.clone(),
+        saved: Instant::now(),
     };
+    let batch = batch.max(1);
+    let mut position = done;
     match &source {
         Source::Store(_) => {
             let all = source.query(&Query::all())?;
             let rest: Vec<Event> = all.into_iter().skip(done as usize).collect();
-            for chunk in rest.chunks(batch.max(1)) {
-                write(chunk.to_vec(), chunk.len() as u64)?;
-                read += chunk.len() as u64;
-                std::fs::write(&checkpoint, (done + read).to_string())?;
+            for chunk in rest.chunks(batch) {
+                copier.write(chunk.to_vec())?;
+                position += chunk.len() as u64;
+                copier.save(position, false)?;
             }
         }
         _ => {
             // Positions count events over the logs in order, rank by rank.
-            let mut position = 0u64;
-            for dir in source.log_dirs() {
-                let events = LogReader::open(&dir)?.summary()?.events;
-                if position + events <= done {
-                    position += events;
-                    continue;
-                }
-                let mut tail = Tail::from_offset(&dir, done.saturating_sub(position))?;
-                position += done.saturating_sub(position);
-                loop {
-                    let chunk = tail.next(batch.max(1))?;
-                    if chunk.events.is_empty() {
-                        break;
+            let dirs = source.log_dirs();
+            let (tx, rx) = std::sync::mpsc::sync_channel::<viz::Result<Vec<Event>>>(2);
+            let reader = std::thread::spawn(move || {
+                let mut position = 0u64;
+                for dir in dirs {
+                    let events = match LogReader::open(&dir).and_then(|r| r.summary()) {
+                        Ok(s) => s.events,
+                        Err(e) => return drop(tx.send(Err(e))),
+                    };
+                    if position + events <= done {
+                        position += events;
+                        continue;
                     }
-                    let n = chunk.events.len() as u64;
-                    write(chunk.events, n)?;
-                    position += n;
-                    std::fs::write(&checkpoint, position.to_string())?;
-                    bar.set_position(position);
+                    let skip = done.saturating_sub(position);
+                    position += skip;
+                    let mut tail = match Tail::from_offset(&dir, skip) {
+                        Ok(t) => t,
+                        Err(e) => return drop(tx.send(Err(e))),
+                    };
+                    loop {
+                        match tail.next(batch) {
+                            Ok(chunk) if chunk.events.is_empty() => break,
+                            Ok(chunk) => {
+                                position += chunk.events.len() as u64;
+                                if tx.send(Ok(chunk.events)).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => return drop(tx.send(Err(e))),
+                        }
+                    }
                 }
+            });
+            for events in rx {
+                let events = events?;
+                position += events.len() as u64;
+                copier.write(events)?;
+                copier.save(position, false)?;
+                bar.set_position(position);
             }
+            let _ = reader.join();
         }
     }
+    copier.save(position, true)?;
     // A remote destination: wait until its server has everything.
-    if let Some(remote) = out_backend.remote() {
+    if let Some(remote) = copier.out.remote() {
         remote.wait_acknowledged(remote.spooled(), Duration::from_secs(3600))?;
     }
-    out_backend.shutdown()?;
+    copier.out.shutdown()?;
     bar.finish_and_clear();
     let _ = std::fs::remove_file(&checkpoint);
     let secs = started.elapsed().as_secs_f64();
+    let copied = copier.copied;
     out::print(&format!(
-        "copied {copied} events to {dst} in {secs:.1} s ({} events/s); {skipped} not selected{}\n",
+        "copied {copied} events to {dst} in {secs:.1} s ({} events/s); {} not selected{}\n",
         num((copied as f64 / secs.max(1e-9)).round()),
+        copier.skipped,
         if done > 0 {
             format!("; resumed after {done} events copied before")
         } else {
