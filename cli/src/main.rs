@@ -9,6 +9,7 @@ mod out;
 mod plot;
 mod select;
 mod source;
+mod tensorboard;
 
 use clap::{Parser, Subcommand};
 
@@ -18,7 +19,8 @@ use crate::select::{OrderArg, Selection};
 /// Inspect, query, follow, plot, verify and convert viz runs.
 ///
 /// RUN is a log directory (file://), a run directory of a project (its rank-N
-/// logs read as one), sqlite://<file>?run=NAME, or jsonl://<file>.
+/// logs read as one), sqlite://FILE?run=NAME, jsonl://FILE, or a directory of
+/// TensorBoard event files (tensorboard://DIR; read-only).
 #[derive(Parser, Debug)]
 #[command(name = "viz", version, about)]
 struct Cli {

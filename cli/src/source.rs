@@ -1,6 +1,6 @@
 //! What a RUN argument names, opened for reading: a file:// log directory, a run
-//! directory of a project (its ranks read as one), a `sqlite://` run or a
-//! `jsonl://` file.
+//! directory of a project (its ranks read as one), a `sqlite://` run, a
+//! `jsonl://` file, or TensorBoard event files (read-only).
 
 use std::path::{Path, PathBuf};
 
@@ -63,11 +63,18 @@ impl Source {
                 StorageBackendFactory::global().create_url(spec)?,
             ));
         }
+        if let Some(dir) = spec.strip_prefix("tensorboard://") {
+            let dir = dir.split('?').next().unwrap_or("");
+            if !Path::new(dir).is_dir() {
+                return Err(usage(format!("no TensorBoard log directory at {dir}")));
+            }
+            return Ok(Source::Store(crate::tensorboard::open(Path::new(dir))?.0));
+        }
         if let Some((scheme, _)) = spec.split_once("://")
             && scheme != "file"
         {
             return Err(usage(format!(
-                "cannot read '{scheme}://' runs; give a log or run directory, sqlite://<file>?run=NAME or jsonl://<file>"
+                "cannot read '{scheme}://' runs; give a log or run directory, sqlite://<file>?run=NAME, jsonl://<file> or tensorboard://<dir>"
             )));
         }
         let path = PathBuf::from(spec.strip_prefix("file://").unwrap_or(spec));
@@ -80,6 +87,9 @@ impl Source {
         }
         if is_log_dir(&path) {
             return Ok(Source::Log(LogReader::open(&path)?, path));
+        }
+        if crate::tensorboard::is_event_dir(&path) {
+            return Ok(Source::Store(crate::tensorboard::open(&path)?.0));
         }
         let has_ranks = std::fs::read_dir(&path)
             .map(|entries| {

@@ -390,10 +390,31 @@ fn convert_copies_between_backends_and_resumes() {
         "{out}"
     );
     assert_eq!(ok(&["query", &jsonl]).lines().count(), 21);
-    // Into TensorBoard event files.
+    // Into TensorBoard event files, and read back from them (read-only).
     let tb = dir.join("tb");
     ok(&["convert", s, &format!("tensorboard://{}", tb.display())]);
     assert!(std::fs::read_dir(&tb).unwrap().count() == 1);
+    let from_tb = ok(&["tags", &format!("tensorboard://{}", tb.display())]);
+    assert_eq!(
+        from_tb,
+        ok(&["tags", s]),
+        "the event files hold what the log holds"
+    );
+    let notes = ok(&[
+        "query",
+        tb.to_str().unwrap(),
+        "--tag",
+        "notes",
+        "--limit",
+        "1",
+    ]);
+    assert!(
+        notes.contains("notes     0") && notes.contains("step 0"),
+        "{notes}"
+    );
+    let (code, err) = fails(&["tags", "tensorboard:///no/such/dir"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no TensorBoard log directory"), "{err}");
     // Resumed: a copy interrupted after 1000 events copies the rest.
     let checkpoint = dir.join("pos");
     std::fs::write(&checkpoint, "1000").unwrap();
@@ -490,4 +511,58 @@ fn tail_follows_a_writer_across_segment_rolls_and_exits_cleanly_on_ctrl_c() {
         "Ctrl-C ends tail with success: {status:?}"
     );
     c.stop(Duration::from_secs(10)).unwrap();
+}
+
+/// Into a real MLflow server: convert returns once the server acknowledged it all.
+#[test]
+#[ignore = "needs a real MLflow server (VIZ_MLFLOW_URI): scripts/test.sh starts one"]
+fn convert_delivers_a_run_to_mlflow() {
+    let server = std::env::var("VIZ_MLFLOW_URI").expect("VIZ_MLFLOW_URI");
+    let dir = temp("convert-mlflow");
+    write_log(&dir.join("log"), 1500);
+    let run = format!("cli-{}", std::process::id());
+    let dst = format!(
+        "mlflow+{server}?experiment=viz-cli&run={run}&spool={}",
+        dir.join("spool").display()
+    );
+    let out = ok(&[
+        "convert",
+        dir.join("log").to_str().unwrap(),
+        &dst,
+        "--tag",
+        "train/*",
+    ]);
+    assert!(out.contains("copied 3000 events"), "{out}");
+    // Read back through the REST API: the history of one metric.
+    let api = |path: &str, body: Option<serde_json::Value>| -> serde_json::Value {
+        let url = format!("{server}/api/2.0/mlflow/{path}");
+        let mut response = match body {
+            Some(b) => ureq::post(&url)
+                .header("Content-Type", "application/json")
+                .send(b.to_string())
+                .unwrap(),
+            None => ureq::get(&url).call().unwrap(),
+        };
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let exp = api("experiments/get-by-name?experiment_name=viz-cli", None);
+    let id = exp["experiment"]["experiment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let runs = api(
+        "runs/search",
+        Some(
+            serde_json::json!({"experiment_ids": [id], "filter": format!("attributes.run_name = '{run}'")}),
+        ),
+    );
+    let run_id = runs["runs"][0]["info"]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let history = api(
+        &format!("metrics/get-history?run_id={run_id}&metric_key=train/loss&max_results=25000"),
+        None,
+    );
+    assert_eq!(history["metrics"].as_array().unwrap().len(), 1500);
 }
