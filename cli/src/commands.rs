@@ -300,43 +300,68 @@ extern "C" fn on_interrupt(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
-/// `viz tail`.
+/// `viz tail`: a log, or every rank of a run (each event shows its rank).
 pub fn tail(run: &str, follow: bool, tags: &[String], lines: usize) -> Result<(), Fail> {
     let source = Source::open(run)?;
-    let Source::Log(reader, dir) = &source else {
+    let dirs = source.log_dirs();
+    if dirs.is_empty() {
         return Err(usage(format!(
-            "tail follows one log directory; {run} is not one (for a run with ranks, give RUN/rank-N)"
+            "tail follows file:// logs; {run} is not one (nor a run of them)"
         )));
-    };
+    }
+    let ranked = matches!(source, Source::Run(..));
     let select = Selection {
         tags: tags.to_vec(),
         ..Selection::default()
     }
     .query()?;
-    // The last `lines` events the selection picks, then what comes after.
-    let summary = reader.summary()?;
-    let mut tail = Tail::from_offset(dir, 0)?;
-    let mut recent: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
-    let mut seen = 0u64;
-    while seen < summary.events {
-        let read = tail.next(100_000)?;
-        if read.events.is_empty() {
-            break;
-        }
-        seen += read.events.len() as u64;
-        for e in read.events.into_iter().filter(|e| select.matches(e)) {
-            recent.push_back(e);
-            if recent.len() > lines {
-                recent.pop_front();
+    // The last `lines` events the selection picks (by wall time across ranks),
+    // then what comes after.
+    let mut tails = Vec::new();
+    let mut recent: Vec<(usize, Event)> = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let mut tail = Tail::from_offset(dir, 0)?;
+        let mut mine: std::collections::VecDeque<Event> = std::collections::VecDeque::new();
+        loop {
+            let read = tail.next(100_000)?;
+            if read.events.is_empty() {
+                break;
+            }
+            for e in read.events.into_iter().filter(|e| select.matches(e)) {
+                mine.push_back(e);
+                if mine.len() > lines {
+                    mine.pop_front();
+                }
             }
         }
+        recent.extend(mine.into_iter().map(|e| (i, e)));
+        tails.push(tail);
     }
-    let print_events = |events: &[Event]| {
+    recent.sort_by(|a, b| {
+        a.1.wall_time
+            .partial_cmp(&b.1.wall_time)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let skip = recent.len().saturating_sub(lines);
+    let name = |i: usize| -> String {
+        if ranked {
+            format!(
+                "{}  ",
+                dirs[i]
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+            )
+        } else {
+            String::new()
+        }
+    };
+    let print_events = |events: &[(usize, Event)]| {
         if !events.is_empty() {
             let mut s = String::new();
-            for e in events {
+            for (i, e) in events {
                 s.push_str(&format!(
-                    "{}  step {}  {}  {}\n",
+                    "{}{}  step {}  {}  {}\n",
+                    name(*i),
                     e.tag.as_str(),
                     e.step,
                     e.kind().as_str(),
@@ -346,7 +371,7 @@ pub fn tail(run: &str, follow: bool, tags: &[String], lines: usize) -> Result<()
             out::print(&s);
         }
     };
-    print_events(&recent.into_iter().collect::<Vec<_>>());
+    print_events(&recent[skip..]);
     if !follow {
         return Ok(());
     }
@@ -362,20 +387,24 @@ pub fn tail(run: &str, follow: bool, tags: &[String], lines: usize) -> Result<()
         );
     }
     while !INTERRUPTED.load(Ordering::SeqCst) {
-        let read = tail.next(10_000)?;
-        for p in &read.problems {
-            eprintln!("viz: skipped damage: {p}");
+        let mut any = false;
+        for (i, tail) in tails.iter_mut().enumerate() {
+            let read = tail.next(10_000)?;
+            for p in &read.problems {
+                eprintln!("viz: skipped damage: {p}");
+            }
+            any |= !read.events.is_empty();
+            let picked: Vec<(usize, Event)> = read
+                .events
+                .into_iter()
+                .filter(|e| select.matches(e))
+                .map(|e| (i, e))
+                .collect();
+            print_events(&picked);
         }
-        if read.events.is_empty() {
+        if !any {
             std::thread::sleep(Duration::from_millis(100));
-            continue;
         }
-        let picked: Vec<Event> = read
-            .events
-            .into_iter()
-            .filter(|e| select.matches(e))
-            .collect();
-        print_events(&picked);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod commands;
 mod fail;
+mod mlflow;
 mod out;
 mod plot;
 mod select;
@@ -19,8 +20,9 @@ use crate::select::{OrderArg, Selection};
 /// Inspect, query, follow, plot, verify and convert viz runs.
 ///
 /// RUN is a log directory (file://), a run directory of a project (its rank-N
-/// logs read as one), sqlite://FILE?run=NAME, jsonl://FILE, or a directory of
-/// TensorBoard event files (tensorboard://DIR; read-only).
+/// logs read as one), sqlite://FILE?run=NAME, jsonl://FILE, a directory of
+/// TensorBoard event files (tensorboard://DIR), or an MLflow run
+/// (mlflow+http://HOST:PORT?experiment=NAME&run=NAME); the last two read-only.
 #[derive(Parser, Debug)]
 #[command(name = "viz", version, about)]
 struct Cli {

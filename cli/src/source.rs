@@ -63,6 +63,9 @@ impl Source {
                 StorageBackendFactory::global().create_url(spec)?,
             ));
         }
+        if spec.starts_with("mlflow+http://") || spec.starts_with("mlflow+https://") {
+            return Ok(Source::Store(crate::mlflow::open(spec)?));
+        }
         if let Some(dir) = spec.strip_prefix("tensorboard://") {
             let dir = dir.split('?').next().unwrap_or("");
             if !Path::new(dir).is_dir() {
@@ -74,7 +77,7 @@ impl Source {
             && scheme != "file"
         {
             return Err(usage(format!(
-                "cannot read '{scheme}://' runs; give a log or run directory, sqlite://<file>?run=NAME, jsonl://<file> or tensorboard://<dir>"
+                "cannot read '{scheme}://' runs; give a log or run directory, sqlite://<file>?run=NAME, jsonl://<file>, tensorboard://<dir> or mlflow+http://<host>?experiment=&run="
             )));
         }
         let path = PathBuf::from(spec.strip_prefix("file://").unwrap_or(spec));

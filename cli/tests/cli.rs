@@ -132,6 +132,12 @@ fn runs_lists_a_projects_runs_as_a_table_and_as_json() {
     // A run directory reads as one run, over its ranks.
     let tags = ok(&["tags", project.join("alpha").to_str().unwrap()]);
     assert!(tags.contains("loss") && tags.contains(" 200 "), "{tags}");
+    let tail = ok(&["tail", project.join("beta").to_str().unwrap(), "-n", "3"]);
+    assert_eq!(tail.lines().count(), 3, "{tail}");
+    assert!(
+        tail.lines().all(|l| l.starts_with("rank-")),
+        "each line names its rank: {tail}"
+    );
     let (code, err) = fails(&["runs", "/no/such/project"]);
     assert_eq!(code, 2);
     assert!(
@@ -565,4 +571,33 @@ fn convert_delivers_a_run_to_mlflow() {
         None,
     );
     assert_eq!(history["metrics"].as_array().unwrap().len(), 1500);
+    // And read back through viz itself: an MLflow run is a read-only source.
+    let source = format!("mlflow+{server}?experiment=viz-cli&run={run}");
+    let tags = ok(&["tags", &source]);
+    let loss: Vec<&str> = tags
+        .lines()
+        .find(|l| l.starts_with("train/loss "))
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        loss,
+        [
+            "train/loss",
+            "scalar",
+            "1500",
+            "0",
+            "1499",
+            "1",
+            "0.000667",
+            "0.000667",
+            "1"
+        ]
+    );
+    let (code, err) = fails(&[
+        "tags",
+        &format!("mlflow+{server}?experiment=viz-cli&run=absent"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no run 'absent'"), "{err}");
 }
