@@ -371,6 +371,16 @@ fn verify_finds_damage_by_offset_and_repair_keeps_every_intact_record() {
     );
     assert!(ok(&["verify", d]).contains("ok: every segment"));
     assert_eq!(std::fs::metadata(&segment).unwrap().len(), intact);
+    // A damaged index sidecar is damage too, and repair rewrites it.
+    let sidecar = segment.with_extension("vzi");
+    let mut bytes = std::fs::read(&sidecar).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&sidecar, bytes).unwrap();
+    let out = run(&["verify", d]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("the index sidecar is damaged"));
+    assert!(ok(&["repair", d]).contains("rewrote 1 index sidecars"));
+    assert!(ok(&["verify", d]).contains("ok: every segment"));
 }
 
 #[test]
