@@ -236,6 +236,64 @@ fn interleaved_to(timer: &Timer, url: &str, steps: usize) -> Histogram<u64> {
     h
 }
 
+/// The PNG `Image::from_rgba8` made before it used the `png` crate: zlib "stored"
+/// blocks (no compression), kept here as the baseline it is measured against.
+fn stored_png(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    fn chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    let row = width as usize * 4;
+    let mut raw = Vec::with_capacity((row + 1) * height as usize);
+    for line in pixels.chunks(row) {
+        raw.push(0);
+        raw.extend_from_slice(line);
+    }
+    let mut zlib = vec![0x78, 0x01];
+    let blocks = raw.chunks(65_535);
+    let last = blocks.len().saturating_sub(1);
+    for (i, block) in blocks.enumerate() {
+        zlib.push(u8::from(i == last));
+        let len = block.len() as u16;
+        zlib.extend_from_slice(&len.to_le_bytes());
+        zlib.extend_from_slice(&(!len).to_le_bytes());
+        zlib.extend_from_slice(block);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in &raw {
+        a = (a + u32::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    let mut png = vec![0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(&mut png, b"IDAT", &zlib);
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
 /// The C ABI's own cost: the same no-consumer setup (Manual strategy, a staging
 /// buffer of 1, so the worker takes one event and then stops draining) built through
 /// the Rust API and through `viz_collector_new`, then `collect_scalar` against
@@ -708,7 +766,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // ffi, interleaved, bursts, saturated, throughput, files, remote, range, tags,
+    // ffi, interleaved, bursts, saturated, throughput, files, remote, png, range, tags,
     // sqltags, idle, shutdown)
     // to run only those.
     let args: Vec<String> = std::env::args()
@@ -962,6 +1020,61 @@ fn main() {
         );
         println!("  mlflow+http:// (down):   {}", percentiles(&merged(&down)));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    if want("png") {
+        println!(
+            "\n## Image::from_rgba8: PNG size and encode time, against the stored-block encoder it replaced"
+        );
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut noise = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect()
+        };
+        // A smooth picture with a little sensor noise, like a sample or an
+        // activation map; and pure noise, the worst case.
+        let side = 256u32;
+        let grain = noise((side * side) as usize);
+        let smooth: Vec<u8> = (0..side * side)
+            .flat_map(|i| {
+                let (x, y) = (i % side, i / side);
+                let g = grain[i as usize] % 8;
+                [
+                    (x as u8).wrapping_add(g),
+                    (y as u8).wrapping_add(g),
+                    ((x + y) / 2) as u8,
+                    255,
+                ]
+            })
+            .collect();
+        let random = noise((side * side * 4) as usize);
+        for (name, pixels) in [("smooth 256x256", &smooth), ("noise 256x256", &random)] {
+            let mut old_t = Vec::new();
+            let mut new_t = Vec::new();
+            let (mut old_len, mut new_len) = (0, 0);
+            for _ in 0..reps * 3 {
+                let t = Instant::now();
+                old_len = std::hint::black_box(stored_png(side, side, pixels)).len();
+                old_t.push(t.elapsed().as_secs_f64() * 1e6);
+                let t = Instant::now();
+                new_len = std::hint::black_box(viz::Image::from_rgba8(side, side, pixels).unwrap())
+                    .png
+                    .len();
+                new_t.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            println!(
+                "  {name} ({} bytes of pixels): stored {old_len} bytes in median {:.0} us; png crate (Fast) {new_len} bytes in median {:.0} us",
+                pixels.len(),
+                median(old_t),
+                median(new_t)
+            );
+        }
     }
 
     if want("range") {

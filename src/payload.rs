@@ -213,9 +213,10 @@ impl Image {
 
     /// Encodes 8-bit RGBA pixels (row-major, `width * height * 4` bytes) as a PNG.
     ///
-    /// The image data is stored uncompressed (zlib "stored" blocks): correct and fast
-    /// to make, but as large as the pixels. Encode with a PNG library instead when
-    /// size matters.
+    /// Encoded with the `png` crate's fast deflate (fdeflate) and adaptive row
+    /// filters: a training loop calls this on its own thread, so speed comes first,
+    /// and the result is still a fraction of the pixels' size for most images
+    /// (docs/PERFORMANCE.md, `cargo bench --bench engine -- png`).
     pub fn from_rgba8(width: u32, height: u32, pixels: &[u8]) -> Result<Image> {
         limits::at_most_arg(
             "image width",
@@ -235,31 +236,22 @@ impl Image {
                 pixels.len()
             )));
         }
-        // Each row is prefixed with filter type 0 (none).
-        let mut raw = Vec::with_capacity((row + 1) * height as usize);
-        for line in pixels.chunks(row.max(1)).take(height as usize) {
-            raw.push(0);
-            raw.extend_from_slice(line);
+        if width == 0 || height == 0 {
+            return Err(VizError::invalid_argument(format!(
+                "image is {width}x{height}; width and height must be at least 1"
+            )));
         }
-        let mut zlib = vec![0x78, 0x01];
-        let blocks = raw.chunks(65_535);
-        let last = blocks.len().saturating_sub(1);
-        for (i, block) in blocks.enumerate() {
-            zlib.push(u8::from(i == last));
-            let len = block.len() as u16;
-            zlib.extend_from_slice(&len.to_le_bytes());
-            zlib.extend_from_slice(&(!len).to_le_bytes());
-            zlib.extend_from_slice(block);
-        }
-        zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
-        let mut png = PNG_SIGNATURE.to_vec();
-        let mut ihdr = Vec::with_capacity(13);
-        ihdr.extend_from_slice(&width.to_be_bytes());
-        ihdr.extend_from_slice(&height.to_be_bytes());
-        ihdr.extend_from_slice(&[8, 6, 0, 0, 0]); // 8-bit RGBA, no interlace
-        png_chunk(&mut png, b"IHDR", &ihdr);
-        png_chunk(&mut png, b"IDAT", &zlib);
-        png_chunk(&mut png, b"IEND", &[]);
+        let mut png = Vec::with_capacity(pixels.len() / 4 + 64);
+        let mut encoder = png::Encoder::new(&mut png, width, height);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_compression(png::Compression::Fast);
+        encoder
+            .write_header()
+            .and_then(|mut w| w.write_image_data(pixels))
+            .map_err(|e| {
+                VizError::invalid_argument(format!("encoding a {width}x{height} PNG: {e}"))
+            })?;
         Image::png(png, width, height, 4)
     }
 
@@ -307,41 +299,6 @@ impl Image {
         }
         Ok(())
     }
-}
-
-/// Appends a PNG chunk: length, type, data, CRC-32 of type and data.
-fn png_chunk(png: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-    png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-    let start = png.len();
-    png.extend_from_slice(kind);
-    png.extend_from_slice(data);
-    let crc = crc32_ieee(&png[start..]);
-    png.extend_from_slice(&crc.to_be_bytes());
-}
-
-/// CRC-32 (IEEE 802.3), as PNG chunks use; bitwise, since images are off the hot path.
-fn crc32_ieee(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-fn adler32(bytes: &[u8]) -> u32 {
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in bytes {
-        a = (a + u32::from(x)) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    (b << 16) | a
 }
 
 /// Element type of a tensor. The values are fixed: the C ABI exposes them.

@@ -238,7 +238,23 @@ fn rgba_pixels_encode_to_a_png_that_checks_out() {
             .contains("3x2 RGBA needs 24 bytes of pixels but has 23"),
         "{e}"
     );
-    // Larger than one stored block (65535 bytes) still validates.
-    let big = Image::from_rgba8(200, 100, &vec![7u8; 200 * 100 * 4]).unwrap();
+    // A real deflate: a flat 200x100 image is a small fraction of its 80,000
+    // bytes of pixels, and decodes back to exactly those pixels.
+    let flat = vec![7u8; 200 * 100 * 4];
+    let big = Image::from_rgba8(200, 100, &flat).unwrap();
     big.validate().unwrap();
+    assert!(big.png.len() < flat.len() / 20, "{} bytes", big.png.len());
+    let gradient: Vec<u8> = (0..64 * 48 * 4).map(|i| (i * 7 % 251) as u8).collect();
+    for (w, h, pixels) in [(200, 100, &flat), (64, 48, &gradient)] {
+        let image = Image::from_rgba8(w, h, pixels).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(image.png))
+            .read_info()
+            .unwrap();
+        let mut out = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut out).unwrap();
+        assert_eq!((info.width, info.height), (w, h));
+        assert_eq!(&out[..info.buffer_size()], &pixels[..]);
+    }
+    let e = Image::from_rgba8(0, 0, &[]).unwrap_err();
+    assert!(e.message().contains("at least 1"), "{e}");
 }
