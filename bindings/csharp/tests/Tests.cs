@@ -305,7 +305,11 @@ static class Tests
         int before = MLFramework.Visualization.Native.HostBackendBridge.LiveRegistrations;
         var done = false;
         var gc = new Thread(() => { while (!Volatile.Read(ref done)) { GC.Collect(); GC.WaitForPendingFinalizers(); } });
-        using (var c = new AsyncEventCollector(backend, new EventCollectorConfig { BatchSize = 64, FlushInterval = TimeSpan.FromMilliseconds(5) }))
+        // A GC pause stalls the worker inside the C# backend, so the producer may
+        // block; a generous block timeout keeps a loaded machine from turning that
+        // stall into drops, which this test is not about.
+        var config = new EventCollectorConfig { BatchSize = 64, FlushInterval = TimeSpan.FromMilliseconds(5), BlockTimeout = TimeSpan.FromMinutes(2) };
+        using (var c = new AsyncEventCollector(backend, config))
         {
             gc.Start();
             c.Start();
