@@ -650,6 +650,168 @@ fn tag_queries(n: i64, reps: usize) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Durable log size, ingest and a one-tag query for each compression of file://:
+/// `n` scalars over 100 tags (every step logs all 100, f32 values of a noisy
+/// falling curve, wall times stamped at collection), written through a collector
+/// as a training loop would. The variants run interleaved, `rounds` times.
+fn compression(n: i64, rounds: usize, reps: usize) {
+    use viz::format::vizlog::LogReader;
+    use viz::{Query, TagPattern};
+
+    const TAGS: i64 = 100;
+    let variants = [
+        ("none", "compression=none"),
+        ("lz4, no delta", "compression=lz4&delta=false"),
+        ("lz4", "compression=lz4"),
+        ("zstd 1", "compression=zstd&level=1"),
+        ("zstd 3, no delta", "compression=zstd&delta=false"),
+        ("zstd 3 (default)", "compression=zstd"),
+        ("zstd 9", "compression=zstd&level=9"),
+    ];
+    println!(
+        "\n## file:// compression: {n} scalars over {TAGS} tags through a collector (median of {rounds} rounds; queries median of {reps})"
+    );
+    let dir = std::env::temp_dir().join(format!("viz-bench-zip-{}", std::process::id()));
+    let steps = n / TAGS;
+    let mut results: Vec<[Vec<f64>; 4]> = variants.iter().map(|_| Default::default()).collect();
+    let mut sizes = vec![(0u64, 0u64); variants.len()];
+    for round in 0..rounds {
+        for (v, (_, options)) in variants.iter().enumerate() {
+            let log = dir.join(format!("{v}-{round}"));
+            let c = Collector::builder()
+                .backend_url(&format!("file://{}?fsync=never&{options}", log.display()))
+                .build_and_start()
+                .unwrap();
+            let tags: Vec<TagId> = (0..TAGS)
+                .map(|i| c.intern(&format!("train/metric{i:03}")).unwrap())
+                .collect();
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            let start = Instant::now();
+            for step in 0..steps {
+                for (i, &tag) in tags.iter().enumerate() {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let noise = (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+                    let curve = (1.0 + i as f64) / (1.0 + step as f64 * 1e-3);
+                    c.collect_scalar(tag, step, (curve + 0.05 * noise) as f32 as f64)
+                        .unwrap();
+                }
+            }
+            c.flush(Duration::from_secs(600)).unwrap();
+            let ingest = start.elapsed();
+            let stats = c.stats();
+            assert_eq!(stats.written, (steps * TAGS) as u64, "{options}: {stats:?}");
+            let t = Instant::now();
+            c.stop(Duration::from_secs(600)).unwrap();
+            let stop = t.elapsed();
+            let size = |ext: &str| -> u64 {
+                std::fs::read_dir(&log)
+                    .unwrap()
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == ext))
+                    .map(|p| std::fs::metadata(p).unwrap().len())
+                    .sum()
+            };
+            sizes[v] = (size("vzl"), size("vzi"));
+            let reader = LogReader::open(&log).unwrap();
+            let one = TagPattern::exact("train/metric042");
+            let mut us = Vec::new();
+            for rep in 0..reps {
+                let from = (steps / 3 + rep as i64 * 7919) % (steps - 1000);
+                let q = Query::all().tag(one.clone()).steps(from, from + 999);
+                let t = Instant::now();
+                let read = reader.query(&q).unwrap();
+                us.push(t.elapsed().as_secs_f64() * 1e6);
+                assert_eq!(read.events.len(), 1000);
+                assert!(read.problems.is_empty(), "{:?}", read.problems);
+            }
+            let r = &mut results[v];
+            r[0].push(n as f64 / ingest.as_secs_f64());
+            r[1].push(stop.as_secs_f64() * 1e3);
+            r[2].push(median(us));
+            r[3].push((ingest + stop).as_secs_f64());
+            let _ = std::fs::remove_dir_all(&log);
+        }
+    }
+    let base = median(results[0][0].clone());
+    let base_query = median(results[0][2].clone());
+    println!(
+        "  | compression | bytes/scalar (log + sidecars) | ingest M scalars/s (vs none) | stop ms | 1000-step one-tag query us (vs none) |"
+    );
+    println!("  |---|---|---|---|---|");
+    for (v, (name, _)) in variants.iter().enumerate() {
+        let r = &results[v];
+        let (ingest, query) = (median(r[0].clone()), median(r[2].clone()));
+        println!(
+            "  | {name} | {:.2} + {:.2} | {:.2} ({:.2}x) | {:.0} | {:.0} ({:.2}x) |",
+            sizes[v].0 as f64 / n as f64,
+            sizes[v].1 as f64 / n as f64,
+            ingest / 1e6,
+            ingest / base,
+            median(r[1].clone()),
+            query,
+            query / base_query
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Encode and decode time of one 64 KiB index block of interleaved scalars (100
+/// tags), per codec and transform: what a query pays per block it touches.
+fn block_codec(reps: usize) {
+    use viz::format::vizlog::blocks::{Codec, Compression, decode_block, encode_block};
+    use viz::format::vizlog::{codec, segment};
+
+    let mut raw = Vec::new();
+    let tags: Vec<viz::Tag> = (0..100)
+        .map(|i| viz::Tag::new(&format!("train/metric{i:03}")).unwrap())
+        .collect();
+    let mut i = 0i64;
+    while raw.len() < 64 * 1024 {
+        let tag = tags[(i % 100) as usize];
+        let v = (1.0 / (1.0 + i as f64 * 1e-5) + (i % 7) as f64 * 1e-3) as f32 as f64;
+        let e =
+            viz::Event::new(tag, i / 100, viz::EventData::Scalar(v)).at(1.7e9 + i as f64 * 3e-6);
+        segment::frame(&mut raw, |o| codec::encode(&e, o)).unwrap();
+        i += 1;
+    }
+    println!(
+        "\n## one index block ({} bytes, {i} scalars over 100 tags): encode and decode (median of {reps})",
+        raw.len()
+    );
+    for (name, codec, delta) in [
+        ("lz4, no delta", Codec::Lz4, false),
+        ("lz4", Codec::Lz4, true),
+        ("zstd 3, no delta", Codec::Zstd, false),
+        ("zstd 3", Codec::Zstd, true),
+    ] {
+        let c = Compression {
+            codec,
+            level: 3,
+            delta,
+        };
+        let (mut enc, mut dec) = (Vec::new(), Vec::new());
+        let mut payload = Vec::new();
+        for _ in 0..reps {
+            payload.clear();
+            let t = Instant::now();
+            encode_block(&c, 32, &raw, &mut Vec::new(), &mut payload);
+            enc.push(t.elapsed().as_secs_f64() * 1e6);
+            let t = Instant::now();
+            let (_, back) = decode_block(&payload).unwrap();
+            dec.push(t.elapsed().as_secs_f64() * 1e6);
+            assert_eq!(back.len(), raw.len());
+        }
+        println!(
+            "  {name:<18} {} bytes; encode {:.0} us, decode {:.0} us",
+            payload.len(),
+            median(enc),
+            median(dec)
+        );
+    }
+}
+
 /// The read side of sqlite:// on the data set of `tag_queries`: `n` scalars over
 /// 100 interleaved tags, then the same three queries, answered by SQL.
 fn sqlite_queries(n: i64, reps: usize) {
@@ -937,6 +1099,15 @@ fn main() {
                 s.peak_queue_len
             );
         }
+    }
+
+    if want("blocks") {
+        block_codec(if quick { 21 } else { 101 });
+    }
+
+    if want("compression") {
+        let n = if quick { 1_000_000 } else { 10_000_000 };
+        compression(n, if quick { 1 } else { 3 }, reps);
     }
 
     if want("files") {

@@ -98,8 +98,8 @@ fn every_kind_round_trips_through_a_collector_and_survives_reopening() {
     assert_eq!(&bytes[..8], b"VIZ-LOG\0", "segment magic");
     assert_eq!(
         u32::from_le_bytes(bytes[8..12].try_into().unwrap()),
-        1,
-        "format version"
+        2,
+        "format version: closing sealed and compressed the segment (zstd by default)"
     );
 
     let reopened = open(&url);
@@ -132,6 +132,10 @@ fn the_factory_knows_file_and_options_are_validated_by_name() {
         ("segment_max_age=0s", ["segment_max_age", "0s"]),
         ("segment_max_age=5d", ["segment_max_age", "5d"]),
         ("segmentmaxbytes=1", ["segmentmaxbytes", "unknown option"]),
+        ("compression=gzip", ["compression", "gzip"]),
+        ("compression=lz4&level=3", ["level", "compression=zstd"]),
+        ("level=99", ["level", "99"]),
+        ("delta=maybe", ["delta", "maybe"]),
     ] {
         let url = format!("file://{}?{query}", dir.display());
         let e = StorageBackendFactory::global()
@@ -253,7 +257,8 @@ fn a_narrow_range_reads_only_the_blocks_that_overlap() {
 /// writer died mid-record. Returns the directory, its URL and the segment.
 fn torn_log(name: &str, n: i64, cut: u64) -> (PathBuf, String, PathBuf) {
     let dir = temp_dir(name);
-    let url = format!("file://{}", dir.display());
+    // A writer that dies never seals its active segment: it stays uncompressed.
+    let url = format!("file://{}?compression=none", dir.display());
     let mut b = open(&url);
     b.store_events(&scalars("t", 0..n)).unwrap();
     b.shutdown().unwrap();
@@ -339,7 +344,10 @@ fn three_segments(name: &str) -> (PathBuf, Vec<PathBuf>) {
     let dir = temp_dir(name);
     let per_segment = 50;
     let max = HEADER + per_segment * scalar_record_len("f");
-    let mut b = open(&format!("file://{}?segment_max_bytes={max}", dir.display()));
+    let mut b = open(&format!(
+        "file://{}?segment_max_bytes={max}&compression=none",
+        dir.display()
+    ));
     for batch in scalars("f", 0..150).chunks(per_segment as usize) {
         b.store_events(batch).unwrap();
     }
@@ -434,17 +442,17 @@ fn a_damaged_header_is_reported_and_a_newer_format_is_refused() {
     let w = b.take_warnings();
     assert!(w.iter().any(|w| w.message().contains("bad magic")), "{w:?}");
 
-    // A segment claiming format version 2, with a valid header CRC.
+    // A segment claiming format version 3, with a valid header CRC.
     let (dir, files) = three_segments("newer");
     let mut bytes = std::fs::read(&files[2]).unwrap();
-    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
     bytes[12..16].fill(0);
     let crc = crc32c::crc32c(&bytes[..32]);
     bytes[12..16].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(&files[2], bytes).unwrap();
     let e = LogReader::open(&dir).unwrap().read(0, 10).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
-    assert!(e.message().contains("version 2"), "{e}");
+    assert!(e.message().contains("version 3"), "{e}");
     let mut b = FileLogBackend::default();
     let e = b
         .initialize(&format!("file://{}", dir.display()))

@@ -257,7 +257,8 @@ fn a_reader_answers_as_a_scan_does_and_reuses_its_cached_indexes() {
 #[test]
 fn a_cached_index_of_a_rewritten_tail_is_rebuilt_not_served() {
     let dir = temp_dir("fq", "rewritten");
-    let url = format!("file://{}", dir.display());
+    // A crash leaves the active segment as written: uncompressed.
+    let url = format!("file://{}?compression=none", dir.display());
     let mut log = open_log(&url);
     let first: Vec<Event> = (0..50)
         .map(|s| Event::scalar("a", s, 1.0).unwrap())

@@ -33,7 +33,7 @@ const HEADER: u64 = 32;
 
 fn one_segment(name: &str, n: i64) -> (PathBuf, PathBuf) {
     let dir = temp_dir(name);
-    let mut b = open(&format!("file://{}", dir.display()));
+    let mut b = open(&format!("file://{}?compression=none", dir.display()));
     b.store_events(&scalars(0..n)).unwrap();
     b.shutdown().unwrap();
     let files = segments(&dir);
@@ -60,7 +60,7 @@ fn damage_followed_by_intact_records_in_the_newest_segment_is_skipped_not_trunca
         write_at(&file, offset, &damage);
         let _ = std::fs::remove_file(file.with_extension("vzi"));
 
-        let mut b = open(&format!("file://{}", dir.display()));
+        let mut b = open(&format!("file://{}?compression=none", dir.display()));
         assert!(b.recoveries().is_empty(), "{name}: {:?}", b.recoveries());
         assert_eq!(
             std::fs::metadata(&file).unwrap().len(),
@@ -115,7 +115,7 @@ fn readers_never_see_holes_while_a_writer_rolls_thousands_of_segments() {
     let dir = temp_dir("rolls");
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!(
-        "file://{}?segment_max_bytes=1024&fsync=never",
+        "file://{}?compression=none&segment_max_bytes=1024&fsync=never",
         dir.display()
     );
     let done = Arc::new(AtomicBool::new(false));
@@ -160,7 +160,7 @@ fn readers_never_see_holes_while_a_writer_rolls_thousands_of_segments() {
 fn three_segments(name: &str) -> (PathBuf, Vec<PathBuf>) {
     let dir = temp_dir(name);
     let mut b = open(&format!(
-        "file://{}?segment_max_bytes={}",
+        "file://{}?compression=none&segment_max_bytes={}",
         dir.display(),
         HEADER + 50 * RECORD
     ));
@@ -188,7 +188,7 @@ fn a_deleted_middle_segment_is_reported_as_a_gap() {
         p.contains("gap") && p.contains("ends at offset 50") && p.contains("offset 100"),
         "{p}"
     );
-    let mut b = open(&format!("file://{}", dir.display()));
+    let mut b = open(&format!("file://{}?compression=none", dir.display()));
     let warnings = b.take_warnings();
     assert!(
         warnings
@@ -222,7 +222,7 @@ fn a_stale_or_foreign_index_is_rebuilt_not_reported_as_damage() {
     // Queries through the tag index see the same.
     let queried = reader.query(&viz::Query::all()).unwrap();
     assert_eq!(steps(&queried.events), (0..150).collect::<Vec<_>>());
-    let mut b = open(&format!("file://{}", dir.display()));
+    let mut b = open(&format!("file://{}?compression=none", dir.display()));
     assert_eq!(
         steps(&b.get_events(0, 1000).unwrap()),
         (0..150).collect::<Vec<_>>()
@@ -239,6 +239,7 @@ fn a_stray_segment_at_the_top_of_the_offsets_never_wraps_or_overwrites() {
             Header {
                 base_offset: u64::MAX,
                 created_unix_ms: 1,
+                layout: Default::default(),
             }
             .encode()
             .to_vec()
@@ -247,7 +248,10 @@ fn a_stray_segment_at_the_top_of_the_offsets_never_wraps_or_overwrites() {
         };
         std::fs::write(&stray, content).unwrap();
         let before = std::fs::read(&file0).unwrap();
-        let mut b = open(&format!("file://{}?segment_max_bytes=1024", dir.display()));
+        let mut b = open(&format!(
+            "file://{}?compression=none&segment_max_bytes=1024",
+            dir.display()
+        ));
         for batch in scalars(40..200).chunks(10) {
             b.store_events(batch).unwrap();
         }
@@ -279,7 +283,7 @@ fn stray_temporary_files_are_removed_on_open() {
     for s in &strays {
         std::fs::write(s, b"left by a kill").unwrap();
     }
-    let _b = open(&format!("file://{}", dir.display()));
+    let _b = open(&format!("file://{}?compression=none", dir.display()));
     for s in &strays {
         assert!(!s.exists(), "{} is still there", s.display());
     }

@@ -518,7 +518,8 @@ pub fn repair(run: &str) -> Result<(), Fail> {
         let before = LogReader::open(&dir)?.read(i64::MIN, i64::MAX)?;
         let stale_before = check_sidecars(&dir, &mut String::new())?;
         let mut log = StorageBackendFactory::global()
-            .create_url(&format!("file://{}", dir.display()))
+            // Repair recovers; it leaves the log's compression as it was.
+            .create_url(&format!("file://{}?compression=none", dir.display()))
             .map_err(|e| {
                 failed(format!(
                     "{}: {} (is a writer still running?)",

@@ -29,13 +29,21 @@ fuzz_target!(|data: &[u8]| {
         _ => (0, data),
     };
     let (segment, index) = rest.split_at(split);
-    // A valid header often, so the fuzzer reaches the records behind it.
+    // A valid header often, so the fuzzer reaches the records behind it: version 1
+    // records, or (bit 1) a version 2 segment of compressed blocks.
     let mut file = Vec::new();
-    if segment.first().is_some_and(|b| b & 1 == 0) {
+    if let Some(&first) = segment.first().filter(|b| *b & 1 == 0) {
+        use viz::format::vizlog::segment::{Header, Layout};
+        let layout = if first & 2 == 0 {
+            Layout::Records
+        } else {
+            Layout::Blocks
+        };
         file.extend_from_slice(
-            &viz::format::vizlog::segment::Header {
+            &Header {
                 base_offset: 0,
                 created_unix_ms: 1,
+                layout,
             }
             .encode(),
         );

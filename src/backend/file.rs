@@ -44,11 +44,13 @@ use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
+use crate::format::vizlog::blocks::{Codec, Compression};
 use crate::format::vizlog::index::SegmentIndex;
 use crate::format::vizlog::query::{self, IndexedRead, Opened, Seg};
-use crate::format::vizlog::reader::{header_of, read_segment};
+use crate::format::vizlog::reader::read_segment;
 use crate::format::vizlog::scan::{extend_index, load_index, read_at};
-use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header};
+use crate::format::vizlog::segfile::{self, SegmentFile, header_of};
+use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header, Layout};
 use crate::format::vizlog::{LogRead, cache, codec, index_path, segment_files, segment_name};
 use crate::metadata::{Metadata, MetadataBatch, MetadataLog};
 use crate::query::{Aggregate, Bucket, Order, Query};
@@ -121,6 +123,11 @@ struct Log {
     max_bytes: u64,
     max_age: Duration,
     fsync: Fsync,
+    /// How sealed segments are compressed; `None` leaves them as written.
+    compression: Option<Compression>,
+    /// Segments being compressed, each on a thread of its own, so a roll never
+    /// stalls the writer (and through it the collector) for the time it takes.
+    sealing: Vec<std::thread::JoinHandle<Result<()>>>,
     /// Holds the directory's writer lock while open.
     _lock: File,
     sealed: Vec<Segment>,
@@ -157,6 +164,10 @@ impl FileLogBackend {
     /// active segment always stays. A reader positioned in a deleted segment goes
     /// on from the next one.
     pub fn drop_segments_before(&mut self, offset: u64) -> Result<usize> {
+        // A segment being compressed is replaced when that ends: not after it is gone.
+        for failure in self.log()?.reap(true) {
+            self.warn(failure);
+        }
         let log = self.log()?;
         let mut dropped = 0;
         while let Some(seg) = log.sealed.first() {
@@ -185,16 +196,18 @@ impl FileLogBackend {
             if !seg.index.overlaps(start, end) {
                 continue;
             }
-            let file = File::open(&seg.path).map_err(io_context(&seg.path, "opening"))?;
-            let source = |f, t| read_at(&file, f, t);
+            let Some(file) = self.open_segment(&seg.path)? else {
+                continue;
+            };
+            let source = |f, t| file.read(f, t);
             if !read_segment(&seg.path, &seg.index, source, start, end, &mut out, false)? {
                 // The segment changed under its index since it was opened: index
                 // it afresh for this read.
-                let len = file.metadata()?.len();
                 let mut index = SegmentIndex::empty(HEADER_LEN);
-                extend_index(&mut index, &source(HEADER_LEN, len)?);
+                extend_index(&mut index, &source(HEADER_LEN, file.len())?);
                 read_segment(&seg.path, &index, source, start, end, &mut out, true)?;
             }
+            out.problems.extend(file.take_problems());
         }
         // The writer built the active segment's index itself: it is the truth.
         let active = &log.active;
@@ -228,10 +241,11 @@ impl FileLogBackend {
             if !seg.index.overlaps(q.steps.0, q.steps.1) {
                 continue;
             }
-            let file = File::open(&seg.path).map_err(io_context(&seg.path, "opening"))?;
-            let len = file.metadata()?.len();
+            let Some(file) = self.open_segment(&seg.path)? else {
+                continue;
+            };
             let mut lookup = cache::Lookup::default();
-            let index = cache::index_of(&seg.path, &seg.header, &file, len, &mut lookup)?;
+            let index = cache::index_of(&seg.path, file.header(), &file, file.len(), &mut lookup)?;
             if index.tags.overflow {
                 return Ok(None);
             }
@@ -261,6 +275,18 @@ impl FileLogBackend {
         Ok(read)
     }
 
+    /// A sealed segment opened for reading; one whose header was damaged since the
+    /// log was opened is reported and skipped (`None`).
+    fn open_segment(&self, path: &Path) -> Result<Option<SegmentFile>> {
+        match SegmentFile::open(path)? {
+            Ok(file) => Ok(Some(file)),
+            Err(why) => {
+                self.skip_segment(path, &why);
+                Ok(None)
+            }
+        }
+    }
+
     fn warn(&self, error: VizError) {
         crate::error::warn_on_stderr(&error);
         self.warnings.lock().push(error);
@@ -272,12 +298,25 @@ impl FileLogBackend {
     }
 
     /// Loads the sealed segments' indexes and recovers the newest segment.
-    fn open(&mut self, dir: &Path, max_bytes: u64, max_age: Duration, fsync: Fsync) -> Result<Log> {
+    fn open(&mut self, dir: &Path, options: Options) -> Result<Log> {
         std::fs::create_dir_all(dir).map_err(io_context(dir, "creating log directory"))?;
         let lock = lock_dir(dir)?;
         remove_stray_temporaries(dir)?;
         let mut found = segment_files(dir).map_err(io_context(dir, "listing"))?;
-        let newest = found.pop();
+        let mut newest = found.pop();
+        // A compressed segment was sealed (at a roll, or when the log was closed):
+        // writing goes on in a fresh one after it.
+        if let Some((_, path)) = &newest
+            && matches!(SegmentFile::open(path)?, Ok(f) if f.is_compressed())
+        {
+            found.extend(newest.take());
+        }
+        let Options {
+            max_bytes,
+            max_age,
+            fsync,
+            compression,
+        } = options;
         let mut sealed: Vec<Segment> = Vec::new();
         for (base, path) in found {
             if let Some(seg) = self.open_sealed(base, &path)? {
@@ -310,6 +349,8 @@ impl FileLogBackend {
             max_bytes,
             max_age,
             fsync,
+            compression,
+            sealing: Vec::new(),
             _lock: lock,
             sealed,
             active,
@@ -342,10 +383,16 @@ impl FileLogBackend {
     /// naming another base than the file name: reported and skipped.
     fn open_sealed(&mut self, base: u64, path: &Path) -> Result<Option<Segment>> {
         let file = File::open(path).map_err(io_context(path, "opening"))?;
-        let len = file.metadata()?.len();
         let Some(header) = self.check_header(base, path, &read_at(&file, 0, HEADER_LEN)?)? else {
             return Ok(None);
         };
+        let Ok(file) = SegmentFile::from_file(file, path)? else {
+            return Ok(None);
+        };
+        for problem in file.take_problems() {
+            self.warn(problem.to_error());
+        }
+        let len = file.len();
         // The writer keeps no sealed segment's tag index in memory: queries load
         // them through the read cache.
         if let Some(index) = load_index(path, len, &header, false)
@@ -358,8 +405,11 @@ impl FileLogBackend {
             }));
         }
         let mut index = SegmentIndex::empty(HEADER_LEN);
-        let bytes = read_at(&file, index.covered, len)?;
+        let bytes = file.read(index.covered, len)?;
         let stop = extend_index(&mut index, &bytes);
+        for problem in file.take_problems() {
+            self.warn(problem.to_error());
+        }
         self.report_damage(path, &bytes, index.covered.min(len) - bytes.len() as u64);
         if let Some(stop) = stop {
             self.warn(VizError::new(
@@ -414,6 +464,12 @@ impl FileLogBackend {
             ),
             Err(why) => why,
         };
+        self.skip_segment(path, &why);
+        Ok(None)
+    }
+
+    /// Reports a segment skipped for its header.
+    fn skip_segment(&self, path: &Path, why: &str) {
         self.warn(VizError::new(
             ErrorKind::CorruptData,
             format!(
@@ -421,7 +477,6 @@ impl FileLogBackend {
                 path.display()
             ),
         ));
-        Ok(None)
     }
 
     /// Opens the newest segment for appending: rebuilds its index and truncates a
@@ -492,6 +547,68 @@ impl FileLogBackend {
             out: Appender::new(file, path, keep, CHUNK),
         }))
     }
+}
+
+/// How a log is opened.
+struct Options {
+    max_bytes: u64,
+    max_age: Duration,
+    fsync: Fsync,
+    compression: Option<Compression>,
+}
+
+/// The `compression`, `level` and `delta` options.
+fn compression_option(url: &mut ConnectionString) -> Result<Option<Compression>> {
+    let codec = url.take_choice("compression", &["zstd", "lz4", "none"])?;
+    let level = url.take::<i32>("level")?;
+    let delta = url.take_choice("delta", &["true", "false"])?;
+    let mut c = Compression::default();
+    if let Some(codec) = codec {
+        c.codec = Codec::parse(codec).expect("one of the choices");
+    }
+    if let Some(level) = level {
+        if c.codec != Codec::Zstd {
+            return Err(VizError::invalid_config(
+                "option level sets the zstd level: use it with compression=zstd",
+            ));
+        }
+        let (lo, hi) = (
+            zstd::zstd_safe::min_c_level(),
+            zstd::zstd_safe::max_c_level(),
+        );
+        if !(lo..=hi).contains(&level) {
+            return Err(VizError::invalid_config(format!(
+                "option level has invalid value '{level}' for a file:// (zstd levels run from {lo} to {hi})"
+            )));
+        }
+        c.level = level;
+    }
+    if let Some(delta) = delta {
+        c.delta = delta == "true";
+    }
+    Ok((c.codec != Codec::None).then_some(c))
+}
+
+/// Where a segment's index blocks start: its compressed blocks start there too.
+fn block_starts(index: &SegmentIndex) -> Vec<u64> {
+    index.blocks.iter().map(|b| b.offset).collect()
+}
+
+/// Compresses a finished segment in place (see [`segfile::seal`]); its sidecar
+/// stays valid, since the records keep their offsets.
+fn compress(
+    path: &Path,
+    header: &Header,
+    starts: &[u64],
+    c: &Compression,
+    fsync: Fsync,
+) -> Result<()> {
+    segfile::seal(path, header, starts, c, fsync != Fsync::Never)
+        .map(drop)
+        .map_err(io_context(
+            path,
+            "compressing (it stays readable uncompressed)",
+        ))
 }
 
 fn offsets_exhausted(path: &Path) -> VizError {
@@ -571,6 +688,7 @@ impl Active {
         let header = Header {
             base_offset: base,
             created_unix_ms: now_unix_ms(),
+            layout: Layout::Records,
         };
         let file = OpenOptions::new()
             .read(true)
@@ -671,9 +789,46 @@ impl Log {
             self.sealed.push(old.seg);
             Ok::<_, VizError>(())
         })();
-        rolled.err().map(|e| {
-            e.context("starting a new segment (the current one grows past its limit meanwhile)")
-        })
+        if let Err(e) = rolled {
+            return Some(e.context(
+                "starting a new segment (the current one grows past its limit meanwhile)",
+            ));
+        }
+        if let Some(c) = self.compression {
+            let sealed = self.sealed.last().expect("just pushed");
+            let (path, header, fsync) = (sealed.path.clone(), sealed.header, self.fsync);
+            let starts = block_starts(&sealed.index);
+            let spawned = std::thread::Builder::new()
+                .name("viz-file-seal".into())
+                .spawn(move || compress(&path, &header, &starts, &c, fsync));
+            match spawned {
+                Ok(handle) => self.sealing.push(handle),
+                Err(e) => return Some(VizError::from(e).context("starting to compress a segment")),
+            }
+        }
+        None
+    }
+
+    /// Waits for the segments being compressed (`all`), or collects those done;
+    /// returns the failures. A segment that failed stays readable as written.
+    fn reap(&mut self, all: bool) -> Vec<VizError> {
+        let mut failures = Vec::new();
+        let mut i = 0;
+        while i < self.sealing.len() {
+            if !all && !self.sealing[i].is_finished() {
+                i += 1;
+                continue;
+            }
+            match self.sealing.swap_remove(i).join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failures.push(e),
+                Err(_) => failures.push(VizError::new(
+                    ErrorKind::Panic,
+                    "compressing a segment panicked; it stays readable uncompressed",
+                )),
+            }
+        }
+        failures
     }
 
     fn store(&mut self, events: &[Event]) -> Result<Option<VizError>> {
@@ -726,12 +881,29 @@ impl Log {
         if self.fsync != Fsync::Never {
             self.active.out.sync()?;
         }
-        self.active.save_index(closing)
+        self.active.save_index(closing)?;
+        // Closing seals the active segment: the next writer starts a fresh one.
+        if closing
+            && self.active.seg.index.records > 0
+            && let Some(c) = self.compression
+        {
+            let seg = &self.active.seg;
+            compress(
+                &seg.path,
+                &seg.header,
+                &block_starts(&seg.index),
+                &c,
+                self.fsync,
+            )?;
+        }
+        Ok(())
     }
 
     fn clear(&mut self) -> Result<()> {
         self.active.out.check_owner()?;
         self.flush(false)?;
+        // Everything goes, compressed or not.
+        drop(self.reap(true));
         let next = (self.active.seg.next_offset())
             .ok_or_else(|| offsets_exhausted(&self.active.seg.path))?;
         let paths: Vec<PathBuf> = self.sealed.drain(..).map(|s| s.path).collect();
@@ -775,6 +947,7 @@ impl StorageBackend for FileLogBackend {
             Some("batch") => Fsync::Batch,
             _ => Fsync::Flush,
         };
+        let compression = compression_option(&mut url)?;
         let run = url.take::<String>("run")?;
         let rank = url.take::<u32>("rank")?;
         let location = std::mem::take(&mut url.location);
@@ -810,7 +983,13 @@ impl StorageBackend for FileLogBackend {
             self.shutdown()?;
         }
         self.recoveries.clear();
-        self.log = Some(self.open(&log_dir, max_bytes, max_age, fsync)?);
+        let options = Options {
+            max_bytes,
+            max_age,
+            fsync,
+            compression,
+        };
+        self.log = Some(self.open(&log_dir, options)?);
         self.metadata = Some(Mutex::new(MetadataLog::open(&meta_dir)?));
         self.stored = 0;
         Ok(())
@@ -820,7 +999,11 @@ impl StorageBackend for FileLogBackend {
         let Some(log) = self.log.as_mut() else {
             return Ok(());
         };
+        let failures = log.reap(true);
         let flushed = log.flush(true);
+        for failure in failures {
+            self.warn(failure);
+        }
         self.log = None;
         self.metadata = None;
         flushed
@@ -831,9 +1014,11 @@ impl StorageBackend for FileLogBackend {
     }
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
-        let warning = self.log()?.store(events)?;
+        let log = self.log()?;
+        let warning = log.store(events)?;
+        let failures = log.reap(false);
         self.stored += events.len() as u64;
-        if let Some(w) = warning {
+        for w in warning.into_iter().chain(failures) {
             self.warn(w);
         }
         Ok(())

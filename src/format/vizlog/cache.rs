@@ -13,7 +13,6 @@
 //! recently used go first. [`stats`] counts hits, misses and evictions.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -22,7 +21,8 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use super::index::SegmentIndex;
-use super::scan::{extend_index, load_index, read_at};
+use super::scan::{extend_index, load_index};
+use super::segfile::SegmentFile;
 use super::segment::{FRAME_LEN, HEADER_LEN, Header};
 use crate::error::Result;
 
@@ -135,8 +135,8 @@ impl Inner {
     }
 }
 
-fn frame_head(file: &File, offset: u64) -> Result<Option<[u8; FRAME_LEN]>> {
-    let b = read_at(file, offset, offset + FRAME_LEN as u64)?;
+fn frame_head(file: &SegmentFile, offset: u64) -> Result<Option<[u8; FRAME_LEN]>> {
+    let b = file.read(offset, offset + FRAME_LEN as u64)?;
     Ok(b.as_ref().try_into().ok())
 }
 
@@ -152,7 +152,7 @@ pub struct Lookup {
 pub fn index_of(
     path: &Path,
     header: &Header,
-    file: &File,
+    file: &SegmentFile,
     len: u64,
     lookup: &mut Lookup,
 ) -> Result<Arc<SegmentIndex>> {
@@ -174,7 +174,10 @@ pub fn index_of(
     };
     let mut index = match cached {
         Some((index, last)) => {
+            // A compressed segment never changes, and reads as the segment it
+            // was sealed from, so an index of either still holds.
             let unchanged = match last {
+                _ if file.is_compressed() => true,
                 Some((at, head)) => frame_head(file, at)? == Some(head),
                 None => true,
             };
@@ -199,11 +202,12 @@ pub fn index_of(
         }
     };
     if index.covered < len {
-        let bytes = read_at(file, index.covered, len)?;
+        let bytes = file.read(index.covered, len)?;
         lookup.bytes_read += bytes.len() as u64;
         extend_index(Arc::make_mut(&mut index), &bytes);
     }
     let last_frame = match last_record(&index) {
+        Some(_) if file.is_compressed() => None,
         Some(at) => frame_head(file, at)?.map(|h| (at, h)),
         None => None,
     };

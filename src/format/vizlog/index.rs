@@ -327,6 +327,7 @@ mod tests {
         let header = Header {
             base_offset: 7,
             created_unix_ms: 99,
+            layout: Default::default(),
         };
         let back = SegmentIndex::decode(&idx.encode(&header, true), &header, true).unwrap();
         assert_eq!(back, idx);

@@ -8,12 +8,14 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod blocks;
 pub mod cache;
 pub mod codec;
 pub mod index;
 pub mod query;
 pub mod reader;
 pub mod scan;
+pub mod segfile;
 pub mod segment;
 pub mod tags;
 pub mod tail;

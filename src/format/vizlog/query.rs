@@ -13,7 +13,6 @@
 //! describe the segment (it changed under a cached index): the answer is `None` and
 //! the caller scans instead.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -33,18 +32,7 @@ const GAP: u64 = 4096;
 /// Candidates read per round when a condition decides which ones count.
 const PAGE: usize = 256;
 
-/// Where a segment's bytes come from: its file, or a writer that may still hold
-/// some in memory.
-pub trait Source {
-    /// Segment bytes `[from, to)`, fewer at the end.
-    fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>>;
-}
-
-impl Source for std::fs::File {
-    fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>> {
-        super::scan::read_at(self, from, to)
-    }
-}
+pub use super::scan::Source;
 
 /// One segment as a query sees it: its index (with tags) and its bytes.
 pub struct Seg<'a> {
@@ -60,8 +48,8 @@ pub struct Seg<'a> {
 pub struct Opened {
     /// The segment file's path.
     pub path: std::path::PathBuf,
-    /// The open file.
-    pub file: std::fs::File,
+    /// The open segment.
+    pub file: super::segfile::SegmentFile,
     /// Its index, with a complete tag index.
     pub index: std::sync::Arc<SegmentIndex>,
 }

@@ -20,15 +20,15 @@
 //!   a tail when it reopens the log, and reports it then.
 
 use std::borrow::Cow;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use super::cache;
 use super::codec;
 use super::index::SegmentIndex;
 use super::query::{self, IndexedRead, Opened};
-use super::scan::{Problem, extend_index, load_index, read_at};
-use super::segment::{FRAME_LEN, Frame, Frames, HEADER_LEN, Header, HeaderError, Stop};
+use super::scan::{Problem, extend_index, load_index};
+use super::segfile::SegmentFile;
+use super::segment::{FRAME_LEN, Frame, Frames, HEADER_LEN, Stop};
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
 use crate::query::{Aggregate, Bucket, Query};
@@ -132,7 +132,7 @@ impl LogReader {
                     }),
                     None => {}
                 }
-                let source = |from: u64, to: u64| read_at(&seg.file, from, to);
+                let source = |from: u64, to: u64| seg.file.read(from, to);
                 if !read_segment(&path, &seg.index, source, start, end, &mut out, false)? {
                     // The sidecar did not match the segment: rebuild and read again.
                     let bytes = source(HEADER_LEN, seg.len)?;
@@ -141,6 +141,7 @@ impl LogReader {
                     extend_index(&mut index, &bytes);
                     read_segment(&path, &index, source, start, end, &mut out, true)?;
                 }
+                out.problems.extend(seg.file.take_problems());
             }
             current = next;
         }
@@ -198,15 +199,15 @@ impl LogReader {
             VizError::from(e).context(format_args!("listing {}", self.dir.display()))
         })?;
         for (base, path) in list {
-            let Some((file, header)) = open_segment(&path, &mut read)? else {
+            let Some(file) = open_segment(&path, &mut read)? else {
                 continue;
             };
+            let header = *file.header();
             if header.base_offset != base {
                 continue;
             }
-            let len = file.metadata()?.len();
             let mut lookup = cache::Lookup::default();
-            let index = cache::index_of(&path, &header, &file, len, &mut lookup)?;
+            let index = cache::index_of(&path, &header, &file, file.len(), &mut lookup)?;
             out.bytes_read += lookup.bytes_read;
             if index.overlaps(steps.0, steps.1) {
                 opened.push(Opened { path, file, index });
@@ -226,6 +227,9 @@ impl LogReader {
         if let Some(mut read) = query::over_files(&opened, None, |segs| query::query(segs, q))? {
             read.bytes_read += out.bytes_read;
             read.problems.append(&mut out.problems);
+            for o in &opened {
+                read.problems.extend(o.file.take_problems());
+            }
             return Ok(read);
         }
         let read = self.read(q.steps.0, q.steps.1)?;
@@ -283,7 +287,7 @@ impl LogReader {
 
 /// A segment opened for reading, with its index brought up to its length.
 struct Scanned {
-    file: File,
+    file: SegmentFile,
     len: u64,
     index: SegmentIndex,
     /// Why indexing stopped before the end, if it did.
@@ -293,10 +297,11 @@ struct Scanned {
 /// Opens segment `path` (named for offset `base`) and indexes it; a damaged header,
 /// or one naming another base, is reported in `out` and gives `None`.
 fn scan_segment(path: &Path, base: u64, out: &mut LogRead) -> Result<Option<Scanned>> {
-    let Some((file, header)) = open_segment(path, out)? else {
+    let Some(file) = open_segment(path, out)? else {
         return Ok(None);
     };
-    let len = file.metadata()?.len();
+    let header = *file.header();
+    let len = file.len();
     if header.base_offset != base {
         out.problems.push(Problem {
             segment: path.to_path_buf(),
@@ -313,9 +318,10 @@ fn scan_segment(path: &Path, base: u64, out: &mut LogRead) -> Result<Option<Scan
         load_index(path, len, &header, false).unwrap_or_else(|| SegmentIndex::empty(HEADER_LEN));
     let mut stop = None;
     if index.covered < len {
-        let bytes = read_at(&file, index.covered, len)?;
+        let bytes = file.read(index.covered, len)?;
         out.bytes_read += bytes.len() as u64;
         stop = extend_index(&mut index, &bytes);
+        out.problems.extend(file.take_problems());
     }
     Ok(Some(Scanned {
         file,
@@ -325,31 +331,16 @@ fn scan_segment(path: &Path, base: u64, out: &mut LogRead) -> Result<Option<Scan
     }))
 }
 
-/// The header of segment `path`: `Ok(Err(why))` when it is damaged, which callers
-/// report and skip; an error when a newer viz wrote it, since skipping would hide data.
-pub(crate) fn header_of(path: &Path, head: &[u8]) -> Result<std::result::Result<Header, String>> {
-    match Header::decode(head) {
-        Ok(header) => Ok(Ok(header)),
-        Err(e @ HeaderError::Newer(_)) => Err(VizError::new(
-            ErrorKind::Unsupported,
-            format!("{}: {e}", path.display()),
-        )),
-        Err(HeaderError::Damaged(why)) => Ok(Err(why)),
-    }
-}
-
 /// Opens a segment and checks its header; a damaged header is reported in `out`
 /// and gives `None`.
-fn open_segment(path: &Path, out: &mut LogRead) -> Result<Option<(File, Header)>> {
-    let file = File::open(path)
-        .map_err(|e| VizError::from(e).context(format_args!("opening {}", path.display())))?;
-    match header_of(path, &read_at(&file, 0, HEADER_LEN)?)? {
-        Ok(header) => Ok(Some((file, header))),
+fn open_segment(path: &Path, out: &mut LogRead) -> Result<Option<SegmentFile>> {
+    match SegmentFile::open(path)? {
+        Ok(file) => Ok(Some(file)),
         Err(why) => {
             out.problems.push(Problem {
                 segment: path.to_path_buf(),
                 offset: 0,
-                bytes: file.metadata()?.len(),
+                bytes: std::fs::metadata(path).map_or(0, |m| m.len()),
                 what: format!("segment header: {why}"),
             });
             Ok(None)

@@ -45,6 +45,19 @@ impl Problem {
     }
 }
 
+/// Where a segment's bytes come from: its file, or a writer that may still hold
+/// some in memory.
+pub trait Source {
+    /// Segment bytes `[from, to)`, fewer at the end.
+    fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>>;
+}
+
+impl Source for std::fs::File {
+    fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>> {
+        read_at(self, from, to)
+    }
+}
+
 /// Reads bytes `[from, to)` of `file`, or fewer if the file is shorter.
 pub(crate) fn read_at(file: &File, from: u64, to: u64) -> Result<Cow<'static, [u8]>> {
     let mut buf = vec![0u8; to.saturating_sub(from) as usize];

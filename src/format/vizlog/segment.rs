@@ -17,9 +17,34 @@ use crate::format::tfrecord::masked_crc;
 
 /// The first eight bytes of every segment.
 pub const MAGIC: [u8; 8] = *b"VIZ-LOG\0";
-/// The segment format this build writes. Readers refuse newer versions by name and
-/// would upgrade older ones here, when there are any.
-pub const VERSION: u32 = 1;
+/// How a segment holds its records. The format version in the header names the
+/// layout: version `n` is [`LAYOUTS`]`[n - 1]`. This table is the one place a
+/// reader learns how to read a version; a version past its end was written by a
+/// newer viz and is refused by name (an old reader sees a compressed segment that
+/// way, never as garbage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// Version 1: framed records, appended; what a writer appends to.
+    #[default]
+    Records,
+    /// Version 2: a sealed segment whose records are compressed block by block
+    /// (see `blocks.rs`). Read through `segfile.rs`, which gives the same bytes a
+    /// version 1 segment holds.
+    Blocks,
+}
+
+/// Every layout, by format version (see [`Layout`]).
+pub const LAYOUTS: [Layout; 2] = [Layout::Records, Layout::Blocks];
+
+impl Layout {
+    /// The format version naming this layout.
+    pub fn version(self) -> u32 {
+        LAYOUTS.iter().position(|l| *l == self).expect("in LAYOUTS") as u32 + 1
+    }
+}
+
+/// The newest segment format this build reads and writes.
+pub const VERSION: u32 = LAYOUTS.len() as u32;
 /// Header size in bytes.
 pub const HEADER_LEN: u64 = 32;
 /// Frame overhead per record in bytes.
@@ -34,6 +59,8 @@ pub struct Header {
     pub base_offset: u64,
     /// When the segment was created, for age-based rolling across restarts.
     pub created_unix_ms: u64,
+    /// How its records are laid out (its format version).
+    pub layout: Layout,
 }
 
 impl Header {
@@ -41,7 +68,7 @@ impl Header {
     pub fn encode(&self) -> [u8; HEADER_LEN as usize] {
         let mut b = [0u8; HEADER_LEN as usize];
         b[..8].copy_from_slice(&MAGIC);
-        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        b[8..12].copy_from_slice(&self.layout.version().to_le_bytes());
         b[16..24].copy_from_slice(&self.base_offset.to_le_bytes());
         b[24..32].copy_from_slice(&self.created_unix_ms.to_le_bytes());
         let crc = crc32c::crc32c(&b);
@@ -77,12 +104,16 @@ impl Header {
         if version > VERSION {
             return Err(HeaderError::Newer(version));
         }
-        if version != VERSION {
+        let Some(&layout) = (version as usize)
+            .checked_sub(1)
+            .and_then(|i| LAYOUTS.get(i))
+        else {
             return Err(damaged(format!(
-                "format version {version}, but this viz reads version {VERSION}"
+                "format version {version}, but this viz reads versions 1 to {VERSION}"
             )));
-        }
+        };
         Ok(Header {
+            layout,
             base_offset: u64::from_le_bytes(b[16..24].try_into().expect("8 bytes")),
             created_unix_ms: u64::from_le_bytes(b[24..32].try_into().expect("8 bytes")),
         })
@@ -105,7 +136,7 @@ impl std::fmt::Display for HeaderError {
             HeaderError::Damaged(why) => f.write_str(why),
             HeaderError::Newer(version) => write!(
                 f,
-                "format version {version}, but this viz reads version {VERSION} (written by a newer viz; upgrade to read it)"
+                "format version {version}, but this viz reads versions 1 to {VERSION} (written by a newer viz; upgrade to read it)"
             ),
         }
     }
@@ -122,12 +153,20 @@ pub fn frame(out: &mut Vec<u8>, encode: impl FnOnce(&mut Vec<u8>)) -> Result<usi
         out.truncate(start);
         return Err(len);
     }
+    seal_frame(out, start);
+    Ok(len)
+}
+
+/// Fills in the frame of a record whose payload follows `FRAME_LEN` zero bytes
+/// at `start` and runs to the end of `out` (which must fit [`MAX_RECORD`]).
+pub fn seal_frame(out: &mut [u8], start: usize) {
+    let len = out.len() - start - FRAME_LEN;
+    debug_assert!(len <= MAX_RECORD);
     let len_bytes = (len as u32).to_le_bytes();
     let payload_crc = masked_crc(&out[start + FRAME_LEN..]);
     out[start..start + 4].copy_from_slice(&len_bytes);
     out[start + 4..start + 8].copy_from_slice(&masked_crc(&len_bytes).to_le_bytes());
     out[start + 8..start + 12].copy_from_slice(&payload_crc.to_le_bytes());
-    Ok(len)
 }
 
 /// A frame read at an offset an index gave.
@@ -327,7 +366,17 @@ mod tests {
         let h = Header {
             base_offset: 7,
             created_unix_ms: 99,
+            layout: Layout::Records,
         };
+        let sealed = Header {
+            layout: Layout::Blocks,
+            ..h
+        };
+        assert_eq!(Header::decode(&sealed.encode()), Ok(sealed));
+        assert_eq!(
+            u32::from_le_bytes(sealed.encode()[8..12].try_into().unwrap()),
+            2
+        );
         let b = h.encode();
         assert_eq!(Header::decode(&b), Ok(h));
         assert!(
@@ -351,12 +400,12 @@ mod tests {
             HeaderError::Damaged("header CRC mismatch".to_owned())
         );
         let mut newer = b;
-        newer[8..12].copy_from_slice(&2u32.to_le_bytes());
+        newer[8..12].copy_from_slice(&3u32.to_le_bytes());
         newer[12..16].fill(0);
         let crc = crc32c::crc32c(&newer);
         newer[12..16].copy_from_slice(&crc.to_le_bytes());
         let e = Header::decode(&newer).unwrap_err();
-        assert_eq!(e, HeaderError::Newer(2));
+        assert_eq!(e, HeaderError::Newer(3));
         assert!(e.to_string().contains("newer viz"));
     }
 

@@ -14,7 +14,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::scan::{Problem, read_at};
+use super::scan::Problem;
+use super::segfile::SegmentFile;
 use super::segment::{FRAME_LEN, Frame, Frames, HEADER_LEN};
 use super::{codec, segment_files, segment_name};
 use crate::error::{ErrorKind, Result, VizError};
@@ -149,12 +150,14 @@ impl Tail {
                 return Err(VizError::from(e).context(format_args!("opening {}", path.display())));
             }
         };
-        let len = file.metadata()?.len();
+        let file = SegmentFile::from_file_lenient(file, &path)?;
+        let len = file.current_len()?;
         let mut window = WINDOW;
         let mut stuck = None;
         while self.byte < len {
             let to = len.min(self.byte.saturating_add(window));
-            let bytes = read_at(&file, self.byte, to)?;
+            let bytes = file.read(self.byte, to)?;
+            out.problems.extend(file.take_problems());
             let mut frames = Frames::new(&bytes, self.byte);
             let mut budget = skip.unwrap_or(u64::MAX);
             for frame in frames.by_ref() {
@@ -226,7 +229,7 @@ impl Tail {
         let Some((next, _)) = later else {
             return Ok(out);
         };
-        let len_now = file.metadata()?.len();
+        let len_now = file.current_len()?;
         if len_now > len {
             out.moved = 1;
             return Ok(out);

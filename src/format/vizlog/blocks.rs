@@ -1,0 +1,568 @@
+//! Compressed blocks: how a sealed segment of format version 2 holds its records.
+//!
+//! Sealing rewrites a finished segment one block at a time, one block per entry of
+//! its sparse step index, so a step- or tag-indexed read decompresses only the
+//! blocks it needs. A block decodes to exactly the bytes the version 1 segment held
+//! at the same offsets (framed records, each with its CRCs), so indexes, tag
+//! postings and readers work in those *logical* offsets whatever the layout.
+//!
+//! ```text
+//! segment: header (version 2) | block frame … | map frame | map frame offset u64 | "VZL-MAP\0"
+//! block:   a frame (segment.rs) whose payload is
+//!          codec u8 | transform u8 | 0 u16 | CRC32C of the raw bytes u32
+//!          | logical offset u64 | raw length u32 | encoded length u32 | data
+//! map:     a frame whose payload is
+//!          0xff u8 | 0 u8 | 0 u16 | blocks u32 | logical length u64
+//!          | blocks × (logical offset u64, raw length u32, frame offset u64, frame length u32)
+//! ```
+//!
+//! Each block is checked twice: its frame's CRCs cover the stored bytes, and the
+//! CRC32C of the raw bytes checks what decoding produced, so neither bit rot nor a
+//! decoder fault can hand a reader wrong records. The map at the end lets a reader
+//! find blocks with two reads; a missing or damaged map is rebuilt by scanning the
+//! block frames.
+//!
+//! Transforms run before the codec. Records (a block with nothing but intact
+//! records) drop their frames, which decoding rebuilds: a varint length per record
+//! instead of 12 bytes, four of them random CRC bytes no codec can shrink. Delta
+//! also replaces each record's step and wall time with the difference from the
+//! previous record's (a zigzag varint) and the XOR with its bits (a varint), since
+//! consecutive records share most of both. A block holding damage is kept framed,
+//! as it was, for readers to report.
+
+use super::segment::{self, FRAME_LEN, Frame, Frames};
+
+/// A general-purpose compressor for blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Codec {
+    /// Stored as encoded.
+    None = 0,
+    /// LZ4 block format: fastest to write and read, larger.
+    Lz4 = 1,
+    /// Zstandard: smallest, at a configurable level.
+    Zstd = 2,
+}
+
+impl Codec {
+    /// The codec called `name` (`none`, `lz4`, `zstd`).
+    pub fn parse(name: &str) -> Option<Codec> {
+        match name {
+            "none" => Some(Codec::None),
+            "lz4" => Some(Codec::Lz4),
+            "zstd" => Some(Codec::Zstd),
+            _ => None,
+        }
+    }
+
+    fn from_u8(code: u8) -> Option<Codec> {
+        [Codec::None, Codec::Lz4, Codec::Zstd]
+            .into_iter()
+            .find(|c| *c as u8 == code)
+    }
+}
+
+/// How sealed segments are compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Compression {
+    /// The compressor; [`Codec::None`] leaves segments in version 1, as they are.
+    pub codec: Codec,
+    /// The zstd level (1 to 22; negative levels trade size for speed).
+    pub level: i32,
+    /// Whether steps and wall times are delta-encoded before the codec.
+    pub delta: bool,
+}
+
+/// The zstd level used when none is given (chosen by measurement; see
+/// docs/PERFORMANCE.md).
+pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+
+impl Default for Compression {
+    fn default() -> Compression {
+        Compression {
+            codec: Codec::Zstd,
+            level: DEFAULT_ZSTD_LEVEL,
+            delta: true,
+        }
+    }
+}
+
+const FRAMED: u8 = 0;
+const RECORDS: u8 = 1;
+const DELTA: u8 = 2;
+const MAP: u8 = 0xff;
+
+/// Bytes before a block's data.
+pub const BLOCK_HEAD: usize = 24;
+/// The step and wall time: the bytes of a record's head that delta encodes.
+const DELTA_SPAN: std::ops::Range<usize> = 4..20;
+const MAP_HEAD: usize = 16;
+const MAP_ENTRY: usize = 24;
+/// The last bytes of a version 2 segment: the map frame's offset, then this.
+pub const TRAILER_MAGIC: [u8; 8] = *b"VZL-MAP\0";
+/// Trailer length in bytes.
+pub const TRAILER_LEN: usize = 16;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        v |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// The records of `raw` with their frames dropped (and deltas taken), or `None`
+/// when `raw` is not a run of intact records.
+fn strip(raw: &[u8], delta: bool, out: &mut Vec<u8>) -> Option<u8> {
+    let mut frames = Frames::new(raw, 0);
+    let (mut step, mut wall) = (0u64, 0u64);
+    for frame in frames.by_ref() {
+        let Frame::Record { payload, .. } = frame else {
+            return None;
+        };
+        put_varint(out, payload.len() as u64);
+        if delta && payload.len() >= DELTA_SPAN.end {
+            let s = le_u64(payload, 4);
+            let w = le_u64(payload, 12);
+            let d = s.wrapping_sub(step) as i64;
+            put_varint(out, ((d << 1) ^ (d >> 63)) as u64);
+            put_varint(out, w ^ wall);
+            (step, wall) = (s, w);
+            out.extend_from_slice(&payload[..DELTA_SPAN.start]);
+            out.extend_from_slice(&payload[DELTA_SPAN.end..]);
+        } else {
+            out.extend_from_slice(payload);
+        }
+    }
+    frames
+        .stop
+        .is_none()
+        .then_some(if delta { DELTA } else { RECORDS })
+}
+
+/// Rebuilds the framed records [`strip`] encoded; `None` if `b` is not such an
+/// encoding or would exceed `raw_len`.
+fn unstrip(b: &[u8], delta: bool, raw_len: usize) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw_len);
+    let mut at = 0;
+    let (mut step, mut wall) = (0u64, 0u64);
+    while at < b.len() {
+        let len = usize::try_from(get_varint(b, &mut at)?).ok()?;
+        let start = out.len();
+        if start + FRAME_LEN + len > raw_len {
+            return None;
+        }
+        out.extend_from_slice(&[0; FRAME_LEN]);
+        if delta && len >= DELTA_SPAN.end {
+            let z = get_varint(b, &mut at)?;
+            let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
+            step = step.wrapping_add(d as u64);
+            wall ^= get_varint(b, &mut at)?;
+            let rest = b.get(at..at + len - DELTA_SPAN.len())?;
+            at += rest.len();
+            out.extend_from_slice(&rest[..DELTA_SPAN.start]);
+            out.extend_from_slice(&step.to_le_bytes());
+            out.extend_from_slice(&wall.to_le_bytes());
+            out.extend_from_slice(&rest[DELTA_SPAN.start..]);
+        } else {
+            out.extend_from_slice(b.get(at..at + len)?);
+            at += len;
+        }
+        segment::seal_frame(&mut out, start);
+    }
+    Some(out)
+}
+
+thread_local! {
+    // A zstd context holds about a hundred KiB of tables: made once per thread,
+    // not once per block.
+    static ZSTD_OUT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+    static ZSTD_IN: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn zstd_compress(data: &[u8], out: &mut [u8], level: i32) -> std::io::Result<usize> {
+    ZSTD_OUT.with(|z| {
+        let mut z = z.borrow_mut();
+        let z = match &mut *z {
+            Some(z) => z,
+            empty => empty.insert(zstd::bulk::Compressor::new(level)?),
+        };
+        z.set_compression_level(level)?;
+        z.compress_to_buffer(data, out)
+    })
+}
+
+fn zstd_decompress(data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
+    ZSTD_IN.with(|z| {
+        let mut z = z.borrow_mut();
+        let z = match &mut *z {
+            Some(z) => z,
+            empty => empty.insert(zstd::bulk::Decompressor::new()?),
+        };
+        z.decompress(data, capacity)
+    })
+}
+
+/// Appends the payload of a block frame holding `raw` (segment bytes starting at
+/// `logical`) to `out`. `scratch` is reused between calls.
+pub fn encode_block(
+    c: &Compression,
+    logical: u64,
+    raw: &[u8],
+    scratch: &mut Vec<u8>,
+    out: &mut Vec<u8>,
+) {
+    scratch.clear();
+    let transform = strip(raw, c.delta, scratch).unwrap_or_else(|| {
+        scratch.clear();
+        scratch.extend_from_slice(raw);
+        FRAMED
+    });
+    let start = out.len();
+    out.extend_from_slice(&[0; BLOCK_HEAD]);
+    let mut codec = c.codec;
+    match codec {
+        Codec::None => out.extend_from_slice(scratch),
+        Codec::Lz4 => {
+            let bound = lz4_flex::block::get_maximum_output_size(scratch.len());
+            out.resize(start + BLOCK_HEAD + bound, 0);
+            let n = lz4_flex::block::compress_into(scratch, &mut out[start + BLOCK_HEAD..])
+                .expect("the buffer holds the bound");
+            out.truncate(start + BLOCK_HEAD + n);
+        }
+        Codec::Zstd => {
+            let bound = zstd::zstd_safe::compress_bound(scratch.len());
+            out.resize(start + BLOCK_HEAD + bound, 0);
+            match zstd_compress(scratch, &mut out[start + BLOCK_HEAD..], c.level) {
+                Ok(n) => out.truncate(start + BLOCK_HEAD + n),
+                Err(_) => {
+                    out.truncate(start + BLOCK_HEAD);
+                    codec = Codec::None;
+                    out.extend_from_slice(scratch);
+                }
+            }
+        }
+    }
+    // Data that does not shrink (PNG images, say) is stored as it is: reading
+    // it then costs nothing.
+    if codec != Codec::None && out.len() - start - BLOCK_HEAD >= scratch.len() {
+        out.truncate(start + BLOCK_HEAD);
+        codec = Codec::None;
+        out.extend_from_slice(scratch);
+    }
+    let head = &mut out[start..start + BLOCK_HEAD];
+    head[0] = codec as u8;
+    head[1] = transform;
+    head[4..8].copy_from_slice(&crc32c::crc32c(raw).to_le_bytes());
+    head[8..16].copy_from_slice(&logical.to_le_bytes());
+    head[16..20].copy_from_slice(&(raw.len() as u32).to_le_bytes());
+    head[20..24].copy_from_slice(&(scratch.len() as u32).to_le_bytes());
+}
+
+/// What a block frame's head says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockHead {
+    /// Segment offset of the block's raw bytes.
+    pub logical: u64,
+    /// Length of the raw bytes.
+    pub raw_len: u32,
+}
+
+/// The head of a block frame's payload, if it is one.
+pub fn block_head(payload: &[u8]) -> Option<BlockHead> {
+    if payload.len() < BLOCK_HEAD || payload[0] == MAP {
+        return None;
+    }
+    Some(BlockHead {
+        logical: le_u64(payload, 8),
+        raw_len: le_u32(payload, 16),
+    })
+}
+
+/// The raw bytes of a block frame's payload, checked against the CRC of what was
+/// encoded; the error says what is wrong.
+pub fn decode_block(payload: &[u8]) -> Result<(BlockHead, Vec<u8>), String> {
+    let head = block_head(payload).ok_or("not a block (too short, or the map)")?;
+    let codec =
+        Codec::from_u8(payload[0]).ok_or_else(|| format!("unknown codec {}", payload[0]))?;
+    let transform = payload[1];
+    let raw_crc = le_u32(payload, 4);
+    let encoded_len = le_u32(payload, 20) as usize;
+    let raw_len = head.raw_len as usize;
+    let data = &payload[BLOCK_HEAD..];
+    // Refuse lengths no encoder writes before allocating for them.
+    if encoded_len > raw_len {
+        return Err(format!(
+            "encoded length {encoded_len} exceeds the raw length {raw_len}"
+        ));
+    }
+    let encoded = match codec {
+        Codec::None if data.len() == encoded_len => data.to_vec(),
+        Codec::None => return Err("stored data has the wrong length".to_owned()),
+        Codec::Lz4 if encoded_len / 255 <= data.len() => {
+            lz4_flex::block::decompress(data, encoded_len).map_err(|e| format!("lz4: {e}"))?
+        }
+        Codec::Lz4 => return Err("lz4 data too short for its length".to_owned()),
+        Codec::Zstd => {
+            match zstd::zstd_safe::get_frame_content_size(data) {
+                Ok(Some(n)) if n == encoded_len as u64 => {}
+                _ => return Err("zstd frame does not state the encoded length".to_owned()),
+            }
+            zstd_decompress(data, encoded_len).map_err(|e| format!("zstd: {e}"))?
+        }
+    };
+    if encoded.len() != encoded_len {
+        return Err("decompressed to the wrong length".to_owned());
+    }
+    let raw = match transform {
+        FRAMED => encoded,
+        RECORDS | DELTA => unstrip(&encoded, transform == DELTA, raw_len)
+            .ok_or("records do not decode from the block")?,
+        t => return Err(format!("unknown transform {t}")),
+    };
+    if raw.len() != raw_len || crc32c::crc32c(&raw) != raw_crc {
+        return Err("decoded records fail the block's CRC".to_owned());
+    }
+    Ok((head, raw))
+}
+
+/// Where one block is, logically and in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapEntry {
+    /// Segment offset of the block's raw bytes.
+    pub logical: u64,
+    /// Their length.
+    pub raw_len: u32,
+    /// File offset of the block's frame.
+    pub physical: u64,
+    /// The frame's length, framing included.
+    pub frame_len: u32,
+}
+
+/// Appends the map frame's payload.
+pub fn encode_map(entries: &[MapEntry], logical_len: u64, out: &mut Vec<u8>) {
+    out.extend_from_slice(&[MAP, 0, 0, 0]);
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    out.extend_from_slice(&logical_len.to_le_bytes());
+    for e in entries {
+        out.extend_from_slice(&e.logical.to_le_bytes());
+        out.extend_from_slice(&e.raw_len.to_le_bytes());
+        out.extend_from_slice(&e.physical.to_le_bytes());
+        out.extend_from_slice(&e.frame_len.to_le_bytes());
+    }
+}
+
+/// The entries and logical length a map frame's payload holds, if it is a map
+/// whose blocks follow one another.
+pub fn decode_map(b: &[u8]) -> Option<(Vec<MapEntry>, u64)> {
+    if b.len() < MAP_HEAD || b[0] != MAP {
+        return None;
+    }
+    let n = le_u32(b, 4) as usize;
+    let logical_len = le_u64(b, 8);
+    if b.len() != MAP_HEAD + n.checked_mul(MAP_ENTRY)? {
+        return None;
+    }
+    let entries: Vec<MapEntry> = b[MAP_HEAD..]
+        .chunks_exact(MAP_ENTRY)
+        .map(|e| MapEntry {
+            logical: le_u64(e, 0),
+            raw_len: le_u32(e, 8),
+            physical: le_u64(e, 12),
+            frame_len: le_u32(e, 20),
+        })
+        .collect();
+    let ordered = entries.windows(2).all(|w| {
+        w[0].logical + u64::from(w[0].raw_len) <= w[1].logical
+            && w[0].physical + u64::from(w[0].frame_len) <= w[1].physical
+    });
+    let fits = entries
+        .last()
+        .is_none_or(|e| e.logical.checked_add(u64::from(e.raw_len)) <= Some(logical_len));
+    (ordered && fits).then_some((entries, logical_len))
+}
+
+/// The version 2 body of a segment: `raw` is the whole version 1 segment (header
+/// included), cut into blocks at `starts` (segment offsets, ascending, the first
+/// one past the header). Returns the bytes that follow the new header.
+pub fn seal(c: &Compression, raw: &[u8], starts: &[u64], header_len: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() / 4);
+    let mut scratch = Vec::new();
+    let mut entries = Vec::with_capacity(starts.len());
+    let mut bounds: Vec<u64> = starts
+        .iter()
+        .copied()
+        .filter(|&s| s >= header_len && s < raw.len() as u64)
+        .collect();
+    if bounds.first() != Some(&header_len) {
+        bounds.insert(0, header_len);
+    }
+    bounds.dedup();
+    for (i, &from) in bounds.iter().enumerate() {
+        let to = bounds.get(i + 1).copied().unwrap_or(raw.len() as u64);
+        if from >= to {
+            continue;
+        }
+        let at = out.len();
+        let chunk = &raw[from as usize..to as usize];
+        segment::frame(&mut out, |o| encode_block(c, from, chunk, &mut scratch, o))
+            .expect("a block is at most one index block or one record");
+        entries.push(MapEntry {
+            logical: from,
+            raw_len: chunk.len() as u32,
+            physical: header_len + at as u64,
+            frame_len: (out.len() - at) as u32,
+        });
+    }
+    let map_at = header_len + out.len() as u64;
+    segment::frame(&mut out, |o| encode_map(&entries, raw.len() as u64, o))
+        .expect("a map is small");
+    out.extend_from_slice(&map_at.to_le_bytes());
+    out.extend_from_slice(&TRAILER_MAGIC);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(n: usize) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for i in 0..n {
+            let mut event =
+                crate::event::Event::scalar("loss", i as i64 / 3, 1.0 / (i + 1) as f64).unwrap();
+            event.wall_time = Some(1.7e9 + i as f64 * 0.001);
+            segment::frame(&mut raw, |o| super::super::codec::encode(&event, o)).unwrap();
+        }
+        raw
+    }
+
+    #[test]
+    fn every_codec_and_transform_round_trips_and_checks_what_it_decodes() {
+        let raw = records(500);
+        for codec in [Codec::None, Codec::Lz4, Codec::Zstd] {
+            for delta in [false, true] {
+                let c = Compression {
+                    codec,
+                    level: 3,
+                    delta,
+                };
+                let mut payload = Vec::new();
+                encode_block(&c, 32, &raw, &mut Vec::new(), &mut payload);
+                let (head, back) = decode_block(&payload).unwrap();
+                assert_eq!(head.logical, 32);
+                assert_eq!(back, raw, "{codec:?} delta {delta}");
+                if codec != Codec::None {
+                    assert!(
+                        payload.len() < raw.len() / 3,
+                        "{codec:?}: {}",
+                        payload.len()
+                    );
+                }
+                // Any single flipped bit is caught, never decoded into records.
+                for i in (0..payload.len()).step_by(7) {
+                    let mut bad = payload.clone();
+                    bad[i] ^= 0x10;
+                    if let Ok((_, got)) = decode_block(&bad) {
+                        assert_eq!(got, raw, "a flip at {i} changed the records");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_records_are_kept_framed_and_incompressible_data_is_stored() {
+        let mut raw = records(10);
+        raw[40] ^= 1;
+        let mut payload = Vec::new();
+        encode_block(
+            &Compression::default(),
+            32,
+            &raw,
+            &mut Vec::new(),
+            &mut payload,
+        );
+        assert_eq!(payload[1], FRAMED);
+        assert_eq!(decode_block(&payload).unwrap().1, raw);
+
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
+            .collect();
+        let mut one = Vec::new();
+        segment::frame(&mut one, |o| o.extend_from_slice(&noise)).unwrap();
+        let mut payload = Vec::new();
+        encode_block(
+            &Compression::default(),
+            32,
+            &one,
+            &mut Vec::new(),
+            &mut payload,
+        );
+        assert_eq!(payload[0], Codec::None as u8);
+        assert_eq!(decode_block(&payload).unwrap().1, one);
+    }
+
+    #[test]
+    fn seal_writes_a_map_that_finds_every_block() {
+        let mut raw = vec![0u8; 32];
+        raw.extend(records(300));
+        let offsets: Vec<u64> = Frames::new(&raw[32..], 32)
+            .map(|f| match f {
+                Frame::Record { offset, .. } => offset,
+                _ => panic!("intact"),
+            })
+            .collect();
+        let starts = [offsets[0], offsets[63], offsets[190]];
+        let body = seal(&Compression::default(), &raw, &starts, 32);
+        let tail = &body[body.len() - TRAILER_LEN..];
+        assert_eq!(tail[8..], TRAILER_MAGIC);
+        let map_at = le_u64(tail, 0) as usize - 32;
+        let segment::At::Record(map) = segment::frame_at(&body[map_at..]) else {
+            panic!("map frame")
+        };
+        let (entries, len) = decode_map(map).unwrap();
+        assert_eq!(len, raw.len() as u64);
+        assert_eq!(entries.len(), 3);
+        let mut back = raw[..32].to_vec();
+        for e in &entries {
+            let at = e.physical as usize - 32;
+            let segment::At::Record(p) = segment::frame_at(&body[at..]) else {
+                panic!("block frame")
+            };
+            let (head, bytes) = decode_block(p).unwrap();
+            assert_eq!(head.logical, e.logical);
+            back.extend(bytes);
+        }
+        assert_eq!(back, raw);
+    }
+}
