@@ -21,6 +21,13 @@
 //! callback and `last_error`), [`FileLogBackend::recoveries`], and standard error when
 //! the host sets `VIZ_WARNINGS=stderr`.
 //!
+//! - `compression=zstd|lz4|none` (default `zstd`), `level` (zstd's, default 3) and
+//!   `delta=true|false` (default `true`): how a segment is compressed when it is
+//!   sealed, at a roll (on a thread of its own, so the writer never waits for it)
+//!   or when the log is closed. It becomes format version 2, one compressed block
+//!   per index block (see [`crate::format::vizlog::blocks`]); the segment being
+//!   appended to stays version 1. `none` leaves segments as written, readable by a
+//!   viz from before compression.
 //! - `run=NAME` and `rank=N` (0 to 65,535, default 0): the location is then a
 //!   project directory, and the log goes to `<location>/<NAME>/rank-<N>`, with the
 //!   run's metadata in `<location>/<NAME>` (see [`crate::runs`]).
@@ -44,7 +51,7 @@ use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::Event;
-use crate::format::vizlog::blocks::{Codec, Compression};
+use crate::format::vizlog::blocks::Compression;
 use crate::format::vizlog::index::SegmentIndex;
 use crate::format::vizlog::query::{self, IndexedRead, Opened, Seg};
 use crate::format::vizlog::reader::read_segment;
@@ -557,38 +564,6 @@ struct Options {
     compression: Option<Compression>,
 }
 
-/// The `compression`, `level` and `delta` options.
-fn compression_option(url: &mut ConnectionString) -> Result<Option<Compression>> {
-    let codec = url.take_choice("compression", &["zstd", "lz4", "none"])?;
-    let level = url.take::<i32>("level")?;
-    let delta = url.take_choice("delta", &["true", "false"])?;
-    let mut c = Compression::default();
-    if let Some(codec) = codec {
-        c.codec = Codec::parse(codec).expect("one of the choices");
-    }
-    if let Some(level) = level {
-        if c.codec != Codec::Zstd {
-            return Err(VizError::invalid_config(
-                "option level sets the zstd level: use it with compression=zstd",
-            ));
-        }
-        let (lo, hi) = (
-            zstd::zstd_safe::min_c_level(),
-            zstd::zstd_safe::max_c_level(),
-        );
-        if !(lo..=hi).contains(&level) {
-            return Err(VizError::invalid_config(format!(
-                "option level has invalid value '{level}' for a file:// (zstd levels run from {lo} to {hi})"
-            )));
-        }
-        c.level = level;
-    }
-    if let Some(delta) = delta {
-        c.delta = delta == "true";
-    }
-    Ok((c.codec != Codec::None).then_some(c))
-}
-
 /// Where a segment's index blocks start: its compressed blocks start there too.
 fn block_starts(index: &SegmentIndex) -> Vec<u64> {
     index.blocks.iter().map(|b| b.offset).collect()
@@ -947,7 +922,7 @@ impl StorageBackend for FileLogBackend {
             Some("batch") => Fsync::Batch,
             _ => Fsync::Flush,
         };
-        let compression = compression_option(&mut url)?;
+        let compression = super::compression::option(&mut url, "file://")?;
         let run = url.take::<String>("run")?;
         let rank = url.take::<u32>("rank")?;
         let location = std::mem::take(&mut url.location);

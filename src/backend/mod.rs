@@ -12,6 +12,7 @@ use crate::query::{Aggregate, Bucket, Query, aggregate, downsample, latest};
 
 mod appender;
 pub mod base;
+mod compression;
 pub mod file;
 pub mod jsonl;
 pub mod memory;

@@ -8,6 +8,10 @@
 //!   killed process; `full` also a power cut.
 //! - `busy_timeout` (a duration, default `5s`): how long a write waits for another
 //!   writer's lock before failing (and being retried by the collector).
+//! - `compression=zstd|lz4|none` (default `zstd`) and `level` (zstd, default 3):
+//!   how the payloads of tensors and raw bytes of 256 bytes or more are stored;
+//!   `events.payload_codec` says which (0 none, 1 lz4, 2 zstd). A payload that
+//!   does not shrink is stored as it is; images are PNG already.
 //!
 //! Each delivered batch is one transaction of prepared inserts (`BEGIN IMMEDIATE`,
 //! so the write lock is taken up front); a batch that fails is rolled back whole
@@ -35,6 +39,7 @@ use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
 use crate::event::{Event, EventData, EventKind, Priority};
+use crate::format::vizlog::blocks::{self, Codec, Compression};
 use crate::format::vizlog::codec;
 use crate::metadata::{Metadata, MetadataBatch};
 use crate::query::{Aggregate, Bucket, Cmp, Order, Predicate, Query};
@@ -88,6 +93,9 @@ pub const MIGRATIONS: &[&str] = &[
          event_id INTEGER NOT NULL REFERENCES events (id),
          PRIMARY KEY (run_id, tag_id));
      INSERT INTO tag_last SELECT run_id, tag_id, MAX(id) FROM events GROUP BY run_id, tag_id;",
+    // 4: payloads of tensors and raw bytes may be compressed; payload_codec says
+    // how (the code of `blocks::Codec`: 0 none, 1 lz4, 2 zstd).
+    "ALTER TABLE events ADD COLUMN payload_codec INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this viz writes.
@@ -115,6 +123,8 @@ struct Db {
     in_tx: bool,
     /// Events stored in the open transaction, counted when it commits.
     pending: u64,
+    /// How tensor and raw payloads are compressed; `None` stores them as they are.
+    compression: Option<Compression>,
 }
 
 /// An error from SQLite, naming the file and what was being done, of the kind the
@@ -276,13 +286,22 @@ impl Db {
             for (events, tags) in events.chunks(ROWS).zip(tags.chunks(ROWS)) {
                 values.clear();
                 for (e, &tag) in events.iter().zip(tags) {
+                    let mut payload_codec = Codec::None;
                     let (value, text, payload) = match &e.data {
                         // NaN is stored as NULL (SQLite has no NaN); kind tells them apart.
                         EventData::Scalar(v) => ((!v.is_nan()).then_some(*v), None, None),
                         EventData::Text(t) => (None, Some(t.clone()), None),
-                        _ => {
+                        data => {
                             let mut record = Vec::new();
                             codec::encode(e, &mut record);
+                            // Images are PNG already; histograms are small.
+                            let squeeze = matches!(data, EventData::Tensor(_) | EventData::Raw(_))
+                                && record.len() >= MIN_COMPRESSED;
+                            if let Some(c) = self.compression.filter(|_| squeeze)
+                                && let Some(packed) = blocks::compress_payload(&c, &record)
+                            {
+                                (record, payload_codec) = (packed, c.codec);
+                            }
                             (None, None, Some(record))
                         }
                     };
@@ -296,12 +315,13 @@ impl Db {
                         value.into(),
                         text.into(),
                         payload.into(),
+                        (payload_codec as i64).into(),
                     ]);
                 }
                 if events.len() == ROWS {
                     group.execute(params_from_iter(values.iter()))?;
                 } else {
-                    for row in values.chunks(9) {
+                    for row in values.chunks(10) {
                         single.execute(params_from_iter(row.iter()))?;
                     }
                 }
@@ -335,20 +355,23 @@ impl Db {
     }
 }
 
-/// Rows per multi-row insert (9 parameters each, well under SQLite's limit).
+/// Rows per multi-row insert (10 parameters each, well under SQLite's limit).
 const ROWS: usize = 64;
+
+/// Payloads shorter than this are stored as they are: too small to gain.
+const MIN_COMPRESSED: usize = 256;
 
 /// An insert of `rows` events.
 fn insert_sql(rows: usize) -> String {
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     format!(
-        "INSERT INTO events (run_id, tag_id, kind, step, wall_time, priority, value, text, payload) VALUES {}",
+        "INSERT INTO events (run_id, tag_id, kind, step, wall_time, priority, value, text, payload, payload_codec) VALUES {}",
         vec![row; rows].join(", ")
     )
 }
 
 /// An event from its row: kind, tag name, step, wall time, priority, value, text,
-/// payload.
+/// payload, payload codec.
 type Row = (
     i64,
     String,
@@ -358,11 +381,21 @@ type Row = (
     Option<f64>,
     Option<String>,
     Option<Vec<u8>>,
+    u8,
 );
 
 fn event_of(row: Row) -> Result<Event> {
-    let (kind, tag, step, wall, priority, value, text, payload) = row;
-    if let Some(record) = payload {
+    let (kind, tag, step, wall, priority, value, text, payload, payload_codec) = row;
+    if let Some(mut record) = payload {
+        if payload_codec != Codec::None as u8 {
+            record = blocks::decompress_payload(payload_codec, &record, u32::MAX as usize)
+                .map_err(|why| {
+                    VizError::new(
+                        ErrorKind::CorruptData,
+                        format!("sqlite event payload (compressed): {why}"),
+                    )
+                })?;
+        }
         return codec::decode(&record).map_err(|why| {
             VizError::new(
                 ErrorKind::CorruptData,
@@ -570,6 +603,7 @@ impl Db {
                     r.get(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get(8)?,
                 ))
             })
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<Row>>>())
@@ -578,7 +612,8 @@ impl Db {
     }
 }
 
-const COLUMNS: &str = "e.kind, t.name, e.step, e.wall_time, e.priority, e.value, e.text, e.payload";
+const COLUMNS: &str =
+    "e.kind, t.name, e.step, e.wall_time, e.priority, e.value, e.text, e.payload, e.payload_codec";
 
 impl StorageBackend for SqliteBackend {
     fn type_name(&self) -> &str {
@@ -600,6 +635,7 @@ impl StorageBackend for SqliteBackend {
         let busy = url
             .take_duration("busy_timeout")?
             .unwrap_or(Duration::from_secs(5));
+        let compression = super::compression::option(&mut url, "sqlite://")?;
         let location = std::mem::take(&mut url.location);
         url.finish()?;
         if location.is_empty() {
@@ -644,6 +680,7 @@ impl StorageBackend for SqliteBackend {
             stored: 0,
             in_tx: false,
             pending: 0,
+            compression,
         });
         Ok(())
     }
@@ -1107,6 +1144,7 @@ impl RunStore for SqliteRuns {
                     stored: 0,
                     in_tx: false,
                     pending: 0,
+                    compression: None, // It only reads.
                 }),
             };
             all.extend(rank.query(&per_rank)?);

@@ -55,7 +55,8 @@ impl Codec {
         }
     }
 
-    fn from_u8(code: u8) -> Option<Codec> {
+    /// The codec whose code (`Codec as u8`) is `code`.
+    pub fn from_u8(code: u8) -> Option<Codec> {
         [Codec::None, Codec::Lz4, Codec::Zstd]
             .into_iter()
             .find(|c| *c as u8 == code)
@@ -280,6 +281,47 @@ pub fn encode_block(
     head[8..16].copy_from_slice(&logical.to_le_bytes());
     head[16..20].copy_from_slice(&(raw.len() as u32).to_le_bytes());
     head[20..24].copy_from_slice(&(scratch.len() as u32).to_le_bytes());
+}
+
+/// One payload (a tensor's or raw bytes' record, in sqlite://) compressed on its
+/// own, or `None` when compressing does not make it smaller.
+pub fn compress_payload(c: &Compression, data: &[u8]) -> Option<Vec<u8>> {
+    let out = match c.codec {
+        Codec::None => return None,
+        Codec::Lz4 => lz4_flex::block::compress_prepend_size(data),
+        Codec::Zstd => {
+            let mut out = vec![0; zstd::zstd_safe::compress_bound(data.len())];
+            let n = zstd_compress(data, &mut out, c.level).ok()?;
+            out.truncate(n);
+            out
+        }
+    };
+    (out.len() < data.len()).then_some(out)
+}
+
+/// A payload [`compress_payload`] wrote with `codec` (its code), at most `max`
+/// bytes once decompressed; the error says what is wrong.
+pub fn decompress_payload(codec: u8, data: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    match Codec::from_u8(codec) {
+        Some(Codec::None) => Ok(data.to_vec()),
+        Some(Codec::Lz4) => {
+            let len = data
+                .get(..4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize)
+                .ok_or("lz4 payload shorter than its length")?;
+            if len > max || len / 255 > data.len() {
+                return Err(format!("lz4 payload claims {len} bytes"));
+            }
+            lz4_flex::block::decompress_size_prepended(data).map_err(|e| format!("lz4: {e}"))
+        }
+        Some(Codec::Zstd) => match zstd::zstd_safe::get_frame_content_size(data) {
+            Ok(Some(n)) if n <= max as u64 => {
+                zstd_decompress(data, n as usize).map_err(|e| format!("zstd: {e}"))
+            }
+            _ => Err("zstd payload without a size this viz accepts".to_owned()),
+        },
+        None => Err(format!("unknown payload codec {codec}")),
+    }
 }
 
 /// What a block frame's head says.
