@@ -624,22 +624,40 @@ fn tensor_and_raw_payloads_are_compressed_and_a_damaged_one_is_refused_by_name()
     std::fs::create_dir_all(&dir).unwrap();
     // Sparse, as activations after a ReLU often are.
     let data: Vec<f32> = (0..16_384)
-        .map(|i| if i % 3 == 0 { (i % 50) as f32 * 0.5 } else { 0.0 })
+        .map(|i| {
+            if i % 3 == 0 {
+                (i % 50) as f32 * 0.5
+            } else {
+                0.0
+            }
+        })
         .collect();
     let csv: Vec<u8> = (0..2000)
         .flat_map(|i| format!("{i},{}\n", i % 7).into_bytes())
         .collect();
     let events = vec![
-        Event::tensor("w", 1, viz::Tensor::from_f32(vec![128, 128], &data).unwrap())
-            .unwrap()
-            .at(1.0),
-        Event::raw("table", 1, viz::RawBytes::new("text/csv", csv.clone()).unwrap())
-            .unwrap()
-            .at(1.0),
+        Event::tensor(
+            "w",
+            1,
+            viz::Tensor::from_f32(vec![128, 128], &data).unwrap(),
+        )
+        .unwrap()
+        .at(1.0),
+        Event::raw(
+            "table",
+            1,
+            viz::RawBytes::new("text/csv", csv.clone()).unwrap(),
+        )
+        .unwrap()
+        .at(1.0),
         // Small payloads are stored as they are.
-        Event::raw("tiny", 1, viz::RawBytes::new("text/plain", b"hi".to_vec()).unwrap())
-            .unwrap()
-            .at(1.0),
+        Event::raw(
+            "tiny",
+            1,
+            viz::RawBytes::new("text/plain", b"hi".to_vec()).unwrap(),
+        )
+        .unwrap()
+        .at(1.0),
     ];
     for (options, codec) in [("", 2), ("compression=lz4", 1), ("compression=none", 0)] {
         let path = dir.join(format!("p{codec}.db"));
@@ -659,7 +677,10 @@ fn tensor_and_raw_payloads_are_compressed_and_a_damaged_one_is_refused_by_name()
         assert_eq!(rows[1].0, codec, "{options}: {rows:?}");
         assert_eq!(rows[2].0, 0, "{options}: a tiny payload is stored as it is");
         if codec != 0 {
-            assert!(rows[0].1 < 8192 && rows[1].1 < csv.len() as i64 * 3 / 4, "{rows:?}");
+            assert!(
+                rows[0].1 < 8192 && rows[1].1 < csv.len() as i64 * 3 / 4,
+                "{rows:?}"
+            );
         }
     }
     // A damaged compressed payload is an error naming it, never wrong data.

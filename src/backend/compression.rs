@@ -38,4 +38,3 @@ pub(crate) fn option(url: &mut ConnectionString, scheme: &str) -> Result<Option<
     }
     Ok((c.codec != Codec::None).then_some(c))
 }
-

@@ -123,6 +123,9 @@ struct Active {
     out: Appender,
     /// `index.covered` when the sidecar was last saved, and whether with the tags.
     index_saved: (u64, bool),
+    /// Whether this writer appended to it: closing seals only such a segment, so
+    /// opening a log to read it leaves its files as they were.
+    appended: bool,
 }
 
 struct Log {
@@ -546,6 +549,7 @@ impl FileLogBackend {
         save_index(path, &header, &index, true).map_err(io_context(path, "saving the index of"))?;
         Ok(Some(Active {
             index_saved: (index.covered, true),
+            appended: false,
             seg: Segment {
                 header,
                 path: path.to_path_buf(),
@@ -708,6 +712,7 @@ impl Active {
                 index: SegmentIndex::empty(HEADER_LEN),
             },
             index_saved: (0, false),
+            appended: false,
         })
     }
 
@@ -834,6 +839,7 @@ impl Log {
             offset += len as u64;
         }
         active.out.pending().extend_from_slice(&self.scratch);
+        active.appended = true;
         let written = match self.fsync {
             Fsync::Batch => active.out.write_out(true).and_then(|()| active.out.sync()),
             Fsync::Never | Fsync::Flush => active.out.write_out(false),
@@ -859,6 +865,7 @@ impl Log {
         self.active.save_index(closing)?;
         // Closing seals the active segment: the next writer starts a fresh one.
         if closing
+            && self.active.appended
             && self.active.seg.index.records > 0
             && let Some(c) = self.compression
         {

@@ -1,5 +1,6 @@
 /* Following a file:// log from C while a collector writes it: every record once, in
- * order, across segment rolls, resumable by offset; bad input refused by name. */
+ * order, across segment rolls (sealed and compressed as they roll), resumable by
+ * offset; bad input refused by name. */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,27 @@ int main(void) {
     viz_log_tail_free(from_start);
     viz_log_tail_free(from_end);
     expect(viz_collector_close(c, 10000), VIZ_STATUS_OK, NULL);
+
+    /* Closed, every segment is sealed and compressed (zstd by default): a new tail
+     * still reads each event once, and a storage handle reads them back. */
+    viz_log_tail *after = NULL;
+    expect(viz_log_tail_open(dir, 0, &after), VIZ_STATUS_OK, NULL);
+    int64_t next_after = 0;
+    CHECK(drain(after, &next_after) == 1500 && viz_log_tail_damage(after) == 0);
+    viz_log_tail_free(after);
+    char url[300];
+    snprintf(url, sizeof url, "file://%s?compression=lz4", dir);
+    viz_storage *s = NULL;
+    expect(viz_storage_open(NULL, url, &s), VIZ_STATUS_OK, NULL);
+    viz_event_list *all = NULL;
+    expect(viz_storage_get_events(s, 0, 1499, &all), VIZ_STATUS_OK, NULL);
+    CHECK(viz_event_list_len(all) == 1500);
+    viz_event_list_free(all);
+    viz_storage_free(s);
+    snprintf(url, sizeof url, "file://%s?compression=gzip", dir);
+    viz_storage *bad = NULL;
+    expect(viz_storage_open(NULL, url, &bad), VIZ_STATUS_INVALID_CONFIG, "option compression has invalid value 'gzip'");
+    CHECK(bad == NULL);
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf %s", dir);
     CHECK(system(rm) == 0);

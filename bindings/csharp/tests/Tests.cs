@@ -214,6 +214,33 @@ static class Tests
         }
     }
 
+    static void CompressedLogsReadBackAndBadCodecsAreRefused()
+    {
+        var sizes = new Dictionary<string, long>();
+        foreach (var options in new[] { "compression=none", "compression=lz4", "compression=zstd&level=5" })
+        {
+            var dir = TempDir("zip");
+            using (var log = new NativeStorageBackend("file", "file://" + dir + "?segment_max_bytes=65536&" + options))
+            using (var c = new AsyncEventCollector(log))
+            {
+                c.Start();
+                for (int i = 0; i < 3000; i++) { c.CollectScalar("zip/loss", i, 1.0 / (i + 1)); c.CollectScalar("zip/acc", i, i / 3000.0); }
+                c.Flush();
+            }
+            sizes[options] = Directory.GetFiles(dir, "*.vzl").Sum(f => new FileInfo(f).Length);
+            using (var reopened = new NativeStorageBackend("file", "file://" + dir))
+            {
+                Assert.Equal(2000, reopened.GetEvents(1000, 1999).Count(), options + ": range read");
+                Assert.Equal(3000L, reopened.Aggregate("{\"tags\": [\"zip/acc\"]}").Single().Count, options + ": aggregate");
+            }
+            using (var tail = new LogTail(dir))
+                Assert.True(tail.Next(10000).Count == 6000 && tail.Damage == 0, options + ": a tail reads each event once");
+        }
+        Assert.True(sizes["compression=zstd&level=5"] * 4 < sizes["compression=none"], "zstd: " + sizes["compression=zstd&level=5"] + " of " + sizes["compression=none"]);
+        Assert.True(sizes["compression=lz4"] < sizes["compression=none"], "lz4 is smaller too");
+        Assert.Throws<ArgumentException>(() => new NativeStorageBackend(null, "file:///tmp/x?compression=gzip"), "option compression has invalid value 'gzip'");
+    }
+
     static void StorageBackendBaseBuffers()
     {
         var b = new ListBackend(new StorageConfiguration { ConnectionString = "list://", WriteBufferSize = 3, FlushInterval = TimeSpan.FromHours(1) });
@@ -868,6 +895,7 @@ static class Tests
             new KeyValuePair<string, Action>("StorageBackendBaseBuffers", StorageBackendBaseBuffers),
             new KeyValuePair<string, Action>("FactoryRegistersCSharpTypesNatively", FactoryRegistersCSharpTypesNatively),
             new KeyValuePair<string, Action>("CSharpBackendSurvivesGarbageCollectionOnNativeThreads", CSharpBackendSurvivesGarbageCollectionOnNativeThreads),
+            new KeyValuePair<string, Action>("CompressedLogsReadBackAndBadCodecsAreRefused", CompressedLogsReadBackAndBadCodecsAreRefused),
             new KeyValuePair<string, Action>("ExceptionsInCSharpBackendsAreCountedNotFatal", ExceptionsInCSharpBackendsAreCountedNotFatal),
             new KeyValuePair<string, Action>("BackendErrorsAreRaisedAsEvents", BackendErrorsAreRaisedAsEvents),
             new KeyValuePair<string, Action>("WatchersSeeTheirEventsLiveAndAreReleased", WatchersSeeTheirEventsLiveAndAreReleased),

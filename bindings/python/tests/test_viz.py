@@ -100,6 +100,29 @@ def test_durable_log_alongside_tensorboard(tmp_path):
         assert [e.step for e in got] == list(range(500, 510))
 
 
+def test_compressed_logs_read_back_through_every_reader(tmp_path):
+    sizes = {}
+    for options in ["compression=none", "compression=lz4", "compression=zstd&level=5", ""]:
+        log = tmp_path / (options.replace("=", "-").replace("&", "-") or "default")
+        with viz.Collector(backends=[f"file://{log}?segment_max_bytes=65536&{options}"]) as c:
+            for step in range(3000):
+                c.collect_scalar("train/loss", step, 1.0 / (step + 1))
+                c.collect_scalar("eval/acc", step, step / 3000)
+        sizes[options] = sum(f.stat().st_size for f in log.glob("*.vzl"))
+        with viz.Storage(f"file://{log}") as s:
+            got = list(s.query({"tags": ["eval/acc"], "steps": [1000, 1999]}))
+            assert [e.step for e in got] == list(range(1000, 2000))
+            assert [a["count"] for a in s.aggregate()] == [3000, 3000]
+        with viz.LogTail(log) as tail:
+            assert len(tail.next(10_000)) == 6000 and tail.damage == 0
+        versions = {f.read_bytes()[8] for f in log.glob("*.vzl")}
+        assert versions == ({1} if options == "compression=none" else {1, 2}), (options, versions)
+    assert sizes[""] * 4 < sizes["compression=none"], sizes
+    assert sizes["compression=lz4"] < sizes["compression=none"], sizes
+    with pytest.raises(viz.InvalidConfig, match="option compression has invalid value 'gzip'"):
+        viz.Storage(f"file://{tmp_path}/bad?compression=gzip")
+
+
 class ListBackend:
     """A backend written in Python."""
 
