@@ -11,7 +11,8 @@
 //! sidecar: magic "VIZ-IDX\0" | version u32 | CRC32C of the rest u32 | covered length u64
 //!          | records u64 | segment base offset u64 | segment created unix ms u64
 //!          | damaged spans u32 | entries u32 | entries × (offset u64, min step i64, max step i64)
-//!          | has tags u8 [| the tag index, see `tags.rs`]
+//!          | has tags u8 (0 no, 1 yes, 2 compressed) [| the tag index, see `tags.rs`, or
+//!          it compressed with zstd]
 //! ```
 //!
 //! The writer saves the tag index with a segment when it seals it (and on
@@ -28,6 +29,7 @@
 /// little, large enough that the index is 1/2700 of the data.
 pub const BLOCK_BYTES: u64 = 64 * 1024;
 
+use super::blocks;
 use super::codec::Peek;
 use super::segment::Header;
 use super::tags::TagIndex;
@@ -36,6 +38,12 @@ const MAGIC: [u8; 8] = *b"VIZ-IDX\0";
 const VERSION: u32 = 3;
 const FIXED: usize = 8 + 4 + 4 + 8 + 8 + 8 + 8 + 4 + 4;
 const ENTRY: usize = 24;
+/// The tag section's marker when it is compressed. Readers from before it rebuild
+/// such a sidecar, as they do any they cannot parse.
+const PACKED: u8 = 2;
+/// The most a compressed tag section may expand to: well past what a 4 GiB
+/// segment's records need.
+const MAX_TAGS_BYTES: usize = 1 << 31;
 
 /// One block of records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,6 +224,16 @@ impl SegmentIndex {
     /// The sidecar file's bytes, for the segment whose header is `segment`, with
     /// the tag index if `with_tags` (and it is complete).
     pub fn encode(&self, segment: &Header, with_tags: bool) -> Vec<u8> {
+        self.encode_as(segment, with_tags, false)
+    }
+
+    /// [`encode`](Self::encode) with the tag index compressed (zstd): what a
+    /// sealed segment keeps, where the tag index is most of the bytes on disk.
+    pub fn encode_packed(&self, segment: &Header) -> Vec<u8> {
+        self.encode_as(segment, true, true)
+    }
+
+    fn encode_as(&self, segment: &Header, with_tags: bool, packed: bool) -> Vec<u8> {
         let mut b = Vec::with_capacity(FIXED + ENTRY * self.blocks.len());
         b.extend_from_slice(&MAGIC);
         b.extend_from_slice(&VERSION.to_le_bytes());
@@ -232,8 +250,19 @@ impl SegmentIndex {
             b.extend_from_slice(&e.max_step.to_le_bytes());
         }
         if with_tags && self.has_tags {
-            b.push(1);
-            self.tags.encode(&mut b);
+            let mut tags = Vec::new();
+            self.tags.encode(&mut tags);
+            let c = blocks::Compression::default();
+            match blocks::compress_payload(&c, &tags).filter(|_| packed) {
+                Some(z) => {
+                    b.push(PACKED);
+                    b.extend_from_slice(&z);
+                }
+                None => {
+                    b.push(1);
+                    b.extend_from_slice(&tags);
+                }
+            }
         } else {
             b.push(0);
         }
@@ -262,7 +291,13 @@ impl SegmentIndex {
         let (has_tags, tags) = match b.get(end..)? {
             [0] => (false, TagIndex::default()),
             [1, rest @ ..] if want_tags => (true, TagIndex::decode(rest)?),
-            [1, ..] => (false, TagIndex::default()),
+            [PACKED, rest @ ..] if want_tags => {
+                let tags =
+                    blocks::decompress_payload(blocks::Codec::Zstd as u8, rest, MAX_TAGS_BYTES)
+                        .ok()?;
+                (true, TagIndex::decode(&tags)?)
+            }
+            [1 | PACKED, ..] => (false, TagIndex::default()),
             _ => return None,
         };
         let blocks: Vec<Block> = (0..n)
@@ -331,6 +366,20 @@ mod tests {
         };
         let back = SegmentIndex::decode(&idx.encode(&header, true), &header, true).unwrap();
         assert_eq!(back, idx);
+        let packed = idx.encode_packed(&header);
+        assert!(packed.len() * 3 < idx.encode(&header, true).len());
+        assert_eq!(SegmentIndex::decode(&packed, &header, true).unwrap(), idx);
+        let mut damaged = packed.clone();
+        let last = damaged.len() - 3;
+        damaged[last] ^= 1;
+        damaged[12..16].fill(0);
+        let crc = crc32c::crc32c(&damaged[16..]);
+        damaged[12..16].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(
+            SegmentIndex::decode(&damaged, &header, true),
+            None,
+            "a bad zstd frame"
+        );
         let without = SegmentIndex::decode(&idx.encode(&header, false), &header, true).unwrap();
         assert!(!without.has_tags && without.blocks == idx.blocks);
         let skipped = SegmentIndex::decode(&idx.encode(&header, true), &header, false).unwrap();

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::blocks::{self, MapEntry, TRAILER_LEN, TRAILER_MAGIC};
+use super::index::SegmentIndex;
 use super::scan::{Problem, read_at};
 use super::segment::{At, Frame, Frames, HEADER_LEN, Header, HeaderError, Layout, frame_at};
 use crate::error::{ErrorKind, Result, VizError};
@@ -365,6 +366,18 @@ pub fn seal(
         }
     }
     std::fs::rename(&tmp, path)?;
+    // The sidecar's tag index is most of a sealed segment's bytes on disk: pack it.
+    // It is a cache, so a failure here costs nothing but space.
+    let sidecar = super::index_path(path);
+    if let Ok(bytes) = std::fs::read(&sidecar)
+        && let Some(index) = SegmentIndex::decode(&bytes, header, true)
+        && index.has_tags
+    {
+        let tmp = sidecar.with_extension("vzi.tmp");
+        if std::fs::write(&tmp, index.encode_packed(header)).is_ok() {
+            let _ = std::fs::rename(&tmp, &sidecar);
+        }
+    }
     if sync && let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
     }
