@@ -99,7 +99,7 @@ fn every_kind_round_trips_through_a_collector_and_survives_reopening() {
     assert_eq!(
         u32::from_le_bytes(bytes[8..12].try_into().unwrap()),
         2,
-        "format version: closing sealed and compressed the segment (zstd by default)"
+        "format version: closing sealed and compressed the segment (lz4 by default)"
     );
 
     let reopened = open(&url);

@@ -47,7 +47,7 @@ fn temp(name: &str) -> PathBuf {
 
 /// A log of `loss` (1/(step+1)) and `acc` for steps 0..n, and a note every 100.
 /// A closed log of `n` steps (two scalars each, a note every 100), compressed
-/// with the default (zstd) when it was closed.
+/// with the default (lz4) when it was closed.
 fn write_log(dir: &Path, n: i64) {
     write_log_with(dir, n, "");
 }

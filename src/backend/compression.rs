@@ -6,13 +6,16 @@ use crate::format::vizlog::blocks::{Codec, Compression};
 use crate::url::ConnectionString;
 
 /// The `compression`, `level` and `delta` options of a `scheme` connection
-/// string; `None` for `compression=none`. The default is zstd at
-/// [`DEFAULT_ZSTD_LEVEL`](crate::format::vizlog::blocks::DEFAULT_ZSTD_LEVEL) with delta encoding.
-pub(crate) fn option(url: &mut ConnectionString, scheme: &str) -> Result<Option<Compression>> {
+/// string, over `default`; `None` for `compression=none`.
+pub(crate) fn option(
+    url: &mut ConnectionString,
+    scheme: &str,
+    default: Compression,
+) -> Result<Option<Compression>> {
     let codec = url.take_choice("compression", &["zstd", "lz4", "none"])?;
     let level = url.take::<i32>("level")?;
     let delta = url.take_choice("delta", &["true", "false"])?;
-    let mut c = Compression::default();
+    let mut c = default;
     if let Some(codec) = codec {
         c.codec = Codec::parse(codec).expect("one of the choices");
     }

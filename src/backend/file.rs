@@ -21,7 +21,7 @@
 //! callback and `last_error`), [`FileLogBackend::recoveries`], and standard error when
 //! the host sets `VIZ_WARNINGS=stderr`.
 //!
-//! - `compression=zstd|lz4|none` (default `zstd`), `level` (zstd's, default 3) and
+//! - `compression=lz4|zstd|none` (default `lz4`), `level` (zstd's, default 3) and
 //!   `delta=true|false` (default `true`): how a segment is compressed when it is
 //!   sealed, at a roll (on a thread of its own, so the writer never waits for it)
 //!   or when the log is closed. It becomes format version 2, one compressed block
@@ -190,6 +190,15 @@ impl FileLogBackend {
             dropped += 1;
         }
         Ok(dropped)
+    }
+
+    /// Waits until every segment being compressed is done (they are compressed in
+    /// the background after a roll); failures go to the warnings, as always.
+    pub fn wait_sealed(&mut self) -> Result<()> {
+        for failure in self.log()?.reap(true) {
+            self.warn(failure);
+        }
+        Ok(())
     }
 
     /// The offset the next event will get: events ever written to this log.
@@ -929,7 +938,7 @@ impl StorageBackend for FileLogBackend {
             Some("batch") => Fsync::Batch,
             _ => Fsync::Flush,
         };
-        let compression = super::compression::option(&mut url, "file://")?;
+        let compression = super::compression::option(&mut url, "file://", Compression::LZ4)?;
         let run = url.take::<String>("run")?;
         let rank = url.take::<u32>("rank")?;
         let location = std::mem::take(&mut url.location);

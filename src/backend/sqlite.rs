@@ -635,7 +635,7 @@ impl StorageBackend for SqliteBackend {
         let busy = url
             .take_duration("busy_timeout")?
             .unwrap_or(Duration::from_secs(5));
-        let compression = super::compression::option(&mut url, "sqlite://")?;
+        let compression = super::compression::option(&mut url, "sqlite://", Compression::ZSTD)?;
         let location = std::mem::take(&mut url.location);
         url.finish()?;
         if location.is_empty() {

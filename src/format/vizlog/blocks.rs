@@ -9,7 +9,7 @@
 //! ```text
 //! segment: header (version 2) | block frame … | map frame | map frame offset u64 | "VZL-MAP\0"
 //! block:   a frame (segment.rs) whose payload is
-//!          codec u8 | transform u8 | 0 u16 | CRC32C of the raw bytes u32
+//!          codec u8 | transform u8 | 0 u16 | CRC32C of the encoded bytes u32
 //!          | logical offset u64 | raw length u32 | encoded length u32 | data
 //! map:     a frame whose payload is
 //!          0xff u8 | 0 u8 | 0 u16 | blocks u32 | logical length u64
@@ -17,8 +17,10 @@
 //! ```
 //!
 //! Each block is checked twice: its frame's CRCs cover the stored bytes, and the
-//! CRC32C of the raw bytes checks what decoding produced, so neither bit rot nor a
-//! decoder fault can hand a reader wrong records. The map at the end lets a reader
+//! CRC32C of the encoded bytes (what the transform wrote, before the codec) checks
+//! what decompressing produced, so neither bit rot nor a codec fault can hand a
+//! reader wrong records. Records are rebuilt from those checked bytes only when
+//! read, each with fresh CRCs ([`Decoded`]). The map at the end lets a reader
 //! find blocks with two reads; a missing or damaged map is rebuilt by scanning the
 //! block frames.
 //!
@@ -74,18 +76,25 @@ pub struct Compression {
     pub delta: bool,
 }
 
-/// The zstd level used when none is given (chosen by measurement; see
-/// docs/PERFORMANCE.md).
+/// The zstd level used when none is given: level 1 to 9 differ by under 4% in
+/// size on viz's records, and 3 writes at half the cost of 9 (docs/PERFORMANCE.md).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
-impl Default for Compression {
-    fn default() -> Compression {
-        Compression {
-            codec: Codec::Zstd,
-            level: DEFAULT_ZSTD_LEVEL,
-            delta: true,
-        }
-    }
+impl Compression {
+    /// zstd at [`DEFAULT_ZSTD_LEVEL`], with delta encoding: the smallest, for runs
+    /// kept long or copied around, and sqlite://'s default for payloads (read whole).
+    pub const ZSTD: Compression = Compression {
+        codec: Codec::Zstd,
+        level: DEFAULT_ZSTD_LEVEL,
+        delta: true,
+    };
+    /// lz4 with delta encoding: file://'s default, since a query that touches a
+    /// block pays its decompression, and lz4 decompresses 3× faster than zstd.
+    pub const LZ4: Compression = Compression {
+        codec: Codec::Lz4,
+        level: DEFAULT_ZSTD_LEVEL,
+        delta: true,
+    };
 }
 
 const FRAMED: u8 = 0;
@@ -162,37 +171,113 @@ fn strip(raw: &[u8], delta: bool, out: &mut Vec<u8>) -> Option<u8> {
         .then_some(if delta { DELTA } else { RECORDS })
 }
 
-/// Rebuilds the framed records [`strip`] encoded; `None` if `b` is not such an
-/// encoding or would exceed `raw_len`.
-fn unstrip(b: &[u8], delta: bool, raw_len: usize) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(raw_len);
-    let mut at = 0;
+/// Where one stripped record is in a decoded block's stream.
+#[derive(Clone, Copy, Debug)]
+struct Rec {
+    /// Its frame's offset from the block's start.
+    at: u32,
+    /// Where its payload bytes (less the delta-encoded span) start in the stream.
+    pos: u32,
+    /// Its payload length.
+    len: u32,
+    /// Its step and wall-time bits, when delta-encoded.
+    step: u64,
+    wall: u64,
+}
+
+/// Finds every record [`strip`] encoded in `b` without rebuilding any; `None` if
+/// `b` is not such an encoding or its records would exceed `raw_len` bytes.
+fn index_records(b: &[u8], delta: bool, raw_len: usize) -> Option<Vec<Rec>> {
+    let mut recs = Vec::new();
+    let (mut at, mut raw) = (0usize, 0usize);
     let (mut step, mut wall) = (0u64, 0u64);
     while at < b.len() {
         let len = usize::try_from(get_varint(b, &mut at)?).ok()?;
-        let start = out.len();
-        if start + FRAME_LEN + len > raw_len {
+        let frame = raw;
+        raw = raw.checked_add(FRAME_LEN + len)?;
+        if raw > raw_len {
             return None;
         }
-        out.extend_from_slice(&[0; FRAME_LEN]);
-        if delta && len >= DELTA_SPAN.end {
+        let stored = if delta && len >= DELTA_SPAN.end {
             let z = get_varint(b, &mut at)?;
             let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
             step = step.wrapping_add(d as u64);
             wall ^= get_varint(b, &mut at)?;
-            let rest = b.get(at..at + len - DELTA_SPAN.len())?;
-            at += rest.len();
-            out.extend_from_slice(&rest[..DELTA_SPAN.start]);
-            out.extend_from_slice(&step.to_le_bytes());
-            out.extend_from_slice(&wall.to_le_bytes());
-            out.extend_from_slice(&rest[DELTA_SPAN.start..]);
+            len - DELTA_SPAN.len()
         } else {
-            out.extend_from_slice(b.get(at..at + len)?);
-            at += len;
-        }
-        segment::seal_frame(&mut out, start);
+            len
+        };
+        let pos = at;
+        at = at.checked_add(stored).filter(|&end| end <= b.len())?;
+        recs.push(Rec {
+            at: frame as u32,
+            pos: pos as u32,
+            len: len as u32,
+            step,
+            wall,
+        });
     }
-    Some(out)
+    (raw == raw_len).then_some(recs)
+}
+
+/// Appends record `r` of `stream`, framed as it was.
+fn rebuild(stream: &[u8], r: &Rec, delta: bool, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_LEN]);
+    let (pos, len) = (r.pos as usize, r.len as usize);
+    if delta && len >= DELTA_SPAN.end {
+        let rest = &stream[pos..pos + len - DELTA_SPAN.len()];
+        out.extend_from_slice(&rest[..DELTA_SPAN.start]);
+        out.extend_from_slice(&r.step.to_le_bytes());
+        out.extend_from_slice(&r.wall.to_le_bytes());
+        out.extend_from_slice(&rest[DELTA_SPAN.start..]);
+    } else {
+        out.extend_from_slice(&stream[pos..pos + len]);
+    }
+    segment::seal_frame(out, start);
+}
+
+/// A decoded block, whose records are rebuilt only when read: a query that wants
+/// a few of a block's records pays for decompressing it, not for reframing all.
+#[derive(Debug)]
+pub struct Decoded {
+    /// What the block's head says.
+    pub head: BlockHead,
+    stream: Vec<u8>,
+    /// `None` for a block kept framed (its stream is the raw bytes).
+    records: Option<(Vec<Rec>, bool)>,
+}
+
+impl Decoded {
+    /// Appends the block's raw bytes `[from, to)` (offsets from its start).
+    pub fn read(&self, from: usize, to: usize, out: &mut Vec<u8>) {
+        let Some((recs, delta)) = &self.records else {
+            out.extend_from_slice(&self.stream[from..to]);
+            return;
+        };
+        let first = recs.partition_point(|r| r.at as usize + FRAME_LEN + (r.len as usize) <= from);
+        for r in &recs[first..] {
+            let (at, end) = (r.at as usize, r.at as usize + FRAME_LEN + r.len as usize);
+            if at >= to {
+                break;
+            }
+            if at >= from && end <= to {
+                rebuild(&self.stream, r, *delta, out);
+            } else {
+                // A record cut by the range: rebuild it aside, keep the part asked for.
+                let mut whole = Vec::with_capacity(end - at);
+                rebuild(&self.stream, r, *delta, &mut whole);
+                out.extend_from_slice(&whole[from.max(at) - at..to.min(end) - at]);
+            }
+        }
+    }
+
+    /// All of the block's raw bytes.
+    pub fn raw(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.head.raw_len as usize);
+        self.read(0, self.head.raw_len as usize, &mut out);
+        out
+    }
 }
 
 thread_local! {
@@ -277,7 +362,7 @@ pub fn encode_block(
     let head = &mut out[start..start + BLOCK_HEAD];
     head[0] = codec as u8;
     head[1] = transform;
-    head[4..8].copy_from_slice(&crc32c::crc32c(raw).to_le_bytes());
+    head[4..8].copy_from_slice(&crc32c::crc32c(scratch).to_le_bytes());
     head[8..16].copy_from_slice(&logical.to_le_bytes());
     head[16..20].copy_from_slice(&(raw.len() as u32).to_le_bytes());
     head[20..24].copy_from_slice(&(scratch.len() as u32).to_le_bytes());
@@ -344,14 +429,14 @@ pub fn block_head(payload: &[u8]) -> Option<BlockHead> {
     })
 }
 
-/// The raw bytes of a block frame's payload, checked against the CRC of what was
+/// A block frame's payload decoded and checked against the CRC of what was
 /// encoded; the error says what is wrong.
-pub fn decode_block(payload: &[u8]) -> Result<(BlockHead, Vec<u8>), String> {
+pub fn decode(payload: &[u8]) -> Result<Decoded, String> {
     let head = block_head(payload).ok_or("not a block (too short, or the map)")?;
     let codec =
         Codec::from_u8(payload[0]).ok_or_else(|| format!("unknown codec {}", payload[0]))?;
     let transform = payload[1];
-    let raw_crc = le_u32(payload, 4);
+    let crc = le_u32(payload, 4);
     let encoded_len = le_u32(payload, 20) as usize;
     let raw_len = head.raw_len as usize;
     let data = &payload[BLOCK_HEAD..];
@@ -361,7 +446,7 @@ pub fn decode_block(payload: &[u8]) -> Result<(BlockHead, Vec<u8>), String> {
             "encoded length {encoded_len} exceeds the raw length {raw_len}"
         ));
     }
-    let encoded = match codec {
+    let stream = match codec {
         Codec::None if data.len() == encoded_len => data.to_vec(),
         Codec::None => return Err("stored data has the wrong length".to_owned()),
         Codec::Lz4 if encoded_len / 255 <= data.len() => {
@@ -376,19 +461,31 @@ pub fn decode_block(payload: &[u8]) -> Result<(BlockHead, Vec<u8>), String> {
             zstd_decompress(data, encoded_len).map_err(|e| format!("zstd: {e}"))?
         }
     };
-    if encoded.len() != encoded_len {
-        return Err("decompressed to the wrong length".to_owned());
+    if stream.len() != encoded_len || crc32c::crc32c(&stream) != crc {
+        return Err("decompressed bytes fail the block's CRC".to_owned());
     }
-    let raw = match transform {
-        FRAMED => encoded,
-        RECORDS | DELTA => unstrip(&encoded, transform == DELTA, raw_len)
-            .ok_or("records do not decode from the block")?,
+    let records = match transform {
+        FRAMED if stream.len() == raw_len => None,
+        FRAMED => return Err("stored records have the wrong length".to_owned()),
+        RECORDS | DELTA => {
+            let delta = transform == DELTA;
+            let recs = index_records(&stream, delta, raw_len)
+                .ok_or("records do not decode from the block")?;
+            Some((recs, delta))
+        }
         t => return Err(format!("unknown transform {t}")),
     };
-    if raw.len() != raw_len || crc32c::crc32c(&raw) != raw_crc {
-        return Err("decoded records fail the block's CRC".to_owned());
-    }
-    Ok((head, raw))
+    Ok(Decoded {
+        head,
+        stream,
+        records,
+    })
+}
+
+/// [`decode`], with every record rebuilt: the block's raw bytes.
+pub fn decode_block(payload: &[u8]) -> Result<(BlockHead, Vec<u8>), String> {
+    let decoded = decode(payload)?;
+    Ok((decoded.head, decoded.raw()))
 }
 
 /// Where one block is, logically and in the file.
@@ -541,13 +638,7 @@ mod tests {
         let mut raw = records(10);
         raw[40] ^= 1;
         let mut payload = Vec::new();
-        encode_block(
-            &Compression::default(),
-            32,
-            &raw,
-            &mut Vec::new(),
-            &mut payload,
-        );
+        encode_block(&Compression::ZSTD, 32, &raw, &mut Vec::new(), &mut payload);
         assert_eq!(payload[1], FRAMED);
         assert_eq!(decode_block(&payload).unwrap().1, raw);
 
@@ -563,13 +654,7 @@ mod tests {
         let mut one = Vec::new();
         segment::frame(&mut one, |o| o.extend_from_slice(&noise)).unwrap();
         let mut payload = Vec::new();
-        encode_block(
-            &Compression::default(),
-            32,
-            &one,
-            &mut Vec::new(),
-            &mut payload,
-        );
+        encode_block(&Compression::ZSTD, 32, &one, &mut Vec::new(), &mut payload);
         assert_eq!(payload[0], Codec::None as u8);
         assert_eq!(decode_block(&payload).unwrap().1, one);
     }
@@ -585,7 +670,7 @@ mod tests {
             })
             .collect();
         let starts = [offsets[0], offsets[63], offsets[190]];
-        let body = seal(&Compression::default(), &raw, &starts, 32);
+        let body = seal(&Compression::ZSTD, &raw, &starts, 32);
         let tail = &body[body.len() - TRAILER_LEN..];
         assert_eq!(tail[8..], TRAILER_MAGIC);
         let map_at = le_u64(tail, 0) as usize - 32;

@@ -252,8 +252,7 @@ impl SegmentIndex {
         if with_tags && self.has_tags {
             let mut tags = Vec::new();
             self.tags.encode(&mut tags);
-            let c = blocks::Compression::default();
-            match blocks::compress_payload(&c, &tags).filter(|_| packed) {
+            match blocks::compress_payload(&blocks::Compression::ZSTD, &tags).filter(|_| packed) {
                 Some(z) => {
                     b.push(PACKED);
                     b.extend_from_slice(&z);

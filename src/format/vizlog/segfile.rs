@@ -34,7 +34,7 @@ struct Blocks {
     /// The length of the records' bytes, header included.
     len: u64,
     /// The block decoded last, by its place in `entries`.
-    last: Mutex<Option<(usize, Arc<Vec<u8>>)>>,
+    last: Mutex<Option<(usize, Arc<blocks::Decoded>)>>,
     /// Damage met, until a reader takes it; each block is reported once.
     problems: Mutex<(Vec<Problem>, HashSet<usize>)>,
 }
@@ -164,7 +164,7 @@ impl SegmentFile {
             let end = to.min(e.logical + u64::from(e.raw_len));
             let (a, b) = ((pos - e.logical) as usize, (end - e.logical) as usize);
             match self.block(blocks, i)? {
-                Some(raw) => out.extend_from_slice(&raw[a..b]),
+                Some(decoded) => decoded.read(a, b, &mut out),
                 None => out.resize(out.len() + (b - a), 0),
             }
             pos = end;
@@ -176,7 +176,7 @@ impl SegmentFile {
     }
 
     /// Block `i` decoded, or `None` (reported) when it fails its checks.
-    fn block(&self, blocks: &Blocks, i: usize) -> Result<Option<Arc<Vec<u8>>>> {
+    fn block(&self, blocks: &Blocks, i: usize) -> Result<Option<Arc<blocks::Decoded>>> {
         if let Some((at, raw)) = &*blocks.last.lock()
             && *at == i
         {
@@ -185,9 +185,9 @@ impl SegmentFile {
         let e = blocks.entries[i];
         let stored = read_at(&self.file, e.physical, e.physical + u64::from(e.frame_len))?;
         let decoded = match frame_at(&stored) {
-            At::Record(payload) => blocks::decode_block(payload).and_then(|(head, raw)| {
-                if head.logical == e.logical && head.raw_len == e.raw_len {
-                    Ok(raw)
+            At::Record(payload) => blocks::decode(payload).and_then(|decoded| {
+                if decoded.head.logical == e.logical && decoded.head.raw_len == e.raw_len {
+                    Ok(decoded)
                 } else {
                     Err("its head disagrees with the block map".to_owned())
                 }
