@@ -18,7 +18,7 @@ viz=target/release/viz
 src="$work/runs/ex/log"
 bytes() { find "$1" -name "*.$2" -printf '%s\n' | awk '{s+=$1} END {print s+0}'; }
 events=$($viz stats "$src" | awk '$1 == "events" {print $2; exit}')
-echo "the main example ($steps steps, no compute): $events events; its log (written with the default, zstd): $(bytes "$src" vzl) bytes"
+echo "the main example ($steps steps, no compute): $events events; its log (written with the default, lz4): $(bytes "$src" vzl) bytes"
 variants=("compression=none" "compression=lz4&delta=false" "compression=lz4" "compression=zstd&level=1" "compression=zstd&delta=false" "compression=zstd" "compression=zstd&level=9")
 declare -A times
 for round in 1 2 3; do

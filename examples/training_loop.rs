@@ -166,6 +166,19 @@ fn main() -> Result<(), viz::VizError> {
         back.len(),
         query.as_secs_f64() * 1e3
     );
+    // Stopping sealed the log's last segment, compressed (lz4 by default; add
+    // `?compression=zstd` to the log's URL for the smallest files).
+    let on_disk: u64 = std::fs::read_dir(format!("runs/{run}/log"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    println!(
+        "durable log:      {on_disk} bytes on disk, {:.1} bytes per event",
+        on_disk as f64 / events as f64
+    );
     let latest: Vec<String> = latest
         .iter()
         .filter_map(|e| match e.data {

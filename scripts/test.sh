@@ -123,6 +123,9 @@ bash scripts/fuzz.sh
 step "docs (broken intra-doc links fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+step "a viz from before compression refuses a compressed log by name (builds commit 008b0ac)"
+bash scripts/old-reader.sh
+
 step "benchmarks build"
 cargo bench --no-run
 
