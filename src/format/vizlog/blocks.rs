@@ -289,6 +289,13 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// The most a zstd frame of `data.len()` bytes can decompress to: each block,
+/// even a run-length one, takes a 3-byte header and holds at most 128 KiB. A frame
+/// claiming more is refused before anything is allocated for it.
+fn zstd_bound(data: &[u8]) -> u64 {
+    (data.len() as u64 / 3 + 1) * (128 << 10)
+}
+
 fn zstd_compress(data: &[u8], out: &mut [u8], level: i32) -> std::io::Result<usize> {
     ZSTD_OUT.with(|z| {
         let mut z = z.borrow_mut();
@@ -400,7 +407,7 @@ pub fn decompress_payload(codec: u8, data: &[u8], max: usize) -> Result<Vec<u8>,
             lz4_flex::block::decompress_size_prepended(data).map_err(|e| format!("lz4: {e}"))
         }
         Some(Codec::Zstd) => match zstd::zstd_safe::get_frame_content_size(data) {
-            Ok(Some(n)) if n <= max as u64 => {
+            Ok(Some(n)) if n <= max as u64 && n <= zstd_bound(data) => {
                 zstd_decompress(data, n as usize).map_err(|e| format!("zstd: {e}"))
             }
             _ => Err("zstd payload without a size this viz accepts".to_owned()),
@@ -455,8 +462,8 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, String> {
         Codec::Lz4 => return Err("lz4 data too short for its length".to_owned()),
         Codec::Zstd => {
             match zstd::zstd_safe::get_frame_content_size(data) {
-                Ok(Some(n)) if n == encoded_len as u64 => {}
-                _ => return Err("zstd frame does not state the encoded length".to_owned()),
+                Ok(Some(n)) if n == encoded_len as u64 && n <= zstd_bound(data) => {}
+                _ => return Err("zstd frame does not state a length it can hold".to_owned()),
             }
             zstd_decompress(data, encoded_len).map_err(|e| format!("zstd: {e}"))?
         }
@@ -534,14 +541,17 @@ pub fn decode_map(b: &[u8]) -> Option<(Vec<MapEntry>, u64)> {
             frame_len: le_u32(e, 20),
         })
         .collect();
+    // Sealing writes blocks that follow one another with no gap, ending the records:
+    // a map saying otherwise (which would make readers fill gaps) is not trusted.
     let ordered = entries.windows(2).all(|w| {
-        w[0].logical + u64::from(w[0].raw_len) <= w[1].logical
+        w[0].logical.checked_add(u64::from(w[0].raw_len)) == Some(w[1].logical)
             && w[0].physical + u64::from(w[0].frame_len) <= w[1].physical
     });
-    let fits = entries
-        .last()
-        .is_none_or(|e| e.logical.checked_add(u64::from(e.raw_len)) <= Some(logical_len));
-    (ordered && fits).then_some((entries, logical_len))
+    let ends = match entries.last() {
+        Some(e) => e.logical.checked_add(u64::from(e.raw_len)) == Some(logical_len),
+        None => true,
+    };
+    (ordered && ends).then_some((entries, logical_len))
 }
 
 /// The version 2 body of a segment: `raw` is the whole version 1 segment (header
@@ -657,6 +667,18 @@ mod tests {
         encode_block(&Compression::ZSTD, 32, &one, &mut Vec::new(), &mut payload);
         assert_eq!(payload[0], Codec::None as u8);
         assert_eq!(decode_block(&payload).unwrap().1, one);
+    }
+
+    #[test]
+    fn a_zstd_frame_claiming_more_than_it_can_hold_is_refused_before_allocating() {
+        // A megabyte of zeros compresses to a few dozen bytes, and still decodes.
+        let zeros = vec![0u8; 1 << 20];
+        let packed = compress_payload(&Compression::ZSTD, &zeros).unwrap();
+        assert!(packed.len() < 200, "{}", packed.len());
+        assert_eq!(decompress_payload(2, &packed, 1 << 20).unwrap(), zeros);
+        // Its header alone claims the same megabyte, which 14 bytes cannot hold.
+        let e = decompress_payload(2, &packed[..14], 1 << 20).unwrap_err();
+        assert!(e.contains("zstd payload"), "{e}");
     }
 
     #[test]

@@ -143,7 +143,8 @@ impl SegmentFile {
             return read_at(&self.file, from, to);
         };
         let to = to.min(blocks.len);
-        let mut out = Vec::with_capacity(to.saturating_sub(from) as usize);
+        // Reserved up to a bound: the length comes from the file.
+        let mut out = Vec::with_capacity(to.saturating_sub(from).min(1 << 26) as usize);
         let mut pos = from;
         if pos < HEADER_LEN.min(to) {
             out.extend_from_slice(&read_at(&self.file, pos, HEADER_LEN.min(to))?);
@@ -277,7 +278,9 @@ fn load_blocks(file: &File, path: &Path, stored_len: u64) -> Result<Blocks> {
                 let map = read_at(file, map_at, end)?;
                 if let At::Record(payload) = frame_at(&map)
                     && let Some((entries, len)) = blocks::decode_map(payload)
-                    && entries.first().is_none_or(|e| e.physical >= HEADER_LEN)
+                    && entries.first().map_or(len == HEADER_LEN, |e| {
+                        e.logical == HEADER_LEN && e.physical >= HEADER_LEN
+                    })
                     && entries
                         .last()
                         .is_none_or(|e| e.physical + u64::from(e.frame_len) <= map_at)
