@@ -664,32 +664,10 @@ impl Collector {
     pub fn set_metadata(&self, batch: crate::metadata::MetadataBatch) -> Result<()> {
         batch.validate()?;
         let batch = Arc::new(batch);
-        let mut kept = 0;
-        let mut first_error = None;
-        for index in 0..self.destinations.len() {
-            let b = batch.clone();
-            let result = self
-                .query_backend(index, self.config.shutdown_timeout, move |backend| {
-                    backend.set_metadata(&b)
-                })
-                .and_then(|r| r);
-            match result {
-                Ok(()) => kept += 1,
-                Err(e) if e.kind() == ErrorKind::Unsupported => {}
-                Err(e) => {
-                    let name = &self.destinations[index].name;
-                    first_error.get_or_insert(e.context(format_args!("{name}")));
-                }
-            }
-        }
-        match first_error {
-            Some(e) => Err(e),
-            None if kept == 0 => Err(VizError::new(
-                ErrorKind::Unsupported,
-                "no backend of this collector keeps run metadata (memory://, file:// and tensorboard:// do)",
-            )),
-            None => Ok(()),
-        }
+        self.apply_to_backends(
+            "no backend of this collector keeps run metadata (memory://, file:// and tensorboard:// do)",
+            move |backend| backend.set_metadata(&batch),
+        )
     }
 
     /// Records how the run ended on every backend that keeps a run status
@@ -697,12 +675,28 @@ impl Collector {
     /// session's), applied when they shut down. Call it before `stop`; without
     /// it a run ends `Finished`. Fails with `Unsupported` if no backend keeps one.
     pub fn set_run_status(&self, status: crate::runs::RunStatus) -> Result<()> {
+        self.apply_to_backends(
+            "no backend of this collector keeps a run status (mlflow+http:// and tensorboard:// do)",
+            move |backend| backend.set_run_status(status),
+        )
+    }
+
+    /// Calls `apply` on every destination's backend, on its thread. Backends
+    /// that do not support it (`Unsupported`) are passed over; the first other
+    /// failure is returned, named by its destination, after every backend had its
+    /// call; `Unsupported` with `none_supports` when no backend supports it.
+    fn apply_to_backends(
+        &self,
+        none_supports: &'static str,
+        apply: impl Fn(&mut dyn StorageBackend) -> Result<()> + Clone + Send + 'static,
+    ) -> Result<()> {
         let mut kept = 0;
         let mut first_error = None;
         for index in 0..self.destinations.len() {
+            let apply = apply.clone();
             let result = self
                 .query_backend(index, self.config.shutdown_timeout, move |backend| {
-                    backend.set_run_status(status)
+                    apply(backend)
                 })
                 .and_then(|r| r);
             match result {
@@ -716,10 +710,7 @@ impl Collector {
         }
         match first_error {
             Some(e) => Err(e),
-            None if kept == 0 => Err(VizError::new(
-                ErrorKind::Unsupported,
-                "no backend of this collector keeps a run status (mlflow+http:// and tensorboard:// do)",
-            )),
+            None if kept == 0 => Err(VizError::new(ErrorKind::Unsupported, none_supports)),
             None => Ok(()),
         }
     }
