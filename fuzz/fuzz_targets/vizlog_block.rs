@@ -51,6 +51,6 @@ fuzz_target!(|data: &[u8]| {
         let len = segment.len();
         let bytes = segment.read(0, len.min(1 << 24)).unwrap();
         assert!(bytes.len() as u64 <= len);
-        let _ = segment.check_blocks();
+        let _ = segment.take_problems();
     }
 });

@@ -175,9 +175,7 @@ impl FileLogBackend {
     /// on from the next one.
     pub fn drop_segments_before(&mut self, offset: u64) -> Result<usize> {
         // A segment being compressed is replaced when that ends: not after it is gone.
-        for failure in self.log()?.reap(true) {
-            self.warn(failure);
-        }
+        self.wait_sealed()?;
         let log = self.log()?;
         let mut dropped = 0;
         while let Some(seg) = log.sealed.first() {
@@ -987,14 +985,11 @@ impl StorageBackend for FileLogBackend {
     }
 
     fn shutdown(&mut self) -> Result<()> {
-        let Some(log) = self.log.as_mut() else {
+        if self.log.is_none() {
             return Ok(());
-        };
-        let failures = log.reap(true);
-        let flushed = log.flush(true);
-        for failure in failures {
-            self.warn(failure);
         }
+        self.wait_sealed()?;
+        let flushed = self.log()?.flush(true);
         self.log = None;
         self.metadata = None;
         flushed

@@ -119,11 +119,6 @@ impl SegmentFile {
         self.len() <= HEADER_LEN
     }
 
-    /// The file's length on disk.
-    pub fn stored_len(&self) -> u64 {
-        self.stored_len
-    }
-
     /// Whether it is a sealed, compressed segment (which never changes).
     pub fn is_compressed(&self) -> bool {
         self.blocks.is_some()
@@ -227,16 +222,6 @@ impl SegmentFile {
             .as_ref()
             .map(|b| std::mem::take(&mut b.problems.lock().0))
             .unwrap_or_default()
-    }
-
-    /// Decodes every block and reports those that fail (for `viz verify`).
-    pub fn check_blocks(&self) -> Result<Vec<Problem>> {
-        if let Some(blocks) = &self.blocks {
-            for i in 0..blocks.entries.len() {
-                self.block(blocks, i)?;
-            }
-        }
-        Ok(self.take_problems())
     }
 }
 
