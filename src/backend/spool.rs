@@ -97,9 +97,12 @@ impl Spool {
         // Segments of a sixteenth of the limit, so acked data is freed in steps that
         // small (at least 64 KiB, at most the log's usual 64 MiB).
         let segment = (max_bytes / 16).clamp(64 << 10, 64 << 20);
+        // Uncompressed: spooled events are read back once and deleted, so
+        // compressing them would cost CPU for nothing, and the byte limit stays
+        // what the events take as written (not what a background seal leaves).
         let mut log = FileLogBackend::default();
         log.initialize(&format!(
-            "file://{}?fsync=flush&segment_max_bytes={segment}",
+            "file://{}?fsync=flush&segment_max_bytes={segment}&compression=none",
             dir.display()
         ))?;
         let acked = match std::fs::read_to_string(dir.join(ACKED)) {
