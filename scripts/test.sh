@@ -20,9 +20,10 @@ cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 
 step "system packages"
 # valgrind checks the C harness for memory errors; gcc/g++ compile it; Mono's mcs
-# and runtime build and run the C# binding's tests.
+# and runtime build and run the C# binding's tests; pkg-config, unzip and strip serve
+# the packaging tests (scripts/packages.sh).
 missing=()
-for tool in valgrind gcc g++ python3 mcs mono; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+for tool in valgrind gcc g++ python3 mcs mono pkg-config unzip strip; do command -v "$tool" >/dev/null || missing+=("$tool"); done
 if [ ${#missing[@]} -gt 0 ]; then
   pkgs=()
   for tool in "${missing[@]}"; do
@@ -30,6 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
       python3) pkgs+=(python3 python3-venv) ;;
       mcs) pkgs+=(mono-mcs) ;;
       mono) pkgs+=(mono-runtime) ;;
+      pkg-config) pkgs+=(pkgconf) ;;
+      strip) pkgs+=(binutils) ;;
       *) pkgs+=("$tool") ;;
     esac
   done
@@ -137,3 +140,9 @@ bash examples/c/run.sh 100000
 
 step "C++ example (bindings/cpp/viz.hpp)"
 bash examples/cpp/run.sh 20000 ci-cpp
+
+step "packages: each ecosystem's install, used from a clean place (scripts/packages.sh)"
+# C/C++ under a prefix through pkg-config, the Python package and its wheel in fresh
+# venvs, the NuGet package from a folder feed, and cargo package. The MLflow server
+# is still up, so the installed Python and C# packages run their MLflow tests too.
+bash scripts/packages.sh

@@ -3,10 +3,8 @@ and the ABI version, so the binding cannot drift from the header."""
 
 import pathlib
 import re
-import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-import viz  # noqa: E402
+import viz  # conftest.py says which
 from viz import _native  # noqa: E402
 
 HEADER = pathlib.Path(__file__).resolve().parents[3] / "include" / "viz.h"

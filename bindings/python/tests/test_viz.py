@@ -1,16 +1,13 @@
 """Tests of the Python binding (ctypes over libviz), checked with TensorBoard's own reader."""
 
 import os
-import pathlib
-import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-import viz  # noqa: E402
+import viz  # conftest.py says which
 
 
 def accumulator(path):

@@ -10,10 +10,17 @@ from ctypes import (POINTER, c_bool, c_char_p, c_double, c_int, c_int64, c_size_
 
 
 def _find_library():
+    """VIZ_LIBRARY if set; else the libviz an installed package bundles (pip builds it
+    into the package); else, in a source checkout, the one cargo built; else the
+    system's (ldconfig)."""
     explicit = os.environ.get("VIZ_LIBRARY")
     if explicit:
         return explicit
-    root = pathlib.Path(__file__).resolve().parents[3]
+    here = pathlib.Path(__file__).resolve().parent
+    bundled = sorted(here.glob("_libviz*.so"))
+    if bundled:
+        return str(bundled[0])
+    root = here.parents[2]
     for profile in ("release", "debug"):
         candidate = root / "target" / profile / "libviz.so"
         if candidate.exists():
@@ -22,7 +29,8 @@ def _find_library():
     found = ctypes.util.find_library("viz")
     if found:
         return found
-    raise OSError("libviz not found: build it (cargo build --release) or set VIZ_LIBRARY to its path")
+    raise OSError("libviz not found: install the package (pip install ./bindings/python), "
+                  "build it (cargo build --release), or set VIZ_LIBRARY to its path")
 
 
 # The C ABI this package was written for (viz.h's VIZ_ABI_VERSION). A library of
