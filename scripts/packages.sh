@@ -126,7 +126,8 @@ crate_package() {
 }
 
 sections=("$@")
-[ ${#sections[@]} -gt 0 ] || sections=(c python nuget crate)
+# The order saves rebuilds: nuget reuses the release build the examples made.
+[ ${#sections[@]} -gt 0 ] || sections=(nuget crate python c)
 for section in "${sections[@]}"; do
   case "$section" in
   c) c_and_cpp ;;

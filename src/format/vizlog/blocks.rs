@@ -29,9 +29,15 @@
 //! instead of 12 bytes, four of them random CRC bytes no codec can shrink. Delta
 //! also replaces each record's step and wall time with the difference from the
 //! previous record's (a zigzag varint) and the XOR with its bits (a varint), since
-//! consecutive records share most of both. A block holding damage is kept framed,
-//! as it was, for readers to report.
+//! consecutive records share most of both. A block whose records carry two tags or
+//! more is split into groups by tag, each encoded and compressed on its own
+//! ([`groups`]; transforms 3 and 4), so a read for one tag decompresses its group
+//! only. A block holding damage is kept framed, as it was, for readers to report.
+//!
+//! Transforms 0 to 2 (FRAMED, RECORDS, DELTA) and the grouped 3 and 4 all belong
+//! to format version 2: grouping was added before any release wrote version 2.
 
+use super::groups::{self, Grouped};
 use super::segment::{self, FRAME_LEN, Frame, Frames};
 
 /// A general-purpose compressor for blocks.
@@ -88,8 +94,9 @@ impl Compression {
         level: DEFAULT_ZSTD_LEVEL,
         delta: true,
     };
-    /// lz4 with delta encoding: file://'s default, since a query that touches a
-    /// block pays its decompression, and lz4 decompresses 3× faster than zstd.
+    /// lz4 with delta encoding: file://'s default. Queries read as fast as with
+    /// zstd (blocks group records by tag, so little is decompressed), and sealing
+    /// costs half as much, which matters while a run is writing (docs/PERFORMANCE.md).
     pub const LZ4: Compression = Compression {
         codec: Codec::Lz4,
         level: DEFAULT_ZSTD_LEVEL,
@@ -100,6 +107,9 @@ impl Compression {
 const FRAMED: u8 = 0;
 const RECORDS: u8 = 1;
 const DELTA: u8 = 2;
+/// Records grouped by tag ([`groups`]), without and with delta encoding.
+const GROUPED: u8 = 3;
+const GROUPED_DELTA: u8 = 4;
 const MAP: u8 = 0xff;
 
 /// Bytes before a block's data.
@@ -113,7 +123,7 @@ pub const TRAILER_MAGIC: [u8; 8] = *b"VZL-MAP\0";
 /// Trailer length in bytes.
 pub const TRAILER_LEN: usize = 16;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -134,7 +144,7 @@ fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
     None
 }
 
-fn le_u32(b: &[u8], at: usize) -> u32 {
+pub(super) fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
 }
 
@@ -146,24 +156,12 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 /// when `raw` is not a run of intact records.
 fn strip(raw: &[u8], delta: bool, out: &mut Vec<u8>) -> Option<u8> {
     let mut frames = Frames::new(raw, 0);
-    let (mut step, mut wall) = (0u64, 0u64);
+    let mut prev = (0u64, 0u64);
     for frame in frames.by_ref() {
         let Frame::Record { payload, .. } = frame else {
             return None;
         };
-        put_varint(out, payload.len() as u64);
-        if delta && payload.len() >= DELTA_SPAN.end {
-            let s = le_u64(payload, 4);
-            let w = le_u64(payload, 12);
-            let d = s.wrapping_sub(step) as i64;
-            put_varint(out, ((d << 1) ^ (d >> 63)) as u64);
-            put_varint(out, w ^ wall);
-            (step, wall) = (s, w);
-            out.extend_from_slice(&payload[..DELTA_SPAN.start]);
-            out.extend_from_slice(&payload[DELTA_SPAN.end..]);
-        } else {
-            out.extend_from_slice(payload);
-        }
+        put_record(out, payload, delta, &mut prev);
     }
     frames
         .stop
@@ -171,27 +169,55 @@ fn strip(raw: &[u8], delta: bool, out: &mut Vec<u8>) -> Option<u8> {
         .then_some(if delta { DELTA } else { RECORDS })
 }
 
+/// Appends one record's payload without its frame: a varint length, then (with
+/// delta) its step and wall time against `prev`'s, then the rest.
+pub(super) fn put_record(out: &mut Vec<u8>, payload: &[u8], delta: bool, prev: &mut (u64, u64)) {
+    put_varint(out, payload.len() as u64);
+    if delta && payload.len() >= DELTA_SPAN.end {
+        let s = le_u64(payload, 4);
+        let w = le_u64(payload, 12);
+        let d = s.wrapping_sub(prev.0) as i64;
+        put_varint(out, ((d << 1) ^ (d >> 63)) as u64);
+        put_varint(out, w ^ prev.1);
+        *prev = (s, w);
+        out.extend_from_slice(&payload[..DELTA_SPAN.start]);
+        out.extend_from_slice(&payload[DELTA_SPAN.end..]);
+    } else {
+        out.extend_from_slice(payload);
+    }
+}
+
 /// Where one stripped record is in a decoded block's stream.
 #[derive(Clone, Copy, Debug)]
-struct Rec {
+pub(super) struct Rec {
     /// Its frame's offset from the block's start.
-    at: u32,
+    pub(super) at: u32,
     /// Where its payload bytes (less the delta-encoded span) start in the stream.
     pos: u32,
     /// Its payload length.
-    len: u32,
+    pub(super) len: u32,
     /// Its step and wall-time bits, when delta-encoded.
     step: u64,
     wall: u64,
 }
 
-/// Finds every record [`strip`] encoded in `b` without rebuilding any; `None` if
-/// `b` is not such an encoding or its records would exceed `raw_len` bytes.
-fn index_records(b: &[u8], delta: bool, raw_len: usize) -> Option<Vec<Rec>> {
+/// Finds every record [`strip`] (or, `placed`, a group of [`groups::split`])
+/// encoded in `b` without rebuilding any; `None` if `b` is not such an encoding, or
+/// its records would exceed `raw_len` bytes (or, not `placed`, fall short of it).
+pub(super) fn index_records(
+    b: &[u8],
+    delta: bool,
+    raw_len: usize,
+    placed: bool,
+) -> Option<Vec<Rec>> {
     let mut recs = Vec::new();
     let (mut at, mut raw) = (0usize, 0usize);
     let (mut step, mut wall) = (0u64, 0u64);
     while at < b.len() {
+        if placed {
+            // A group's record says how far past the group's previous one it starts.
+            raw = raw.checked_add(usize::try_from(get_varint(b, &mut at)?).ok()?)?;
+        }
         let len = usize::try_from(get_varint(b, &mut at)?).ok()?;
         let frame = raw;
         raw = raw.checked_add(FRAME_LEN + len)?;
@@ -217,11 +243,11 @@ fn index_records(b: &[u8], delta: bool, raw_len: usize) -> Option<Vec<Rec>> {
             wall,
         });
     }
-    (raw == raw_len).then_some(recs)
+    (placed || raw == raw_len).then_some(recs)
 }
 
 /// Appends record `r` of `stream`, framed as it was.
-fn rebuild(stream: &[u8], r: &Rec, delta: bool, out: &mut Vec<u8>) {
+pub(super) fn rebuild(stream: &[u8], r: &Rec, delta: bool, out: &mut Vec<u8>) {
     let start = out.len();
     out.extend_from_slice(&[0; FRAME_LEN]);
     let (pos, len) = (r.pos as usize, r.len as usize);
@@ -243,17 +269,38 @@ fn rebuild(stream: &[u8], r: &Rec, delta: bool, out: &mut Vec<u8>) {
 pub struct Decoded {
     /// What the block's head says.
     pub head: BlockHead,
-    stream: Vec<u8>,
-    /// `None` for a block kept framed (its stream is the raw bytes).
-    records: Option<(Vec<Rec>, bool)>,
+    body: Body,
+}
+
+#[derive(Debug)]
+enum Body {
+    /// A block kept framed: its stream is the raw bytes.
+    Framed(Vec<u8>),
+    /// Records without frames, each found in the stream.
+    Records {
+        stream: Vec<u8>,
+        recs: Vec<Rec>,
+        delta: bool,
+    },
+    /// Records grouped by tag, each group decompressed when first read.
+    Grouped(Grouped),
 }
 
 impl Decoded {
-    /// Appends the block's raw bytes `[from, to)` (offsets from its start).
-    pub fn read(&self, from: usize, to: usize, out: &mut Vec<u8>) {
-        let Some((recs, delta)) = &self.records else {
-            out.extend_from_slice(&self.stream[from..to]);
-            return;
+    /// Appends the block's raw bytes `[from, to)` (offsets from its start); an
+    /// error (a grouped block's group failing its checks) says what is wrong.
+    pub fn read(&self, from: usize, to: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        let (stream, recs, delta) = match &self.body {
+            Body::Framed(raw) => {
+                out.extend_from_slice(&raw[from..to]);
+                return Ok(());
+            }
+            Body::Grouped(grouped) => return grouped.read(from, to, out),
+            Body::Records {
+                stream,
+                recs,
+                delta,
+            } => (stream, recs, *delta),
         };
         let first = recs.partition_point(|r| r.at as usize + FRAME_LEN + (r.len as usize) <= from);
         for r in &recs[first..] {
@@ -262,21 +309,32 @@ impl Decoded {
                 break;
             }
             if at >= from && end <= to {
-                rebuild(&self.stream, r, *delta, out);
+                rebuild(stream, r, delta, out);
             } else {
                 // A record cut by the range: rebuild it aside, keep the part asked for.
                 let mut whole = Vec::with_capacity(end - at);
-                rebuild(&self.stream, r, *delta, &mut whole);
+                rebuild(stream, r, delta, &mut whole);
                 out.extend_from_slice(&whole[from.max(at) - at..to.min(end) - at]);
             }
+        }
+        Ok(())
+    }
+
+    /// The framed record at block offset `at` whose tag is `tag`, decoding only
+    /// that tag's group, when the block is grouped and holds it; `None` otherwise
+    /// (the caller then reads the bytes with [`read`](Self::read)).
+    pub fn record(&self, at: usize, tag: &[u8]) -> Option<Vec<u8>> {
+        match &self.body {
+            Body::Grouped(grouped) => grouped.record(at, tag),
+            _ => None,
         }
     }
 
     /// All of the block's raw bytes.
-    pub fn raw(&self) -> Vec<u8> {
+    pub fn raw(&self) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(self.head.raw_len as usize);
-        self.read(0, self.head.raw_len as usize, &mut out);
-        out
+        self.read(0, self.head.raw_len as usize, &mut out)?;
+        Ok(out)
     }
 }
 
@@ -328,51 +386,42 @@ pub fn encode_block(
     scratch: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) {
-    scratch.clear();
-    let transform = strip(raw, c.delta, scratch).unwrap_or_else(|| {
-        scratch.clear();
-        scratch.extend_from_slice(raw);
-        FRAMED
-    });
     let start = out.len();
     out.extend_from_slice(&[0; BLOCK_HEAD]);
-    let mut codec = c.codec;
-    match codec {
-        Codec::None => out.extend_from_slice(scratch),
-        Codec::Lz4 => {
-            let bound = lz4_flex::block::get_maximum_output_size(scratch.len());
-            out.resize(start + BLOCK_HEAD + bound, 0);
-            let n = lz4_flex::block::compress_into(scratch, &mut out[start + BLOCK_HEAD..])
-                .expect("the buffer holds the bound");
-            out.truncate(start + BLOCK_HEAD + n);
+    let (codec, transform, groups, crc, encoded) = match groups::split(raw, c.delta) {
+        Some(split) => {
+            let (codec, crc, encoded) = groups::encode(c.codec, c.level, &split, out);
+            let transform = if c.delta { GROUPED_DELTA } else { GROUPED };
+            (codec, transform, split.len() as u8, crc, encoded)
         }
-        Codec::Zstd => {
-            let bound = zstd::zstd_safe::compress_bound(scratch.len());
-            out.resize(start + BLOCK_HEAD + bound, 0);
-            match zstd_compress(scratch, &mut out[start + BLOCK_HEAD..], c.level) {
-                Ok(n) => out.truncate(start + BLOCK_HEAD + n),
-                Err(_) => {
-                    out.truncate(start + BLOCK_HEAD);
-                    codec = Codec::None;
-                    out.extend_from_slice(scratch);
-                }
+        None => {
+            scratch.clear();
+            let transform = strip(raw, c.delta, scratch).unwrap_or_else(|| {
+                scratch.clear();
+                scratch.extend_from_slice(raw);
+                FRAMED
+            });
+            let mut codec = c.codec;
+            if !compress(codec, c.level, scratch, out)
+                // Data that does not shrink (PNG images, say) is stored as it is:
+                // reading it then costs nothing.
+                || (codec != Codec::None && out.len() - start - BLOCK_HEAD >= scratch.len())
+            {
+                out.truncate(start + BLOCK_HEAD);
+                codec = Codec::None;
+                out.extend_from_slice(scratch);
             }
+            (codec, transform, 0, crc32c::crc32c(scratch), scratch.len())
         }
-    }
-    // Data that does not shrink (PNG images, say) is stored as it is: reading
-    // it then costs nothing.
-    if codec != Codec::None && out.len() - start - BLOCK_HEAD >= scratch.len() {
-        out.truncate(start + BLOCK_HEAD);
-        codec = Codec::None;
-        out.extend_from_slice(scratch);
-    }
+    };
     let head = &mut out[start..start + BLOCK_HEAD];
     head[0] = codec as u8;
     head[1] = transform;
-    head[4..8].copy_from_slice(&crc32c::crc32c(scratch).to_le_bytes());
+    head[2] = groups;
+    head[4..8].copy_from_slice(&crc.to_le_bytes());
     head[8..16].copy_from_slice(&logical.to_le_bytes());
     head[16..20].copy_from_slice(&(raw.len() as u32).to_le_bytes());
-    head[20..24].copy_from_slice(&(scratch.len() as u32).to_le_bytes());
+    head[20..24].copy_from_slice(&(encoded as u32).to_le_bytes());
 }
 
 /// One payload (a tensor's or raw bytes' record, in sqlite://) compressed on its
@@ -437,7 +486,8 @@ pub fn block_head(payload: &[u8]) -> Option<BlockHead> {
 }
 
 /// A block frame's payload decoded and checked against the CRC of what was
-/// encoded; the error says what is wrong.
+/// encoded (a grouped block's groups are checked when first read); the error
+/// says what is wrong.
 pub fn decode(payload: &[u8]) -> Result<Decoded, String> {
     let head = block_head(payload).ok_or("not a block (too short, or the map)")?;
     let codec =
@@ -453,6 +503,40 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, String> {
             "encoded length {encoded_len} exceeds the raw length {raw_len}"
         ));
     }
+    if let GROUPED | GROUPED_DELTA = transform {
+        let groups = usize::from(payload[2]);
+        let delta = transform == GROUPED_DELTA;
+        let grouped = Grouped::parse(codec, delta, groups, crc, encoded_len, raw_len, data)?;
+        return Ok(Decoded {
+            head,
+            body: Body::Grouped(grouped),
+        });
+    }
+    let stream = decompress(codec, data, encoded_len)?;
+    if crc32c::crc32c(&stream) != crc {
+        return Err("decompressed bytes fail the block's CRC".to_owned());
+    }
+    let body = match transform {
+        FRAMED if stream.len() == raw_len => Body::Framed(stream),
+        FRAMED => return Err("stored records have the wrong length".to_owned()),
+        RECORDS | DELTA => {
+            let delta = transform == DELTA;
+            let recs = index_records(&stream, delta, raw_len, false)
+                .ok_or("records do not decode from the block")?;
+            Body::Records {
+                stream,
+                recs,
+                delta,
+            }
+        }
+        t => return Err(format!("unknown transform {t}")),
+    };
+    Ok(Decoded { head, body })
+}
+
+/// `data` decompressed with `codec` to exactly `encoded_len` bytes; the error says
+/// what is wrong. Lengths the data cannot hold are refused before allocating.
+pub(super) fn decompress(codec: Codec, data: &[u8], encoded_len: usize) -> Result<Vec<u8>, String> {
     let stream = match codec {
         Codec::None if data.len() == encoded_len => data.to_vec(),
         Codec::None => return Err("stored data has the wrong length".to_owned()),
@@ -468,31 +552,44 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, String> {
             zstd_decompress(data, encoded_len).map_err(|e| format!("zstd: {e}"))?
         }
     };
-    if stream.len() != encoded_len || crc32c::crc32c(&stream) != crc {
-        return Err("decompressed bytes fail the block's CRC".to_owned());
+    if stream.len() != encoded_len {
+        return Err("decompressed bytes have the wrong length".to_owned());
     }
-    let records = match transform {
-        FRAMED if stream.len() == raw_len => None,
-        FRAMED => return Err("stored records have the wrong length".to_owned()),
-        RECORDS | DELTA => {
-            let delta = transform == DELTA;
-            let recs = index_records(&stream, delta, raw_len)
-                .ok_or("records do not decode from the block")?;
-            Some((recs, delta))
+    Ok(stream)
+}
+
+/// Appends `data` compressed with `codec` to `out`; `false` (with `out` as it
+/// was) when the codec failed.
+pub(super) fn compress(codec: Codec, level: i32, data: &[u8], out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    match codec {
+        Codec::None => out.extend_from_slice(data),
+        Codec::Lz4 => {
+            let bound = lz4_flex::block::get_maximum_output_size(data.len());
+            out.resize(start + bound, 0);
+            let n = lz4_flex::block::compress_into(data, &mut out[start..])
+                .expect("the buffer holds the bound");
+            out.truncate(start + n);
         }
-        t => return Err(format!("unknown transform {t}")),
-    };
-    Ok(Decoded {
-        head,
-        stream,
-        records,
-    })
+        Codec::Zstd => {
+            out.resize(start + zstd::zstd_safe::compress_bound(data.len()), 0);
+            match zstd_compress(data, &mut out[start..], level) {
+                Ok(n) => out.truncate(start + n),
+                Err(_) => {
+                    out.truncate(start);
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 /// [`decode`], with every record rebuilt: the block's raw bytes.
 pub fn decode_block(payload: &[u8]) -> Result<(BlockHead, Vec<u8>), String> {
     let decoded = decode(payload)?;
-    Ok((decoded.head, decoded.raw()))
+    let raw = decoded.raw()?;
+    Ok((decoded.head, raw))
 }
 
 /// Where one block is, logically and in the file.

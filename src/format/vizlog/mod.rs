@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub mod blocks;
 pub mod cache;
 pub mod codec;
+pub mod groups;
 pub mod index;
 pub mod query;
 pub mod reader;

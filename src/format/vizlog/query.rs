@@ -165,20 +165,33 @@ fn read(
             to = to.max(u64::from(c.offset) + GUESS);
             end += 1;
         }
-        let bytes = seg.source.bytes(from, to.min(seg.index.covered))?;
-        out.bytes_read += bytes.len() as u64;
+        // Read when a candidate needs it: a source that finds records by tag (a
+        // compressed segment) serves each candidate without reading the run's bytes.
+        let mut bytes = None;
         for &i in &order[run..end] {
             let c = cands[i];
             let at = u64::from(c.offset);
-            let here = &bytes[((at - from) as usize).min(bytes.len())..];
-            let exact;
-            let framed = match frame_at(here) {
-                At::Short(total) => {
-                    exact = seg.source.bytes(at, at + total as u64)?;
-                    out.bytes_read += exact.len() as u64;
-                    frame_at(&exact)
+            let (own, exact);
+            let framed = if let Some(record) = seg.source.record(at, c.tag)? {
+                out.bytes_read += record.len() as u64;
+                own = record;
+                frame_at(&own)
+            } else {
+                if bytes.is_none() {
+                    let read = seg.source.bytes(from, to.min(seg.index.covered))?;
+                    out.bytes_read += read.len() as u64;
+                    bytes = Some(read);
                 }
-                other => other,
+                let bytes = bytes.as_deref().expect("read above");
+                let here = &bytes[((at - from) as usize).min(bytes.len())..];
+                match frame_at(here) {
+                    At::Short(total) => {
+                        exact = seg.source.bytes(at, at + total as u64)?;
+                        out.bytes_read += exact.len() as u64;
+                        frame_at(&exact)
+                    }
+                    other => other,
+                }
             };
             let problem = |what: String| Problem {
                 segment: seg.path.to_path_buf(),

@@ -50,6 +50,14 @@ impl Problem {
 pub trait Source {
     /// Segment bytes `[from, to)`, fewer at the end.
     fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>>;
+
+    /// The framed record at `at`, which the tag index says is `tag`'s, when the
+    /// source can find it for less than reading bytes (a compressed segment whose
+    /// blocks group records by tag); `None` sends the caller to [`bytes`](Self::bytes).
+    fn record(&self, at: u64, tag: &str) -> Result<Option<Vec<u8>>> {
+        let _ = (at, tag);
+        Ok(None)
+    }
 }
 
 impl Source for std::fs::File {

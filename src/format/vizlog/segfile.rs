@@ -159,10 +159,14 @@ impl SegmentFile {
             }
             let end = to.min(e.logical + u64::from(e.raw_len));
             let (a, b) = ((pos - e.logical) as usize, (end - e.logical) as usize);
-            match self.block(blocks, i)? {
-                Some(decoded) => decoded.read(a, b, &mut out),
-                None => out.resize(out.len() + (b - a), 0),
+            let mark = out.len();
+            if let Some(decoded) = self.block(blocks, i)?
+                && let Err(why) = decoded.read(a, b, &mut out)
+            {
+                self.report(blocks, i, &why);
             }
+            // What a damaged block held reads as zeros.
+            out.resize(mark + (b - a), 0);
             pos = end;
         }
         if pos < to {
@@ -198,22 +202,48 @@ impl SegmentFile {
                 Ok(Some(raw))
             }
             Err(why) => {
-                let mut problems = blocks.problems.lock();
-                if problems.1.insert(i) {
-                    problems.0.push(Problem {
-                        segment: self.path.clone(),
-                        offset: e.physical,
-                        bytes: u64::from(e.frame_len),
-                        what: format!(
-                            "compressed block holding record offsets {}..{}: {why}; its records are skipped",
-                            e.logical,
-                            e.logical + u64::from(e.raw_len)
-                        ),
-                    });
-                }
+                self.report(blocks, i, &why);
                 Ok(None)
             }
         }
+    }
+
+    /// Records block `i` as damaged (once), with its offset in the file.
+    fn report(&self, blocks: &Blocks, i: usize, why: &str) {
+        let e = blocks.entries[i];
+        let mut problems = blocks.problems.lock();
+        if problems.1.insert(i) {
+            problems.0.push(Problem {
+                segment: self.path.clone(),
+                offset: e.physical,
+                bytes: u64::from(e.frame_len),
+                what: format!(
+                    "compressed block holding record offsets {}..{}: {why}; its records are skipped",
+                    e.logical,
+                    e.logical + u64::from(e.raw_len)
+                ),
+            });
+        }
+    }
+
+    /// The framed record at offset `at` whose tag is `tag`, read by decompressing
+    /// only that tag's group of its block; `None` when the segment is not
+    /// compressed, its block is not grouped, or no record of the tag starts there
+    /// (the caller then reads bytes with [`read`](Self::read), which reports damage).
+    pub fn record(&self, at: u64, tag: &str) -> Result<Option<Vec<u8>>> {
+        let Some(blocks) = &self.blocks else {
+            return Ok(None);
+        };
+        let i = blocks
+            .entries
+            .partition_point(|e| e.logical + u64::from(e.raw_len) <= at);
+        let Some(e) = blocks.entries.get(i).filter(|e| e.logical <= at) else {
+            return Ok(None);
+        };
+        let at = (at - e.logical) as usize;
+        Ok(self
+            .block(blocks, i)?
+            .and_then(|decoded| decoded.record(at, tag.as_bytes())))
     }
 
     /// Damaged blocks met since the last call, each with its offset in the file.
@@ -228,6 +258,10 @@ impl SegmentFile {
 impl super::scan::Source for SegmentFile {
     fn bytes(&self, from: u64, to: u64) -> Result<Cow<'_, [u8]>> {
         self.read(from, to)
+    }
+
+    fn record(&self, at: u64, tag: &str) -> Result<Option<Vec<u8>>> {
+        SegmentFile::record(self, at, tag)
     }
 }
 
