@@ -125,7 +125,10 @@ fn every_codec_round_trips_through_every_reader() {
             .sum();
         // (The writer's own indexes: the process-wide read cache, which other
         // tests clear, would add the sidecars it reloads to the count.)
-        let writer = log.indexed_query(&q).unwrap().expect("the tag index answers");
+        let writer = log
+            .indexed_query(&q)
+            .unwrap()
+            .expect("the tag index answers");
         assert_eq!(writer.bytes_read, framed, "{options}");
         assert_eq!(log.get_events(i64::MIN, i64::MAX).unwrap(), events);
         drop(log);
