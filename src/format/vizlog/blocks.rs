@@ -37,39 +37,11 @@
 //! Transforms 0 to 2 (FRAMED, RECORDS, DELTA) and the grouped 3 and 4 all belong
 //! to format version 2: grouping was added before any release wrote version 2.
 
+pub use super::compressor::Codec;
+use super::compressor::{compress, decompress, zstd_bound, zstd_compress, zstd_decompress};
 use super::groups::{self, Grouped};
+use super::records::{Rec, index_records, le_u32, le_u64, put_record, rebuild};
 use super::segment::{self, FRAME_LEN, Frame, Frames};
-
-/// A general-purpose compressor for blocks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Codec {
-    /// Stored as encoded.
-    None = 0,
-    /// LZ4 block format: fastest to write and read, larger.
-    Lz4 = 1,
-    /// Zstandard: smallest, at a configurable level.
-    Zstd = 2,
-}
-
-impl Codec {
-    /// The codec called `name` (`none`, `lz4`, `zstd`).
-    pub fn parse(name: &str) -> Option<Codec> {
-        match name {
-            "none" => Some(Codec::None),
-            "lz4" => Some(Codec::Lz4),
-            "zstd" => Some(Codec::Zstd),
-            _ => None,
-        }
-    }
-
-    /// The codec whose code (`Codec as u8`) is `code`.
-    pub fn from_u8(code: u8) -> Option<Codec> {
-        [Codec::None, Codec::Lz4, Codec::Zstd]
-            .into_iter()
-            .find(|c| *c as u8 == code)
-    }
-}
 
 /// How sealed segments are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,43 +86,12 @@ const MAP: u8 = 0xff;
 
 /// Bytes before a block's data.
 pub const BLOCK_HEAD: usize = 24;
-/// The step and wall time: the bytes of a record's head that delta encodes.
-const DELTA_SPAN: std::ops::Range<usize> = 4..20;
 const MAP_HEAD: usize = 16;
 const MAP_ENTRY: usize = 24;
 /// The last bytes of a version 2 segment: the map frame's offset, then this.
 pub const TRAILER_MAGIC: [u8; 8] = *b"VZL-MAP\0";
 /// Trailer length in bytes.
 pub const TRAILER_LEN: usize = 16;
-
-pub(super) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-fn get_varint(b: &[u8], at: &mut usize) -> Option<u64> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *b.get(*at)?;
-        *at += 1;
-        v |= u64::from(byte & 0x7f) << shift;
-        if byte < 0x80 {
-            return Some(v);
-        }
-    }
-    None
-}
-
-pub(super) fn le_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().expect("4 bytes"))
-}
-
-fn le_u64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
-}
 
 /// The records of `raw` with their frames dropped (and deltas taken), or `None`
 /// when `raw` is not a run of intact records.
@@ -167,100 +108,6 @@ fn strip(raw: &[u8], delta: bool, out: &mut Vec<u8>) -> Option<u8> {
         .stop
         .is_none()
         .then_some(if delta { DELTA } else { RECORDS })
-}
-
-/// Appends one record's payload without its frame: a varint length, then (with
-/// delta) its step and wall time against `prev`'s, then the rest.
-pub(super) fn put_record(out: &mut Vec<u8>, payload: &[u8], delta: bool, prev: &mut (u64, u64)) {
-    put_varint(out, payload.len() as u64);
-    if delta && payload.len() >= DELTA_SPAN.end {
-        let s = le_u64(payload, 4);
-        let w = le_u64(payload, 12);
-        let d = s.wrapping_sub(prev.0) as i64;
-        put_varint(out, ((d << 1) ^ (d >> 63)) as u64);
-        put_varint(out, w ^ prev.1);
-        *prev = (s, w);
-        out.extend_from_slice(&payload[..DELTA_SPAN.start]);
-        out.extend_from_slice(&payload[DELTA_SPAN.end..]);
-    } else {
-        out.extend_from_slice(payload);
-    }
-}
-
-/// Where one stripped record is in a decoded block's stream.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Rec {
-    /// Its frame's offset from the block's start.
-    pub(super) at: u32,
-    /// Where its payload bytes (less the delta-encoded span) start in the stream.
-    pos: u32,
-    /// Its payload length.
-    pub(super) len: u32,
-    /// Its step and wall-time bits, when delta-encoded.
-    step: u64,
-    wall: u64,
-}
-
-/// Finds every record [`strip`] (or, `placed`, a group of [`groups::split`])
-/// encoded in `b` without rebuilding any; `None` if `b` is not such an encoding, or
-/// its records would exceed `raw_len` bytes (or, not `placed`, fall short of it).
-pub(super) fn index_records(
-    b: &[u8],
-    delta: bool,
-    raw_len: usize,
-    placed: bool,
-) -> Option<Vec<Rec>> {
-    let mut recs = Vec::new();
-    let (mut at, mut raw) = (0usize, 0usize);
-    let (mut step, mut wall) = (0u64, 0u64);
-    while at < b.len() {
-        if placed {
-            // A group's record says how far past the group's previous one it starts.
-            raw = raw.checked_add(usize::try_from(get_varint(b, &mut at)?).ok()?)?;
-        }
-        let len = usize::try_from(get_varint(b, &mut at)?).ok()?;
-        let frame = raw;
-        raw = raw.checked_add(FRAME_LEN + len)?;
-        if raw > raw_len {
-            return None;
-        }
-        let stored = if delta && len >= DELTA_SPAN.end {
-            let z = get_varint(b, &mut at)?;
-            let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
-            step = step.wrapping_add(d as u64);
-            wall ^= get_varint(b, &mut at)?;
-            len - DELTA_SPAN.len()
-        } else {
-            len
-        };
-        let pos = at;
-        at = at.checked_add(stored).filter(|&end| end <= b.len())?;
-        recs.push(Rec {
-            at: frame as u32,
-            pos: pos as u32,
-            len: len as u32,
-            step,
-            wall,
-        });
-    }
-    (placed || raw == raw_len).then_some(recs)
-}
-
-/// Appends record `r` of `stream`, framed as it was.
-pub(super) fn rebuild(stream: &[u8], r: &Rec, delta: bool, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&[0; FRAME_LEN]);
-    let (pos, len) = (r.pos as usize, r.len as usize);
-    if delta && len >= DELTA_SPAN.end {
-        let rest = &stream[pos..pos + len - DELTA_SPAN.len()];
-        out.extend_from_slice(&rest[..DELTA_SPAN.start]);
-        out.extend_from_slice(&r.step.to_le_bytes());
-        out.extend_from_slice(&r.wall.to_le_bytes());
-        out.extend_from_slice(&rest[DELTA_SPAN.start..]);
-    } else {
-        out.extend_from_slice(&stream[pos..pos + len]);
-    }
-    segment::seal_frame(out, start);
 }
 
 /// A decoded block, whose records are rebuilt only when read: a query that wants
@@ -336,45 +183,6 @@ impl Decoded {
         self.read(0, self.head.raw_len as usize, &mut out)?;
         Ok(out)
     }
-}
-
-thread_local! {
-    // A zstd context holds about a hundred KiB of tables: made once per thread,
-    // not once per block.
-    static ZSTD_OUT: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-    static ZSTD_IN: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// The most a zstd frame of `data.len()` bytes can decompress to: each block,
-/// even a run-length one, takes a 3-byte header and holds at most 128 KiB. A frame
-/// claiming more is refused before anything is allocated for it.
-fn zstd_bound(data: &[u8]) -> u64 {
-    (data.len() as u64 / 3 + 1) * (128 << 10)
-}
-
-fn zstd_compress(data: &[u8], out: &mut [u8], level: i32) -> std::io::Result<usize> {
-    ZSTD_OUT.with(|z| {
-        let mut z = z.borrow_mut();
-        let z = match &mut *z {
-            Some(z) => z,
-            empty => empty.insert(zstd::bulk::Compressor::new(level)?),
-        };
-        z.set_compression_level(level)?;
-        z.compress_to_buffer(data, out)
-    })
-}
-
-fn zstd_decompress(data: &[u8], capacity: usize) -> std::io::Result<Vec<u8>> {
-    ZSTD_IN.with(|z| {
-        let mut z = z.borrow_mut();
-        let z = match &mut *z {
-            Some(z) => z,
-            empty => empty.insert(zstd::bulk::Decompressor::new()?),
-        };
-        z.decompress(data, capacity)
-    })
 }
 
 /// Appends the payload of a block frame holding `raw` (segment bytes starting at
@@ -534,57 +342,6 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, String> {
     Ok(Decoded { head, body })
 }
 
-/// `data` decompressed with `codec` to exactly `encoded_len` bytes; the error says
-/// what is wrong. Lengths the data cannot hold are refused before allocating.
-pub(super) fn decompress(codec: Codec, data: &[u8], encoded_len: usize) -> Result<Vec<u8>, String> {
-    let stream = match codec {
-        Codec::None if data.len() == encoded_len => data.to_vec(),
-        Codec::None => return Err("stored data has the wrong length".to_owned()),
-        Codec::Lz4 if encoded_len / 255 <= data.len() => {
-            lz4_flex::block::decompress(data, encoded_len).map_err(|e| format!("lz4: {e}"))?
-        }
-        Codec::Lz4 => return Err("lz4 data too short for its length".to_owned()),
-        Codec::Zstd => {
-            match zstd::zstd_safe::get_frame_content_size(data) {
-                Ok(Some(n)) if n == encoded_len as u64 && n <= zstd_bound(data) => {}
-                _ => return Err("zstd frame does not state a length it can hold".to_owned()),
-            }
-            zstd_decompress(data, encoded_len).map_err(|e| format!("zstd: {e}"))?
-        }
-    };
-    if stream.len() != encoded_len {
-        return Err("decompressed bytes have the wrong length".to_owned());
-    }
-    Ok(stream)
-}
-
-/// Appends `data` compressed with `codec` to `out`; `false` (with `out` as it
-/// was) when the codec failed.
-pub(super) fn compress(codec: Codec, level: i32, data: &[u8], out: &mut Vec<u8>) -> bool {
-    let start = out.len();
-    match codec {
-        Codec::None => out.extend_from_slice(data),
-        Codec::Lz4 => {
-            let bound = lz4_flex::block::get_maximum_output_size(data.len());
-            out.resize(start + bound, 0);
-            let n = lz4_flex::block::compress_into(data, &mut out[start..])
-                .expect("the buffer holds the bound");
-            out.truncate(start + n);
-        }
-        Codec::Zstd => {
-            out.resize(start + zstd::zstd_safe::compress_bound(data.len()), 0);
-            match zstd_compress(data, &mut out[start..], level) {
-                Ok(n) => out.truncate(start + n),
-                Err(_) => {
-                    out.truncate(start);
-                    return false;
-                }
-            }
-        }
-    }
-    true
-}
-
 /// [`decode`], with every record rebuilt: the block's raw bytes.
 pub fn decode_block(payload: &[u8]) -> Result<(BlockHead, Vec<u8>), String> {
     let decoded = decode(payload)?;
@@ -694,6 +451,117 @@ pub fn seal(c: &Compression, raw: &[u8], starts: &[u64], header_len: u64) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::vizlog::codec;
+    use crate::format::vizlog::groups::{ENTRY, MAX_GROUPS, group_of};
+
+    /// Every codec, without and with delta.
+    fn every_compression() -> impl Iterator<Item = Compression> {
+        [Codec::None, Codec::Lz4, Codec::Zstd]
+            .into_iter()
+            .flat_map(|codec| {
+                [false, true].map(|delta| Compression {
+                    codec,
+                    level: 3,
+                    delta,
+                })
+            })
+    }
+
+    /// `n` scalars over `tags` tags, interleaved as a training loop logs them.
+    fn tagged(n: usize, tags: usize) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for i in 0..n {
+            let tag = format!("train/tag{}", i % tags);
+            let mut event =
+                crate::event::Event::scalar(&tag, (i / tags) as i64, 1.0 / (i + 1) as f64).unwrap();
+            event.wall_time = Some(1.7e9 + i as f64 * 0.001);
+            segment::frame(&mut raw, |o| codec::encode(&event, o)).unwrap();
+        }
+        raw
+    }
+
+    fn encoded(c: &Compression, raw: &[u8]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        encode_block(c, 32, raw, &mut Vec::new(), &mut payload);
+        payload
+    }
+
+    /// Each record of `raw`: its offset, framed bytes and tag.
+    fn each(raw: &[u8]) -> Vec<(usize, &[u8], &[u8])> {
+        Frames::new(raw, 0)
+            .map(|f| match f {
+                Frame::Record { offset, payload } => {
+                    let at = offset as usize;
+                    let tag = codec::peek(payload).unwrap().tag;
+                    (at, &raw[at..at + FRAME_LEN + payload.len()], tag)
+                }
+                other => panic!("intact records only: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn many_tags_are_grouped_and_round_trip_under_every_codec() {
+        let raw = tagged(600, 40);
+        for c in every_compression() {
+            let (codec, delta) = (c.codec, c.delta);
+            let payload = encoded(&c, &raw);
+            assert_eq!(payload[1], if delta { 4 } else { 3 }, "grouped");
+            assert_eq!(usize::from(payload[2]), MAX_GROUPS);
+            assert_eq!(decode_block(&payload).unwrap().1, raw, "{codec:?} {delta}");
+            // A flipped bit anywhere is caught, never decoded into records.
+            for i in (0..payload.len()).step_by(5) {
+                let mut bad = payload.clone();
+                bad[i] ^= 0x08;
+                if let Ok((_, got)) = decode_block(&bad) {
+                    assert_eq!(
+                        got, raw,
+                        "{codec:?} {delta}: a flip at {i} changed the records"
+                    );
+                }
+            }
+        }
+        // One tag has nothing to group by.
+        assert_eq!(encoded(&Compression::LZ4, &tagged(100, 1))[1], 2);
+        // Two tags make two groups.
+        assert_eq!(encoded(&Compression::LZ4, &tagged(100, 2))[2], 2);
+    }
+
+    #[test]
+    fn a_record_reads_from_its_tags_group_alone_and_a_damaged_group_is_named() {
+        let raw = tagged(600, 40);
+        let mut payload = encoded(&Compression::LZ4, &raw);
+        let decoded = decode(&payload).unwrap();
+        for (at, framed, tag) in each(&raw) {
+            assert_eq!(decoded.record(at, tag).as_deref(), Some(framed));
+        }
+        assert_eq!(
+            decoded.record(1, b"train/tag0"),
+            None,
+            "no record starts there"
+        );
+
+        // Damage the stored bytes of the group of train/tag7.
+        let damaged = group_of(b"train/tag7", MAX_GROUPS);
+        let table = &payload[BLOCK_HEAD..BLOCK_HEAD + MAX_GROUPS * ENTRY];
+        let start: usize = (0..damaged)
+            .map(|g| le_u32(table, g * ENTRY) as usize)
+            .sum();
+        let at = BLOCK_HEAD + MAX_GROUPS * ENTRY + start + 3;
+        payload[at] ^= 0x40;
+        let decoded = decode(&payload).unwrap();
+        // Every other group still reads, without touching the damaged one.
+        for (at, framed, tag) in each(&raw) {
+            let got = decoded.record(at, tag);
+            if group_of(tag, MAX_GROUPS) == damaged {
+                assert_eq!(got, None);
+            } else {
+                assert_eq!(got.as_deref(), Some(framed));
+            }
+        }
+        let why = decoded.read(0, raw.len(), &mut Vec::new()).unwrap_err();
+        assert!(why.contains(&format!("group {damaged}")), "{why}");
+    }
 
     fn records(n: usize) -> Vec<u8> {
         let mut raw = Vec::new();
@@ -709,32 +577,26 @@ mod tests {
     #[test]
     fn every_codec_and_transform_round_trips_and_checks_what_it_decodes() {
         let raw = records(500);
-        for codec in [Codec::None, Codec::Lz4, Codec::Zstd] {
-            for delta in [false, true] {
-                let c = Compression {
-                    codec,
-                    level: 3,
-                    delta,
-                };
-                let mut payload = Vec::new();
-                encode_block(&c, 32, &raw, &mut Vec::new(), &mut payload);
-                let (head, back) = decode_block(&payload).unwrap();
-                assert_eq!(head.logical, 32);
-                assert_eq!(back, raw, "{codec:?} delta {delta}");
-                if codec != Codec::None {
-                    assert!(
-                        payload.len() < raw.len() / 3,
-                        "{codec:?}: {}",
-                        payload.len()
-                    );
-                }
-                // Any single flipped bit is caught, never decoded into records.
-                for i in (0..payload.len()).step_by(7) {
-                    let mut bad = payload.clone();
-                    bad[i] ^= 0x10;
-                    if let Ok((_, got)) = decode_block(&bad) {
-                        assert_eq!(got, raw, "a flip at {i} changed the records");
-                    }
+        for c in every_compression() {
+            let (codec, delta) = (c.codec, c.delta);
+            let mut payload = Vec::new();
+            encode_block(&c, 32, &raw, &mut Vec::new(), &mut payload);
+            let (head, back) = decode_block(&payload).unwrap();
+            assert_eq!(head.logical, 32);
+            assert_eq!(back, raw, "{codec:?} delta {delta}");
+            if codec != Codec::None {
+                assert!(
+                    payload.len() < raw.len() / 3,
+                    "{codec:?}: {}",
+                    payload.len()
+                );
+            }
+            // Any single flipped bit is caught, never decoded into records.
+            for i in (0..payload.len()).step_by(7) {
+                let mut bad = payload.clone();
+                bad[i] ^= 0x10;
+                if let Ok((_, got)) = decode_block(&bad) {
+                    assert_eq!(got, raw, "a flip at {i} changed the records");
                 }
             }
         }

@@ -24,8 +24,9 @@
 
 use std::sync::OnceLock;
 
-use super::blocks::{self, Codec, Rec};
 use super::codec;
+use super::compressor::{self, Codec};
+use super::records::{self, Rec};
 use super::segment::{FRAME_LEN, Frame, Frames};
 
 /// The most groups a block is split into. More would make one tag's reads cheaper
@@ -96,8 +97,8 @@ pub fn split(raw: &[u8], delta: bool) -> Option<Vec<Vec<u8>>> {
     for (at, payload, h) in records {
         let g = h as usize % groups;
         let (end, prev) = &mut state[g];
-        blocks::put_varint(&mut out[g], (at - *end) as u64);
-        blocks::put_record(&mut out[g], payload, delta, prev);
+        records::put_varint(&mut out[g], (at - *end) as u64);
+        records::put_record(&mut out[g], payload, delta, prev);
         *end = at + FRAME_LEN + payload.len();
     }
     Some(out)
@@ -155,9 +156,9 @@ impl Grouped {
         let mut entries = Vec::with_capacity(groups);
         for e in table.chunks_exact(ENTRY) {
             let entry = Entry {
-                stored: blocks::le_u32(e, 0) as usize,
-                encoded: blocks::le_u32(e, 4) as usize,
-                crc: blocks::le_u32(e, 8),
+                stored: records::le_u32(e, 0) as usize,
+                encoded: records::le_u32(e, 4) as usize,
+                crc: records::le_u32(e, 8),
             };
             entries.push((at, entry));
             at = at
@@ -186,11 +187,11 @@ impl Grouped {
             .get_or_init(|| {
                 let (at, e) = self.entries[g];
                 let data = &self.stored[at..at + e.stored];
-                let stream = blocks::decompress(self.codec, data, e.encoded)?;
+                let stream = compressor::decompress(self.codec, data, e.encoded)?;
                 if crc32c::crc32c(&stream) != e.crc {
                     return Err(format!("group {g}'s decompressed bytes fail their CRC"));
                 }
-                let recs = blocks::index_records(&stream, self.delta, self.raw_len, true)
+                let recs = records::index_records(&stream, self.delta, self.raw_len, true)
                     .ok_or_else(|| format!("group {g}'s records do not decode"))?;
                 Ok(Group { stream, recs })
             })
@@ -216,7 +217,7 @@ impl Grouped {
                     break;
                 }
                 whole.clear();
-                blocks::rebuild(&group.stream, r, self.delta, &mut whole);
+                records::rebuild(&group.stream, r, self.delta, &mut whole);
                 let (a, b) = (from.max(at), to.min(end));
                 out[base + a - from..base + b - from].copy_from_slice(&whole[a - at..b - at]);
             }
@@ -233,7 +234,7 @@ impl Grouped {
             .binary_search_by_key(&at, |r| r.at as usize)
             .ok()?;
         let mut out = Vec::with_capacity(FRAME_LEN + group.recs[i].len as usize);
-        blocks::rebuild(&group.stream, &group.recs[i], self.delta, &mut out);
+        records::rebuild(&group.stream, &group.recs[i], self.delta, &mut out);
         Some(out)
     }
 }
@@ -256,7 +257,7 @@ pub fn encode(
     if codec != Codec::None {
         for g in groups {
             let before = out.len();
-            if !blocks::compress(codec, level, g, out) {
+            if !compressor::compress(codec, level, g, out) {
                 used = Codec::None;
                 break;
             }
@@ -287,111 +288,7 @@ pub fn encode(
 
 #[cfg(test)]
 mod tests {
-    use super::super::blocks::{BLOCK_HEAD, Compression, decode, decode_block, encode_block};
-    use super::super::segment;
     use super::*;
-
-    /// `n` scalars over `tags` tags, interleaved as a training loop logs them.
-    fn records(n: usize, tags: usize) -> Vec<u8> {
-        let mut raw = Vec::new();
-        for i in 0..n {
-            let tag = format!("train/tag{}", i % tags);
-            let mut event =
-                crate::event::Event::scalar(&tag, (i / tags) as i64, 1.0 / (i + 1) as f64).unwrap();
-            event.wall_time = Some(1.7e9 + i as f64 * 0.001);
-            segment::frame(&mut raw, |o| codec::encode(&event, o)).unwrap();
-        }
-        raw
-    }
-
-    fn encoded(c: &Compression, raw: &[u8]) -> Vec<u8> {
-        let mut payload = Vec::new();
-        encode_block(c, 32, raw, &mut Vec::new(), &mut payload);
-        payload
-    }
-
-    /// Each record of `raw`: its offset, framed bytes and tag.
-    fn each(raw: &[u8]) -> Vec<(usize, &[u8], &[u8])> {
-        Frames::new(raw, 0)
-            .map(|f| match f {
-                Frame::Record { offset, payload } => {
-                    let at = offset as usize;
-                    let tag = codec::peek(payload).unwrap().tag;
-                    (at, &raw[at..at + FRAME_LEN + payload.len()], tag)
-                }
-                other => panic!("intact records only: {other:?}"),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn many_tags_are_grouped_and_round_trip_under_every_codec() {
-        let raw = records(600, 40);
-        for codec in [Codec::None, Codec::Lz4, Codec::Zstd] {
-            for delta in [false, true] {
-                let c = Compression {
-                    codec,
-                    level: 3,
-                    delta,
-                };
-                let payload = encoded(&c, &raw);
-                assert_eq!(payload[1], if delta { 4 } else { 3 }, "grouped");
-                assert_eq!(usize::from(payload[2]), MAX_GROUPS);
-                assert_eq!(decode_block(&payload).unwrap().1, raw, "{codec:?} {delta}");
-                // A flipped bit anywhere is caught, never decoded into records.
-                for i in (0..payload.len()).step_by(5) {
-                    let mut bad = payload.clone();
-                    bad[i] ^= 0x08;
-                    if let Ok((_, got)) = decode_block(&bad) {
-                        assert_eq!(
-                            got, raw,
-                            "{codec:?} {delta}: a flip at {i} changed the records"
-                        );
-                    }
-                }
-            }
-        }
-        // One tag has nothing to group by.
-        assert_eq!(encoded(&Compression::LZ4, &records(100, 1))[1], 2);
-        // Two tags make two groups.
-        assert_eq!(encoded(&Compression::LZ4, &records(100, 2))[2], 2);
-    }
-
-    #[test]
-    fn a_record_reads_from_its_tags_group_alone_and_a_damaged_group_is_named() {
-        let raw = records(600, 40);
-        let mut payload = encoded(&Compression::LZ4, &raw);
-        let decoded = decode(&payload).unwrap();
-        for (at, framed, tag) in each(&raw) {
-            assert_eq!(decoded.record(at, tag).as_deref(), Some(framed));
-        }
-        assert_eq!(
-            decoded.record(1, b"train/tag0"),
-            None,
-            "no record starts there"
-        );
-
-        // Damage the stored bytes of the group of train/tag7.
-        let damaged = group_of(b"train/tag7", MAX_GROUPS);
-        let table = &payload[BLOCK_HEAD..BLOCK_HEAD + MAX_GROUPS * ENTRY];
-        let start: usize = (0..damaged)
-            .map(|g| blocks::le_u32(table, g * ENTRY) as usize)
-            .sum();
-        let at = BLOCK_HEAD + MAX_GROUPS * ENTRY + start + 3;
-        payload[at] ^= 0x40;
-        let decoded = decode(&payload).unwrap();
-        // Every other group still reads, without touching the damaged one.
-        for (at, framed, tag) in each(&raw) {
-            let got = decoded.record(at, tag);
-            if group_of(tag, MAX_GROUPS) == damaged {
-                assert_eq!(got, None);
-            } else {
-                assert_eq!(got.as_deref(), Some(framed));
-            }
-        }
-        let why = decoded.read(0, raw.len(), &mut Vec::new()).unwrap_err();
-        assert!(why.contains(&format!("group {damaged}")), "{why}");
-    }
 
     #[test]
     fn group_of_never_changes() {
