@@ -1,8 +1,9 @@
 //! viz has one version number, the workspace's (Cargo.toml). Every package that
-//! carries a copy of it must agree: the C header's macros and `viz_version()`, the
-//! Python package, the NuGet package, the `viz` command; and CHANGELOG.md must
-//! describe the current C ABI version. The SONAME and viz.pc take the version from
-//! Cargo.toml when `scripts/install.sh` runs, and `scripts/packages.sh` checks them.
+//! carries a copy of it must agree: the C header's macros, the Python package, the
+//! NuGet package, the `viz` command; and CHANGELOG.md must describe the current C
+//! ABI version. `viz_version()` is checked in src/ffi/version.rs's own test. The
+//! SONAME and viz.pc take the version from Cargo.toml when `scripts/install.sh`
+//! runs, and `scripts/packages.sh` checks them.
 
 use std::path::Path;
 
@@ -48,7 +49,7 @@ fn the_workspace_has_the_version() {
 }
 
 #[test]
-fn the_c_header_and_library_carry_the_version() {
+fn the_c_header_carries_the_version() {
     let header = read("include/viz.h");
     let parts: Vec<u32> = VERSION
         .split(['.', '-', '+'])
@@ -63,10 +64,8 @@ fn the_c_header_and_library_carry_the_version() {
         ],
         parts[..]
     );
-    // SAFETY: viz_version returns a static NUL-terminated string.
-    let runtime = unsafe { std::ffi::CStr::from_ptr(viz::ffi::version::viz_version()) };
-    assert_eq!(runtime.to_str().unwrap(), VERSION);
-    assert_eq!(viz::VERSION, VERSION);
+    // viz_version() and the Rust constants are checked against the crate's
+    // version in src/ffi/version.rs's own test.
 }
 
 #[test]

@@ -40,8 +40,8 @@
 pub use super::compressor::Codec;
 use super::compressor::{compress, decompress, zstd_bound, zstd_compress, zstd_decompress};
 use super::groups::{self, Grouped};
-use super::records::{Rec, index_records, le_u32, le_u64, put_record, rebuild};
-use super::segment::{self, FRAME_LEN, Frame, Frames};
+use super::records::{Rec, index_records, le_u32, le_u64, place, put_record};
+use super::segment::{self, Frame, Frames};
 
 /// How sealed segments are compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,21 +149,9 @@ impl Decoded {
                 delta,
             } => (stream, recs, *delta),
         };
-        let first = recs.partition_point(|r| r.at as usize + FRAME_LEN + (r.len as usize) <= from);
-        for r in &recs[first..] {
-            let (at, end) = (r.at as usize, r.at as usize + FRAME_LEN + r.len as usize);
-            if at >= to {
-                break;
-            }
-            if at >= from && end <= to {
-                rebuild(stream, r, delta, out);
-            } else {
-                // A record cut by the range: rebuild it aside, keep the part asked for.
-                let mut whole = Vec::with_capacity(end - at);
-                rebuild(stream, r, delta, &mut whole);
-                out.extend_from_slice(&whole[from.max(at) - at..to.min(end) - at]);
-            }
-        }
+        let base = out.len();
+        out.resize(base + (to - from), 0);
+        place(stream, recs, delta, (from, to), &mut out[base..]);
         Ok(())
     }
 
@@ -453,6 +441,7 @@ mod tests {
     use super::*;
     use crate::format::vizlog::codec;
     use crate::format::vizlog::groups::{ENTRY, MAX_GROUPS, group_of};
+    use crate::format::vizlog::segment::FRAME_LEN;
 
     /// Every codec, without and with delta.
     fn every_compression() -> impl Iterator<Item = Compression> {

@@ -106,7 +106,7 @@ pub fn split(raw: &[u8], delta: bool) -> Option<Vec<Vec<u8>>> {
 
 /// One group's place in a block's table.
 #[derive(Clone, Copy, Debug)]
-pub struct Entry {
+struct Entry {
     stored: usize,
     encoded: usize,
     crc: u32,
@@ -125,8 +125,9 @@ pub struct Grouped {
     codec: Codec,
     delta: bool,
     raw_len: usize,
-    /// The groups' stored bytes, and where each group's start.
+    /// The groups' stored bytes, in order.
     stored: Vec<u8>,
+    /// Each group's start in `stored`, and its table entry.
     entries: Vec<(usize, Entry)>,
     groups: Vec<OnceLock<Result<Group, String>>>,
 }
@@ -205,22 +206,15 @@ impl Grouped {
     pub fn read(&self, from: usize, to: usize, out: &mut Vec<u8>) -> Result<(), String> {
         let base = out.len();
         out.resize(base + (to - from), 0);
-        let mut whole = Vec::new();
         for g in 0..self.groups.len() {
             let group = self.group(g)?;
-            let first = group
-                .recs
-                .partition_point(|r| r.at as usize + FRAME_LEN + r.len as usize <= from);
-            for r in &group.recs[first..] {
-                let (at, end) = (r.at as usize, r.at as usize + FRAME_LEN + r.len as usize);
-                if at >= to {
-                    break;
-                }
-                whole.clear();
-                records::rebuild(&group.stream, r, self.delta, &mut whole);
-                let (a, b) = (from.max(at), to.min(end));
-                out[base + a - from..base + b - from].copy_from_slice(&whole[a - at..b - at]);
-            }
+            records::place(
+                &group.stream,
+                &group.recs,
+                self.delta,
+                (from, to),
+                &mut out[base..],
+            );
         }
         Ok(())
     }

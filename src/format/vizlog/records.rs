@@ -134,3 +134,34 @@ pub(super) fn rebuild(stream: &[u8], r: &Rec, delta: bool, out: &mut Vec<u8>) {
     }
     segment::seal_frame(out, start);
 }
+
+impl Rec {
+    /// Where its frame ends, from the block's start.
+    pub(super) fn end(&self) -> usize {
+        self.at as usize + FRAME_LEN + self.len as usize
+    }
+}
+
+/// Writes what `recs` (records of `stream`) hold of block offsets `[from, to)`
+/// into `out`, whose first byte is offset `from`. Bytes no record covers are left
+/// as they are.
+pub(super) fn place(
+    stream: &[u8],
+    recs: &[Rec],
+    delta: bool,
+    (from, to): (usize, usize),
+    out: &mut [u8],
+) {
+    let first = recs.partition_point(|r| r.end() <= from);
+    let mut whole = Vec::new();
+    for r in &recs[first..] {
+        let (at, end) = (r.at as usize, r.end());
+        if at >= to {
+            break;
+        }
+        whole.clear();
+        rebuild(stream, r, delta, &mut whole);
+        let (a, b) = (from.max(at), to.min(end));
+        out[a - from..b - from].copy_from_slice(&whole[a - at..b - at]);
+    }
+}
