@@ -673,13 +673,25 @@ fn compression(n: i64, rounds: usize, reps: usize) {
         ("zstd 3", "compression=zstd"),
         ("zstd 9", "compression=zstd&level=9"),
     ];
+    // `VIZ_BENCH_CODECS='compression=lz4,compression=zstd'` runs only the
+    // variants with those options (`none` always runs: it is the baseline).
+    let only = std::env::var("VIZ_BENCH_CODECS").unwrap_or_default();
+    let variants: Vec<_> = variants
+        .into_iter()
+        .enumerate()
+        .filter(|(i, (_, options))| {
+            *i == 0 || only.is_empty() || only.split(',').any(|w| *options == w)
+        })
+        .map(|(_, v)| v)
+        .collect();
     println!(
         "\n## file:// compression: {n} scalars over {TAGS} tags through a collector (median of {rounds} rounds; queries median of {reps})"
     );
     let dir = std::env::temp_dir().join(format!("viz-bench-zip-{}", std::process::id()));
     let steps = n / TAGS;
-    // Per variant: ingest rate, stop ms, warm query us, cold query us.
-    let mut results: Vec<[Vec<f64>; 4]> = variants.iter().map(|_| Default::default()).collect();
+    // Per variant: ingest rate, stop ms, warm query us, cold query us, and the
+    // cores busy during ingest (process CPU time over wall time).
+    let mut results: Vec<[Vec<f64>; 5]> = variants.iter().map(|_| Default::default()).collect();
     let mut sizes = vec![(0u64, 0u64); variants.len()];
     for round in 0..rounds {
         for (v, (_, options)) in variants.iter().enumerate() {
@@ -692,6 +704,7 @@ fn compression(n: i64, rounds: usize, reps: usize) {
                 .map(|i| c.intern(&format!("train/metric{i:03}")).unwrap())
                 .collect();
             let mut x = 0x2545_f491_4f6c_dd1du64;
+            let cpu_start = process_cpu();
             let start = Instant::now();
             for step in 0..steps {
                 for (i, &tag) in tags.iter().enumerate() {
@@ -706,6 +719,7 @@ fn compression(n: i64, rounds: usize, reps: usize) {
             }
             c.flush(Duration::from_secs(600)).unwrap();
             let ingest = start.elapsed();
+            let cpu = process_cpu() - cpu_start;
             let stats = c.stats();
             assert_eq!(stats.written, (steps * TAGS) as u64, "{options}: {stats:?}");
             let t = Instant::now();
@@ -750,6 +764,7 @@ fn compression(n: i64, rounds: usize, reps: usize) {
             let r = &mut results[v];
             r[0].push(n as f64 / ingest.as_secs_f64());
             r[1].push(stop.as_secs_f64() * 1e3);
+            r[4].push(cpu.as_secs_f64() / ingest.as_secs_f64());
             r[2].push(median(us));
             r[3].push(if cold.is_empty() {
                 f64::NAN
@@ -763,19 +778,20 @@ fn compression(n: i64, rounds: usize, reps: usize) {
     let base_query = median(results[0][2].clone());
     let base_cold = median(results[0][3].clone());
     println!(
-        "  | compression | bytes/scalar (log + sidecars) | ingest M scalars/s (vs none) | stop ms | one-tag 1000-step query us, warm (vs none) | the same, page cache dropped (vs none) |"
+        "  | compression | bytes/scalar (log + sidecars) | ingest M scalars/s (vs none) | cores busy ingesting | stop ms | one-tag 1000-step query us, warm (vs none) | the same, page cache dropped (vs none) |"
     );
-    println!("  |---|---|---|---|---|---|");
+    println!("  |---|---|---|---|---|---|---|");
     for (v, (name, _)) in variants.iter().enumerate() {
         let r = &results[v];
         let (ingest, query) = (median(r[0].clone()), median(r[2].clone()));
         let cold = median(r[3].clone());
         println!(
-            "  | {name} | {:.2} + {:.2} | {:.2} ({:.2}x) | {:.0} | {:.0} ({:.2}x) | {:.0} ({:.2}x) |",
+            "  | {name} | {:.2} + {:.2} | {:.2} ({:.2}x) | {:.2} | {:.0} | {:.0} ({:.2}x) | {:.0} ({:.2}x) |",
             sizes[v].0 as f64 / n as f64,
             sizes[v].1 as f64 / n as f64,
             ingest / 1e6,
             ingest / base,
+            median(r[4].clone()),
             median(r[1].clone()),
             query,
             query / base_query,
@@ -980,6 +996,18 @@ fn drop_page_cache() -> bool {
     std::fs::write("/proc/sys/vm/drop_caches", "3").is_ok()
 }
 
+/// CPU time this process has used so far, over all its threads.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
     // ffi, interleaved, bursts, saturated, throughput, files, remote, png, range, tags,
@@ -1160,7 +1188,12 @@ fn main() {
     }
 
     if want("compression") {
-        let n = if quick { 1_000_000 } else { 10_000_000 };
+        // `VIZ_BENCH_SCALARS` sets another size: a longer run shows the rate
+        // once background compression has fallen as far behind as it may.
+        let n = std::env::var("VIZ_BENCH_SCALARS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(if quick { 1_000_000 } else { 10_000_000 });
         compression(n, if quick { 1 } else { 3 }, reps);
     }
 

@@ -357,3 +357,47 @@ fn a_log_from_before_compression_reads_and_grows_compressed() {
     assert!(all.problems.is_empty(), "{:?}", all.problems);
     assert_eq!(all.events, [first, second].concat());
 }
+
+#[test]
+fn rolled_segments_are_compressed_in_the_background_and_a_close_finishes_the_rest() {
+    let dir = temp_dir("zip", "background");
+    let url = format!(
+        "file://{}?segment_max_bytes=20000&fsync=never",
+        dir.display()
+    );
+    let (first, burst) = (run_events(0..3000), run_events(3000..9000));
+    let mut log = open_log(&url);
+    for chunk in first.chunks(100) {
+        log.store_events(chunk).unwrap();
+    }
+    let rolled = segments(&dir).len() - 1;
+    assert!(rolled > 10, "{rolled} segments rolled");
+    // Nobody waits for them while the log stays open: the sealer's helper and
+    // finisher do it on their own. (A hang guard, not a timing.)
+    let start = std::time::Instant::now();
+    while layouts(&dir)[..rolled].contains(&Layout::Records) {
+        assert!(start.elapsed().as_secs() < 60, "{:?}", layouts(&dir));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(
+        layouts(&dir).last(),
+        Some(&Layout::Records),
+        "the active one"
+    );
+    // A burst with no pause rolls more segments than may wait; closing right
+    // after it still leaves every segment compressed and every event readable.
+    for chunk in burst.chunks(100) {
+        log.store_events(chunk).unwrap();
+    }
+    log.shutdown().unwrap();
+    let all = layouts(&dir);
+    assert!(all.iter().all(|l| *l == Layout::Blocks), "{all:?}");
+    let read = LogReader::open(&dir)
+        .unwrap()
+        .read(i64::MIN, i64::MAX)
+        .unwrap();
+    assert!(read.problems.is_empty(), "{:?}", read.problems);
+    assert_eq!(read.events.len(), first.len() + burst.len());
+    assert_eq!(steps(&read.events), steps(&[first, burst].concat()));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -23,11 +23,13 @@
 //!
 //! - `compression=lz4|zstd|none` (default `lz4`), `level` (zstd's, default 3) and
 //!   `delta=true|false` (default `true`): how a segment is compressed when it is
-//!   sealed, at a roll (on a thread of its own, so the writer never waits for it)
-//!   or when the log is closed. It becomes format version 2, one compressed block
-//!   per index block (see [`crate::format::vizlog::blocks`]); the segment being
-//!   appended to stays version 1. `none` leaves segments as written, readable by a
-//!   viz from before compression.
+//!   sealed. It becomes format version 2, one compressed block per index block
+//!   (see [`crate::format::vizlog::blocks`]); the segment being appended to stays
+//!   version 1. `none` leaves segments as written, readable by a viz from before
+//!   compression. A segment finished at a roll is compressed in the background on
+//!   CPU time nothing else wants (see `sealer.rs`), so the writer never waits for
+//!   it and a training loop that logs flat out keeps its cores; closing the log
+//!   compresses the last segment and whatever still waits before it returns.
 //! - `run=NAME` and `rank=N` (0 to 65,535, default 0): the location is then a
 //!   project directory, and the log goes to `<location>/<NAME>/rank-<N>`, with the
 //!   run's metadata in `<location>/<NAME>` (see [`crate::runs`]).
@@ -47,6 +49,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 
 use super::appender::Appender;
+use super::sealer::{Job, Sealer};
 use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
@@ -135,9 +138,10 @@ struct Log {
     fsync: Fsync,
     /// How sealed segments are compressed; `None` leaves them as written.
     compression: Option<Compression>,
-    /// Segments being compressed, each on a thread of its own, so a roll never
-    /// stalls the writer (and through it the collector) for the time it takes.
-    sealing: Vec<std::thread::JoinHandle<Result<()>>>,
+    /// Compresses finished segments in the background on idle CPU time, so a roll
+    /// never stalls the writer (and through it the collector); started at the
+    /// first segment to compress.
+    sealer: Option<Sealer>,
     /// Holds the directory's writer lock while open.
     _lock: File,
     sealed: Vec<Segment>,
@@ -367,7 +371,7 @@ impl FileLogBackend {
             max_age,
             fsync,
             compression,
-            sealing: Vec::new(),
+            sealer: None,
             _lock: lock,
             sealed,
             active,
@@ -781,41 +785,37 @@ impl Log {
                 "starting a new segment (the current one grows past its limit meanwhile)",
             ));
         }
-        if let Some(c) = self.compression {
+        if self.compression.is_some() {
             let sealed = self.sealed.last().expect("just pushed");
-            let (path, header, fsync) = (sealed.path.clone(), sealed.header, self.fsync);
+            let (path, header) = (sealed.path.clone(), sealed.header);
             let starts = block_starts(&sealed.index);
-            let spawned = std::thread::Builder::new()
-                .name("viz-file-seal".into())
-                .spawn(move || compress(&path, &header, &starts, &c, fsync));
-            match spawned {
-                Ok(handle) => self.sealing.push(handle),
-                Err(e) => return Some(VizError::from(e).context("starting to compress a segment")),
+            if let Err(e) = self.queue_seal(path, header, &starts) {
+                return Some(e.context("starting to compress a segment (it stays uncompressed)"));
             }
         }
         None
     }
 
+    /// Queues a finished segment for the sealer, starting the sealer if needed.
+    fn queue_seal(&mut self, path: PathBuf, header: Header, starts: &[u64]) -> Result<()> {
+        let c = self.compression.expect("only compressed logs seal");
+        let job = Job::new(path, header, starts, c, self.fsync != Fsync::Never)?;
+        let sealer = match &mut self.sealer {
+            Some(sealer) => sealer,
+            empty => empty.insert(Sealer::start()?),
+        };
+        sealer.push(job);
+        Ok(())
+    }
+
     /// Waits for the segments being compressed (`all`), or collects those done;
     /// returns the failures. A segment that failed stays readable as written.
     fn reap(&mut self, all: bool) -> Vec<VizError> {
-        let mut failures = Vec::new();
-        let mut i = 0;
-        while i < self.sealing.len() {
-            if !all && !self.sealing[i].is_finished() {
-                i += 1;
-                continue;
-            }
-            match self.sealing.swap_remove(i).join() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failures.push(e),
-                Err(_) => failures.push(VizError::new(
-                    ErrorKind::Panic,
-                    "compressing a segment panicked; it stays readable uncompressed",
-                )),
-            }
+        match &self.sealer {
+            None => Vec::new(),
+            Some(sealer) if all => sealer.wait(),
+            Some(sealer) => sealer.take_failures(),
         }
-        failures
     }
 
     fn store(&mut self, events: &[Event]) -> Result<Option<VizError>> {
@@ -874,16 +874,18 @@ impl Log {
         if closing
             && self.active.appended
             && self.active.seg.index.records > 0
-            && let Some(c) = self.compression
+            && self.compression.is_some()
         {
             let seg = &self.active.seg;
-            compress(
-                &seg.path,
-                &seg.header,
-                &block_starts(&seg.index),
-                &c,
-                self.fsync,
-            )?;
+            let (path, header, starts) = (seg.path.clone(), seg.header, block_starts(&seg.index));
+            if self.queue_seal(path.clone(), header, &starts).is_err() {
+                // No thread to help: the writer compresses it alone.
+                let c = self.compression.expect("checked");
+                compress(&path, &header, &starts, &c, self.fsync)?;
+            }
+            if let Some(failure) = self.reap(true).into_iter().next() {
+                return Err(failure);
+            }
         }
         Ok(())
     }

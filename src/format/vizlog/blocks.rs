@@ -400,37 +400,72 @@ pub fn decode_map(b: &[u8]) -> Option<(Vec<MapEntry>, u64)> {
 /// included), cut into blocks at `starts` (segment offsets, ascending, the first
 /// one past the header). Returns the bytes that follow the new header.
 pub fn seal(c: &Compression, raw: &[u8], starts: &[u64], header_len: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() / 4);
+    let spans = block_spans(starts, header_len, raw.len() as u64);
     let mut scratch = Vec::new();
-    let mut entries = Vec::with_capacity(starts.len());
+    let framed: Vec<Vec<u8>> = spans
+        .iter()
+        .map(|&(from, to)| seal_block(c, from, &raw[from as usize..to as usize], &mut scratch))
+        .collect();
+    seal_body(&spans, &framed, raw.len() as u64, header_len)
+}
+
+/// The `(from, to)` segment offsets of the blocks a segment of `len` bytes is
+/// cut into at `starts` (as [`seal`] takes them): contiguous, from the header's
+/// end to `len`, none empty.
+pub fn block_spans(starts: &[u64], header_len: u64, len: u64) -> Vec<(u64, u64)> {
     let mut bounds: Vec<u64> = starts
         .iter()
         .copied()
-        .filter(|&s| s >= header_len && s < raw.len() as u64)
+        .filter(|&s| s >= header_len && s < len)
         .collect();
     if bounds.first() != Some(&header_len) {
         bounds.insert(0, header_len);
     }
     bounds.dedup();
+    let mut spans = Vec::with_capacity(bounds.len());
     for (i, &from) in bounds.iter().enumerate() {
-        let to = bounds.get(i + 1).copied().unwrap_or(raw.len() as u64);
-        if from >= to {
-            continue;
+        let to = bounds.get(i + 1).copied().unwrap_or(len);
+        if from < to {
+            spans.push((from, to));
         }
-        let at = out.len();
-        let chunk = &raw[from as usize..to as usize];
-        segment::frame(&mut out, |o| encode_block(c, from, chunk, &mut scratch, o))
-            .expect("a block is at most one index block or one record");
+    }
+    spans
+}
+
+/// One block frame holding `raw` (segment bytes starting at `logical`): the
+/// unit of sealing work, independent of every other block. `scratch` is reused
+/// between calls.
+pub fn seal_block(c: &Compression, logical: u64, raw: &[u8], scratch: &mut Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() / 3);
+    segment::frame(&mut out, |o| encode_block(c, logical, raw, scratch, o))
+        .expect("a block is at most one index block or one record");
+    out
+}
+
+/// The version 2 body from its block frames ([`seal_block`] of each of `spans`,
+/// in order) for a version 1 segment of `len` bytes: the blocks, the block map
+/// and the trailer.
+pub fn seal_body<F: AsRef<[u8]>>(
+    spans: &[(u64, u64)],
+    framed: &[F],
+    len: u64,
+    header_len: u64,
+) -> Vec<u8> {
+    let size: usize = framed.iter().map(|f| f.as_ref().len()).sum();
+    let mut out = Vec::with_capacity(size + 64);
+    let mut entries = Vec::with_capacity(spans.len());
+    for (&(from, to), frame) in spans.iter().zip(framed) {
+        let frame = frame.as_ref();
         entries.push(MapEntry {
             logical: from,
-            raw_len: chunk.len() as u32,
-            physical: header_len + at as u64,
-            frame_len: (out.len() - at) as u32,
+            raw_len: (to - from) as u32,
+            physical: header_len + out.len() as u64,
+            frame_len: frame.len() as u32,
         });
+        out.extend_from_slice(frame);
     }
     let map_at = header_len + out.len() as u64;
-    segment::frame(&mut out, |o| encode_map(&entries, raw.len() as u64, o))
-        .expect("a map is small");
+    segment::frame(&mut out, |o| encode_map(&entries, len, o)).expect("a map is small");
     out.extend_from_slice(&map_at.to_le_bytes());
     out.extend_from_slice(&TRAILER_MAGIC);
     out

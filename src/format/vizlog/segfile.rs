@@ -372,36 +372,57 @@ pub fn seal(
     sync: bool,
 ) -> std::io::Result<u64> {
     let raw = std::fs::read(path)?;
+    let body = blocks::seal(compression, &raw, starts, HEADER_LEN);
+    let sidecar = packed_sidecar(path, header);
+    replace_sealed(path, header, &body, sidecar.as_deref(), sync)
+}
+
+/// The sidecar of the segment at `path`, with its tag index packed (see
+/// [`SegmentIndex::encode_packed`]); `None` when it is missing, unreadable or
+/// has no tag index.
+pub fn packed_sidecar(path: &Path, header: &Header) -> Option<Vec<u8>> {
+    let bytes = std::fs::read(super::index_path(path)).ok()?;
+    let index = SegmentIndex::decode(&bytes, header, true)?;
+    index.has_tags.then(|| index.encode_packed(header))
+}
+
+/// Replaces the version 1 segment at `path` (whose header is `header`) with the
+/// version 2 segment of `body` ([`blocks::seal`]'s bytes), atomically, and its
+/// sidecar with `sidecar` if given. Returns the new file's length.
+pub fn replace_sealed(
+    path: &Path,
+    header: &Header,
+    body: &[u8],
+    sidecar: Option<&[u8]>,
+    sync: bool,
+) -> std::io::Result<u64> {
     let sealed = Header {
         layout: Layout::Blocks,
         ..*header
     };
-    let mut out = sealed.encode().to_vec();
-    out.extend(blocks::seal(compression, &raw, starts, HEADER_LEN));
     let tmp = path.with_extension("vzl.tmp");
     {
         use std::io::Write;
         let mut f = File::create(&tmp)?;
-        f.write_all(&out)?;
+        f.write_all(&sealed.encode())?;
+        f.write_all(body)?;
         if sync {
             f.sync_all()?;
         }
     }
     std::fs::rename(&tmp, path)?;
-    // The sidecar's tag index is most of a sealed segment's bytes on disk: pack it.
-    // It is a cache, so a failure here costs nothing but space.
-    let sidecar = super::index_path(path);
-    if let Ok(bytes) = std::fs::read(&sidecar)
-        && let Some(index) = SegmentIndex::decode(&bytes, header, true)
-        && index.has_tags
-    {
-        let tmp = sidecar.with_extension("vzi.tmp");
-        if std::fs::write(&tmp, index.encode_packed(header)).is_ok() {
-            let _ = std::fs::rename(&tmp, &sidecar);
+    // The sidecar's tag index is most of a sealed segment's bytes on disk: the
+    // packed one replaces it. It is a cache, so a failure here costs nothing but
+    // space.
+    if let Some(sidecar) = sidecar {
+        let path = super::index_path(path);
+        let tmp = path.with_extension("vzi.tmp");
+        if std::fs::write(&tmp, sidecar).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
         }
     }
     if sync && let Some(dir) = path.parent() {
         File::open(dir)?.sync_all()?;
     }
-    Ok(out.len() as u64)
+    Ok(HEADER_LEN + body.len() as u64)
 }
