@@ -59,8 +59,21 @@ struct Entry {
     used: Instant,
 }
 
+/// The steps a segment's index covered, kept apart from the entries and never
+/// evicted for space (a few dozen bytes a segment): a step-range read of a log
+/// whose indexes outgrow the capacity then still skips the segments it does not
+/// need without loading their indexes. Checked like an entry.
+struct Span {
+    header: Header,
+    len: u64,
+    last_frame: Option<(u64, [u8; FRAME_LEN])>,
+    steps: Option<(i64, i64)>,
+    used: Instant,
+}
+
 struct Inner {
     entries: HashMap<PathBuf, Entry>,
+    spans: HashMap<PathBuf, Span>,
     bytes: usize,
     capacity: usize,
     ttl: Duration,
@@ -69,6 +82,7 @@ struct Inner {
 static CACHE: LazyLock<Mutex<Inner>> = LazyLock::new(|| {
     Mutex::new(Inner {
         entries: HashMap::new(),
+        spans: HashMap::new(),
         bytes: 0,
         capacity: DEFAULT_CAPACITY,
         ttl: DEFAULT_TTL,
@@ -106,6 +120,7 @@ pub fn stats() -> CacheStats {
 pub fn clear() {
     let mut inner = CACHE.lock();
     inner.entries.clear();
+    inner.spans.clear();
     inner.bytes = 0;
 }
 
@@ -115,6 +130,8 @@ impl Inner {
         let before = self.entries.len();
         self.entries
             .retain(|_, e| now.saturating_duration_since(e.used) < ttl);
+        self.spans
+            .retain(|_, s| now.saturating_duration_since(s.used) < ttl);
         while self.bytes_held() > self.capacity {
             let Some(oldest) = self
                 .entries
@@ -145,6 +162,68 @@ fn frame_head(file: &SegmentFile, offset: u64) -> Result<Option<[u8; FRAME_LEN]>
 pub struct Lookup {
     /// Segment bytes read to index it.
     pub bytes_read: u64,
+}
+
+/// Whether segment `path` (whose header is `header`, `len` bytes long, open as
+/// `file`) may hold a record with a step in `start..=end`: `false` only when its
+/// index, seen before at this length, says it holds none. Costs no index load.
+pub fn may_overlap(
+    path: &Path,
+    header: &Header,
+    file: &SegmentFile,
+    len: u64,
+    start: i64,
+    end: i64,
+) -> Result<bool> {
+    let now = Instant::now();
+    let known = {
+        let mut inner = CACHE.lock();
+        let ttl = inner.ttl;
+        match inner.spans.get_mut(path) {
+            Some(s)
+                if s.header == *header
+                    && s.len == len
+                    && now.saturating_duration_since(s.used) < ttl =>
+            {
+                s.used = now;
+                Some((s.steps, s.last_frame))
+            }
+            _ => None,
+        }
+    };
+    let Some((steps, last)) = known else {
+        return Ok(true);
+    };
+    // The same check as an entry's: a tail rewritten to the same length.
+    if let Some((at, head)) = last
+        && !file.is_compressed()
+        && frame_head(file, at)? != Some(head)
+    {
+        return Ok(true);
+    }
+    Ok(steps.is_some_and(|(lo, hi)| lo <= end && hi >= start))
+}
+
+/// Notes what `index` (of `len` bytes of `path`) says about its steps.
+fn remember_span(
+    path: &Path,
+    header: &Header,
+    len: u64,
+    index: &SegmentIndex,
+    last_frame: Option<(u64, [u8; FRAME_LEN])>,
+    now: Instant,
+) {
+    let mut inner = CACHE.lock();
+    if inner.capacity > 0 && index.covered == len {
+        let span = Span {
+            header: *header,
+            len,
+            last_frame,
+            steps: index.steps(),
+            used: now,
+        };
+        inner.spans.insert(path.to_path_buf(), span);
+    }
 }
 
 /// The index, with its tag index, of segment `path` (whose header is `header`,
@@ -184,6 +263,7 @@ pub fn index_of(
             if unchanged {
                 HITS.fetch_add(1, Ordering::Relaxed);
                 if index.covered == len {
+                    remember_span(path, header, len, &index, last, now);
                     return Ok(index);
                 }
                 index
@@ -211,6 +291,7 @@ pub fn index_of(
         Some(at) => frame_head(file, at)?.map(|h| (at, h)),
         None => None,
     };
+    remember_span(path, header, len, &index, last_frame, now);
     let mut inner = CACHE.lock();
     if inner.capacity > 0 {
         let bytes = index.tags.bytes() + 24 * index.blocks.len() + 256;

@@ -206,6 +206,9 @@ impl LogReader {
             if header.base_offset != base {
                 continue;
             }
+            if !cache::may_overlap(&path, &header, &file, file.len(), steps.0, steps.1)? {
+                continue;
+            }
             let mut lookup = cache::Lookup::default();
             let index = cache::index_of(&path, &header, &file, file.len(), &mut lookup)?;
             out.bytes_read += lookup.bytes_read;
