@@ -42,7 +42,6 @@
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -50,6 +49,7 @@ use parking_lot::Mutex;
 
 use super::appender::Appender;
 use super::sealer::{Job, Sealer};
+use super::writer_lock::WriterLock;
 use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
@@ -143,7 +143,7 @@ struct Log {
     /// first segment to compress.
     sealer: Option<Sealer>,
     /// Holds the directory's writer lock while open.
-    _lock: File,
+    _lock: WriterLock,
     sealed: Vec<Segment>,
     active: Active,
     /// One batch's frames, encoded before deciding which segment they go to.
@@ -627,7 +627,7 @@ fn remove_stray_temporaries(dir: &Path) -> Result<()> {
 }
 
 /// Takes the directory's writer lock, or says who cannot have it.
-fn lock_dir(dir: &Path) -> Result<File> {
+fn lock_dir(dir: &Path) -> Result<WriterLock> {
     let path = dir.join("LOCK");
     let file = OpenOptions::new()
         .create(true)
@@ -635,17 +635,17 @@ fn lock_dir(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(io_context(&path, "opening"))?;
-    // SAFETY: flock on a descriptor this function owns; no memory is involved.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(VizError::new(
-            ErrorKind::Io,
-            format!(
-                "{} is in use by another file:// writer (in this process or another); give each run its own directory",
-                dir.display()
-            ),
-        ));
-    }
-    Ok(file)
+    WriterLock::try_take(&file)
+        .map_err(io_context(&path, "locking"))?
+        .ok_or_else(|| {
+            VizError::new(
+                ErrorKind::Io,
+                format!(
+                    "{} is in use by another file:// writer (in this process or another); give each run its own directory",
+                    dir.display()
+                ),
+            )
+        })
 }
 
 /// Saves an index sidecar atomically (a reader never sees half of one).

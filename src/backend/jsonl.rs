@@ -12,10 +12,10 @@
 //! fails part way is cut off the file, so it always ends with a whole line.
 
 use std::fs::OpenOptions;
-use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
 
 use super::appender::Appender;
+use super::writer_lock::WriterLock;
 use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
@@ -32,6 +32,8 @@ pub struct JsonlBackend {
     atomic: bool,
     fsync: bool,
     out: Option<Appender>,
+    /// Held while `out` is open.
+    lock: Option<WriterLock>,
     written: u64,
 }
 
@@ -88,8 +90,10 @@ impl StorageBackend for JsonlBackend {
             .map_err(|e| {
                 VizError::from(e).context(format_args!("opening {}", self.writing.display()))
             })?;
-        // SAFETY: flock on a descriptor this function owns; no memory is involved.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let lock = WriterLock::try_take(&file).map_err(|e| {
+            VizError::from(e).context(format_args!("locking {}", self.writing.display()))
+        })?;
+        let Some(lock) = lock else {
             return Err(VizError::new(
                 ErrorKind::Io,
                 format!(
@@ -97,7 +101,7 @@ impl StorageBackend for JsonlBackend {
                     self.writing.display()
                 ),
             ));
-        }
+        };
         let len = file.metadata()?.len();
         let mut out = Appender::new(file, &self.writing, len, CHUNK);
         // A file a crash left mid-line gets its line ended, so the next starts whole.
@@ -105,6 +109,7 @@ impl StorageBackend for JsonlBackend {
             out.pending().push(b'\n');
         }
         self.out = Some(out);
+        self.lock = Some(lock);
         Ok(())
     }
 
@@ -115,6 +120,9 @@ impl StorageBackend for JsonlBackend {
         // Stay open if the last write fails, so a retry can still deliver.
         self.flush()?;
         self.out = None;
+        // Released as this returns: after the rename, which another writer of the
+        // same path must not race.
+        let _lock = self.lock.take();
         if self.atomic {
             std::fs::rename(&self.writing, &self.target).map_err(|e| {
                 VizError::from(e).context(format_args!(

@@ -24,6 +24,7 @@ pub mod spool;
 pub mod sqlite;
 pub mod subscriber;
 pub mod tensorboard;
+mod writer_lock;
 
 /// A constructor for a backend type, as kept by the factory.
 pub type BackendConstructor = fn() -> Box<dyn StorageBackend>;
