@@ -59,7 +59,7 @@ use crate::format::vizlog::index::SegmentIndex;
 use crate::format::vizlog::query::{self, IndexedRead, Opened, Seg};
 use crate::format::vizlog::reader::read_segment;
 use crate::format::vizlog::scan::{extend_index, load_index, read_at};
-use crate::format::vizlog::segfile::{self, SegmentFile, header_of};
+use crate::format::vizlog::segfile::{SegmentFile, header_of};
 use crate::format::vizlog::segment::{self, Frame, Frames, HEADER_LEN, Header, Layout};
 use crate::format::vizlog::{LogRead, cache, codec, index_path, segment_files, segment_name};
 use crate::metadata::{Metadata, MetadataBatch, MetadataLog};
@@ -579,26 +579,18 @@ struct Options {
     compression: Option<Compression>,
 }
 
-/// Where a segment's index blocks start: its compressed blocks start there too.
-fn block_starts(index: &SegmentIndex) -> Vec<u64> {
-    index.blocks.iter().map(|b| b.offset).collect()
-}
-
-/// Compresses a finished segment in place (see [`segfile::seal`]); its sidecar
-/// stays valid, since the records keep their offsets.
-fn compress(
-    path: &Path,
-    header: &Header,
-    starts: &[u64],
-    c: &Compression,
-    fsync: Fsync,
-) -> Result<()> {
-    segfile::seal(path, header, starts, c, fsync != Fsync::Never)
-        .map(drop)
-        .map_err(io_context(
-            path,
-            "compressing (it stays readable uncompressed)",
-        ))
+/// The work of compressing a finished segment in place, one block per index
+/// block; its sidecar stays valid, since the records keep their offsets.
+fn seal_job(seg: &Segment, c: Compression, fsync: Fsync) -> Result<Job> {
+    let starts: Vec<u64> = seg.index.blocks.iter().map(|b| b.offset).collect();
+    Job::new(
+        seg.path.clone(),
+        seg.header,
+        &starts,
+        c,
+        fsync != Fsync::Never,
+    )
+    .map_err(io_context(&seg.path, "opening to compress"))
 }
 
 fn offsets_exhausted(path: &Path) -> VizError {
@@ -785,27 +777,25 @@ impl Log {
                 "starting a new segment (the current one grows past its limit meanwhile)",
             ));
         }
-        if self.compression.is_some() {
+        if let Some(c) = self.compression {
             let sealed = self.sealed.last().expect("just pushed");
-            let (path, header) = (sealed.path.clone(), sealed.header);
-            let starts = block_starts(&sealed.index);
-            if let Err(e) = self.queue_seal(path, header, &starts) {
+            let queued = seal_job(sealed, c, self.fsync).and_then(|job| {
+                self.sealer()?.push(job);
+                Ok(())
+            });
+            if let Err(e) = queued {
                 return Some(e.context("starting to compress a segment (it stays uncompressed)"));
             }
         }
         None
     }
 
-    /// Queues a finished segment for the sealer, starting the sealer if needed.
-    fn queue_seal(&mut self, path: PathBuf, header: Header, starts: &[u64]) -> Result<()> {
-        let c = self.compression.expect("only compressed logs seal");
-        let job = Job::new(path, header, starts, c, self.fsync != Fsync::Never)?;
-        let sealer = match &mut self.sealer {
-            Some(sealer) => sealer,
-            empty => empty.insert(Sealer::start()?),
-        };
-        sealer.push(job);
-        Ok(())
+    /// The log's sealer, started the first time a segment is compressed.
+    fn sealer(&mut self) -> Result<&Sealer> {
+        match &mut self.sealer {
+            Some(sealer) => Ok(sealer),
+            empty => Ok(empty.insert(Sealer::start()?)),
+        }
     }
 
     /// Waits for the segments being compressed (`all`), or collects those done;
@@ -874,14 +864,13 @@ impl Log {
         if closing
             && self.active.appended
             && self.active.seg.index.records > 0
-            && self.compression.is_some()
+            && let Some(c) = self.compression
         {
-            let seg = &self.active.seg;
-            let (path, header, starts) = (seg.path.clone(), seg.header, block_starts(&seg.index));
-            if self.queue_seal(path.clone(), header, &starts).is_err() {
+            let job = seal_job(&self.active.seg, c, self.fsync)?;
+            match self.sealer() {
+                Ok(sealer) => sealer.push(job),
                 // No thread to help: the writer compresses it alone.
-                let c = self.compression.expect("checked");
-                compress(&path, &header, &starts, &c, self.fsync)?;
+                Err(_) => job.seal(&mut Vec::new())?,
             }
             if let Some(failure) = self.reap(true).into_iter().next() {
                 return Err(failure);

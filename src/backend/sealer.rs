@@ -150,6 +150,13 @@ impl Job {
         }
     }
 
+    /// Does whatever is left, then writes the sealed segment: the finisher's
+    /// work, and the log's own when no sealer could start.
+    pub fn seal(&self, scratch: &mut Vec<u8>) -> Result<()> {
+        self.work_all(scratch);
+        self.write()
+    }
+
     /// Writes the sealed segment from the items' outputs.
     fn write(&self) -> Result<()> {
         let failed = |why: &str| {
@@ -349,8 +356,7 @@ fn finish(shared: &Shared) {
                 }
             }
         };
-        job.work_all(&mut scratch);
-        if let Err(e) = job.write() {
+        if let Err(e) = job.seal(&mut scratch) {
             shared.failures.lock().push(e);
         }
         let mut queue = shared.queue.lock();

@@ -360,23 +360,6 @@ fn load_blocks(file: &File, path: &Path, stored_len: u64) -> Result<Blocks> {
     Ok(blocks(kept, len, problems))
 }
 
-/// Rewrites the finished version 1 segment at `path` as a compressed version 2
-/// segment, block by block at `starts` (its index's block offsets), atomically: a
-/// reader sees either file whole, and both read the same. `sync` makes the new
-/// file durable before it replaces the old one. Returns the new file's length.
-pub fn seal(
-    path: &Path,
-    header: &Header,
-    starts: &[u64],
-    compression: &blocks::Compression,
-    sync: bool,
-) -> std::io::Result<u64> {
-    let raw = std::fs::read(path)?;
-    let body = blocks::seal(compression, &raw, starts, HEADER_LEN);
-    let sidecar = packed_sidecar(path, header);
-    replace_sealed(path, header, &body, sidecar.as_deref(), sync)
-}
-
 /// The sidecar of the segment at `path`, with its tag index packed (see
 /// [`SegmentIndex::encode_packed`]); `None` when it is missing, unreadable or
 /// has no tag index.
@@ -386,9 +369,12 @@ pub fn packed_sidecar(path: &Path, header: &Header) -> Option<Vec<u8>> {
     index.has_tags.then(|| index.encode_packed(header))
 }
 
-/// Replaces the version 1 segment at `path` (whose header is `header`) with the
-/// version 2 segment of `body` ([`blocks::seal`]'s bytes), atomically, and its
-/// sidecar with `sidecar` if given. Returns the new file's length.
+/// Replaces the finished version 1 segment at `path` (whose header is `header`)
+/// with the version 2 segment of `body` ([`blocks::seal`]'s bytes, or
+/// [`blocks::seal_body`]'s), atomically: a reader sees either file whole, and
+/// both read the same. `sync` makes the new file durable before it replaces the
+/// old one. The sidecar is replaced by `sidecar` if given. Returns the new
+/// file's length.
 pub fn replace_sealed(
     path: &Path,
     header: &Header,
