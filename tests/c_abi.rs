@@ -279,6 +279,15 @@ fn c_host_backend_with_callbacks_and_finalizer() {
 }
 
 #[test]
+fn c_large_events_arrive_or_are_counted_and_reported_under_every_policy() {
+    let out = run(
+        Command::new(build_c("large_events", "plain")),
+        "running large_events",
+    );
+    assert!(out.contains("large_events: ok"), "{out}");
+}
+
+#[test]
 fn c_programs_are_clean_under_valgrind_memcheck() {
     if Command::new("valgrind").arg("--version").output().is_err() {
         assert!(

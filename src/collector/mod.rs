@@ -149,7 +149,13 @@ impl Collector {
             config: config.clone(),
             clock: clock.clone(),
             counters: counters.clone(),
-            outlets: handles.iter().cloned().map(outlet::Outlet::new).collect(),
+            outlets: handles
+                .iter()
+                .map(|h| outlet::Outlet::new(h.clone(), report.clone()))
+                .collect(),
+            report: report.clone(),
+            reported_drops: [0; 3],
+            staged_bytes: 0,
             budget: ingress.budget.clone(),
             staging: Vec::with_capacity(config.buffer_capacity),
             tags: Default::default(),
@@ -462,9 +468,14 @@ impl Collector {
                     .drops
                     .lost_at_stop
                     .fetch_add(lost, Ordering::Relaxed);
-                *self.last_error.lock() = Some(format!(
+                let report = ReportSink {
+                    on_error: self.on_error.clone(),
+                    last_error: self.last_error.clone(),
+                };
+                let error = VizError::closed(format!(
                     "{lost} events collected concurrently with stop() arrived after the final drain and were dropped"
                 ));
+                report.report("collector", error, lost as usize, false);
             }
         }
         self.ingress.lanes.close();

@@ -19,9 +19,9 @@ use crossbeam_channel::{Sender, TrySendError};
 
 use super::budget::Batch;
 use super::control::Reply;
-use super::destination::{DestMsg, DestinationHandle};
+use super::destination::{DestMsg, DestinationHandle, ReportSink};
 use super::stats::bump;
-use crate::error::{Result, VizError};
+use crate::error::{ErrorKind, Result, VizError};
 
 /// How often the worker looks at outboxes that wait for room.
 pub(crate) const OUTBOX_POLL: Duration = Duration::from_millis(2);
@@ -47,15 +47,39 @@ pub(crate) struct Outlet {
     /// until it drains to half.
     stalled: bool,
     outbox: VecDeque<Outgoing>,
+    /// Events dropped here and not yet reported: the worker reports them once a
+    /// round ([`Outlet::report_drops`]), not once a batch, so a stalled
+    /// destination cannot flood the error callback or slow the worker with it.
+    unreported: u64,
+    report: ReportSink,
 }
 
 impl Outlet {
-    pub(crate) fn new(handle: DestinationHandle) -> Outlet {
+    pub(crate) fn new(handle: DestinationHandle, report: ReportSink) -> Outlet {
         Outlet {
             handle,
             stalled: false,
             outbox: VecDeque::new(),
+            unreported: 0,
+            report,
         }
+    }
+
+    /// Reports the events dropped here since the last report, through the
+    /// collector's error callback, as one report.
+    pub(crate) fn report_drops(&mut self) {
+        let n = std::mem::take(&mut self.unreported);
+        if n == 0 {
+            return;
+        }
+        let error = VizError::new(
+            ErrorKind::QueueFull,
+            format!(
+                "{n} events dropped: the delivery queue stayed full past destination_stall_timeout (backend too slow or stuck)"
+            ),
+        );
+        self.report
+            .report(&self.handle.name, error, n as usize, false);
     }
 
     /// Whether anything waits in the outbox for room.
@@ -81,10 +105,16 @@ impl Outlet {
             .saturating_sub(outboxed)
     }
 
-    /// Whether the destination's queue has room for `bytes` more: its batch count
-    /// and its share of the byte budget. An empty queue takes any one batch.
+    /// Whether the destination's queue has room for a batch of `bytes` that was
+    /// just taken from the outbox: its batch count and its share of the byte
+    /// budget. An empty queue takes any one batch.
+    ///
+    /// The batch was counted as queued when it entered the outbox, so its own
+    /// bytes come off first: counted twice, a batch over half the share waited
+    /// for room that it held itself, and 256 KiB events into an idle memory://
+    /// destination were all dropped as stalled.
     fn has_room(&self, bytes: u64, share: u64) -> bool {
-        let queued = self.in_queue_bytes();
+        let queued = self.in_queue_bytes().saturating_sub(bytes);
         !self.handle.tx.is_full() && (queued == 0 || queued + bytes <= share)
     }
 
@@ -96,7 +126,7 @@ impl Outlet {
 
     /// Sends a batch now if there is room; gives it back if not. A destination
     /// whose thread is gone loses it (counted).
-    fn try_send(&self, batch: Arc<Batch>, share: u64) -> std::result::Result<(), Arc<Batch>> {
+    fn try_send(&mut self, batch: Arc<Batch>, share: u64) -> std::result::Result<(), Arc<Batch>> {
         if !self.has_room(batch.bytes(), share) {
             return Err(batch);
         }
@@ -121,12 +151,13 @@ impl Outlet {
     }
 
     /// Counts a batch this destination lost before it was queued for it.
-    fn drop_batch(&self, batch: &Batch) {
+    fn drop_batch(&mut self, batch: &Batch) {
         bump(&self.handle.counters.dropped, batch.len() as u64);
+        self.unreported += batch.len() as u64;
     }
 
     /// Counts a batch lost from the outbox, where it was already counted as queued.
-    fn lose(&self, batch: &Batch) {
+    fn lose(&mut self, batch: &Batch) {
         self.drop_batch(batch);
         self.handle
             .counters

@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use super::budget::{Batch, Budget};
 use super::control::{Control, Reply};
-use super::destination::DestMsg;
+use super::destination::{DestMsg, ReportSink};
 use super::ingress::Ingress;
 use super::lanes::Lane;
 use super::outlet::{OUTBOX_POLL, Outlet, send_batch};
@@ -28,7 +28,7 @@ use super::record::Record;
 use super::stats::{WorkerCounters, bump};
 use crate::clock::Clock;
 use crate::config::{CollectorConfig, FlushStrategy};
-use crate::error::panic_message;
+use crate::error::{ErrorKind, VizError, panic_message};
 use crate::event::{Event, EventData, Priority};
 use crate::tag::TagCache;
 
@@ -54,6 +54,13 @@ pub(crate) struct Worker {
     pub taken: usize,
     /// Where delivered batches go to live watchers.
     pub watch: super::watch::Tap,
+    /// Where drops are reported (the collector's error callback).
+    pub report: ReportSink,
+    /// The overflow policy's drop counters (oldest, newest, block timeout) as
+    /// last reported, so each report names only what is new.
+    pub reported_drops: [u64; 3],
+    /// Bytes of the events in `staging` (their footprints).
+    pub staged_bytes: u64,
 }
 
 impl Worker {
@@ -115,8 +122,45 @@ impl Worker {
         }
     }
 
-    /// One round: control messages, a drain, the strategy. Returns a stop request.
+    /// One round, then the drops it saw reported. Returns a stop request.
     fn round(&mut self) -> Option<Option<Reply>> {
+        let stop = self.deliver_round();
+        self.report_drops();
+        stop
+    }
+
+    /// Reports, through the error callback, the events the overflow policy
+    /// dropped and those the outlets dropped since the last report: one report
+    /// per cause, so nothing is dropped unreported, at a cost of three atomic
+    /// loads a round.
+    fn report_drops(&mut self) {
+        let drops = &self.ingress.drops;
+        let now = [
+            drops.dropped_oldest.load(Ordering::Relaxed),
+            drops.dropped_newest.load(Ordering::Relaxed),
+            drops.dropped_block_timeout.load(Ordering::Relaxed),
+        ];
+        const CAUSES: [&str; 3] = [
+            "displaced by newer events (policy drop_oldest)",
+            "refused at collect (the queue or the byte budget was full; policy drop_newest)",
+            "refused at collect after waiting block_timeout (policy block)",
+        ];
+        for (i, cause) in CAUSES.iter().enumerate() {
+            let n = now[i].saturating_sub(self.reported_drops[i]);
+            if n > 0 {
+                self.reported_drops[i] = now[i];
+                let error =
+                    VizError::new(ErrorKind::QueueFull, format!("{n} events dropped: {cause}"));
+                self.report.report("collector", error, n as usize, false);
+            }
+        }
+        for outlet in &mut self.outlets {
+            outlet.report_drops();
+        }
+    }
+
+    /// One round: control messages, a drain, the strategy. Returns a stop request.
+    fn deliver_round(&mut self) -> Option<Option<Reply>> {
         self.taken = 0;
         self.pump_all();
         while let Ok(msg) = self.control.try_recv() {
@@ -283,6 +327,7 @@ impl Worker {
             }
             Record::Event(boxed) => *boxed,
         };
+        self.staged_bytes += event.footprint() as u64;
         self.staging.push(event);
         if self.staging.len() >= self.config.buffer_capacity {
             if !deliver_when_full {
@@ -296,37 +341,64 @@ impl Worker {
         true
     }
 
+    /// Delivers what fills whole batches: `batch_size` events, or a batch's worth
+    /// of bytes. Without the byte trigger, large events filled the byte budget
+    /// long before `batch_size` of them were staged, and producers waited for the
+    /// flush interval.
     fn deliver_full_batches(&mut self) {
         let n = self.config.batch_size;
+        if self.staged_bytes >= self.max_batch_bytes() {
+            // Everything: `deliver` cuts it by bytes and by count.
+            self.deliver_all();
+            return;
+        }
         if self.staging.len() < n {
             return;
         }
         let whole = self.staging.len() / n * n;
         let rest = self.staging.split_off(whole);
         let full = std::mem::replace(&mut self.staging, rest);
+        self.staged_bytes = self.staging.iter().map(|e| e.footprint() as u64).sum();
         self.deliver(full);
     }
 
     fn deliver_all(&mut self) {
         if !self.staging.is_empty() {
             let all = std::mem::take(&mut self.staging);
+            self.staged_bytes = 0;
             self.deliver(all);
         }
     }
 
-    /// Sends `events` to every destination, in `batch_size` chunks.
+    /// The most bytes one batch may hold: a quarter of a destination's share of
+    /// the byte budget, so a destination's queue always takes several batches
+    /// and none waits for room it holds itself. A single larger event still
+    /// travels, alone.
+    fn max_batch_bytes(&self) -> u64 {
+        (self.share() / 4).max(1)
+    }
+
+    /// Sends `events` to every destination, in batches of at most `batch_size`
+    /// events and [`Worker::max_batch_bytes`] bytes.
     fn deliver(&mut self, mut events: Vec<Event>) {
         self.counters
             .staged
             .store(self.staging.len() as u64, Ordering::Relaxed);
         let n = self.config.batch_size;
+        let max_bytes = self.max_batch_bytes();
         let share = self.share();
         while !events.is_empty() {
-            let rest = if events.len() > n {
-                events.split_off(n)
-            } else {
-                Vec::new()
-            };
+            let mut len = 0;
+            let mut bytes = 0u64;
+            for e in events.iter().take(n) {
+                let b = e.footprint() as u64;
+                if len > 0 && bytes + b > max_bytes {
+                    break;
+                }
+                len += 1;
+                bytes += b;
+            }
+            let rest = events.split_off(len);
             let batch = Arc::new(Batch::counted(
                 std::mem::replace(&mut events, rest),
                 &self.budget,
@@ -408,6 +480,7 @@ impl Worker {
             for outlet in &mut self.outlets {
                 outlet.abandon();
             }
+            self.report_drops();
             return;
         };
         let share = self.share();
@@ -423,5 +496,6 @@ impl Worker {
         for outlet in &mut self.outlets {
             outlet.abandon();
         }
+        self.report_drops();
     }
 }
