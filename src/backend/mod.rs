@@ -18,6 +18,7 @@ pub mod jsonl;
 pub mod memory;
 pub mod mlflow;
 pub mod remote;
+mod run_claim;
 mod sealer;
 pub mod shared;
 pub mod spool;

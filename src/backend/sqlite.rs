@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params, params_from_iter};
 
+use super::run_claim::RunClaim;
 use super::{StorageBackend, ensure_initialized};
 use crate::config::StorageConfiguration;
 use crate::error::{ErrorKind, Result, VizError};
@@ -96,6 +97,14 @@ pub const MIGRATIONS: &[&str] = &[
     // 4: payloads of tensors and raw bytes may be compressed; payload_codec says
     // how (the code of `blocks::Codec`: 0 none, 1 lz4, 2 zstd).
     "ALTER TABLE events ADD COLUMN payload_codec INTEGER NOT NULL DEFAULT 0;",
+    // 5: one writer per run and rank: the live writer's claim (see
+    // `backend::run_claim`).
+    "CREATE TABLE writers (
+         run_id INTEGER PRIMARY KEY REFERENCES runs (id),
+         pid INTEGER NOT NULL,
+         host TEXT NOT NULL,
+         token TEXT NOT NULL,
+         heartbeat_unix_ms INTEGER NOT NULL);",
 ];
 
 /// The schema version this viz writes.
@@ -125,11 +134,13 @@ struct Db {
     pending: u64,
     /// How tensor and raw payloads are compressed; `None` stores them as they are.
     compression: Option<Compression>,
+    /// This writer's claim on its run and rank (`None` for a reader's Db).
+    claim: Option<RunClaim>,
 }
 
 /// An error from SQLite, naming the file and what was being done, of the kind the
 /// cause calls for.
-fn sql_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
+pub(crate) fn sql_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
     let kind = match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => ErrorKind::CorruptData,
         Some(ErrorCode::DatabaseCorrupt) => ErrorKind::CorruptData,
@@ -149,6 +160,22 @@ fn sql_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
     VizError::new(kind, format!("{} {doing}: {e}{hint}", path.display()))
 }
 
+/// A backend dropped without `shutdown` still gives its claim back, so this
+/// process can open the run again.
+impl Drop for SqliteBackend {
+    fn drop(&mut self) {
+        if let Some(Db {
+            claim: Some(claim),
+            conn,
+            path,
+            ..
+        }) = &self.db
+        {
+            let _ = claim.release(conn, path);
+        }
+    }
+}
+
 impl SqliteBackend {
     pub(crate) fn boxed() -> Box<dyn StorageBackend> {
         Box::new(SqliteBackend::default())
@@ -165,34 +192,55 @@ impl SqliteBackend {
     }
 }
 
-/// Brings the schema of `conn` up to this viz's version, one migration per
-/// transaction; refuses a file written by a newer viz.
+/// Brings the schema of `conn` up to this viz's version; refuses a file written by
+/// a newer viz.
+///
+/// Everything happens under the write lock (`BEGIN IMMEDIATE`), and the version is
+/// read again inside it: ranks that open one new file at once each wait for the
+/// lock, and all but the first find the schema already there. Read outside the
+/// lock, two openers both saw version 0 and the second failed with "table runs
+/// already exists" (half the ranks of a four-rank start, in the audit).
 pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let err = |doing: &str| {
         let doing = doing.to_owned();
         move |e| sql_error(path, &doing, e)
     };
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(err("reading the schema version of"))?;
-    if version > schema_version() {
-        return Err(VizError::new(
+    let read_version = |conn: &Connection| -> Result<i64> {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(err("reading the schema version of"))
+    };
+    let newer = |version: i64| {
+        VizError::new(
             ErrorKind::Unsupported,
             format!(
                 "{} has schema version {version}, but this viz writes version {} (a newer viz made it; upgrade viz to open it)",
                 path.display(),
                 schema_version()
             ),
-        ));
+        )
+    };
+    // Most opens find the schema current: no write lock for them.
+    let version = read_version(conn)?;
+    if version > schema_version() {
+        return Err(newer(version));
+    }
+    if version == schema_version() {
+        return Ok(());
+    }
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err("taking the write lock to migrate"))?;
+    let version = read_version(&tx)?;
+    if version > schema_version() {
+        return Err(newer(version));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let tx = conn.transaction().map_err(err("migrating"))?;
         tx.execute_batch(sql)
             .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
-            .and_then(|()| tx.commit())
             .map_err(err(&format!("applying schema migration {} to", i + 1)))?;
     }
-    Ok(())
+    tx.commit()
+        .map_err(err("committing the schema migrations of"))
 }
 
 /// Opens (creating if needed) the database at `path` with the connection settings
@@ -656,7 +704,7 @@ impl StorageBackend for SqliteBackend {
             path.file_stem()
                 .map_or_else(|| "viz".to_owned(), |s| s.to_string_lossy().into_owned())
         });
-        let conn = open(&path, &synchronous, busy)?;
+        let mut conn = open(&path, &synchronous, busy)?;
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
@@ -672,6 +720,12 @@ impl StorageBackend for SqliteBackend {
                 |r| r.get(0),
             )
             .map_err(|e| sql_error(&path, "finding the run in", e))?;
+        let claim = RunClaim::take(
+            &mut conn,
+            &path,
+            run_id,
+            &format!("run '{run}' rank {rank} of project '{project}'"),
+        )?;
         self.db = Some(Db {
             conn,
             path,
@@ -681,17 +735,37 @@ impl StorageBackend for SqliteBackend {
             in_tx: false,
             pending: 0,
             compression,
+            claim: Some(claim),
         });
         Ok(())
     }
 
     fn shutdown(&mut self) -> Result<()> {
         if let Some(db) = self.db.take() {
+            // Given back before closing; a failure here only leaves a claim that
+            // lapses with this process.
+            let released = db
+                .claim
+                .as_ref()
+                .map_or(Ok(()), |c| c.release(&db.conn, &db.path));
             db.conn
                 .close()
                 .map_err(|(_, e)| sql_error(&db.path, "closing", e))?;
+            released?;
         }
         Ok(())
+    }
+
+    fn tick(&mut self, now: std::time::Instant) -> Result<()> {
+        match &mut self.db {
+            Some(Db {
+                claim: Some(claim),
+                conn,
+                path,
+                ..
+            }) => claim.renew(conn, path, now),
+            _ => Ok(()),
+        }
     }
 
     fn is_initialized(&self) -> bool {
@@ -1117,6 +1191,7 @@ impl RunStore for SqliteRuns {
             .map_err(|e| sql_error(&self.path, "deleting a run from", e))?;
         tx.execute_batch(&format!(
             "DELETE FROM tag_last WHERE run_id IN ({ids});
+             DELETE FROM writers WHERE run_id IN ({ids});
              DELETE FROM metadata WHERE run_id IN ({ids});
              DELETE FROM events WHERE run_id IN ({ids});
              DELETE FROM runs WHERE id IN ({ids});"
@@ -1144,7 +1219,8 @@ impl RunStore for SqliteRuns {
                     stored: 0,
                     in_tx: false,
                     pending: 0,
-                    compression: None, // It only reads.
+                    compression: None, // It only reads,
+                    claim: None,       // so it claims nothing.
                 }),
             };
             all.extend(rank.query(&per_rank)?);
