@@ -328,7 +328,8 @@ impl StorageConfiguration {
             if !self.backend_type.is_empty() && !scheme_matches(scheme, &self.backend_type) {
                 return Err(VizError::invalid_config(format!(
                     "connection_string '{}' has scheme '{scheme}', which does not match backend_type '{}'",
-                    self.connection_string, self.backend_type
+                    crate::url::redacted(&self.connection_string),
+                    self.backend_type
                 )));
             }
         }
@@ -348,7 +349,8 @@ pub fn scheme_of(connection_string: &str) -> Result<&str> {
     match connection_string.split_once("://") {
         Some((scheme, _)) if is_type_name(scheme) => Ok(scheme),
         _ => Err(VizError::invalid_config(format!(
-            "connection_string '{connection_string}' is not of the form <type>://<location>, such as memory:// or file:///runs/a"
+            "connection_string '{}' is not of the form <type>://<location>, such as memory:// or file:///runs/a",
+            crate::url::redacted(connection_string)
         ))),
     }
 }

@@ -30,14 +30,15 @@ impl ConnectionString {
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or_else(|| {
                 VizError::invalid_config(format!(
-                    "option '{pair}' in connection string '{s}' has no value; write {pair}=<value>"
+                    "option '{pair}' in connection string '{}' has no value; write {pair}=<value>",
+                    redacted(s)
                 ))
             })?;
-            options.push((decode(key, s)?, decode(value, s)?));
+            options.push((decode(key, s, true)?, decode(value, s, false)?));
         }
         Ok(ConnectionString {
             scheme,
-            location: decode(location, s)?,
+            location: decode(location, s, true)?,
             options,
         })
     }
@@ -50,7 +51,8 @@ impl ConnectionString {
         let (_, value) = self.options.remove(i);
         value.parse().map(Some).map_err(|_| {
             VizError::invalid_config(format!(
-                "option {name} has invalid value '{value}' for a {}://",
+                "option {name} has invalid value '{}' for a {}://",
+                shown(name, &value),
                 self.scheme
             ))
         })
@@ -72,7 +74,8 @@ impl ConnectionString {
             .map(Some)
             .ok_or_else(|| {
                 VizError::invalid_config(format!(
-                    "option {name} has invalid value '{value}' for a {}:// (use {})",
+                    "option {name} has invalid value '{}' for a {}:// (use {})",
+                    shown(name, &value),
                     self.scheme,
                     choices.join(" or ")
                 ))
@@ -104,7 +107,8 @@ impl ConnectionString {
             .map(|(n, scale)| Some(scale * n))
             .ok_or_else(|| {
                 VizError::invalid_config(format!(
-                    "option {name} has invalid value '{value}' for a {}:// (use a positive duration such as 500ms, 30s, 10m or 24h)",
+                    "option {name} has invalid value '{}' for a {}:// (use a positive duration such as 500ms, 30s, 10m or 24h)",
+                    shown(name, &value),
                     self.scheme
                 ))
             })
@@ -122,20 +126,62 @@ impl ConnectionString {
     }
 }
 
-/// `s` with any password in its authority (`scheme://user:password@host`) masked,
-/// for error messages.
+/// `s` for error messages: any password in its authority
+/// (`scheme://user:password@host`) and every option value masked (`token=***`).
+/// Every value, not only those of known credential keys: an option the backend
+/// does not know (`tokn=...`, a typo) is exactly the one nobody can classify.
 pub fn redacted(s: &str) -> std::borrow::Cow<'_, str> {
     let Some(start) = s.find("://").map(|i| i + 3) else {
         return s.into();
     };
-    let authority_end = s[start..].find(['/', '?']).map_or(s.len(), |i| start + i);
-    match s[start..authority_end].rfind('@') {
-        Some(at) => format!("{}***{}", &s[..start], &s[start + at..]).into(),
-        None => s.into(),
+    let (head, query) = match s.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (s, None),
+    };
+    let authority_end = head[start..].find('/').map_or(head.len(), |i| start + i);
+    let mut out = match head[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &head[..start], &head[start + at..]),
+        None => head.to_owned(),
+    };
+    if let Some(query) = query {
+        out.push('?');
+        let masked: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) => format!("{k}=***"),
+                None => pair.to_owned(),
+            })
+            .collect();
+        out.push_str(&masked.join("&"));
     }
+    if out == s { s.into() } else { out.into() }
 }
 
-fn decode(part: &str, whole: &str) -> Result<String> {
+/// Whether option `key` holds a credential, whose value no message may repeat.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "token",
+        "password",
+        "passwd",
+        "secret",
+        "key",
+        "auth",
+        "credential",
+        "signature",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+}
+
+/// `value` of option `key` as an error message may show it.
+fn shown<'a>(key: &str, value: &'a str) -> &'a str {
+    if is_secret_key(key) { "***" } else { value }
+}
+
+/// Percent-decodes `part` of connection string `whole`; a bad escape is named,
+/// showing `part` only if `show` (a location or key, never an option value).
+fn decode(part: &str, whole: &str, show: bool) -> Result<String> {
     let bytes = part.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -147,7 +193,9 @@ fn decode(part: &str, whole: &str) -> Result<String> {
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| {
                     VizError::invalid_config(format!(
-                        "bad percent-escape at byte {i} of '{part}' in connection string '{whole}'"
+                        "bad percent-escape at byte {i} of '{}' in connection string '{}'",
+                        if show { part } else { "an option value" },
+                        redacted(whole)
                     ))
                 })?;
             out.push(hex);

@@ -238,3 +238,51 @@ fn event_data_serde_reads_both_spellings() {
     );
     assert!(bad.unwrap_err().to_string().contains("lots"));
 }
+
+/// No error repeats an option value it does not know, or a credential's value,
+/// from any backend's URL: the audit found `token=s3cret` echoed whole.
+#[test]
+fn errors_never_repeat_unknown_option_values_or_credentials() {
+    let dir = std::env::temp_dir().join(format!("viz-secrets-{}", std::process::id()));
+    let d = dir.display();
+    let secrets = ["s3cret", "hunter2", "sk-live-1", "p4ss%zz"];
+    let urls = [
+        "mlflow+http://127.0.0.1:1?experiment=e&token=s3cret".to_owned(),
+        "mlflow+http://u:hunter2@127.0.0.1:1?experiment=e&tokn=sk-live-1".to_owned(),
+        "mlflow+http://127.0.0.1:1?experiment=e&api_key=s3cret&request_timeout=x".to_owned(),
+        format!("file://{d}/f?password=hunter2"),
+        format!("file://{d}/f?fsync=never&typo=s3cret"),
+        format!("tensorboard://{d}/t?secret=s3cret"),
+        format!("jsonl://{d}/j.jsonl?access_key=sk-live-1"),
+        format!("sqlite://{d}/s.db?run=a&auth=s3cret"),
+        format!("sqlite://{d}/s.db?token=p4ss%zz"),
+        "memory://?token=s3cret".to_owned(),
+        "nosuchbackend://x?token=s3cret".to_owned(),
+        "mlflow+http://127.0.0.1:1?token".to_owned(),
+    ];
+    for url in &urls {
+        let e = match viz::StorageBackendFactory::default().create_url(url) {
+            Ok(_) => panic!("{url} was accepted"),
+            Err(e) => e.to_string(),
+        };
+        for secret in secrets {
+            assert!(
+                !e.contains(secret),
+                "{url}: the error repeats '{secret}': {e}"
+            );
+        }
+        // Still useful: the error names the option.
+        assert!(
+            e.contains("token")
+                || e.contains("tokn")
+                || e.contains("key")
+                || e.contains("password")
+                || e.contains("secret")
+                || e.contains("typo")
+                || e.contains("auth")
+                || e.contains("nosuchbackend"),
+            "{url}: {e}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
