@@ -194,19 +194,48 @@ fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>, endpoin
         }
     };
     let status = response.status().as_u16();
-    let text = response
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
+        .to_owned();
+    let read = response
         .body_mut()
         .with_config()
         .limit(64 << 20)
-        .read_to_string()
-        .unwrap_or_default();
+        .read_to_vec();
     if (200..300).contains(&status) {
-        return Ok(if text.trim().is_empty() {
-            json!({})
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::Null)
-        });
+        // A success whose body is cut short or is not JSON (a proxy's HTML page)
+        // is a failure to retry, never an empty answer: read as empty, a garbled
+        // runs/search made viz create a second run of the same name.
+        let bytes =
+            read.map_err(|e| unreadable(endpoint, status, &content_type, &e.to_string(), &[]))?;
+        let text = String::from_utf8_lossy(&bytes);
+        if text.trim().is_empty() {
+            return Ok(json!({}));
+        }
+        return match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(_) => Err(unreadable(
+                endpoint,
+                status,
+                &content_type,
+                "not a JSON object",
+                &bytes,
+            )),
+            Err(e) => Err(unreadable(
+                endpoint,
+                status,
+                &content_type,
+                &e.to_string(),
+                &bytes,
+            )),
+        };
     }
+    let text = read
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
     let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     let code = body["error_code"].as_str().unwrap_or("").to_owned();
     let message = body["message"]
@@ -231,6 +260,22 @@ fn answer(result: Result<ureq::http::Response<ureq::Body>, ureq::Error>, endpoin
         code,
         message,
     })
+}
+
+/// A 2xx answer viz cannot read: retried, and named by its status, content type
+/// and first 200 bytes.
+fn unreadable(endpoint: &str, status: u16, content_type: &str, why: &str, body: &[u8]) -> Failure {
+    let head = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+    Failure::Retry {
+        error: VizError::new(
+            ErrorKind::Backend,
+            format!(
+                "{endpoint}: HTTP {status} with an unreadable body ({why}; content type {content_type}; first {} bytes: {head:?})",
+                body.len().min(200)
+            ),
+        ),
+        maybe_delivered: true,
+    }
 }
 
 fn is_loopback(base: &str) -> bool {

@@ -95,12 +95,7 @@ impl MlflowDelivery {
         let get = || {
             self.client
                 .get("experiments/get-by-name", &[("experiment_name", name)])
-                .map(|v| {
-                    v["experiment"]["experiment_id"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_owned()
-                })
+                .and_then(|v| id_in(&v["experiment"]["experiment_id"], "experiments/get-by-name"))
         };
         match get() {
             Ok(id) => Ok(id),
@@ -109,7 +104,7 @@ impl MlflowDelivery {
                     .client
                     .post("experiments/create", &json!({"name": name}))
                 {
-                    Ok(v) => Ok(v["experiment_id"].as_str().unwrap_or("").to_owned()),
+                    Ok(v) => id_in(&v["experiment_id"], "experiments/create"),
                     // Another rank created it first.
                     Err(f) if f.is_code("RESOURCE_ALREADY_EXISTS") => get(),
                     Err(f) => Err(f),
@@ -443,6 +438,21 @@ impl Delivery for MlflowDelivery {
 
 /// `mlflow-artifacts:/1/abc/artifacts` (or `mlflow-artifacts://host/1/abc/artifacts`)
 /// → `1/abc/artifacts`.
+/// The id at `v`: a success without one is a garbled answer, retried rather than
+/// taken as id "" (which would log into no experiment).
+fn id_in(v: &Value, endpoint: &str) -> std::result::Result<String, Failure> {
+    match v.as_str() {
+        Some(id) if !id.is_empty() => Ok(id.to_owned()),
+        _ => Err(Failure::Retry {
+            error: VizError::new(
+                ErrorKind::Backend,
+                format!("{endpoint}: the answer holds no id (got {v})"),
+            ),
+            maybe_delivered: true,
+        }),
+    }
+}
+
 fn proxy_root(uri: &str) -> Option<String> {
     let rest = uri.strip_prefix("mlflow-artifacts:")?;
     let path = match rest.strip_prefix("//") {

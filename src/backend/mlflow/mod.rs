@@ -263,6 +263,12 @@ impl StorageBackend for MlflowBackend {
                 )));
                 Ok(())
             }
+            // A hung request was cut at the drain deadline: its events stay spooled.
+            Err(e) if e.kind() == crate::error::ErrorKind::Timeout => {
+                self.remote
+                    .warn(e.context(format_args!("spool {}", self.spool_dir.display())));
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }

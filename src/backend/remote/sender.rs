@@ -87,8 +87,14 @@ struct Signal {
 /// A running sender thread (see the module documentation).
 pub struct Sender {
     signal: Arc<Signal>,
-    thread: Option<JoinHandle<Result<bool>>>,
+    thread: Option<JoinHandle<()>>,
+    /// The thread's result, sent as it ends, so `stop` can wait with a deadline.
+    done: crossbeam_channel::Receiver<Result<bool>>,
 }
+
+/// How long `stop` waits past the drain deadline for the thread to finish what it
+/// does after draining (telling the destination the run ended).
+const FINISH_GRACE: Duration = Duration::from_millis(500);
 
 struct Worker {
     spool: Arc<Mutex<Spool>>,
@@ -127,13 +133,23 @@ impl Sender {
             backoff: Backoff::new(options.backoff_initial, options.backoff_max),
             maybe_sent,
         };
+        let (tx, done) = crossbeam_channel::bounded(1);
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
-            .spawn(move || worker.run())
+            .spawn(move || {
+                let result = catch_unwind(AssertUnwindSafe(|| worker.run())).unwrap_or_else(|p| {
+                    Err(VizError::new(
+                        crate::ErrorKind::Panic,
+                        format!("the sender panicked: {}", panic_message(&*p)),
+                    ))
+                });
+                let _ = tx.send(result);
+            })
             .map_err(|e| VizError::from(e).context("starting the sender thread"))?;
         Ok(Sender {
             signal,
             thread: Some(thread),
+            done,
         })
     }
 
@@ -144,22 +160,30 @@ impl Sender {
     }
 
     /// Delivers what is spooled until `deadline` (or the first failed attempt),
-    /// then stops the thread and returns whether everything was delivered. What is left stays spooled for
-    /// the next sender on this spool.
+    /// then stops the thread and returns whether everything was delivered. What is
+    /// left stays spooled for the next sender on this spool.
+    ///
+    /// A request in flight at the deadline (a server that accepts and never
+    /// answers) is not waited for: the thread is left to end with it, and `stop`
+    /// returns. Nothing is lost: the events it carries stay in the spool, reserved
+    /// until their visibility timeout, and go again with the next sender.
     pub fn stop(&mut self, deadline: Instant) -> Result<bool> {
         {
             let mut mode = self.signal.mode.lock();
             mode.0 = Mode::Drain(deadline);
         }
         self.signal.wake.notify_one();
-        match self.thread.take() {
-            Some(thread) => thread.join().unwrap_or_else(|payload| {
-                Err(VizError::new(
-                    crate::ErrorKind::Panic,
-                    format!("the sender panicked: {}", panic_message(&*payload)),
-                ))
-            }),
-            None => Ok(false),
+        let Some(thread) = self.thread.take() else {
+            return Ok(false);
+        };
+        match self.done.recv_deadline(deadline + FINISH_GRACE) {
+            Ok(result) => {
+                let _ = thread.join();
+                result
+            }
+            Err(_) => Err(VizError::timeout(
+                "a request to the destination was still in flight at the drain deadline; it was left to end on its own and its events stay spooled",
+            )),
         }
     }
 }
