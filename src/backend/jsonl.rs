@@ -4,12 +4,16 @@
 //! Options: `atomic=true` writes `<path>.tmp` and renames it to `<path>` on shutdown,
 //! so readers never see a half-written export; `fsync=flush|never` (default `flush`).
 //! Reads (`get_events`) parse the file back, and the lines not yet written out; a
-//! malformed line is `CorruptData` naming its line number. Non-finite numbers are
-//! the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
+//! damaged line (torn by a power loss or an external truncate, or garbled) is
+//! skipped and reported as a warning naming its line number, as file:// does for a
+//! damaged record, so one bad line never makes the file unreadable. Non-finite
+//! numbers are the strings `"NaN"`, `"Infinity"` and `"-Infinity"`.
 //!
 //! One writer per file: a second one, in this process or another, is refused (an
 //! advisory `flock`), since two appenders would interleave lines. A write that
-//! fails part way is cut off the file, so it always ends with a whole line.
+//! fails part way is cut off the file, so it always ends with a whole line. A
+//! writer that opens a file ending mid-line (a crash) ends that line and reports
+//! it, so what it appends stays readable.
 
 use std::fs::OpenOptions;
 use std::path::PathBuf;
@@ -35,6 +39,9 @@ pub struct JsonlBackend {
     /// Held while `out` is open.
     lock: Option<WriterLock>,
     written: u64,
+    /// Damage met since the collector last asked (`take_warnings`): a read skips a
+    /// damaged line from `&self`, hence the lock.
+    warnings: parking_lot::Mutex<Vec<VizError>>,
 }
 
 /// Writes are made in multiples of this between flushes.
@@ -107,6 +114,13 @@ impl StorageBackend for JsonlBackend {
         // A file a crash left mid-line gets its line ended, so the next starts whole.
         if len > 0 && out.bytes(len - 1, len)?.as_ref() != b"\n" {
             out.pending().push(b'\n');
+            self.warnings.lock().push(VizError::new(
+                ErrorKind::CorruptData,
+                format!(
+                    "{} ends mid-line (a torn write at byte {len}); the line was ended so what follows stays readable, and reads skip it",
+                    self.writing.display()
+                ),
+            ));
         }
         self.out = Some(out);
         self.lock = Some(lock);
@@ -169,12 +183,20 @@ impl StorageBackend for JsonlBackend {
             if line.is_empty() {
                 continue;
             }
-            let event: Event = serde_json::from_slice(line).map_err(|e| {
-                VizError::new(
-                    ErrorKind::CorruptData,
-                    format!("{} line {}: {e}", self.writing.display(), i + 1),
-                )
-            })?;
+            let event: Event = match serde_json::from_slice(line) {
+                Ok(event) => event,
+                Err(e) => {
+                    self.warnings.lock().push(VizError::new(
+                        ErrorKind::CorruptData,
+                        format!(
+                            "{} line {}: skipped a damaged line ({e})",
+                            self.writing.display(),
+                            i + 1
+                        ),
+                    ));
+                    continue;
+                }
+            };
             if (start_step..=end_step).contains(&event.step) {
                 events.push(event);
             }
@@ -200,5 +222,9 @@ impl StorageBackend for JsonlBackend {
         self.out()?.truncate(0)?;
         self.written = 0;
         Ok(())
+    }
+
+    fn take_warnings(&mut self) -> Vec<VizError> {
+        std::mem::take(&mut *self.warnings.lock())
     }
 }
