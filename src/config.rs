@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::WallClock;
 use crate::error::{Result, VizError};
 use crate::limits;
+pub use crate::url::scheme_of;
+use crate::url::{is_type_name, redacted};
 
 /// When the collector delivers buffered events to its backends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -328,7 +330,7 @@ impl StorageConfiguration {
             if !self.backend_type.is_empty() && !scheme_matches(scheme, &self.backend_type) {
                 return Err(VizError::invalid_config(format!(
                     "connection_string '{}' has scheme '{scheme}', which does not match backend_type '{}'",
-                    crate::url::redacted(&self.connection_string),
+                    redacted(&self.connection_string),
                     self.backend_type
                 )));
             }
@@ -344,29 +346,12 @@ impl StorageConfiguration {
     }
 }
 
-/// The scheme of `scheme://rest`, validated.
-pub fn scheme_of(connection_string: &str) -> Result<&str> {
-    match connection_string.split_once("://") {
-        Some((scheme, _)) if is_type_name(scheme) => Ok(scheme),
-        _ => Err(VizError::invalid_config(format!(
-            "connection_string '{}' is not of the form <type>://<location>, such as memory:// or file:///runs/a",
-            crate::url::redacted(connection_string)
-        ))),
-    }
-}
-
 /// Whether `scheme` selects `type_name`: equal, or `type_name+transport` (as in `mlflow+http`).
 pub(crate) fn scheme_matches(scheme: &str, type_name: &str) -> bool {
     scheme == type_name
         || scheme
             .strip_prefix(type_name)
             .is_some_and(|rest| rest.starts_with('+'))
-}
-
-fn is_type_name(s: &str) -> bool {
-    s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
 }
 
 fn at_least(field: &str, value: usize, min: usize) -> Result<()> {

@@ -7,7 +7,6 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::config::scheme_of;
 use crate::error::{Result, VizError};
 
 /// A parsed connection string.
@@ -211,4 +210,22 @@ fn decode(part: &str, whole: &str, show: bool) -> Result<String> {
             format!("'{part}' in connection string '{whole}' decodes to invalid UTF-8"),
         )
     })
+}
+
+/// The scheme of `scheme://rest`, validated.
+pub fn scheme_of(connection_string: &str) -> Result<&str> {
+    match connection_string.split_once("://") {
+        Some((scheme, _)) if is_type_name(scheme) => Ok(scheme),
+        _ => Err(VizError::invalid_config(format!(
+            "connection_string '{}' is not of the form <type>://<location>, such as memory:// or file:///runs/a",
+            redacted(connection_string)
+        ))),
+    }
+}
+
+/// Whether `s` is a backend type name: a letter, then letters, digits, `_`, `-`, `+`.
+pub(crate) fn is_type_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-+".contains(c))
 }

@@ -21,9 +21,9 @@ pub(crate) fn option(
     }
     if let Some(level) = level {
         if c.codec != Codec::Zstd {
-            return Err(VizError::invalid_config(
-                "option level sets the zstd level: use it with compression=zstd",
-            ));
+            return Err(VizError::invalid_config(format!(
+                "option level ({level}) sets the zstd level: use it with compression=zstd",
+            )));
         }
         let (lo, hi) = (
             zstd::zstd_safe::min_c_level(),

@@ -1061,8 +1061,13 @@ impl StorageBackend for FileLogBackend {
         self.log()?.flush(false)
     }
 
+    /// The events the log holds, from every segment's index (seed 000's
+    /// EventCount): not only those this writer stored, so a log opened to read
+    /// reports what it holds.
     fn event_count(&self) -> u64 {
-        self.stored
+        self.log.as_ref().map_or(0, |l| {
+            l.sealed.iter().map(|s| s.index.records).sum::<u64>() + l.active.seg.index.records
+        })
     }
 
     fn clear(&mut self) -> Result<()> {

@@ -92,9 +92,7 @@ impl RunClaim {
         run_id: i64,
         what: &str,
     ) -> Result<RunClaim> {
-        let err = |doing: &'static str| {
-            move |e: rusqlite::Error| super::sqlite::sql_error(path, doing, e)
-        };
+        let err = |doing: &'static str| move |e: rusqlite::Error| claim_error(path, doing, e);
         let host = host_name();
         let pid = std::process::id() as i64;
         let now = now_ms();
@@ -152,7 +150,7 @@ impl RunClaim {
                 "UPDATE writers SET heartbeat_unix_ms = ?1 WHERE run_id = ?2 AND token = ?3",
                 params![now_ms(), self.run_id, self.token],
             )
-            .map_err(|e| super::sqlite::sql_error(path, "renewing the writer claim in", e))?;
+            .map_err(|e| claim_error(path, "renewing the writer claim in", e))?;
         self.renewed = now;
         if n == 0 {
             return Err(VizError::new(
@@ -174,8 +172,29 @@ impl RunClaim {
             params![self.run_id, self.token],
         )
         .map(drop)
-        .map_err(|e| super::sqlite::sql_error(path, "releasing the writer claim in", e))
+        .map_err(|e| claim_error(path, "releasing the writer claim in", e))
     }
+}
+
+/// An SQLite failure while claiming, naming the file and the step. (Not
+/// `sqlite::sql_error`: that module imports this one.)
+fn claim_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
+    let busy = matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    VizError::new(
+        ErrorKind::Io,
+        format!(
+            "{} {doing}: {e}{}",
+            path.display(),
+            if busy {
+                " (another writer held the database past busy_timeout)"
+            } else {
+                ""
+            }
+        ),
+    )
 }
 
 /// A number no other claim of this process shares.

@@ -140,7 +140,7 @@ struct Db {
 
 /// An error from SQLite, naming the file and what was being done, of the kind the
 /// cause calls for.
-pub(crate) fn sql_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
+fn sql_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
     let kind = match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase) => ErrorKind::CorruptData,
         Some(ErrorCode::DatabaseCorrupt) => ErrorKind::CorruptData,
@@ -243,6 +243,37 @@ pub fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
         .map_err(err("committing the schema migrations of"))
 }
 
+/// Puts the file in WAL mode (persistent, so once per file) and returns the mode
+/// it is in. Switching takes an exclusive lock for which SQLite does not always
+/// call the busy handler: ranks opening one new file at once got "database is
+/// locked" at once (one in 160 opens), so a busy switch is retried until `busy`
+/// has passed.
+fn switch_to_wal(conn: &Connection, path: &Path, busy: Duration) -> Result<String> {
+    let deadline = std::time::Instant::now() + busy;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let current: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(|e| sql_error(path, "reading the journal mode of", e))?;
+        if current.eq_ignore_ascii_case("wal") {
+            return Ok(current);
+        }
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) => return Ok(mode),
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(sql_error(path, "switching to WAL", e)),
+        }
+    }
+}
+
 /// Opens (creating if needed) the database at `path` with the connection settings
 /// viz uses, and migrates it.
 pub fn open(path: &Path, synchronous: &str, busy: Duration) -> Result<Connection> {
@@ -268,9 +299,7 @@ pub fn open(path: &Path, synchronous: &str, busy: Duration) -> Result<Connection
     .map_err(|e| sql_error(path, "opening", e))?;
     conn.busy_timeout(busy)
         .map_err(|e| sql_error(path, "setting busy_timeout on", e))?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| sql_error(path, "switching to WAL", e))?;
+    let mode = switch_to_wal(&conn, path, busy)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(VizError::new(
             ErrorKind::Io,
@@ -720,6 +749,14 @@ impl StorageBackend for SqliteBackend {
                 |r| r.get(0),
             )
             .map_err(|e| sql_error(&path, "finding the run in", e))?;
+        // What the run already holds counts (seed 000's EventCount), once.
+        let held: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| sql_error(&path, "counting the run's events in", e))?;
         let claim = RunClaim::take(
             &mut conn,
             &path,
@@ -731,7 +768,7 @@ impl StorageBackend for SqliteBackend {
             path,
             run_id,
             tags: HashMap::new(),
-            stored: 0,
+            stored: held as u64,
             in_tx: false,
             pending: 0,
             compression,

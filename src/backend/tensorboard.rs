@@ -47,6 +47,10 @@ const CHUNK: usize = 1 << 16;
 /// Writes TensorBoard event files.
 #[derive(Default)]
 pub struct TensorBoardBackend {
+    /// The log directory, once initialized.
+    dir: Option<PathBuf>,
+    /// The event file, created at the first write: a backend opened only to read
+    /// (a `Storage` in Python or C#) leaves the run directory as it was.
     path: Option<PathBuf>,
     out: Option<Appender>,
     fsync: bool,
@@ -100,6 +104,46 @@ impl TensorBoardBackend {
             step: 0,
             what: Some(pb::event::What::Summary(pb::Summary { value: vec![value] })),
         });
+    }
+
+    /// Creates the run's event file, with its file_version record, on the first
+    /// write.
+    fn ensure_file(&mut self) -> Result<()> {
+        ensure_initialized(self.dir.is_some(), "tensorboard")?;
+        if self.out.is_some() {
+            return Ok(());
+        }
+        let dir = self.dir.clone().expect("checked");
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            VizError::from(e).context(format_args!("creating log directory {}", dir.display()))
+        })?;
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let name = format!(
+            "events.out.tfevents.{secs:010}.{}.{}.{}",
+            hostname(),
+            std::process::id(),
+            FILE_COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| VizError::from(e).context(format_args!("creating {}", path.display())))?;
+        self.out = Some(Appender::new(file, &path, 0, CHUNK));
+        self.path = Some(path);
+        let wall_time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.append_event(&pb::Event {
+            wall_time,
+            step: 0,
+            what: Some(pb::event::What::FileVersion("brain.Event:2".to_owned())),
+        });
+        Ok(())
     }
 
     /// Appends one framed record to the pending buffer.
@@ -244,40 +288,28 @@ impl StorageBackend for TensorBoardBackend {
             ));
         }
         let dir = PathBuf::from(&location);
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            VizError::from(e).context(format_args!("creating log directory {}", dir.display()))
-        })?;
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let name = format!(
-            "events.out.tfevents.{secs:010}.{}.{}.{}",
-            hostname(),
-            std::process::id(),
-            FILE_COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let path = dir.join(name);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| VizError::from(e).context(format_args!("creating {}", path.display())))?;
-        self.out = Some(Appender::new(file, &path, 0, CHUNK));
-        self.path = Some(path);
-        let wall_time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
-        self.append_event(&pb::Event {
-            wall_time,
-            step: 0,
-            what: Some(pb::event::What::FileVersion("brain.Event:2".to_owned())),
-        });
-        self.flush()
+        if dir.exists() && !dir.is_dir() {
+            return Err(VizError::new(
+                crate::error::ErrorKind::Io,
+                format!(
+                    "{} is not a directory; tensorboard:// needs a log directory",
+                    dir.display()
+                ),
+            ));
+        }
+        if !dir.exists() {
+            // A directory that cannot be made is refused now, not at the first write.
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                VizError::from(e).context(format_args!("creating log directory {}", dir.display()))
+            })?;
+        }
+        self.dir = Some(dir);
+        Ok(())
     }
-
     fn shutdown(&mut self) -> Result<()> {
         if self.out.is_none() {
+            // Nothing was written: no file to finish.
+            self.dir = None;
             return Ok(());
         }
         if !self.hparams.is_empty() {
@@ -295,21 +327,22 @@ impl StorageBackend for TensorBoardBackend {
         // Stay open if the last write fails, so a retry can still deliver.
         self.flush()?;
         self.out = None;
+        self.dir = None;
         Ok(())
     }
 
     fn is_initialized(&self) -> bool {
-        self.out.is_some()
+        self.dir.is_some()
     }
 
     fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
-        ensure_initialized(self.out.is_some(), "tensorboard")?;
+        ensure_initialized(self.dir.is_some(), "tensorboard")?;
         self.status = status;
         Ok(())
     }
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
-        ensure_initialized(self.out.is_some(), "tensorboard")?;
+        self.ensure_file()?;
         self.out.as_ref().expect("checked").check_owner()?;
         let mark = self.out.as_ref().expect("checked").mark();
         self.metadata_added.clear();
@@ -339,8 +372,9 @@ impl StorageBackend for TensorBoardBackend {
     /// their JSON text. TensorBoard keeps the first such summary a run writes, so
     /// set hyperparameters before training.
     fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
-        ensure_initialized(self.out.is_some(), "tensorboard")?;
+        ensure_initialized(self.dir.is_some(), "tensorboard")?;
         batch.validate()?;
+        self.ensure_file()?;
         self.out.as_ref().expect("checked").check_owner()?;
         let mut next = self.hparams.clone();
         batch.apply(&mut next);
@@ -374,8 +408,10 @@ impl StorageBackend for TensorBoardBackend {
     }
 
     fn flush(&mut self) -> Result<()> {
-        ensure_initialized(self.out.is_some(), "tensorboard")?;
-        let out = self.out.as_mut().expect("checked");
+        ensure_initialized(self.dir.is_some(), "tensorboard")?;
+        let Some(out) = self.out.as_mut() else {
+            return Ok(()); // Nothing written yet.
+        };
         out.write_out(true)?;
         if self.fsync {
             out.sync()?;
