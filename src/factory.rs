@@ -98,7 +98,15 @@ impl StorageBackendFactory {
 
     /// Creates and initializes a backend from a connection string, its type taken
     /// from the scheme (`memory://`, `file:///runs/a`).
+    ///
+    /// A plain path to something that exists opens what is there, detected as
+    /// the `viz` command does ([`detect`]): a file:// log, a TensorBoard run, a
+    /// SQLite file or a JSON Lines file.
     pub fn create_url(&self, connection_string: &str) -> Result<Box<dyn StorageBackend>> {
+        if !connection_string.contains("://") {
+            let url = detect(std::path::Path::new(connection_string))?;
+            return self.create_from_config(&StorageConfiguration::for_url(&url));
+        }
         self.create_from_config(&StorageConfiguration::for_url(connection_string))
     }
 
@@ -154,4 +162,52 @@ pub fn open_runs(location: &str) -> Result<Box<dyn crate::runs::RunStore + Send 
         Some(path) => Ok(Box::new(crate::backend::sqlite::SqliteRuns::open(path)?)),
         None => Ok(Box::new(crate::runs::RunRepository::open(location)?)),
     }
+}
+
+/// The connection string for what a plain path holds: `file://` for a directory
+/// of log segments (`*.vzl`), `tensorboard://` for a directory of event files,
+/// `sqlite://` for a SQLite database (its magic header), `jsonl://` for a `.jsonl`
+/// file. Anything else (or nothing there) is refused, naming the path and what
+/// was looked for.
+pub fn detect(path: &std::path::Path) -> Result<String> {
+    let shown = path.display();
+    let entries = |dir: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|it| {
+                it.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if path.is_dir() {
+        let names = entries(path);
+        if names.iter().any(|n| n.ends_with(".vzl")) {
+            return Ok(format!("file://{shown}"));
+        }
+        if names.iter().any(|n| n.contains("tfevents")) {
+            return Ok(format!("tensorboard://{shown}"));
+        }
+        return Err(VizError::invalid_config(format!(
+            "{shown} holds neither log segments (*.vzl) nor TensorBoard event files; give <type>://<location> to create a store there"
+        )));
+    }
+    if path.is_file() {
+        let mut magic = [0u8; 16];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut magic))
+            .map_err(|e| VizError::from(e).context(format_args!("reading {shown}")))?;
+        if n == 16 && &magic == b"SQLite format 3\0" {
+            return Ok(format!("sqlite://{shown}"));
+        }
+        if path.extension().is_some_and(|x| x == "jsonl") {
+            return Ok(format!("jsonl://{shown}"));
+        }
+        return Err(VizError::invalid_config(format!(
+            "{shown} is neither a SQLite database nor a .jsonl file; give <type>://<location>"
+        )));
+    }
+    Err(VizError::invalid_config(format!(
+        "nothing at {shown}, and it is not of the form <type>://<location> (such as memory:// or file:///runs/a); a plain path opens an existing log directory, TensorBoard run, SQLite file or .jsonl file"
+    )))
 }

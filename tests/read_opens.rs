@@ -75,3 +75,54 @@ fn opening_a_tensorboard_run_to_read_writes_nothing() {
     );
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn a_plain_path_opens_what_is_there() {
+    let d = dir("plain");
+    let f = StorageBackendFactory::global();
+    let log = d.join("log");
+    let db = d.join("p.db");
+    let jsonl = d.join("e.jsonl");
+    for url in [
+        format!("file://{}", log.display()),
+        format!("sqlite://{}", db.display()),
+        format!("jsonl://{}", jsonl.display()),
+    ] {
+        let mut w = f.create_url(&url).unwrap();
+        w.store_events(&hundred()).unwrap();
+        w.shutdown().unwrap();
+    }
+    for (path, kind) in [(&log, "file"), (&db, "sqlite"), (&jsonl, "jsonl")] {
+        let mut r = f.create_url(&path.display().to_string()).unwrap();
+        assert_eq!(r.type_name(), kind, "{}", path.display());
+        assert_eq!(r.get_events(0, 1000).unwrap().len(), 100, "{kind}");
+        r.shutdown().unwrap();
+    }
+    let tb = d.join("tb");
+    let mut w = f
+        .create_url(&format!("tensorboard://{}", tb.display()))
+        .unwrap();
+    w.store_events(&hundred()).unwrap();
+    w.shutdown().unwrap();
+    assert_eq!(
+        f.create_url(&tb.display().to_string()).unwrap().type_name(),
+        "tensorboard"
+    );
+    for (path, says) in [
+        (d.join("absent"), "nothing at"),
+        (d.clone(), "neither log segments"),
+    ] {
+        let e = f
+            .create_url(&path.display().to_string())
+            .map(drop)
+            .unwrap_err();
+        assert!(e.message().contains(says), "{e}");
+    }
+    std::fs::write(d.join("x.txt"), b"hello").unwrap();
+    let e = f
+        .create_url(&d.join("x.txt").display().to_string())
+        .map(drop)
+        .unwrap_err();
+    assert!(e.message().contains("neither a SQLite database"), "{e}");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -92,9 +92,26 @@ def test_durable_log_alongside_tensorboard(tmp_path):
     with viz.SummaryWriter(str(tmp_path), durable=True) as w:
         for step in range(1000):
             w.add_scalar("d/x", step, step)
+        w.flush()
+        # Reads go to the first destination that answers: the durable log, past
+        # the write-only tensorboard:// in front of it.
+        assert [e.step for e in w.collector.query({"steps": [10, 12]})] == [10, 11, 12]
+        assert [e.step for e in w.collector.get_events(20, 21)] == [20, 21]
+        assert w.collector.latest()[0].step == 999
     with viz.Storage(f"file://{tmp_path}/log") as log:
         got = log.get_events(500, 509)
         assert [e.step for e in got] == list(range(500, 510))
+        # EventCount counts what the log holds, not what this handle wrote.
+        assert log.event_count == 1000
+    # A plain path opens what is there, as the viz command does.
+    with viz.Storage(f"{tmp_path}/log") as log:
+        assert log.event_count == 1000
+    # Opening the TensorBoard run to read writes nothing into it.
+    before = sorted(p.name for p in tmp_path.iterdir())
+    viz.Storage(f"tensorboard://{tmp_path}").close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    with pytest.raises(viz.VizError, match="nothing at"):
+        viz.Storage(f"{tmp_path}/absent")
 
 
 def test_compressed_logs_read_back_through_every_reader(tmp_path):

@@ -325,8 +325,9 @@ class Collector(_ReadSide, _Owned):
             raise ValueError("the collector is closed")
         return self._h
 
-    def _call(self, name, *args, backend=0):
-        return getattr(lib, f"viz_collector_{name}")(self._live(), backend, *args)
+    def _call(self, name, *args, backend=None):
+        fn = getattr(lib, f"viz_collector_{name}")
+        return self._first_answer(backend, lambda i: fn(self._live(), i, *args))
 
     def metadata_of(self, backend=None):
         """The run's metadata as a dict-like RunMetadata: changes go to every backend
@@ -445,9 +446,25 @@ class Collector(_ReadSide, _Owned):
             out["destinations"].append(one)
         return out
 
-    def get_events(self, start_step, end_step, backend=0):
+    def _first_answer(self, backend, call):
+        """`call(i)` on backend `i`, or, with `backend` None, on each backend in
+        order until one answers: a write-only one (tensorboard://) says Unsupported
+        and the next is asked. Returns the first status that is not Unsupported."""
+        if backend is not None:
+            return call(backend)
+        status = Status.UNSUPPORTED
+        for i in range(len(self.stats()["destinations"])):
+            status = call(i)
+            if status != Status.UNSUPPORTED:
+                return status
+        return call(0)  # every one refused: its error names why
+
+    def get_events(self, start_step, end_step, backend=None):
+        """The events with start_step <= step <= end_step from backend number
+        `backend`, or (None) from the first backend that can answer reads."""
         out = c_void_p()
-        check(lib.viz_collector_get_events(self._live(), backend, start_step, end_step, ctypes.byref(out)))
+        check(self._first_answer(backend, lambda i: lib.viz_collector_get_events(
+            self._live(), i, start_step, end_step, ctypes.byref(out))))
         return _read_all(out)
 
     def on_error(self, callback):
@@ -467,14 +484,20 @@ class Collector(_ReadSide, _Owned):
                 _registrations.pop(holder.key, None)  # viz kept nothing: never finalized
             check(status)
 
-    def query(self, query, backend=0, batch=1000):
-        """The events backend number `backend` stores that `query` selects, as an
+    def query(self, query, backend=None, batch=1000):
+        """The events backend number `backend` (None: the first backend that can
+        answer reads, so a durable log behind a write-only tensorboard:// answers)
+        stores that `query` selects, as an
         iterator that reads `batch` at a time. `query` is a dict such as
         {"tags": ["train/*"], "steps": [0, 1000], "where": {"lt": 0.1},
         "order": "step_desc", "limit": 20} (or its JSON); a bad one raises
         InvalidArgument naming the field. Flush first to include recent events."""
         q = _query_json(query)
-        return _cursor(lambda out: lib.viz_collector_query(self._live(), backend, q, out), batch)
+        if not isinstance(batch, int) or batch < 1:
+            raise ValueError(f"batch must be a positive int, not {batch!r}")
+        cursor = c_void_p()
+        check(self._first_answer(backend, lambda i: lib.viz_collector_query(self._live(), i, q, ctypes.byref(cursor))))
+        return _iterate(cursor, batch)
 
     def watch(self, callback, filter=None):
         """Watches the collector live: calls `callback(events)` on viz's watch thread
