@@ -479,6 +479,21 @@ impl Collector {
             }
         }
         self.ingress.lanes.close();
+        if let Err(e) = &result
+            && e.kind() == ErrorKind::Timeout
+        {
+            // Counted and reported, so a host whose stop must not fail (C#'s
+            // Stop, Dispose) still tells its user what was left undelivered.
+            let pending = self.pending_event_count();
+            let report = ReportSink {
+                on_error: self.on_error.clone(),
+                last_error: self.last_error.clone(),
+            };
+            let error = e.clone().context(format_args!(
+                "stop: {pending} events were not delivered before the timeout"
+            ));
+            report.report("collector", error, pending, false);
+        }
         result
     }
 

@@ -75,6 +75,23 @@ sealed class ListBackend : StorageBackendBase
     public int Count { get { lock (Written) return Written.Count; } }
 }
 
+/// A C# backend that takes 20 ms a batch, as a slow disk or network would.
+sealed class SlowBackend : StorageBackendBase
+{
+    public long Stored;
+    public SlowBackend() : base(new StorageConfiguration { ConnectionString = "slow://", EnableAsyncWrites = false }) { }
+    protected override void OnInitialize(string connectionString) { }
+    protected override void WriteEvents(IReadOnlyList<Event> events)
+    {
+        Thread.Sleep(20);
+        Interlocked.Add(ref Stored, events.Count);
+    }
+    protected override IEnumerable<Event> ReadEvents(long startStep, long endStep) { return new List<Event>(); }
+    protected override void OnFlush() { }
+    protected override void OnClear() { }
+    protected override void OnShutdown() { }
+}
+
 sealed class CountingSubscriber : IEventSubscriber
 {
     public long Seen;
@@ -377,6 +394,68 @@ static class Tests
         }
         backend.Dispose();
         Assert.Equal(0, MLFramework.Visualization.Collection.ErrorRelay.Live, "viz finalized the relay's handle when the collector closed");
+    }
+
+    // The audit's crash: a slow backend, MaxQueueLength = 1000 without backpressure,
+    // and a Stop whose timeout passes. Stop returns (it threw TimeoutException, which
+    // ended the program), reports what it left, and the seed's bound holds: what
+    // waits stays near MaxQueueLength per stage instead of the ~25,000 the library's
+    // 256-batch destination queue let build up. Every event is accounted for.
+    static void StopNeverThrowsAndTheQueueBoundHolds()
+    {
+        const int N = 30000;
+        int timedOut = 0;
+        for (int run = 0; run < 20; run++)
+        {
+            var backend = new SlowBackend();
+            var reports = new ConcurrentQueue<BackendErrorEventArgs>();
+            var config = new EventCollectorConfig
+            {
+                MaxQueueLength = 1000,
+                EnableBackpressure = false,
+                ShutdownTimeout = TimeSpan.FromMilliseconds(run % 2 == 0 ? 100 : 5000),
+            };
+            var c = new AsyncEventCollector(backend, config);
+            c.BackendError += (sender, e) => reports.Enqueue(e);
+            c.Start();
+            long maxWaiting = 0;
+            for (int i = 0; i < N; i++)
+            {
+                c.CollectScalar("slow/x", i, i);
+                if (i % 500 == 0)
+                    maxWaiting = Math.Max(maxWaiting, c.PendingEventCount);
+            }
+            c.Stop(); // must not throw, whatever the backend's speed
+            // Let the delivery thread finish what it had, then count.
+            CollectorStats s = c.Stats;
+            for (int i = 0; i < 300 && (s.DestinationQueued > 0 || s.Queued > 0); i++)
+            {
+                Thread.Sleep(10);
+                s = c.Stats;
+            }
+            long accounted = s.Written + s.DroppedOldest + s.DroppedNewest + s.DroppedBlockTimeout
+                + s.DestinationDropped + s.DestinationQueued + s.Queued;
+            Assert.Equal((long)N, accounted, "run " + run + ": written + dropped + buffered = collected");
+            Assert.Equal(Interlocked.Read(ref backend.Stored), s.Written, "run " + run + ": the backend stored what viz says");
+            Assert.True(maxWaiting <= 3200, "run " + run + ": " + maxWaiting + " events waited at once; MaxQueueLength is 1000");
+            if (reports.Any(r => r.Destination == "collector" && r.Status == VizStatus.Timeout))
+            {
+                timedOut++;
+                var r = reports.First(x => x.Status == VizStatus.Timeout);
+                Assert.True(r.Message.IndexOf("not delivered before the timeout", StringComparison.Ordinal) >= 0, "the report says what was left: " + r.Message);
+            }
+            c.Dispose(); // never throws either
+            backend.Dispose();
+        }
+        Assert.True(timedOut > 0, "a 100 ms stop timed out at least once, and returned");
+        // Who wants the exception asks for it.
+        var slow = new SlowBackend();
+        var strict = new AsyncEventCollector(slow, new EventCollectorConfig { MaxQueueLength = 1000, EnableBackpressure = false, ShutdownTimeout = TimeSpan.FromMilliseconds(1) });
+        strict.Start();
+        for (int i = 0; i < 5000; i++) strict.CollectScalar("slow/y", i, i);
+        Assert.Throws<TimeoutException>(() => strict.StopOrThrow(), "stop");
+        strict.Dispose();
+        slow.Dispose();
     }
 
     static void WatchersSeeTheirEventsLiveAndAreReleased()
@@ -898,6 +977,7 @@ static class Tests
             new KeyValuePair<string, Action>("CompressedLogsReadBackAndBadCodecsAreRefused", CompressedLogsReadBackAndBadCodecsAreRefused),
             new KeyValuePair<string, Action>("ExceptionsInCSharpBackendsAreCountedNotFatal", ExceptionsInCSharpBackendsAreCountedNotFatal),
             new KeyValuePair<string, Action>("BackendErrorsAreRaisedAsEvents", BackendErrorsAreRaisedAsEvents),
+            new KeyValuePair<string, Action>("StopNeverThrowsAndTheQueueBoundHolds", StopNeverThrowsAndTheQueueBoundHolds),
             new KeyValuePair<string, Action>("WatchersSeeTheirEventsLiveAndAreReleased", WatchersSeeTheirEventsLiveAndAreReleased),
             new KeyValuePair<string, Action>("AggregatesBucketsAndLatestValuesFromAnIndexAndAScan", AggregatesBucketsAndLatestValuesFromAnIndexAndAScan),
             new KeyValuePair<string, Action>("ALogTailFollowsACollectorsLog", ALogTailFollowsACollectorsLog),

@@ -315,15 +315,37 @@ namespace MLFramework.Visualization.Collection
             }
         }
 
-        /// <inheritdoc/>
+        /// <summary>Stops accepting events, delivers and flushes what was collected and
+        /// waits for the background work, at most <see cref="EventCollectorConfig.ShutdownTimeout"/>
+        /// (the seed's contract). Past the timeout it returns anyway: what was not
+        /// delivered is counted in <see cref="Stats"/> and reported through
+        /// <see cref="BackendError"/> (destination "collector", status Timeout), and the
+        /// program goes on. It never throws for a timeout; <see cref="StopOrThrow"/> does.</summary>
         public void Stop()
+        {
+            var status = StopNative();
+            // A timeout is already counted and reported natively; any other failure
+            // (a backend that failed to close) still throws, as before.
+            if (status != VizStatus.Ok && status != VizStatus.Timeout)
+                throw VizErrors.For(status, VizErrors.LastMessage());
+        }
+
+        /// <summary>As <see cref="Stop"/>, but throws <see cref="TimeoutException"/> if the
+        /// backends did not finish within the shutdown timeout.</summary>
+        public void StopOrThrow()
+        {
+            var status = StopNative();
+            if (status != VizStatus.Ok) throw VizErrors.For(status, VizErrors.LastMessage());
+        }
+
+        private VizStatus StopNative()
         {
             lock (gate)
             {
-                if (stopped || collector == null) return;
+                if (stopped || collector == null) return VizStatus.Ok;
                 stopped = true;
                 retired.Add(collector);
-                VizErrors.Check(NativeMethods.viz_collector_stop(collector, config.TimeoutMs));
+                return (VizStatus)NativeMethods.viz_collector_stop(collector, config.TimeoutMs);
             }
         }
 
@@ -461,13 +483,16 @@ namespace MLFramework.Visualization.Collection
             return Task.Run(() => GetEvents(startStep, endStep));
         }
 
-        /// <summary>A snapshot of the native counters.</summary>
+        /// <summary>A snapshot of the native counters; after <see cref="Stop"/>, those of the
+        /// stopped collector, so what a stop left undelivered can be read.</summary>
         public CollectorStats Stats
         {
             get
             {
                 VizStats s;
-                var h = Live;
+                var h = collector;
+                if (disposed) throw new ObjectDisposedException("AsyncEventCollector");
+                if (h == null) throw new InvalidOperationException("the collector was never created");
                 VizErrors.Check(NativeMethods.viz_collector_stats(h, out s));
                 var destinations = new List<DestinationStats>();
                 for (ulong i = 0; i < s.Destinations; i++)
@@ -520,7 +545,11 @@ namespace MLFramework.Visualization.Collection
             lock (gate)
             {
                 if (disposed) return;
+                // Dispose never throws: it runs in `using` and finalization paths,
+                // where an exception would end the program. Stop's failures are in
+                // the stats and were reported through BackendError.
                 try { Stop(); }
+                catch (Exception) { }
                 finally
                 {
                     disposed = true;

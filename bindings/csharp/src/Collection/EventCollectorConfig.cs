@@ -34,7 +34,11 @@ namespace MLFramework.Visualization.Collection
         public FlushStrategy Strategy { get; set; } = FlushStrategy.Hybrid;
         /// <summary>When the queue is full: true blocks the producer, false drops the oldest event.</summary>
         public bool EnableBackpressure { get; set; } = true;
-        /// <summary>Queue length per producing thread.</summary>
+        /// <summary>Queue length per producing thread, and the bound on events waiting in
+        /// each backend's delivery queue (MaxQueueLength / BatchSize batches), so what is
+        /// buffered stays bounded whatever a backend's speed: at most about
+        /// MaxQueueLength per producing thread, plus BufferCapacity staged, plus
+        /// MaxQueueLength per backend.</summary>
         public int MaxQueueLength { get; set; } = 10000;
         /// <summary>How long Flush, Stop and Dispose wait for the backends (default: the library's shutdown_timeout).</summary>
         public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMilliseconds(LibraryDefaults.ShutdownTimeoutMs);
@@ -62,6 +66,14 @@ namespace MLFramework.Visualization.Collection
             get { return (uint)Math.Min(uint.MaxValue, Math.Max(1.0, ShutdownTimeout.TotalMilliseconds)); }
         }
 
+        /// <summary>Batches each backend's delivery queue holds: MaxQueueLength events' worth.</summary>
+        internal int DestinationQueueBatches
+        {
+            // At most src/limits.rs's MAX_DESTINATION_QUEUE_BATCHES (1 << 16), which only a
+            // batch of under 64 events with the largest queue reaches.
+            get { return Math.Min(1 << 16, Math.Max(1, (int)Math.Ceiling(MaxQueueLength / (double)BatchSize))); }
+        }
+
         /// <summary>The native JSON config (viz_collector_new_with_storage), created unstarted,
         /// with the lent storages' routes (a JSON array) if any.</summary>
         internal string ToJson(string storageRoutes = null)
@@ -73,6 +85,9 @@ namespace MLFramework.Visualization.Collection
                 "\"buffer_capacity\": {0}, \"flush_interval_ms\": {1}, \"batch_size\": {2}, \"strategy\": \"{3}\", \"overflow\": \"{4}\", \"max_queue_length\": {5}, \"shutdown_timeout_ms\": {6}",
                 BufferCapacity, (long)Math.Max(1, FlushInterval.TotalMilliseconds), BatchSize, strategy,
                 EnableBackpressure ? "block" : "drop_oldest", MaxQueueLength, TimeoutMs);
+            // The library's default of 256 batches a backend let a slow one hold 25,600
+            // events of 100 behind MaxQueueLength = 1000: the seed's bound, ignored.
+            sb.AppendFormat(CultureInfo.InvariantCulture, ", \"destination_queue_batches\": {0}", DestinationQueueBatches);
             if (BlockTimeout.HasValue)
                 sb.AppendFormat(CultureInfo.InvariantCulture, ", \"block_timeout_ms\": {0}", (long)Math.Max(1, BlockTimeout.Value.TotalMilliseconds));
             if (MaxHeldBytes.HasValue)
