@@ -28,15 +28,19 @@ echo "building libviz $version (release, SONAME $soname)" >&2
 cargo rustc --release --lib --crate-type cdylib --crate-type staticlib \
   -- -C "link-arg=-Wl,-soname,$soname" >&2
 
+# Where cargo put them: CARGO_TARGET_DIR, a config's build.target-dir, or target/.
+target_dir="$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+[ -n "$target_dir" ] || { echo "error: cargo metadata named no target directory" >&2; exit 1; }
+
 dest="${DESTDIR:-}$prefix"
 install -d "$dest/lib/pkgconfig" "$dest/include"
 # The release profile keeps line tables for profiling; installed copies drop them
 # (66 MB to a few).
-install -m 755 target/release/libviz.so "$dest/lib/libviz.so.$version"
+install -m 755 "$target_dir/release/libviz.so" "$dest/lib/libviz.so.$version"
 strip --strip-unneeded "$dest/lib/libviz.so.$version"
 ln -sfn "libviz.so.$version" "$dest/lib/$soname"
 ln -sfn "$soname" "$dest/lib/libviz.so"
-install -m 644 target/release/libviz.a "$dest/lib/libviz.a"
+install -m 644 "$target_dir/release/libviz.a" "$dest/lib/libviz.a"
 strip --strip-debug "$dest/lib/libviz.a"
 install -m 644 include/viz.h bindings/cpp/viz.hpp "$dest/include/"
 

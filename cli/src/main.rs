@@ -4,6 +4,7 @@
 //! Errors go to stderr in one line.
 
 mod commands;
+mod convert;
 mod fail;
 mod mlflow;
 mod out;
@@ -133,7 +134,7 @@ enum Command {
         /// The run (a log directory; no writer may have it open).
         run: String,
     },
-    /// Copy a run between backends by connection string, resumably.
+    /// Copy a run between backends by connection string, resumably and exactly once.
     #[command(
         after_help = "Examples:\n  viz convert runs/a/log tensorboard://tb/a\n  viz convert runs/a/log 'sqlite://exp.db?run=a'\n  viz convert runs/a/log 'mlflow+http://127.0.0.1:5000?experiment=e&run=a'"
     )]
@@ -152,6 +153,10 @@ enum Command {
         /// (default: one per source and destination in the temporary directory).
         #[arg(long)]
         checkpoint: Option<std::path::PathBuf>,
+        /// Copy even into a destination that already holds events, or again after
+        /// a finished copy (without it, the first is refused and the second a no-op).
+        #[arg(long)]
+        append: bool,
     },
     /// Size, events per kind, and the write rate over time.
     #[command(after_help = "Example:\n  viz stats runs/a/log")]
@@ -212,7 +217,8 @@ fn main() {
             select,
             batch,
             checkpoint,
-        } => commands::convert(&src, &dst, &select, batch, checkpoint),
+            append,
+        } => convert::convert(&src, &dst, &select, batch, checkpoint, append),
         Command::Stats { run, format } => commands::stats(&run, format),
     };
     if let Err(f) = result {

@@ -158,6 +158,22 @@ impl Source {
         }
     }
 
+    /// The run's metadata (hyperparameters and the like); empty if it keeps none.
+    pub fn metadata(&self) -> viz::Result<viz::metadata::Metadata> {
+        match self {
+            Source::Log(_, dir) | Source::Run(_, dir) => {
+                if !viz::metadata::path_in(dir).exists() {
+                    return Ok(Default::default());
+                }
+                Ok(viz::metadata::MetadataLog::open(dir)?.values().clone())
+            }
+            Source::Store(b) => match b.metadata() {
+                Err(e) if e.kind() == viz::ErrorKind::Unsupported => Ok(Default::default()),
+                other => other,
+            },
+        }
+    }
+
     /// The log directories behind it (none for a store).
     pub fn log_dirs(&self) -> Vec<PathBuf> {
         match self {

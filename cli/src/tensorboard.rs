@@ -7,7 +7,7 @@ use std::path::Path;
 
 use prost::Message;
 use viz::format::tb_proto::{self as pb, summary_value::Value};
-use viz::format::tfrecord::read_records;
+use viz::format::tfrecord::read_prefix;
 use viz::payload::{Histogram, Image};
 use viz::{Event, EventData, MemoryBackend, StorageBackend, Tag};
 
@@ -47,8 +47,15 @@ pub fn open(dir: &Path) -> Result<(Box<dyn StorageBackend>, u64), Fail> {
     let mut plugins: HashMap<String, String> = HashMap::new();
     for file in files {
         let bytes = std::fs::read(&file).map_err(|e| failed(format!("{}: {e}", file.display())))?;
-        let records =
-            read_records(&bytes).map_err(|e| failed(format!("{}: {e}", file.display())))?;
+        // A writer killed mid-record leaves a torn tail: read up to it, as
+        // TensorBoard does; damage anywhere else is an error.
+        let (records, damage) = read_prefix(&bytes);
+        if let Some(e) = damage {
+            if !e.message().contains("torn tail") {
+                return Err(failed(format!("{}: {e}", file.display())));
+            }
+            eprintln!("viz: {}: {e}; read the records before it", file.display());
+        }
         let mut events = Vec::new();
         for record in records {
             let event = pb::Event::decode(record)

@@ -532,7 +532,15 @@ fn convert_copies_between_backends_and_resumes() {
         out.contains("copied 3020 events") && out.contains("resumed after 1000"),
         "{out}"
     );
-    assert!(!checkpoint.exists(), "a finished copy forgets its position");
+    // A finished copy keeps its checkpoint, marked complete: again, it is a no-op.
+    let out = ok(&[
+        "convert",
+        s,
+        &format!("file://{}", again.display()),
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+    ]);
+    assert!(out.contains("nothing to do"), "{out}");
     let (code, err) = fails(&["convert", s, "nowhere://x"]);
     assert_eq!(code, 2);
     assert!(err.contains("unknown backend type 'nowhere'"), "{err}");
@@ -694,4 +702,155 @@ fn convert_delivers_a_run_to_mlflow() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("no run 'absent'"), "{err}");
+}
+
+/// A tiny seeded generator for kill times (no dependency for a few draws).
+fn draw(state: &mut u64, below: u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    (*state >> 33) % below
+}
+
+/// The audit's case: `viz convert` SIGKILLed at random points, 20 times into each
+/// of file://, sqlite:// and tensorboard://, then resumed: the destination holds
+/// each source event exactly once, with the run's metadata. Run again, it is a
+/// no-op; a fresh copy into the full destination is refused without --append.
+#[test]
+fn convert_is_exactly_once_across_sigkills_and_reruns() {
+    let dir = temp("convert-kill");
+    let src = dir.join("log");
+    write_log_with(&src, 40_000, "compression=none");
+    {
+        let mut log = StorageBackendFactory::global()
+            .create_url(&format!("file://{}", src.display()))
+            .unwrap();
+        log.set_metadata(&viz::metadata::MetadataBatch::set([
+            ("log_every".to_owned(), serde_json::json!(10)),
+            ("optimizer".to_owned(), serde_json::json!("adam")),
+        ]))
+        .unwrap();
+        log.shutdown().unwrap();
+    }
+    let s = src.to_str().unwrap();
+    let sorted = |run: &str| {
+        let mut lines: Vec<String> = ok(&["query", run, "--format", "csv"])
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let want = sorted(s);
+    assert_eq!(want.len(), 80_400 + 1, "events plus the header");
+    let mut rng = std::process::id() as u64;
+    for (name, dst) in [
+        ("file", format!("file://{}/out-log", dir.display())),
+        ("sqlite", format!("sqlite://{}/out.db?run=a", dir.display())),
+        (
+            "tensorboard",
+            format!("tensorboard://{}/out-tb", dir.display()),
+        ),
+    ] {
+        let checkpoint = dir.join(format!("{name}.pos"));
+        let mut kills = 0;
+        while kills < 20 {
+            let mut child = viz()
+                .args(["convert", s, &dst, "--batch", "1000", "--checkpoint"])
+                .arg(&checkpoint)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(5 + draw(&mut rng, 120)));
+            if let Some(status) = child.try_wait().unwrap() {
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                assert!(status.success(), "{name}: convert failed: {err}");
+                break; // finished before the kill
+            }
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            kills += 1;
+        }
+        let out = ok(&[
+            "convert",
+            s,
+            &dst,
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ]);
+        assert!(
+            out.contains("copied") || out.contains("nothing to do"),
+            "{name}: {out}"
+        );
+        let read_back = match name {
+            "tensorboard" => format!("tensorboard://{}/out-tb", dir.display()),
+            _ => dst.clone(),
+        };
+        // TensorBoard keeps scalars as f32: compare with an uninterrupted copy.
+        let want = if name == "tensorboard" {
+            let reference = format!("tensorboard://{}/reference-tb", dir.display());
+            ok(&["convert", s, &reference]);
+            sorted(&reference)
+        } else {
+            want.clone()
+        };
+        let got = sorted(&read_back);
+        assert!(
+            kills >= 5,
+            "{name}: only {kills} kills landed before the copy finished"
+        );
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{name}: event count after {kills} kills"
+        );
+        assert!(
+            got == want,
+            "{name}: the events differ from the source's after {kills} kills"
+        );
+        // Again: a no-op that says so, and nothing added.
+        let out = ok(&[
+            "convert",
+            s,
+            &dst,
+            "--checkpoint",
+            checkpoint.to_str().unwrap(),
+        ]);
+        assert!(out.contains("nothing to do"), "{name}: {out}");
+        assert_eq!(
+            sorted(&read_back).len(),
+            want.len(),
+            "{name}: a rerun added events"
+        );
+        // A fresh copy into the full destination is refused without --append
+        // (stderr may also say that a killed writer left a torn TensorBoard record).
+        let other = dir.join("other.pos");
+        let out = run(&["convert", s, &dst, "--checkpoint", other.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {err}");
+        assert!(
+            err.contains("already holds") && err.contains("--append"),
+            "{name}: {err}"
+        );
+    }
+    // The run's metadata arrived.
+    let meta = viz::metadata::MetadataLog::open(&dir.join("out-log")).unwrap();
+    assert_eq!(meta.values()["optimizer"], "adam");
+    assert_eq!(meta.values()["log_every"], 10);
+    let db = rusqlite::Connection::open(dir.join("out.db")).unwrap();
+    let optimizer: String = db
+        .query_row(
+            "SELECT value FROM metadata WHERE key = 'optimizer'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(optimizer, "\"adam\"");
 }

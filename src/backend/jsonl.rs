@@ -47,6 +47,21 @@ pub struct JsonlBackend {
 /// Writes are made in multiples of this between flushes.
 const CHUNK: usize = 1 << 16;
 
+/// The newline-ended lines in `file`, read in chunks from its start.
+fn count_lines(file: &std::fs::File) -> Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut at, mut lines) = (0u64, 0u64);
+    loop {
+        let n = file.read_at(&mut buf, at)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+        at += n as u64;
+    }
+}
+
 impl JsonlBackend {
     pub(crate) fn boxed() -> Box<dyn StorageBackend> {
         Box::new(JsonlBackend::default())
@@ -110,6 +125,8 @@ impl StorageBackend for JsonlBackend {
             ));
         };
         let len = file.metadata()?.len();
+        // What the file holds counts (seed 000's EventCount): its whole lines.
+        self.written = count_lines(&file)?;
         let mut out = Appender::new(file, &self.writing, len, CHUNK);
         // A file a crash left mid-line gets its line ended, so the next starts whole.
         if len > 0 && out.bytes(len - 1, len)?.as_ref() != b"\n" {

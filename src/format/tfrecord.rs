@@ -24,7 +24,22 @@ pub fn write_record(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 /// names the byte offset of the first bad record; a record cut short at the end is
 /// reported as a torn tail.
 pub fn read_records(bytes: &[u8]) -> Result<Vec<&[u8]>> {
+    match read_prefix(bytes) {
+        (records, None) => Ok(records),
+        (_, Some(e)) => Err(e),
+    }
+}
+
+/// The records before the first bad one, and what was wrong with it, if any: as
+/// TensorBoard's own reader does, a file whose writer was killed mid-record reads
+/// up to the torn tail.
+pub fn read_prefix(bytes: &[u8]) -> (Vec<&[u8]>, Option<VizError>) {
     let mut records = Vec::new();
+    let error = read_into(bytes, &mut records).err();
+    (records, error)
+}
+
+fn read_into<'a>(bytes: &'a [u8], records: &mut Vec<&'a [u8]>) -> Result<()> {
     let mut at = 0usize;
     while at < bytes.len() {
         let corrupt = |what: &str| {
@@ -57,7 +72,7 @@ pub fn read_records(bytes: &[u8]) -> Result<Vec<&[u8]>> {
         records.push(payload);
         at = end;
     }
-    Ok(records)
+    Ok(())
 }
 
 #[cfg(test)]
