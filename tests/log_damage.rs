@@ -188,6 +188,22 @@ fn a_deleted_middle_segment_is_reported_as_a_gap() {
         p.contains("gap") && p.contains("ends at offset 50") && p.contains("offset 100"),
         "{p}"
     );
+    // A check (viz verify, viz repair) finds the same, keeping no event.
+    let check = LogReader::open(&dir).unwrap().check().unwrap();
+    assert!(check.events.is_empty());
+    assert_eq!(check.intact, 100);
+    assert_eq!(read.intact, 100);
+    assert_eq!(
+        check
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        read.problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+    );
     let mut b = open(&format!("file://{}?compression=none", dir.display()));
     let warnings = b.take_warnings();
     assert!(
