@@ -15,6 +15,12 @@ c_and_cpp() {
   step "C and C++: scripts/install.sh into a temporary prefix, then pkg-config only"
   local prefix="$work/prefix" run="$work/c"
   bash scripts/install.sh "$prefix"
+  # With CARGO_TARGET_DIR elsewhere, install.sh finds the build where cargo put it
+  # (it looked in ./target and failed). A real second build, about 2.5 minutes on
+  # two cores: a link to ./target would pass even the old script.
+  CARGO_TARGET_DIR="$work/elsewhere" bash scripts/install.sh "$work/prefix-elsewhere"
+  [ -f "$work/prefix-elsewhere/lib/libviz.so.$version" ] \
+    || { echo "install.sh with CARGO_TARGET_DIR installed no libviz.so" >&2; exit 1; }
   mkdir -p "$run"
   # Copies, so a quoted #include cannot find anything beside the sources either.
   cp examples/c/trainer.c examples/cpp/training_loop.cpp "$run/"
