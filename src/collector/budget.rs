@@ -71,6 +71,11 @@ impl Batch {
     /// A batch of events whose bytes the budget already holds.
     pub(crate) fn counted(events: Vec<Event>, budget: &Arc<Budget>) -> Batch {
         let bytes = events.iter().map(|e| e.footprint() as u64).sum();
+        Batch::counted_as(events, bytes, budget)
+    }
+
+    /// As [`Batch::counted`], with the events' footprints already summed.
+    pub(crate) fn counted_as(events: Vec<Event>, bytes: u64, budget: &Arc<Budget>) -> Batch {
         Batch {
             events,
             bytes,

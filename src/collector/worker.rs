@@ -317,6 +317,7 @@ impl Worker {
         let event = match record {
             Record::Scalar(s) => {
                 *scalars += 1;
+                self.staged_bytes += std::mem::size_of::<Event>() as u64;
                 Event {
                     tag: self.tags.resolve(s.tag),
                     step: s.step,
@@ -325,9 +326,11 @@ impl Worker {
                     data: EventData::Scalar(s.value),
                 }
             }
-            Record::Event(boxed) => *boxed,
+            Record::Event(boxed) => {
+                self.staged_bytes += boxed.footprint() as u64;
+                *boxed
+            }
         };
-        self.staged_bytes += event.footprint() as u64;
         self.staging.push(event);
         if self.staging.len() >= self.config.buffer_capacity {
             if !deliver_when_full {
@@ -399,8 +402,9 @@ impl Worker {
                 bytes += b;
             }
             let rest = events.split_off(len);
-            let batch = Arc::new(Batch::counted(
+            let batch = Arc::new(Batch::counted_as(
                 std::mem::replace(&mut events, rest),
+                bytes,
                 &self.budget,
             ));
             self.watch.offer(&batch);
