@@ -173,9 +173,9 @@ pub fn convert(
         .map_err(|e| usage(e.to_string()))?;
     let held_now = held(dst, &*out)?;
     let saved = Progress::read(&checkpoint, selecting).filter(|p| {
-        // A finished copy whose destination no longer holds it (deleted since)
-        // is forgotten: the copy starts afresh.
-        !(p.complete && held_now.is_some_and(|h| h < p.base + p.copied))
+        // A finished copy whose destination is empty now (deleted since) is
+        // forgotten: the copy starts afresh.
+        !(p.complete && p.copied > 0 && held_now == Some(0))
     });
     // An unfinished copy of this source into this destination: resume it.
     let resuming = saved.is_some_and(|p| !p.complete);
