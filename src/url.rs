@@ -133,8 +133,10 @@ pub fn redacted(s: &str) -> std::borrow::Cow<'_, str> {
     let Some(start) = s.find("://").map(|i| i + 3) else {
         return s.into();
     };
-    let (head, query) = match s.split_once('?') {
-        Some((head, query)) => (head, Some(query)),
+    // The query starts at the first `?` after the scheme, as `parse` reads it (a
+    // `?` before `://` is part of a malformed scheme: the fuzzer found one).
+    let (head, query) = match s[start..].find('?') {
+        Some(i) => (&s[..start + i], Some(&s[start + i + 1..])),
         None => (s, None),
     };
     let authority_end = head[start..].find('/').map_or(head.len(), |i| start + i);
