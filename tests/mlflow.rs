@@ -37,6 +37,18 @@ fn url(server: &str, experiment: &str, run: &str, spool: &std::path::Path, extra
     )
 }
 
+/// A started collector on `url`, and every error report it makes, as text.
+fn reporting(url: &str) -> (Collector, std::sync::Arc<parking_lot::Mutex<Vec<String>>>) {
+    let reports = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
+    let seen = reports.clone();
+    let collector = Collector::builder()
+        .backend_url(url)
+        .on_error(move |r| seen.lock().push(r.error.to_string()))
+        .build_and_start()
+        .unwrap();
+    (collector, reports)
+}
+
 /// Reads the MLflow REST API directly, as any other client would.
 struct Rest(String);
 
@@ -175,13 +187,7 @@ fn an_absent_server_leaves_everything_spooled() {
         "mlflow+http://127.0.0.1:{port}?run=r&spool={}&retry_initial=10ms&retry_max=50ms&drain_timeout=200ms",
         dir.join("spool").display()
     );
-    let reports = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    let seen = reports.clone();
-    let collector = Collector::builder()
-        .backend_url(&url)
-        .on_error(move |r| seen.lock().push(r.error.to_string()))
-        .build_and_start()
-        .unwrap();
+    let (collector, reports) = reporting(&url);
     let loss = collector.intern("train/loss").unwrap();
     for step in 0..5000 {
         collector.collect_scalar(loss, step, 1.0).unwrap();
@@ -642,13 +648,7 @@ fn a_hung_server_does_not_hold_up_close() {
         "mlflow+http://127.0.0.1:{port}?run=r&spool={}&drain_timeout=1s&request_timeout=8s",
         dir.join("spool").display()
     );
-    let reports = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    let seen = reports.clone();
-    let collector = Collector::builder()
-        .backend_url(&url)
-        .on_error(move |r| seen.lock().push(r.error.to_string()))
-        .build_and_start()
-        .unwrap();
+    let (collector, reports) = reporting(&url);
     for step in 0..100 {
         collector
             .collect(Event::scalar("train/loss", step, 1.0).unwrap())
@@ -816,13 +816,7 @@ fn garbled_success_answers_are_retried_and_never_split_a_run() {
         &dir.join("spool"),
         "&retry_initial=10ms&retry_max=50ms",
     );
-    let reports = std::sync::Arc::new(parking_lot::Mutex::new(Vec::<String>::new()));
-    let seen = reports.clone();
-    let collector = Collector::builder()
-        .backend_url(&url)
-        .on_error(move |r| seen.lock().push(r.error.to_string()))
-        .build_and_start()
-        .unwrap();
+    let (collector, reports) = reporting(&url);
     for step in 0..100 {
         collector
             .collect(Event::scalar("train/loss", step, step as f64).unwrap())

@@ -89,9 +89,9 @@ pub struct Collector {
     clock: HotClock,
     counters: Arc<WorkerCounters>,
     destinations: Vec<DestinationHandle>,
-    last_error: Arc<Mutex<Option<String>>>,
-    /// The error callback every destination thread reads (`set_on_error`).
-    on_error: Arc<parking_lot::RwLock<Option<ErrorCallback>>>,
+    /// The last error and the error callback every destination thread reads
+    /// (`set_on_error`); the collector reports its own drops through it too.
+    report: ReportSink,
     lifecycle: Mutex<Lifecycle>,
     /// Live watchers (`subscribe`).
     watch: Arc<watch::Hub>,
@@ -139,7 +139,6 @@ impl Collector {
         destinations: Vec<(Destination, DestinationHandle)>,
         report: ReportSink,
     ) -> Collector {
-        let last_error = report.last_error.clone();
         let (watch, tap) = watch::hub(report.clone());
         let (dest_threads, handles): (Vec<_>, Vec<_>) = destinations.into_iter().unzip();
         let counters = Arc::new(WorkerCounters::default());
@@ -179,8 +178,7 @@ impl Collector {
             clock,
             counters,
             destinations: handles,
-            last_error,
-            on_error: report.on_error,
+            report,
             lifecycle: Mutex::new(Lifecycle {
                 unstarted: Some((worker, dest_threads)),
                 worker: None,
@@ -237,7 +235,7 @@ impl Collector {
     /// warning is reported to, replacing the one given to the builder. It runs on
     /// delivery threads; the one it replaces is dropped once no thread is calling it.
     pub fn set_on_error(&self, callback: Option<ErrorCallback>) {
-        *self.on_error.write() = callback;
+        *self.report.on_error.write() = callback;
     }
 
     /// Interns `tag` for [`Collector::collect_scalar`]. Call once per tag, outside the hot loop.
@@ -468,14 +466,10 @@ impl Collector {
                     .drops
                     .lost_at_stop
                     .fetch_add(lost, Ordering::Relaxed);
-                let report = ReportSink {
-                    on_error: self.on_error.clone(),
-                    last_error: self.last_error.clone(),
-                };
                 let error = VizError::closed(format!(
                     "{lost} events collected concurrently with stop() arrived after the final drain and were dropped"
                 ));
-                report.report("collector", error, lost as usize, false);
+                self.report.report("collector", error, lost as usize, false);
             }
         }
         self.ingress.lanes.close();
@@ -485,14 +479,10 @@ impl Collector {
             // Counted and reported, so a host whose stop must not fail (C#'s
             // Stop, Dispose) still tells its user what was left undelivered.
             let pending = self.pending_event_count();
-            let report = ReportSink {
-                on_error: self.on_error.clone(),
-                last_error: self.last_error.clone(),
-            };
             let error = e.clone().context(format_args!(
                 "stop: {pending} events were not delivered before the timeout"
             ));
-            report.report("collector", error, pending, false);
+            self.report.report("collector", error, pending, false);
         }
         result
     }
@@ -546,6 +536,7 @@ impl Collector {
             peak = peak.max(self.ingress.lanes.capacity() as u64);
         }
         let last_error = self
+            .report
             .last_error
             .lock()
             .clone()
