@@ -983,6 +983,50 @@ fn shutdown_times(rounds: usize) -> Vec<Duration> {
         .collect()
 }
 
+/// What `max_held_events` costs a producer: the same started collector with and
+/// without the event bound, alternating round by round, per call timed and as
+/// tight-loop means. The bound is far above what is held, so only the counting is
+/// measured, not drops.
+fn event_bound(timer: &Timer, rounds: usize, per_round: usize) -> [(Histogram<u64>, f64); 2] {
+    let mut out = [(); 2].map(|_| (Histogram::<u64>::new(3).unwrap(), Vec::new()));
+    for round in 0..rounds + 1 {
+        for (k, bound) in [0u64, 1 << 24].into_iter().enumerate() {
+            let c = Collector::builder()
+                .config(CollectorConfig {
+                    max_queue_length: per_round + 1,
+                    max_held_events: bound,
+                    ..CollectorConfig::default()
+                })
+                .backend_url("memory://?capacity=1")
+                .build()
+                .unwrap();
+            c.start().unwrap();
+            let tag = c.intern("bench/bound").unwrap();
+            c.collect_scalar(tag, -1, 0.5).unwrap();
+            for step in 0..per_round as i64 {
+                let a = ticks();
+                let r = c.collect_scalar(tag, step, 0.5);
+                let b = ticks();
+                std::hint::black_box(r).ok();
+                if round > 0 {
+                    out[k].0.record(timer.ns(b - a)).unwrap();
+                }
+            }
+            c.flush(Duration::from_secs(10)).unwrap();
+            let t = Instant::now();
+            for step in 0..per_round as i64 {
+                std::hint::black_box(c.collect_scalar(tag, step, 0.5)).ok();
+            }
+            if round > 0 {
+                out[k]
+                    .1
+                    .push(t.elapsed().as_nanos() as f64 / per_round as f64);
+            }
+        }
+    }
+    out.map(|(h, means)| (h, median(means)))
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -1010,7 +1054,7 @@ fn process_cpu() -> Duration {
 
 fn main() {
     // Arguments: `quick` for a shorter run, and section names (timer, intrinsic,
-    // ffi, interleaved, bursts, saturated, throughput, files, remote, png, range, tags,
+    // ffi, bound, interleaved, bursts, saturated, throughput, files, remote, png, range, tags,
     // sqltags, idle, shutdown)
     // to run only those.
     let args: Vec<String> = std::env::args()
@@ -1039,6 +1083,21 @@ fn main() {
         let (h, mean) = intrinsic(&timer, if quick { 50 } else { 200 }, 9_999);
         println!("  per call timed: {}", percentiles(&h));
         println!("  tight loop, untimed: median of per-round means {mean:.1} ns per call");
+    }
+
+    if want("bound") {
+        println!(
+            "\n## max_held_events: a started collector without and with the event bound (alternating rounds)"
+        );
+        let [off, on] = event_bound(&timer, if quick { 20 } else { 100 }, 9_000);
+        println!("  without (0):  per call timed: {}", percentiles(&off.0));
+        println!("  with (2^24):  per call timed: {}", percentiles(&on.0));
+        println!(
+            "  untimed tight-loop medians of round means: without {:.1} ns, with {:.1} ns per call ({:.2}x)",
+            off.1,
+            on.1,
+            on.1 / off.1
+        );
     }
 
     if want("ffi") {

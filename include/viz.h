@@ -35,7 +35,7 @@
  * The C ABI version, bumped on every incompatible change to the `viz_*` functions
  * or types. Compare it with `viz_abi_version()` at run time.
  */
-#define VIZ_ABI_VERSION 4
+#define VIZ_ABI_VERSION 5
 
 /**
  * The outcome of a `viz_*` call. The values are fixed and never reused: hosts may
@@ -725,6 +725,11 @@ typedef struct {
    * The byte budget: most bytes of events held at once (default 256 MiB).
    */
   uint64_t max_held_bytes;
+  /**
+   * Most events held at once across the collector; 0 (default) for no bound
+   * beyond each queue's own. The seed's MaxQueueLength.
+   */
+  uint64_t max_held_events;
 } viz_collector_config;
 
 /**
@@ -801,6 +806,10 @@ typedef struct {
    * Bytes of events the collector holds now, against `max_held_bytes`.
    */
   uint64_t held_bytes;
+  /**
+   * Events the collector holds now, against `max_held_events` (0 when that is 0).
+   */
+  uint64_t held_events;
   /**
    * Destinations; read each with `viz_collector_destination_stats`.
    */

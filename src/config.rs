@@ -114,6 +114,15 @@ pub struct CollectorConfig {
     /// (`max_held_bytes / destinations`) counts as full. Critical events are never
     /// refused by it.
     pub max_held_bytes: u64,
+    /// Most events the collector holds at once, counted as `max_held_bytes` is,
+    /// from `collect` until every destination is done with them; 0 (the default)
+    /// for no bound beyond each stage's own. When reached, `collect` applies the
+    /// overflow policy (drop_oldest takes the oldest of the caller's own queue; if
+    /// everything held is already on its way to the backends, the new event is
+    /// dropped and counted in `dropped_newest`). The seed's `MaxQueueLength` is this
+    /// bound. It costs every `collect` one atomic add on a shared counter, which
+    /// is why it is off by default (docs/PERFORMANCE.md gives the figure).
+    pub max_held_events: u64,
     /// Capacity of each producing thread's lock-free queue. Each slot is 64 bytes,
     /// allocated on the thread's first collect and kept while it lives: 640 KiB per
     /// producing thread by default.
@@ -151,6 +160,7 @@ impl Default for CollectorConfig {
             overflow: OverflowPolicy::Block,
             block_timeout: Some(Duration::from_secs(1)),
             max_held_bytes: 256 << 20,
+            max_held_events: 0,
             max_queue_length: 10_000,
             wall_clock: WallClock::Coarse,
             retry: RetryPolicy::default(),
@@ -234,6 +244,17 @@ impl CollectorConfig {
             self.max_held_bytes,
             limits::MAX_HELD_BYTES,
         )?;
+        limits::at_most_config(
+            "max_held_events",
+            self.max_held_events,
+            limits::MAX_HELD_EVENTS,
+        )?;
+        if self.max_held_events != 0 && self.max_held_events < self.batch_size as u64 {
+            return Err(VizError::invalid_config(format!(
+                "max_held_events is {} but batch_size is {}; a whole batch must fit (or 0 for no bound)",
+                self.max_held_events, self.batch_size
+            )));
+        }
         if self.batch_size > self.buffer_capacity {
             return Err(VizError::invalid_config(format!(
                 "batch_size is {} but buffer_capacity is {}; a batch must fit in the buffer",

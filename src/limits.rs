@@ -49,6 +49,10 @@ pub const MIN_HELD_BYTES: u64 = 1 << 20;
 /// See [`MIN_HELD_BYTES`].
 pub const MAX_HELD_BYTES: u64 = 1 << 40;
 
+/// Largest `max_held_events`: as many events as the largest queue and staging
+/// buffer hold together, far past anything a process keeps in memory.
+pub const MAX_HELD_EVENTS: u64 = 1 << 32;
+
 /// Longest any configured duration may be. Deadlines are computed by adding
 /// durations to the clock, which must not overflow.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);

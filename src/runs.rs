@@ -117,6 +117,53 @@ pub fn create(project_dir: &Path, name: &str) -> Result<PathBuf> {
     Ok(run_dir)
 }
 
+/// The file in a log directory that records how its run ended.
+const STATUS: &str = "status.json";
+
+/// What `status.json` holds.
+#[derive(Serialize, Deserialize)]
+struct StatusFile {
+    status: RunStatus,
+    recorded_unix_ms: u64,
+}
+
+/// Records how the run behind the log directory `dir` ended, replacing the file
+/// whole (written aside, then renamed), so a reader sees the old status or the
+/// new one, never part of either.
+pub fn write_status(dir: &Path, status: RunStatus) -> Result<()> {
+    let path = dir.join(STATUS);
+    let tmp = dir.join(format!("{STATUS}.{}.tmp", std::process::id()));
+    let body = StatusFile {
+        status,
+        recorded_unix_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    std::fs::write(&tmp, serde_json::to_vec(&body).expect("serializes"))
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| VizError::from(e).context(format_args!("writing {}", path.display())))
+}
+
+/// How the run behind the log directory `dir` ended; `None` while it runs, or if
+/// it stopped without saying (a killed process).
+pub fn read_status(dir: &Path) -> Result<Option<RunStatus>> {
+    let path = dir.join(STATUS);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(VizError::from(e).context(format_args!("reading {}", path.display())));
+        }
+    };
+    let file: StatusFile = serde_json::from_slice(&bytes).map_err(|e| {
+        VizError::new(
+            ErrorKind::CorruptData,
+            format!("{} is not a run status: {e}", path.display()),
+        )
+    })?;
+    Ok(Some(file.status))
+}
+
 fn project_name(dir: &Path) -> String {
     std::fs::canonicalize(dir)
         .ok()

@@ -250,3 +250,93 @@ fn lanes_of_exited_threads_are_retired() {
         c.stats()
     );
 }
+
+/// `max_held_events` bounds the whole collector: with a slow backend, a producer's
+/// lane, staging and the backend's queue together never hold more (each stage
+/// bounded on its own let about three times the setting wait), and every
+/// collected event is written or counted as dropped.
+#[test]
+fn max_held_events_bounds_the_whole_collector() {
+    for policy in [
+        OverflowPolicy::DropOldest,
+        OverflowPolicy::DropNewest,
+        OverflowPolicy::Block,
+    ] {
+        let slow = common::ScriptedBackend::new(common::Behaviour::Slow(Duration::from_millis(5)));
+        let c = Collector::builder()
+            .config(CollectorConfig {
+                max_queue_length: 1000,
+                buffer_capacity: 1000,
+                batch_size: 100,
+                destination_queue_batches: 10,
+                max_held_events: 1000,
+                overflow: policy,
+                block_timeout: Some(Duration::from_millis(50)),
+                ..Default::default()
+            })
+            .backend(slow.clone())
+            .build()
+            .unwrap();
+        c.start().unwrap();
+        let tag = c.intern("o/bounded").unwrap();
+        let mut most = 0;
+        let mut refused = 0u64;
+        const N: i64 = 20_000;
+        for step in 0..N {
+            match c.collect_scalar(tag, step, step as f64) {
+                Ok(()) => {}
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::QueueFull, "{policy:?}: {e}");
+                    assert!(
+                        e.message().contains("max_held_events 1000"),
+                        "{policy:?}: {e}"
+                    );
+                    refused += 1;
+                }
+            }
+            if step % 97 == 0 {
+                most = most.max(c.stats().held_events);
+            }
+        }
+        assert!(most <= 1000, "{policy:?}: {most} events held at once");
+        c.stop(LONG).unwrap();
+        let s = c.stats();
+        assert_eq!(s.held_events, 0, "{policy:?}: everything given back");
+        assert_eq!(
+            slow.len() as u64 + s.dropped(),
+            N as u64,
+            "{policy:?}: written + dropped = collected ({s:?})"
+        );
+        assert_eq!(
+            s.dropped_newest + s.dropped_block_timeout,
+            refused,
+            "{policy:?}"
+        );
+        // The producer outruns the backend, so the bound is reached, and it holds.
+        assert!(
+            most >= 900,
+            "{policy:?}: at most {most} held; the bound never bit"
+        );
+        if policy != OverflowPolicy::Block {
+            assert!(s.dropped() > 0, "{policy:?}: the bound dropped events");
+        }
+    }
+}
+
+#[test]
+fn max_held_events_smaller_than_a_batch_is_refused() {
+    let e = Collector::builder()
+        .config(CollectorConfig {
+            batch_size: 100,
+            max_held_events: 50,
+            ..Default::default()
+        })
+        .build()
+        .err()
+        .expect("refused");
+    assert!(
+        e.message()
+            .contains("max_held_events is 50 but batch_size is 100"),
+        "{e}"
+    );
+}

@@ -151,3 +151,57 @@ fn a_collector_sets_metadata_on_every_backend_that_keeps_it() {
     drop(only_jsonl);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// How a run ended is kept by file:// (status.json) and sqlite:// (runs.status),
+/// set through a collector and read back by a reader opened later; a run still
+/// going, or killed before it said, has none.
+#[test]
+fn run_status_is_kept_by_file_and_sqlite() {
+    let dir = temp_dir("meta", "status");
+    let urls = [
+        format!("file://{}/log", dir.display()),
+        format!("sqlite://{}/runs.db?run=r", dir.display()),
+    ];
+    let c = Collector::builder()
+        .backend_url(&urls[0])
+        .backend_url(&urls[1])
+        .build_and_start()
+        .unwrap();
+    let tag = c.intern("s/x").unwrap();
+    c.collect_scalar(tag, 0, 1.0).unwrap();
+    c.flush(LONG).unwrap();
+    c.set_run_status(viz::RunStatus::Killed).unwrap();
+    c.stop(LONG).unwrap();
+    for url in &urls {
+        let mut reader = viz::StorageBackendFactory::global()
+            .create_url(url)
+            .unwrap();
+        assert_eq!(
+            reader.run_status().unwrap(),
+            Some(viz::RunStatus::Killed),
+            "{url}"
+        );
+        reader.set_run_status(viz::RunStatus::Finished).unwrap();
+        reader.shutdown().unwrap();
+        let reader = viz::StorageBackendFactory::global()
+            .create_url(url)
+            .unwrap();
+        assert_eq!(
+            reader.run_status().unwrap(),
+            Some(viz::RunStatus::Finished),
+            "{url}"
+        );
+    }
+    // A run that never said.
+    let fresh = viz::StorageBackendFactory::global()
+        .create_url(&format!("sqlite://{}/runs.db?run=other", dir.display()))
+        .unwrap();
+    assert_eq!(fresh.run_status().unwrap(), None);
+    drop(fresh);
+    // A damaged status file is named, not taken as a status.
+    std::fs::write(dir.join("log/status.json"), b"{\"status\": \"exploded\"").unwrap();
+    let e = open_log(&urls[0]).run_status().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CorruptData, "{e}");
+    assert!(e.message().contains("status.json"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

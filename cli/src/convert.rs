@@ -13,7 +13,8 @@
 //!
 //! A finished copy keeps its checkpoint, marked complete: running it again is a
 //! no-op that says so. A fresh copy into a destination that already holds events
-//! is refused unless `--append`. The source's run metadata is copied too.
+//! is refused unless `--append`. The source's run metadata and run status are
+//! copied too.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -334,6 +335,17 @@ pub fn convert(
         }
     }
     copier.save(true)?;
+    // The status last, once every event is there: a destination that says how
+    // its run ended holds all of it. Setting it again on a resume is harmless.
+    let status = source.run_status()?;
+    if let Some(status) = status {
+        match copier.out.set_run_status(status) {
+            Err(e) if e.kind() == viz::ErrorKind::Unsupported => {
+                eprintln!("viz: {dst} keeps no run status; '{status:?}' not copied")
+            }
+            other => other?,
+        }
+    }
     // A remote destination: wait until its server has everything.
     if let Some(remote) = copier.out.remote() {
         remote.wait_acknowledged(remote.spooled(), Duration::from_secs(3600))?;
@@ -356,6 +368,9 @@ pub fn convert(
     }
     if !metadata.is_empty() {
         notes.push_str(&format!("; {} metadata keys", metadata.len()));
+    }
+    if let Some(status) = status {
+        notes.push_str(&format!("; run status {status:?}"));
     }
     out::print(&format!(
         "copied {written} events to {dst} in {secs:.1} s ({} events/s); {} not selected{notes}\n",

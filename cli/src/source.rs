@@ -174,6 +174,26 @@ impl Source {
         }
     }
 
+    /// How the run ended, if it says: a log's `status.json` (for a run of several
+    /// ranks, rank 0's, or the first rank's that says), a store's own record.
+    pub fn run_status(&self) -> viz::Result<Option<viz::RunStatus>> {
+        match self {
+            Source::Log(_, dir) => viz::runs::read_status(dir),
+            Source::Run(..) => {
+                for dir in self.log_dirs() {
+                    if let Some(status) = viz::runs::read_status(&dir)? {
+                        return Ok(Some(status));
+                    }
+                }
+                Ok(None)
+            }
+            Source::Store(b) => match b.run_status() {
+                Err(e) if e.kind() == viz::ErrorKind::Unsupported => Ok(None),
+                other => other,
+            },
+        }
+    }
+
     /// The log directories behind it (none for a store).
     pub fn log_dirs(&self) -> Vec<PathBuf> {
         match self {

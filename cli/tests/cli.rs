@@ -730,6 +730,7 @@ fn convert_is_exactly_once_across_sigkills_and_reruns() {
             ("optimizer".to_owned(), serde_json::json!("adam")),
         ]))
         .unwrap();
+        log.set_run_status(viz::RunStatus::Failed).unwrap();
         log.shutdown().unwrap();
     }
     let s = src.to_str().unwrap();
@@ -853,4 +854,22 @@ fn convert_is_exactly_once_across_sigkills_and_reruns() {
         )
         .unwrap();
     assert_eq!(optimizer, "\"adam\"");
+    // And how the run ended: in file://'s status.json, sqlite://'s runs.status,
+    // and TensorBoard's HPARAMS session end (status 2, failure).
+    assert_eq!(
+        viz::runs::read_status(&dir.join("out-log")).unwrap(),
+        Some(viz::RunStatus::Failed)
+    );
+    let status: String = db
+        .query_row("SELECT status FROM runs WHERE name = 'a'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(status, "failed");
+    let tb = std::fs::read_dir(dir.join("out-tb"))
+        .unwrap()
+        .flat_map(|f| std::fs::read(f.unwrap().path()).unwrap())
+        .collect::<Vec<u8>>();
+    assert!(
+        tb.windows(26).any(|w| w == b"_hparams_/session_end_info"),
+        "the TensorBoard run records how it ended"
+    );
 }

@@ -1086,6 +1086,17 @@ impl StorageBackend for FileLogBackend {
         metadata.lock().apply(batch)
     }
 
+    /// Kept in `status.json` beside the segments, recorded at once: a run that
+    /// says how it ended has ended.
+    fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
+        crate::runs::write_status(&self.log()?.dir, status)
+    }
+
+    fn run_status(&self) -> Result<Option<crate::runs::RunStatus>> {
+        ensure_initialized(self.log.is_some(), "file")?;
+        crate::runs::read_status(&self.log.as_ref().expect("checked").dir)
+    }
+
     fn metadata(&self) -> Result<Metadata> {
         ensure_initialized(self.log.is_some(), "file")?;
         let mut metadata = self.metadata.as_ref().expect("opened with the log").lock();

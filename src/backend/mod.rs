@@ -153,6 +153,20 @@ pub trait StorageBackend: Send {
         ))
     }
 
+    /// How the run ended, as recorded by [`set_run_status`](Self::set_run_status);
+    /// `None` while it runs or if it stopped without saying. Backends that keep no
+    /// readable run status keep this default, which reports the operation
+    /// unsupported.
+    fn run_status(&self) -> Result<Option<crate::runs::RunStatus>> {
+        Err(VizError::new(
+            crate::error::ErrorKind::Unsupported,
+            format!(
+                "run_status: the '{}' backend keeps no readable run status",
+                self.type_name()
+            ),
+        ))
+    }
+
     /// Opens a transaction: the stores and metadata changes until
     /// [`commit_transaction`](Self::commit_transaction) land together, or none of them
     /// if [`rollback_transaction`](Self::rollback_transaction) (seed 002's

@@ -165,6 +165,9 @@ impl StorageBackend for SharedBackend {
     fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
         self.with(|b| b.set_run_status(status))
     }
+    fn run_status(&self) -> Result<Option<crate::runs::RunStatus>> {
+        self.with(|b| b.run_status())
+    }
 
     fn remote(&self) -> Option<crate::backend::remote::Remote> {
         self.with(|b| b.remote())

@@ -105,6 +105,9 @@ pub const MIGRATIONS: &[&str] = &[
          host TEXT NOT NULL,
          token TEXT NOT NULL,
          heartbeat_unix_ms INTEGER NOT NULL);",
+    // 6: how each run ended ('finished', 'failed', 'killed'); NULL while it runs
+    // or if it stopped without saying.
+    "ALTER TABLE runs ADD COLUMN status TEXT;",
 ];
 
 /// The schema version this viz writes.
@@ -1036,6 +1039,39 @@ impl StorageBackend for SqliteBackend {
             .map_err(|e| sql_error(&db.path, "rolling back a transaction in", e))
     }
 
+    fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
+        let db = self.db_mut()?;
+        db.conn
+            .execute(
+                "UPDATE runs SET status = ?1 WHERE id = ?2",
+                params![status_name(status), db.run_id],
+            )
+            .map(drop)
+            .map_err(|e| sql_error(&db.path, "recording the run status in", e))
+    }
+
+    fn run_status(&self) -> Result<Option<crate::runs::RunStatus>> {
+        let db = self.db()?;
+        let name: Option<String> = db
+            .conn
+            .query_row("SELECT status FROM runs WHERE id = ?1", [db.run_id], |r| {
+                r.get(0)
+            })
+            .map_err(|e| sql_error(&db.path, "reading the run status of", e))?;
+        name.map(|n| {
+            serde_json::from_value(serde_json::Value::String(n.clone())).map_err(|_| {
+                VizError::new(
+                    ErrorKind::CorruptData,
+                    format!(
+                        "{}: run status '{n}' is not finished, failed or killed",
+                        db.path.display()
+                    ),
+                )
+            })
+        })
+        .transpose()
+    }
+
     fn metadata(&self) -> Result<Metadata> {
         let db = self.db()?;
         let mut stmt = db
@@ -1263,5 +1299,14 @@ impl RunStore for SqliteRuns {
             all.extend(rank.query(&per_rank)?);
         }
         query.run(all)
+    }
+}
+
+/// A run status as the `runs.status` column spells it (its serde name).
+fn status_name(status: crate::runs::RunStatus) -> &'static str {
+    match status {
+        crate::runs::RunStatus::Finished => "finished",
+        crate::runs::RunStatus::Failed => "failed",
+        crate::runs::RunStatus::Killed => "killed",
     }
 }

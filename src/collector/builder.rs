@@ -103,6 +103,13 @@ impl CollectorBuilder {
         self
     }
 
+    /// Bounds the events held across the whole collector (see
+    /// [`CollectorConfig::max_held_events`]); 0 for no bound.
+    pub fn max_held_events(mut self, n: u64) -> Self {
+        self.config.max_held_events = n;
+        self
+    }
+
     /// Sets the time-based flush interval.
     pub fn flush_interval(mut self, interval: Duration) -> Self {
         self.config.flush_interval = interval;
@@ -223,7 +230,10 @@ impl CollectorBuilder {
             self.config.max_queue_length,
             self.config.overflow,
             self.config.block_timeout,
-            Arc::new(Budget::new(self.config.max_held_bytes)),
+            Arc::new(Budget::new(
+                self.config.max_held_bytes,
+                self.config.max_held_events,
+            )),
             control.0.clone(),
         ));
         Ok(Collector::assemble(

@@ -91,14 +91,44 @@ impl Ingress {
         if self.state.load(Ordering::Relaxed) >= STOPPED {
             return Err(closed());
         }
+        if !self.budget.try_take_event() {
+            return self.push_over_budget(record);
+        }
         self.lanes.with_lane(|lane| match lane.queue.push(record) {
             Ok(()) => Ok(()),
-            Err(record) => self.push_full(lane, record),
+            Err(record) => self.push_counted_full(lane, record),
         })
     }
 
+    /// `max_held_events` is reached: applies the overflow policy until the record
+    /// fits, then queues it.
+    #[cold]
+    #[inline(never)]
+    fn push_over_budget(&self, record: Record) -> Result<()> {
+        self.lanes.with_lane(|lane| {
+            self.make_room(lane, 0)?;
+            match lane.queue.push(record) {
+                Ok(()) => Ok(()),
+                Err(record) => self.push_counted_full(lane, record),
+            }
+        })
+    }
+
+    /// A full lane for a record already counted in the budget: gives its count
+    /// back if the policy refuses it.
+    #[cold]
+    fn push_counted_full(&self, lane: &Lane, record: Record) -> Result<()> {
+        let bytes = record.budget_bytes();
+        let pushed = self.push_full(lane, record);
+        if pushed.is_err() {
+            self.budget.give(bytes);
+            self.budget.give_events(1);
+        }
+        pushed
+    }
+
     /// Queues a non-scalar event under the overflow policy, which applies both to a
-    /// full queue and to a full byte budget.
+    /// full queue and to a full budget (bytes, or events when they are bounded).
     pub(crate) fn push_event(&self, event: Box<Event>) -> Result<()> {
         if self.state.load(Ordering::Relaxed) >= STOPPED {
             return Err(closed());
@@ -112,17 +142,13 @@ impl Ingress {
             )));
         }
         self.lanes.with_lane(|lane| {
-            if !self.budget.try_take(bytes) {
+            if !self.budget.try_admit(bytes) {
                 self.make_room(lane, bytes)?;
             }
-            let pushed = match lane.queue.push(Record::Event(event)) {
+            match lane.queue.push(Record::Event(event)) {
                 Ok(()) => Ok(()),
-                Err(record) => self.push_full(lane, record),
-            };
-            if pushed.is_err() {
-                self.budget.give(bytes);
+                Err(record) => self.push_counted_full(lane, record),
             }
-            pushed
         })
     }
 
@@ -134,6 +160,7 @@ impl Ingress {
         }
         let bytes = event.footprint() as u64;
         self.budget.take(bytes);
+        self.budget.take_events(1);
         // Flag first: if the queue is full (say, Manual strategy with a full staging
         // buffer), the worker must deliver everything to make room for this event.
         self.critical_pending.store(true, Ordering::Release);
@@ -145,6 +172,7 @@ impl Ingress {
             });
         if pushed.is_err() {
             self.budget.give(bytes);
+            self.budget.give_events(1);
         }
         // Again after the push, so the worker delivers the critical event itself now.
         self.critical_pending.store(true, Ordering::Release);
@@ -183,21 +211,24 @@ impl Ingress {
             self.drops.rescued_critical.fetch_add(1, Ordering::Relaxed);
         } else {
             self.budget.give(victim.budget_bytes());
+            self.budget.give_events(1);
             self.drops.dropped_oldest.fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// The byte budget has no room for `bytes`: applies the overflow policy until
-    /// they are taken, or fails.
+    /// The budget has no room for one more event of `bytes` (0 for a scalar,
+    /// whose bytes are counted once staged): applies the overflow policy until it
+    /// is taken, or fails.
     #[cold]
     #[inline(never)]
     fn make_room(&self, lane: &Lane, bytes: u64) -> Result<()> {
+        let limit = self.full_limit();
         match self.policy {
             OverflowPolicy::DropNewest => {
                 self.drops.dropped_newest.fetch_add(1, Ordering::Relaxed);
                 Err(VizError::new(
                     ErrorKind::QueueFull,
-                    "the byte budget (max_held_bytes) is full; the event was dropped (policy drop_newest)",
+                    format!("{limit} is full; the event was dropped (policy drop_newest)"),
                 ))
             }
             OverflowPolicy::DropOldest => {
@@ -205,21 +236,35 @@ impl Ingress {
                 // the oldest records of its own lane.
                 while let Some(victim) = lane.queue.pop_displacing() {
                     self.displaced(victim);
-                    if self.budget.try_take(bytes) {
+                    if self.budget.try_admit(bytes) {
                         return Ok(());
                     }
                 }
                 self.drops.dropped_newest.fetch_add(1, Ordering::Relaxed);
                 Err(VizError::new(
                     ErrorKind::QueueFull,
-                    "the byte budget (max_held_bytes) is held by events already handed to the backends; the event was dropped",
+                    format!(
+                        "{limit} is held by events already handed to the backends; the event was dropped"
+                    ),
                 ))
             }
             OverflowPolicy::Block => self
                 .block_until(self.block_timeout, || {
-                    self.budget.try_take(bytes).then_some(())
+                    self.budget.try_admit(bytes).then_some(())
                 })
-                .map_err(|e| e.context("the byte budget (max_held_bytes) stayed full")),
+                .map_err(|e| e.context(format!("{limit} stayed full"))),
+        }
+    }
+
+    /// Which of the budget's limits is reached, for an error message.
+    fn full_limit(&self) -> String {
+        if self.budget.counts_events() && self.budget.held_events() >= self.budget.max_events() {
+            format!(
+                "the collector's event bound (max_held_events {})",
+                self.budget.max_events()
+            )
+        } else {
+            "the byte budget (max_held_bytes)".to_string()
         }
     }
 
@@ -299,6 +344,7 @@ impl Ingress {
         let mut n = 0u64;
         let mut discard = |record: Record| {
             self.budget.give(record.budget_bytes());
+            self.budget.give_events(1);
             n += 1;
         };
         while let Some(record) = self.rescue.pop() {

@@ -548,6 +548,7 @@ impl Collector {
             staged: load(&self.counters.staged),
             destination_queued: destinations.iter().map(|d| d.queued_events).sum(),
             held_bytes: self.ingress.budget.held(),
+            held_events: self.ingress.budget.held_events(),
             peak_queue_len: peak,
             dropped_oldest: load(&drops.dropped_oldest),
             dropped_newest: load(&drops.dropped_newest),
@@ -688,12 +689,13 @@ impl Collector {
     }
 
     /// Records how the run ended on every backend that keeps a run status
-    /// (mlflow+http:// sets the MLflow run's status; tensorboard:// the HPARAMS
-    /// session's), applied when they shut down. Call it before `stop`; without
+    /// (mlflow+http:// sets the MLflow run's status and tensorboard:// the HPARAMS
+    /// session's, when they shut down; file:// and sqlite:// record it at once, and
+    /// read it back with `run_status`). Call it before `stop`; without
     /// it a run ends `Finished`. Fails with `Unsupported` if no backend keeps one.
     pub fn set_run_status(&self, status: crate::runs::RunStatus) -> Result<()> {
         self.apply_to_backends(
-            "no backend of this collector keeps a run status (mlflow+http:// and tensorboard:// do)",
+            "no backend of this collector keeps a run status (file://, sqlite://, mlflow+http:// and tensorboard:// do)",
             move |backend| backend.set_run_status(status),
         )
     }

@@ -97,6 +97,9 @@ pub struct CollectorStats {
     /// Bytes of events held anywhere in the collector now (the byte budget's count,
     /// against `max_held_bytes`).
     pub held_bytes: u64,
+    /// Events held anywhere in the collector now, against `max_held_events`
+    /// (counted only when that is set; 0 otherwise).
+    pub held_events: u64,
     /// Largest queue length seen (sampled by the worker before each drain; a full
     /// queue records its capacity).
     pub peak_queue_len: u64,

@@ -104,6 +104,9 @@ pub struct viz_collector_config {
     pub retry_max_pending_events: usize,
     /// The byte budget: most bytes of events held at once (default 256 MiB).
     pub max_held_bytes: u64,
+    /// Most events held at once across the collector; 0 (default) for no bound
+    /// beyond each queue's own. The seed's MaxQueueLength.
+    pub max_held_events: u64,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -130,6 +133,7 @@ impl From<&CollectorConfig> for viz_collector_config {
             retry_max_backoff_ms: ms(c.retry.max_backoff),
             retry_max_pending_events: c.retry.max_pending_events,
             max_held_bytes: c.max_held_bytes,
+            max_held_events: c.max_held_events,
         }
     }
 }
@@ -150,6 +154,7 @@ impl TryFrom<&viz_collector_config> for CollectorConfig {
             block_timeout: (c.block_timeout_ms > 0)
                 .then(|| Duration::from_millis(c.block_timeout_ms)),
             max_held_bytes: c.max_held_bytes,
+            max_held_events: c.max_held_events,
             max_queue_length: c.max_queue_length,
             wall_clock,
             retry: RetryPolicy {

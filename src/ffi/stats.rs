@@ -46,6 +46,8 @@ pub struct viz_stats {
     pub destination_dropped: u64,
     /// Bytes of events the collector holds now, against `max_held_bytes`.
     pub held_bytes: u64,
+    /// Events the collector holds now, against `max_held_events` (0 when that is 0).
+    pub held_events: u64,
     /// Destinations; read each with `viz_collector_destination_stats`.
     pub destinations: u64,
 }
@@ -100,6 +102,7 @@ impl From<&CollectorStats> for viz_stats {
             destination_queued: s.destination_queued,
             destination_dropped: s.destination_dropped,
             held_bytes: s.held_bytes,
+            held_events: s.held_events,
             destinations: s.destinations.len() as u64,
         }
     }

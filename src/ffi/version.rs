@@ -12,7 +12,7 @@ pub const VIZ_VERSION_MINOR: u32 = 1;
 pub const VIZ_VERSION_PATCH: u32 = 0;
 /// The C ABI version, bumped on every incompatible change to the `viz_*` functions
 /// or types. Compare it with `viz_abi_version()` at run time.
-pub const VIZ_ABI_VERSION: u32 = 4;
+pub const VIZ_ABI_VERSION: u32 = 5;
 
 /// The library version as a static NUL-terminated string, such as `"0.1.0"`.
 /// Never NULL; do not free. Thread safety: safe from any thread.

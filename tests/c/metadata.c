@@ -35,8 +35,17 @@ int main(void) {
     size_t needed = 0;
     expect(viz_collector_metadata_get(c, 1, NULL, 0, &needed), VIZ_STATUS_UNSUPPORTED, "keeps no run metadata");
     expect(viz_collector_metadata_set(c, "{\"\": 1}"), VIZ_STATUS_INVALID_ARGUMENT, "keys are 1 to 250 bytes");
-    expect(viz_collector_set_run_status(c, VIZ_RUN_STATUS_FAILED), VIZ_STATUS_UNSUPPORTED,
-           "no backend of this collector keeps a run status");
+    /* file:// keeps the run status, at once, in status.json beside its log. */
+    expect(viz_collector_set_run_status(c, VIZ_RUN_STATUS_FAILED), VIZ_STATUS_OK, NULL);
+    {
+        char path[300], body[200] = {0};
+        snprintf(path, sizeof path, "%s/log/status.json", dir);
+        FILE *f = fopen(path, "r");
+        CHECK(f != NULL);
+        CHECK(fread(body, 1, sizeof body - 1, f) > 0);
+        fclose(f);
+        CHECK(strstr(body, "\"failed\"") != NULL);
+    }
     expect(viz_collector_set_run_status(c, 3), VIZ_STATUS_INVALID_ARGUMENT, "status is 3");
     expect(viz_collector_metadata_set(c, "[1, 2]"), VIZ_STATUS_INVALID_ARGUMENT, "not an array");
     expect(viz_collector_metadata_set(c, "{oops"), VIZ_STATUS_INVALID_ARGUMENT, "not valid JSON");

@@ -629,7 +629,8 @@ def test_run_status_is_checked_and_a_failed_with_block_records_failed(tmp_path):
         with pytest.raises(viz.Unsupported, match="no backend of this collector keeps a run status"):
             c.set_run_status("failed")
     with pytest.raises(KeyError):
-        with viz.Collector(backends=[f"tensorboard://{tmp_path}/tb"]) as c:
+        with viz.Collector(backends=[f"tensorboard://{tmp_path}/tb", f"file://{tmp_path}/log",
+                                     f"sqlite://{tmp_path}/runs.db?run=r"]) as c:
             c.metadata["lr"] = 0.1
             c.set_run_status(viz.RunStatus.KILLED)
             c.set_run_status("finished")
@@ -647,3 +648,42 @@ def test_run_status_is_checked_and_a_failed_with_block_records_failed(tmp_path):
                     data = plugin_data_pb2.HParamsPluginData.FromString(v.metadata.plugin_data.content)
                     ends.append(data.session_end_info.status)
     assert ends == [2], ends
+    # file:// and sqlite:// keep it where `viz convert` and readers find it.
+    import json, sqlite3
+    assert json.loads((tmp_path / "log" / "status.json").read_text())["status"] == "failed"
+    db = sqlite3.connect(str(tmp_path / "runs.db"))
+    assert db.execute("SELECT status FROM runs WHERE name = 'r'").fetchone() == ("failed",)
+    db.close()
+
+
+def test_a_second_sqlite_writer_of_a_run_and_rank_is_refused_with_the_holders_pid(tmp_path):
+    import os
+    db = f"sqlite://{tmp_path}/p.db"
+    first = viz.Collector(backends=[f"{db}?run=a"])
+    first.collect_scalar("x", 0, 1.0)
+    first.flush()
+    with pytest.raises(viz.VizError, match=rf"run 'a' rank 0 .*process {os.getpid()}"):
+        viz.Collector(backends=[f"{db}?run=a"])
+    # Another rank of the run, and another run, write alongside.
+    with viz.Collector(backends=[f"{db}?run=a&rank=1"]) as other_rank:
+        other_rank.collect_scalar("x", 0, 2.0)
+    with viz.Collector(backends=[f"{db}?run=b"]) as other_run:
+        other_run.collect_scalar("x", 0, 3.0)
+    first.close()
+    # Closed, the claim is free again.
+    with viz.Collector(backends=[f"{db}?run=a"]) as again:
+        again.collect_scalar("x", 1, 4.0)
+    assert viz.Storage(f"{db}?run=a").event_count == 2
+
+
+def test_a_torn_jsonl_line_is_skipped_and_a_reopened_writer_keeps_the_file_readable(tmp_path):
+    path = tmp_path / "e.jsonl"
+    with viz.Collector(backends=[f"jsonl://{path}"]) as c:
+        for step in range(10):
+            c.collect_scalar("x", step, float(step))
+    data = path.read_bytes()
+    path.write_bytes(data[:-7])  # the last line torn, as by a power loss
+    assert [e.step for e in viz.Storage(f"jsonl://{path}").get_events(0, 100)] == list(range(9))
+    with viz.Collector(backends=[f"jsonl://{path}"]) as c:
+        c.collect_scalar("x", 10, 10.0)
+    assert [e.step for e in viz.Storage(f"jsonl://{path}").get_events(0, 100)] == list(range(9)) + [10]

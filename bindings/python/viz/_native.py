@@ -35,7 +35,7 @@ def _find_library():
 
 # The C ABI this package was written for (viz.h's VIZ_ABI_VERSION). A library of
 # another ABI is refused at import, rather than failing in unclear ways later.
-ABI_VERSION = 4
+ABI_VERSION = 5
 
 _path = _find_library()
 lib = ctypes.CDLL(_path)
@@ -146,7 +146,7 @@ class VizStats(ctypes.Structure):
         "collected", "queued", "staged", "peak_queue_len", "dropped_oldest", "dropped_newest",
         "dropped_block_timeout", "rescued_critical", "lost_at_stop", "written", "failed_batches",
         "deliveries", "flushes", "producer_lanes", "destination_queued", "destination_dropped",
-        "held_bytes", "destinations")]
+        "held_bytes", "held_events", "destinations")]
 
 
 class VizDestinationStats(ctypes.Structure):

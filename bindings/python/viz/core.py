@@ -389,8 +389,9 @@ class Collector(_ReadSide, _Owned):
 
     def set_run_status(self, status):
         """Records how the run ended (a RunStatus, or "finished", "failed",
-        "killed") on every backend that keeps one: an MLflow run's status, the
-        TensorBoard HPARAMS session's. Applied at close; a `with` block left by an
+        "killed") on every backend that keeps one: an MLflow run's status and the
+        TensorBoard HPARAMS session's, applied at close; file:// (status.json beside
+        the log) and sqlite:// (runs.status), at once. A `with` block left by an
         exception records FAILED by itself. Raises Unsupported if no backend keeps one."""
         if isinstance(status, str):
             status = RunStatus[status.upper()]

@@ -218,6 +218,12 @@ namespace MLFramework.Visualization.Collection
         {
             if (stopped && status == (int)VizStatus.Closed)
                 throw new InvalidOperationException("the collector is stopped; call Start to collect again");
+            // Without backpressure the seed drops when full and Collect goes on. The
+            // library refuses the new event only when everything MaxQueueLength
+            // holds is already on its way to a backend (nothing older is left to
+            // drop); it is counted in Stats.DroppedNewest and reported through
+            // BackendError, so there is nothing for the caller to catch.
+            if (status == (int)VizStatus.QueueFull && !config.EnableBackpressure) return;
             VizErrors.Check(status);
         }
 
@@ -239,7 +245,9 @@ namespace MLFramework.Visualization.Collection
             }
             using (var pinned = new PinnedEvents(new Event[] { eventData }))
             {
-                fixed (VizEvent* view = pinned.Views) VizErrors.Check(NativeMethods.viz_collector_collect(Live, view));
+                int status;
+                fixed (VizEvent* view = pinned.Views) status = NativeMethods.viz_collector_collect(Live, view);
+                if (status != 0) ThrowCollectFailure(status);
             }
         }
 
@@ -281,8 +289,8 @@ namespace MLFramework.Visualization.Collection
 
         /// <summary>
         /// Records how the run ended on every backend that keeps a run status: an MLflow run's
-        /// status (<c>mlflow+http://</c>), the TensorBoard HPARAMS session's. Applied when the
-        /// collector is disposed; without it a run ends <see cref="RunStatus.Finished"/>. Call it
+        /// status (<c>mlflow+http://</c>) and the TensorBoard HPARAMS session's, applied when the
+        /// collector is disposed; <c>file://</c> and <c>sqlite://</c> record it at once; without it a run ends <see cref="RunStatus.Finished"/>. Call it
         /// with <see cref="RunStatus.Failed"/> from the handler of a failed training run.
         /// Throws <see cref="NotSupportedException"/> if no backend keeps a run status.
         /// </summary>
@@ -569,7 +577,7 @@ namespace MLFramework.Visualization.Collection
             DroppedBlockTimeout = (long)s.DroppedBlockTimeout; Written = (long)s.Written;
             FailedBatches = (long)s.FailedBatches; Deliveries = (long)s.Deliveries; Flushes = (long)s.Flushes;
             DestinationQueued = (long)s.DestinationQueued; DestinationDropped = (long)s.DestinationDropped;
-            HeldBytes = (long)s.HeldBytes; Destinations = destinations.AsReadOnly();
+            HeldBytes = (long)s.HeldBytes; HeldEvents = (long)s.HeldEvents; Destinations = destinations.AsReadOnly();
         }
 
         /// <summary>Events handed to backends and not yet stored or dropped there, summed over backends.</summary>
@@ -578,6 +586,8 @@ namespace MLFramework.Visualization.Collection
         public long DestinationDropped { get; private set; }
         /// <summary>Bytes of events the collector holds now, against its byte budget.</summary>
         public long HeldBytes { get; private set; }
+        /// <summary>Events the collector holds now, against MaxQueueLength.</summary>
+        public long HeldEvents { get; private set; }
         /// <summary>Each backend's own counters, in the order they were given.</summary>
         public IReadOnlyList<DestinationStats> Destinations { get; private set; }
 

@@ -34,11 +34,11 @@ namespace MLFramework.Visualization.Collection
         public FlushStrategy Strategy { get; set; } = FlushStrategy.Hybrid;
         /// <summary>When the queue is full: true blocks the producer, false drops the oldest event.</summary>
         public bool EnableBackpressure { get; set; } = true;
-        /// <summary>Queue length per producing thread, and the bound on events waiting in
-        /// each backend's delivery queue (MaxQueueLength / BatchSize batches), so what is
-        /// buffered stays bounded whatever a backend's speed: at most about
-        /// MaxQueueLength per producing thread, plus BufferCapacity staged, plus
-        /// MaxQueueLength per backend.</summary>
+        /// <summary>The most events the collector holds at once, from Collect until the
+        /// backends are done with them (the library's max_held_events; at least BatchSize),
+        /// whatever a backend's speed. When it is reached, EnableBackpressure decides: wait
+        /// for room, or drop the oldest event still queued (or, when everything held is
+        /// already on its way to a backend, the new one), counted in the stats.</summary>
         public int MaxQueueLength { get; set; } = 10000;
         /// <summary>How long Flush, Stop and Dispose wait for the backends (default: the library's shutdown_timeout).</summary>
         public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromMilliseconds(LibraryDefaults.ShutdownTimeoutMs);
@@ -87,7 +87,10 @@ namespace MLFramework.Visualization.Collection
                 EnableBackpressure ? "block" : "drop_oldest", MaxQueueLength, TimeoutMs);
             // The library's default of 256 batches a backend let a slow one hold 25,600
             // events of 100 behind MaxQueueLength = 1000: the seed's bound, ignored.
-            sb.AppendFormat(CultureInfo.InvariantCulture, ", \"destination_queue_batches\": {0}", DestinationQueueBatches);
+            // Bounding each stage still let about three times it wait (a producer's
+            // queue, staging, a backend's queue); max_held_events bounds the sum.
+            sb.AppendFormat(CultureInfo.InvariantCulture, ", \"destination_queue_batches\": {0}, \"max_held_events\": {1}",
+                DestinationQueueBatches, Math.Max(MaxQueueLength, BatchSize));
             if (BlockTimeout.HasValue)
                 sb.AppendFormat(CultureInfo.InvariantCulture, ", \"block_timeout_ms\": {0}", (long)Math.Max(1, BlockTimeout.Value.TotalMilliseconds));
             if (MaxHeldBytes.HasValue)

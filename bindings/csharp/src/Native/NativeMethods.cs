@@ -41,7 +41,7 @@ namespace MLFramework.Visualization.Native
         public ulong Collected, Queued, Staged, PeakQueueLen, DroppedOldest, DroppedNewest,
             DroppedBlockTimeout, RescuedCritical, LostAtStop, Written, FailedBatches,
             Deliveries, Flushes, ProducerLanes, DestinationQueued, DestinationDropped,
-            HeldBytes, Destinations;
+            HeldBytes, HeldEvents, Destinations;
     }
 
     /// <summary>viz_destination_stats: one destination's counters.</summary>
@@ -98,6 +98,7 @@ namespace MLFramework.Visualization.Native
         public ulong RetryMaxBackoffMs;
         public UIntPtr RetryMaxPendingEvents;
         public ulong MaxHeldBytes;
+        public ulong MaxHeldEvents;
     }
 
     /// <summary>viz_backend_vtable: function pointers of a host-defined backend.</summary>
@@ -169,7 +170,7 @@ namespace MLFramework.Visualization.Native
         private const string Lib = "viz";
 
         /// <summary>The C ABI this binding was written for (viz.h's VIZ_ABI_VERSION).</summary>
-        internal const uint AbiVersion = 4;
+        internal const uint AbiVersion = 5;
 
         /// <summary>Refuses a libviz of another ABI before any other call reaches it.</summary>
         static NativeMethods()
