@@ -38,6 +38,7 @@ mod float_serde;
 pub mod format;
 pub mod limits;
 pub mod metadata;
+pub mod object_store;
 pub mod payload;
 pub mod query;
 pub mod runs;
