@@ -74,6 +74,16 @@ impl ObjectStore {
                 cs.scheme
             )));
         }
+        let location = std::mem::take(&mut cs.location);
+        let store = ObjectStore::from_options(&location, &mut cs)?;
+        cs.finish()?;
+        Ok(store)
+    }
+
+    /// Opens `BUCKET[/PREFIX]` (an `s3://` URL's location), taking the object
+    /// store's own options out of `cs` and leaving the rest to the caller (the
+    /// `s3://` backend passes its staging log's on).
+    pub fn from_options(location: &str, cs: &mut ConnectionString) -> Result<ObjectStore> {
         for secret in [
             "access_key",
             "access_key_id",
@@ -110,9 +120,7 @@ impl ObjectStore {
         let timeout = cs
             .take_duration("request_timeout")?
             .unwrap_or(Duration::from_secs(30));
-        let location = std::mem::take(&mut cs.location);
-        cs.finish()?;
-        let (name, prefix) = location.split_once('/').unwrap_or((&location, ""));
+        let (name, prefix) = location.split_once('/').unwrap_or((location, ""));
         if name.is_empty() {
             return Err(VizError::invalid_config(
                 "s3://: the URL names no bucket; write s3://BUCKET/PREFIX",
@@ -121,9 +129,8 @@ impl ObjectStore {
         let parsed: url::Url = endpoint.parse().map_err(|e| {
             VizError::invalid_config(format!("option endpoint: '{endpoint}' is not a URL: {e}"))
         })?;
-        let bucket = Bucket::new(parsed, style, name.to_owned(), region).map_err(|e| {
-            VizError::invalid_config(format!("s3://{name} at {endpoint}: {e}"))
-        })?;
+        let bucket = Bucket::new(parsed, style, name.to_owned(), region)
+            .map_err(|e| VizError::invalid_config(format!("s3://{name} at {endpoint}: {e}")))?;
         let credentials = match (
             std::env::var("AWS_ACCESS_KEY_ID"),
             std::env::var("AWS_SECRET_ACCESS_KEY"),
@@ -195,7 +202,11 @@ impl ObjectStore {
             ))
         })?;
         let action = CreateBucket::new(&self.bucket, creds);
-        let answer = self.send(self.agent.put(action.sign(SIGNED_FOR).as_str()).send(&[][..]));
+        let answer = self.send(
+            self.agent
+                .put(action.sign(SIGNED_FOR).as_str())
+                .send(&[][..]),
+        );
         match answer {
             Ok(_) => Ok(()),
             Err(e) if e.message().contains("BucketAlreadyOwnedByYou") => Ok(()),
@@ -251,9 +262,7 @@ impl ObjectStore {
             }
             let body = self
                 .send(self.agent.get(action.sign(SIGNED_FOR).as_str()).call())
-                .map_err(|e| {
-                    e.context(format_args!("listing s3://{}/{prefix}", self.bucket()))
-                })?;
+                .map_err(|e| e.context(format_args!("listing s3://{}/{prefix}", self.bucket())))?;
             let text = String::from_utf8_lossy(&body);
             let page = ListObjectsV2::parse_response(&text).map_err(|e| {
                 VizError::new(
@@ -346,7 +355,10 @@ impl ObjectStore {
         };
         Err(VizError::new(
             kind,
-            format!("{} answered {status} {code}: {message}{hint}", self.endpoint),
+            format!(
+                "{} answered {status} {code}: {message}{hint}",
+                self.endpoint
+            ),
         ))
     }
 }

@@ -6,81 +6,15 @@
 
 mod common;
 
-use std::process::Command;
-
+use common::s3::Server;
 use viz::ErrorKind;
 use viz::object_store::ObjectStore;
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-/// A SeaweedFS server for this test, stopped when dropped.
-struct Server {
-    dir: String,
-    endpoint: String,
-    key: String,
-    secret: String,
-}
-
-impl Server {
-    /// Starts one; `None` (the test is skipped, said on stderr) only outside CI
-    /// when the repo's venv is missing.
-    fn start() -> Option<Server> {
-        if !std::path::Path::new(&format!("{ROOT}/.venv/bin/python")).exists() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the object-store tests: .venv is missing (scripts/test.sh makes it)"
-            );
-            eprintln!("SKIPPED: .venv is missing; scripts/test.sh makes it");
-            return None;
-        }
-        let out = Command::new("bash")
-            .arg(format!("{ROOT}/scripts/s3-server.sh"))
-            .arg("start")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "scripts/s3-server.sh start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let line = String::from_utf8(out.stdout).unwrap();
-        let var = |name: &str| {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(&format!("{name}=")))
-                .unwrap_or_else(|| panic!("{name} in {line}"))
-                .to_owned()
-        };
-        Some(Server {
-            dir: var("VIZ_S3_DIR"),
-            endpoint: var("VIZ_S3_ENDPOINT"),
-            key: var("AWS_ACCESS_KEY_ID"),
-            secret: var("AWS_SECRET_ACCESS_KEY"),
-        })
-    }
-
-    fn open(&self, bucket_and_prefix: &str) -> ObjectStore {
-        ObjectStore::open(&format!("s3://{bucket_and_prefix}?endpoint={}", self.endpoint))
-            .unwrap()
-            .with_credentials(&self.key, &self.secret, None)
-    }
-
-    fn stop(&self) {
-        let _ = Command::new("bash")
-            .arg(format!("{ROOT}/scripts/s3-server.sh"))
-            .args(["stop", &self.dir])
-            .status();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// A deterministic byte pattern of `n` bytes.
 fn bytes(n: usize, seed: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[test]
@@ -98,7 +32,11 @@ fn objects_round_trip_and_failures_are_named() {
         let key = store.key(&format!("sizes/{n}"));
         let body = bytes(n, i as u8);
         store.put(&key, &body).unwrap();
-        assert_eq!(store.get(&key).unwrap().as_deref(), Some(&body[..]), "{n} bytes");
+        assert_eq!(
+            store.get(&key).unwrap().as_deref(),
+            Some(&body[..]),
+            "{n} bytes"
+        );
         if n >= 4096 {
             let (start, len) = (n as u64 / 3, 1000);
             assert_eq!(
@@ -154,7 +92,8 @@ fn objects_round_trip_and_failures_are_named() {
     // creates a bucket on the first write into it.)
     let e = server.open("no-such-bucket").list("").unwrap_err();
     assert!(
-        e.message().contains("bucket 'no-such-bucket' does not exist"),
+        e.message()
+            .contains("bucket 'no-such-bucket' does not exist"),
         "{e}"
     );
 

@@ -194,6 +194,25 @@ impl FileLogBackend {
         Ok(dropped)
     }
 
+    /// Seals the active segment now if it holds any record (a new one takes its
+    /// place), and waits until every sealed segment is compressed: from then on
+    /// each sealed segment file is final, never written again. The object-store
+    /// tier (`s3://`) uploads only such files.
+    pub fn seal(&mut self) -> Result<()> {
+        let log = self.log()?;
+        if log.active.seg.index.records > 0 {
+            if let Some(e) = log.roll() {
+                return Err(e);
+            }
+        }
+        self.wait_sealed()
+    }
+
+    /// The directory the log is in, once opened.
+    pub fn dir(&self) -> Option<&Path> {
+        self.log.as_ref().map(|l| l.dir.as_path())
+    }
+
     /// Waits until every segment being compressed is done (they are compressed in
     /// the background after a roll); failures go to the warnings, as always.
     pub fn wait_sealed(&mut self) -> Result<()> {
@@ -758,6 +777,12 @@ impl Log {
         if used + incoming as u64 <= self.max_bytes && age < self.max_age {
             return None;
         }
+        self.roll()
+    }
+
+    /// Seals the active segment and starts a new one, queueing the sealed one
+    /// for compression; an error says what failed, and the log goes on.
+    fn roll(&mut self) -> Option<VizError> {
         let rolled = (|| {
             self.active.out.write_out(true)?;
             if self.fsync != Fsync::Never {

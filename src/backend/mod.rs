@@ -19,6 +19,7 @@ pub mod memory;
 pub mod mlflow;
 pub mod remote;
 mod run_claim;
+pub mod s3;
 mod sealer;
 pub mod shared;
 pub mod spool;
@@ -38,6 +39,7 @@ pub(crate) const BUILTIN: &[(&str, BackendConstructor)] = &[
     ("file", file::FileLogBackend::boxed),
     ("sqlite", sqlite::SqliteBackend::boxed),
     ("mlflow", mlflow::MlflowBackend::boxed),
+    ("s3", s3::S3Backend::boxed),
 ];
 
 /// Where a collector persists events (the seed's `IStorageBackend`).

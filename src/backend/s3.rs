@@ -1,0 +1,505 @@
+//! `s3://BUCKET/PREFIX?run=NAME&rank=N`: a run on any S3-compatible object store,
+//! written at local speed.
+//!
+//! Events land in a local `file://` log first, the *staging* directory (by
+//! default `$XDG_CACHE_HOME/viz/s3/<bucket>/<prefix>`, or `staging=DIR`), laid out
+//! as a local project is (`<run>/rank-<N>/`). `collect` and the worker cost what
+//! they cost with file://. An uploader thread puts each *final* segment (sealed,
+//! and compressed if the log compresses) as one immutable object under
+//! `PREFIX/<run>/rank-<N>/<segment>.vzl`, beside `PREFIX/<run>/run.json`, the
+//! run's metadata `PREFIX/<run>/meta.vzm` and `rank-<N>/status.json`.
+//!
+//! Objects are never appended to: a segment is uploaded once it will never change,
+//! so a retried upload writes the same bytes under the same key. The run-level
+//! files (metadata, status) are replaced whole by a PUT, which S3 makes atomic.
+//! What has been uploaded is listed in `uploaded.s3` in the staging rank
+//! directory; a process that opens a staging directory a dead one left behind
+//! uploads what is left.
+//!
+//! Freshness is the sealer's: a segment is uploaded once it rolls
+//! (`segment_max_bytes`, `segment_max_age`, passed on to the staging log), so
+//! smaller or younger segments mean a fresher shared copy and more requests.
+//! `ack=replicated` makes `flush` seal the active segment and return only once
+//! the store holds everything; `ack=local` (the default) returns once the
+//! staging log does. Stop seals and uploads what is left, waiting up to
+//! `drain_timeout` (default 30 s); what it could not upload stays in staging,
+//! reported, for the next process or `viz sync`.
+//!
+//! Reads through this backend answer from the staging copy.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::StorageBackend;
+use super::file::FileLogBackend;
+use crate::config::StorageConfiguration;
+use crate::error::{ErrorKind, Result, VizError};
+use crate::event::Event;
+use crate::format::vizlog::segment::{HEADER_LEN, Header, Layout};
+use crate::metadata::{Metadata, MetadataBatch};
+use crate::object_store::ObjectStore;
+use crate::query::{Aggregate, Bucket, Query};
+use crate::url::ConnectionString;
+
+/// How often the uploader looks for final segments when nobody wakes it.
+const POLL: Duration = Duration::from_millis(500);
+/// The longest it waits between attempts while the store fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// The staging rank directory's list of uploaded segments.
+const UPLOADED: &str = "uploaded.s3";
+
+/// The `s3://` backend: a staging `file://` log and its uploader.
+#[derive(Default)]
+pub struct S3Backend {
+    staging: FileLogBackend,
+    uploader: Option<Uploader>,
+    replicated: bool,
+    drain_timeout: Duration,
+    where_: String,
+}
+
+impl S3Backend {
+    pub(crate) fn boxed() -> Box<dyn StorageBackend> {
+        Box::new(S3Backend::default())
+    }
+
+    fn uploader(&self) -> Result<&Uploader> {
+        self.uploader.as_ref().ok_or_else(|| {
+            VizError::new(
+                ErrorKind::Closed,
+                "the s3 backend is not initialized; call initialize first",
+            )
+        })
+    }
+
+    /// Seals the staging log and waits until the store holds every event.
+    fn replicate(&mut self, timeout: Duration) -> Result<()> {
+        self.staging.seal()?;
+        self.uploader()?
+            .drain(timeout)
+            .map_err(|e| e.context(format_args!("replicating to {}", self.where_)))
+    }
+}
+
+/// The default staging root: `$XDG_CACHE_HOME/viz/s3`, else `~/.cache/viz/s3`.
+fn default_staging_root() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir).join("viz/s3"));
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".cache/viz/s3")),
+        None => Err(VizError::invalid_config(
+            "s3://: neither XDG_CACHE_HOME nor HOME is set; give staging=DIR",
+        )),
+    }
+}
+
+impl StorageBackend for S3Backend {
+    fn type_name(&self) -> &str {
+        "s3"
+    }
+
+    fn initialize_with(&mut self, config: &StorageConfiguration) -> Result<()> {
+        config.validate()?;
+        let mut url = ConnectionString::parse(&config.connection_string)?;
+        let location = std::mem::take(&mut url.location);
+        let store = ObjectStore::from_options(&location, &mut url)?;
+        let run = url.take::<String>("run")?.ok_or_else(|| {
+            VizError::invalid_config("s3:// needs option run: s3://BUCKET/PREFIX?run=NAME&rank=N")
+        })?;
+        crate::runs::validate_name(&run)
+            .map_err(|e| VizError::invalid_config(format!("option run: {}", e.message())))?;
+        let rank = url.take::<u32>("rank")?.unwrap_or(0);
+        let staging = match url.take::<String>("staging")? {
+            Some(dir) => PathBuf::from(dir),
+            None => default_staging_root()?
+                .join(store.bucket())
+                .join(store.prefix()),
+        };
+        let replicated = url.take_choice("ack", &["local", "replicated"])? == Some("replicated");
+        let drain_timeout = url
+            .take_duration("drain_timeout")?
+            .unwrap_or(Duration::from_secs(30));
+        // The staging log's own options pass through. It compresses sealed
+        // segments (lz4) unless told not to.
+        let compression = url.take_choice("compression", &["none", "lz4", "zstd"])?;
+        let compresses = compression != Some("none");
+        let mut file_url = format!("file://{}?run={run}&rank={rank}", staging.display());
+        for key in ["segment_max_bytes", "segment_max_age", "fsync", "level"] {
+            if let Some(value) = url.take::<String>(key)? {
+                file_url.push_str(&format!("&{key}={value}"));
+            }
+        }
+        if let Some(c) = compression {
+            file_url.push_str(&format!("&compression={c}"));
+        }
+        url.finish()?;
+        if self.uploader.is_some() {
+            self.shutdown()?;
+        }
+        self.staging.initialize(&file_url)?;
+        let rank_dir = self.staging.dir().expect("initialized").to_path_buf();
+        let run_dir = rank_dir
+            .parent()
+            .expect("a rank directory is in its run directory")
+            .to_path_buf();
+        let remote_run = store.key(&run);
+        self.where_ = format!("s3://{}/{remote_run}", store.bucket());
+        self.uploader = Some(Uploader::start(Plan {
+            store: Arc::new(store),
+            rank_dir,
+            run_dir,
+            remote_run,
+            rank_name: format!("rank-{rank}"),
+            compresses,
+        })?);
+        self.replicated = replicated;
+        self.drain_timeout = drain_timeout;
+        Ok(())
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(uploader) = self.uploader.take() else {
+            return Ok(());
+        };
+        // Seal, so the last events are in a final segment, then upload what is left.
+        let sealed = self.staging.seal();
+        let drained = sealed.and_then(|()| uploader.drain(self.drain_timeout));
+        uploader.stop();
+        let closed = self.staging.shutdown();
+        drained.map_err(|e| {
+            e.context(format_args!(
+                "uploading to {} at close (what is left stays in staging, uploaded by the next process on it or `viz sync`)",
+                self.where_
+            ))
+        })?;
+        closed
+    }
+
+    fn is_initialized(&self) -> bool {
+        self.uploader.is_some()
+    }
+
+    fn store_events(&mut self, events: &[Event]) -> Result<()> {
+        self.staging.store_events(events)?;
+        self.uploader()?.wake();
+        Ok(())
+    }
+
+    fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
+        self.staging.get_events(start_step, end_step)
+    }
+
+    fn query(&self, query: &Query) -> Result<Vec<Event>> {
+        self.staging.query(query)
+    }
+
+    fn aggregate(&self, query: &Query) -> Result<Vec<Aggregate>> {
+        self.staging.aggregate(query)
+    }
+
+    fn downsample(
+        &self,
+        query: &Query,
+        first: i64,
+        last: i64,
+        buckets: usize,
+    ) -> Result<Vec<Bucket>> {
+        self.staging.downsample(query, first, last, buckets)
+    }
+
+    fn latest(&self, query: &Query) -> Result<Vec<Event>> {
+        self.staging.latest(query)
+    }
+
+    fn set_metadata(&mut self, batch: &MetadataBatch) -> Result<()> {
+        self.staging.set_metadata(batch)?;
+        self.uploader()?.wake();
+        Ok(())
+    }
+
+    fn metadata(&self) -> Result<Metadata> {
+        self.staging.metadata()
+    }
+
+    fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
+        self.staging.set_run_status(status)?;
+        self.uploader()?.wake();
+        Ok(())
+    }
+
+    fn run_status(&self) -> Result<Option<crate::runs::RunStatus>> {
+        self.staging.run_status()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.staging.flush()?;
+        if self.replicated {
+            self.replicate(self.drain_timeout)?;
+        }
+        Ok(())
+    }
+
+    fn event_count(&self) -> u64 {
+        self.staging.event_count()
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        Err(VizError::new(
+            ErrorKind::Unsupported,
+            "clear: an s3:// run's uploaded segments are immutable; delete the run instead",
+        ))
+    }
+
+    fn take_warnings(&mut self) -> Vec<VizError> {
+        let mut warnings = self.staging.take_warnings();
+        if let Some(u) = &self.uploader {
+            warnings.extend(std::mem::take(&mut *u.shared.warnings.lock()));
+        }
+        warnings
+    }
+}
+
+/// What the uploader uploads, from where to where.
+struct Plan {
+    store: Arc<ObjectStore>,
+    /// The staging rank directory (the log's).
+    rank_dir: PathBuf,
+    /// The staging run directory (run.json, meta.vzm).
+    run_dir: PathBuf,
+    /// `PREFIX/<run>` in the bucket.
+    remote_run: String,
+    rank_name: String,
+    /// Whether the staging log compresses sealed segments: then a sealed
+    /// segment is final only once compressed (the sealer rewrites it).
+    compresses: bool,
+}
+
+enum Msg {
+    Wake,
+    /// Upload everything final now and answer.
+    Drain(SyncSender<Result<()>>),
+    Stop,
+}
+
+/// State the uploader shares with the backend.
+#[derive(Default)]
+struct Shared {
+    warnings: Mutex<Vec<VizError>>,
+}
+
+struct Uploader {
+    tx: Sender<Msg>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Uploader {
+    fn start(plan: Plan) -> Result<Uploader> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = Arc::new(Shared::default());
+        let state = State::load(plan, shared.clone())?;
+        let thread = std::thread::Builder::new()
+            .name("viz-s3-upload".into())
+            .spawn(move || state.run(&rx))
+            .map_err(|e| VizError::from(e).context("starting the s3 uploader thread"))?;
+        Ok(Uploader {
+            tx,
+            thread: Some(thread),
+            shared,
+        })
+    }
+
+    fn wake(&self) {
+        let _ = self.tx.send(Msg::Wake);
+    }
+
+    /// Uploads everything final, waiting at most `timeout`.
+    fn drain(&self, timeout: Duration) -> Result<()> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.tx
+            .send(Msg::Drain(reply))
+            .map_err(|_| VizError::closed("the s3 uploader has stopped"))?;
+        match answer.recv_timeout(timeout) {
+            Ok(result) => result,
+            Err(_) => Err(VizError::new(
+                ErrorKind::Timeout,
+                format!(
+                    "the object store did not take every segment within {} ms",
+                    timeout.as_millis()
+                ),
+            )),
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = self.tx.send(Msg::Stop);
+        if let Some(t) = self.thread.take() {
+            // An upload in flight ends within the request timeout.
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Uploader {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Msg::Stop);
+    }
+}
+
+/// The uploader thread's state.
+struct State {
+    plan: Plan,
+    shared: Arc<Shared>,
+    uploaded: BTreeSet<String>,
+    /// The run-level files as last uploaded: name → (length, modified).
+    run_files: Vec<(String, Option<(u64, std::time::SystemTime)>)>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+impl State {
+    fn load(plan: Plan, shared: Arc<Shared>) -> Result<State> {
+        let list = plan.rank_dir.join(UPLOADED);
+        let uploaded = match std::fs::read_to_string(&list) {
+            Ok(text) => text.lines().map(str::to_owned).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeSet::new(),
+            Err(e) => {
+                return Err(VizError::from(e).context(format_args!("reading {}", list.display())));
+            }
+        };
+        Ok(State {
+            plan,
+            shared,
+            uploaded,
+            run_files: ["run.json", "meta.vzm", "status.json"]
+                .into_iter()
+                .map(|n| (n.to_owned(), None))
+                .collect(),
+            failures: 0,
+            retry_at: None,
+        })
+    }
+
+    fn run(mut self, rx: &Receiver<Msg>) {
+        loop {
+            let msg = match rx.recv_timeout(POLL) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => Msg::Wake,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            match msg {
+                Msg::Stop => return,
+                Msg::Wake => {
+                    if self.retry_at.is_some_and(|t| Instant::now() < t) {
+                        continue;
+                    }
+                    if let Err(e) = self.pass(false) {
+                        self.failed(e);
+                    }
+                }
+                Msg::Drain(reply) => {
+                    let result = self.pass(true);
+                    if let Err(e) = &result {
+                        self.failed(e.clone());
+                    }
+                    let _ = reply.send(result);
+                }
+            }
+        }
+    }
+
+    /// Remembers a failure (reported once per streak) and backs off.
+    fn failed(&mut self, e: VizError) {
+        self.failures += 1;
+        if self.failures == 1 {
+            self.shared.warnings.lock().push(e);
+        }
+        let wait = POLL
+            .saturating_mul(1 << self.failures.min(5))
+            .min(MAX_BACKOFF);
+        self.retry_at = Some(Instant::now() + wait);
+    }
+
+    /// Uploads every final segment not yet uploaded, in order, then the
+    /// run-level files that changed. `all`: everything in staging is final
+    /// (the log was just sealed).
+    fn pass(&mut self, all: bool) -> Result<()> {
+        let segments = crate::format::vizlog::segment_files(&self.plan.rank_dir).map_err(|e| {
+            VizError::from(e).context(format_args!("listing {}", self.plan.rank_dir.display()))
+        })?;
+        let newest = segments.last().map(|(base, _)| *base);
+        for (base, path) in &segments {
+            let name = crate::format::vizlog::segment_name(*base);
+            if self.uploaded.contains(&name) {
+                continue;
+            }
+            let bytes = std::fs::read(path).map_err(|e| {
+                VizError::from(e).context(format_args!("reading {}", path.display()))
+            })?;
+            if bytes.len() as u64 <= HEADER_LEN {
+                continue; // no record yet: the active segment after a seal
+            }
+            // Not final yet: the segment being appended to, or one the sealer
+            // has still to compress (it is rewritten then).
+            let compressing = matches!(Header::decode(&bytes), Ok(h) if h.layout == Layout::Records)
+                && self.plan.compresses;
+            if !all && (Some(*base) == newest || compressing) {
+                break;
+            }
+            let key = format!("{}/{}/{name}", self.plan.remote_run, self.plan.rank_name);
+            self.plan.store.put(&key, &bytes)?;
+            self.uploaded.insert(name.clone());
+            let list = self.plan.rank_dir.join(UPLOADED);
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&list)
+                .and_then(|mut f| writeln!(f, "{name}"))
+                .map_err(|e| {
+                    VizError::from(e).context(format_args!("writing {}", list.display()))
+                })?;
+        }
+        for i in 0..self.run_files.len() {
+            let (name, seen) = &self.run_files[i];
+            let (path, key) = if name == "status.json" {
+                (
+                    self.plan.rank_dir.join(name),
+                    format!("{}/{}/{name}", self.plan.remote_run, self.plan.rank_name),
+                )
+            } else {
+                (
+                    self.plan.run_dir.join(name),
+                    format!("{}/{name}", self.plan.remote_run),
+                )
+            };
+            let now = std::fs::metadata(&path)
+                .ok()
+                .and_then(|m| Some((m.len(), m.modified().ok()?)));
+            if now.is_none() || now == *seen {
+                continue;
+            }
+            let bytes = match std::fs::read(&path) {
+                Ok(b) => b,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(
+                        VizError::from(e).context(format_args!("reading {}", path.display()))
+                    );
+                }
+            };
+            self.plan.store.put(&key, &bytes)?;
+            self.run_files[i].1 = now;
+        }
+        self.failures = 0;
+        self.retry_at = None;
+        Ok(())
+    }
+}
