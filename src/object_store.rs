@@ -223,6 +223,23 @@ impl ObjectStore {
             .map_err(|e| e.context(format_args!("writing {}", self.name(key))))
     }
 
+    /// Writes `bytes` as object `key` only if no object has that key (S3's
+    /// conditional write, `If-None-Match: *`): true if written, false if one was
+    /// there. A store without conditional writes writes anyway and answers true.
+    pub fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool> {
+        let action = PutObject::new(&self.bucket, self.credentials.as_ref(), key);
+        let sent = self
+            .agent
+            .put(action.sign(SIGNED_FOR).as_str())
+            .header("if-none-match", "*")
+            .send(bytes);
+        match self.send(sent) {
+            Ok(_) => Ok(true),
+            Err(e) if e.message().contains(" 412 ") => Ok(false),
+            Err(e) => Err(e.context(format_args!("writing {} if new", self.name(key)))),
+        }
+    }
+
     /// Reads object `key`; `None` if there is none.
     pub fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let action = GetObject::new(&self.bucket, self.credentials.as_ref(), key);

@@ -51,6 +51,11 @@ fn objects_round_trip_and_failures_are_named() {
     store.put(&key, b"xyz").unwrap();
     assert_eq!(store.get(&key).unwrap().as_deref(), Some(&b"xyz"[..]));
     assert_eq!(store.get(&store.key("absent")).unwrap(), None);
+    // A conditional write: the first wins, the second is told.
+    let claim = store.key("claims/one");
+    assert!(store.put_new(&claim, b"first").unwrap());
+    assert!(!store.put_new(&claim, b"second").unwrap());
+    assert_eq!(store.get(&claim).unwrap().as_deref(), Some(&b"first"[..]));
 
     // A listing pages past 1000 keys, in key order, with sizes.
     for i in 0..1005 {

@@ -145,6 +145,64 @@ fn a_run_on_s3_reads_back_from_the_bucket_alone() {
         "uploaded by the next process"
     );
 
+    // One writer per run and rank under a prefix: a second one, staged
+    // elsewhere (another machine, say), is refused by name while the first
+    // holds the rank; closed, the claim is gone.
+    let elsewhere = dir.join("elsewhere");
+    let other_staging = |rank: u32| {
+        format!(
+            "s3://viz-runs/team?run=r&rank={rank}&endpoint={}&staging={}",
+            server.endpoint,
+            elsewhere.display()
+        )
+    };
+    let mut first = StorageBackendFactory::global()
+        .create_url(&url(3, ""))
+        .unwrap();
+    let e = StorageBackendFactory::global()
+        .create_url(&other_staging(3))
+        .map(drop)
+        .unwrap_err();
+    assert!(
+        e.message().contains("run 'r' rank 3")
+            && e.message()
+                .contains(&format!("process {}", std::process::id())),
+        "{e}"
+    );
+    first.shutdown().unwrap();
+    assert_eq!(bucket.get("team/r/rank-3/writer.json").unwrap(), None);
+    // A claim left by a process gone from this host is taken over; one from
+    // another host is not.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let stale = |pid: u32, host: &str| {
+        serde_json::json!({"pid": pid, "host": host, "token": "t"}).to_string()
+    };
+    bucket
+        .put(
+            "team/r/rank-4/writer.json",
+            stale(999_999_999, &host).as_bytes(),
+        )
+        .unwrap();
+    StorageBackendFactory::global()
+        .create_url(&other_staging(4))
+        .unwrap()
+        .shutdown()
+        .unwrap();
+    bucket
+        .put(
+            "team/r/rank-5/writer.json",
+            stale(1, "another-host").as_bytes(),
+        )
+        .unwrap();
+    let e = StorageBackendFactory::global()
+        .create_url(&other_staging(5))
+        .map(drop)
+        .unwrap_err();
+    assert!(e.message().contains("on host another-host"), "{e}");
+
     // A retried upload writes the same bytes under the same key: a second pass
     // over the same staging uploads nothing new and changes nothing.
     let listed = bucket.list("team/r/rank-0/").unwrap();

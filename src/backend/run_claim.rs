@@ -36,7 +36,7 @@ struct Holder {
     heartbeat_ms: i64,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -44,7 +44,7 @@ fn now_ms() -> i64 {
 
 /// This machine's host name (empty if it cannot be read: then only the lease
 /// frees a dead holder's claim).
-fn host_name() -> String {
+pub(crate) fn host_name() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into the buffer.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -56,7 +56,7 @@ fn host_name() -> String {
 }
 
 /// Whether process `pid` of this host exists (`EPERM`: it exists, as another user).
-fn process_alive(pid: i64) -> bool {
+pub(crate) fn process_alive(pid: i64) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };
@@ -198,7 +198,7 @@ fn claim_error(path: &Path, doing: &str, e: rusqlite::Error) -> VizError {
 }
 
 /// A number no other claim of this process shares.
-fn unique() -> u64 {
+pub(crate) fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()

@@ -25,6 +25,15 @@
 //! `drain_timeout` (default 30 s); what it could not upload stays in staging,
 //! reported, for the next process or `viz sync`.
 //!
+//! One writer per run and rank under a prefix, with no server between writers:
+//! opening claims `rank-<N>/writer.json` with a conditional PUT
+//! (`If-None-Match: *`), so of two processes on any machines one wins and the
+//! other is refused, naming the holder's pid and host. A claim whose process is
+//! gone from this host is taken over; one from another host stays until its
+//! writer closes (which deletes it) or someone deletes it by hand. A store
+//! without conditional writes (older MinIO, some gateways) accepts both claims:
+//! then nothing detects two writers of one rank.
+//!
 //! Reads through this backend answer from the staging copy.
 
 use std::collections::BTreeSet;
@@ -145,6 +154,21 @@ impl StorageBackend for S3Backend {
             self.shutdown()?;
         }
         self.staging.initialize(&file_url)?;
+        // Claim the rank now; a store that cannot be reached is claimed from
+        // before the first upload instead, so a run starts while the store is down.
+        let wanted = Wanted {
+            key: store.key(&format!("{run}/rank-{rank}/writer.json")),
+            run: run.clone(),
+            rank,
+        };
+        let claim = match Claim::take(&store, &wanted) {
+            Ok(c) => Ok(c),
+            Err(e) if matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout) => Err(wanted),
+            Err(e) => {
+                let _ = self.staging.shutdown();
+                return Err(e);
+            }
+        };
         let rank_dir = self.staging.dir().expect("initialized").to_path_buf();
         let run_dir = rank_dir
             .parent()
@@ -154,6 +178,7 @@ impl StorageBackend for S3Backend {
         self.where_ = format!("s3://{}/{remote_run}", store.bucket());
         self.uploader = Some(Uploader::start(Plan {
             store: Arc::new(store),
+            claim,
             rank_dir,
             run_dir,
             remote_run,
@@ -280,6 +305,8 @@ struct Plan {
     /// Whether the staging log compresses sealed segments: then a sealed
     /// segment is final only once compressed (the sealer rewrites it).
     compresses: bool,
+    /// The rank's claim, or what to claim before the first upload.
+    claim: std::result::Result<Claim, Wanted>,
 }
 
 enum Msg {
@@ -396,7 +423,14 @@ impl State {
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             match msg {
-                Msg::Stop => return,
+                Msg::Stop => {
+                    if let Ok(claim) = &self.plan.claim
+                        && let Err(e) = claim.release(&self.plan.store)
+                    {
+                        self.shared.warnings.lock().push(e);
+                    }
+                    return;
+                }
                 Msg::Wake => {
                     if self.retry_at.is_some_and(|t| Instant::now() < t) {
                         continue;
@@ -432,6 +466,9 @@ impl State {
     /// run-level files that changed. `all`: everything in staging is final
     /// (the log was just sealed).
     fn pass(&mut self, all: bool) -> Result<()> {
+        if let Err(wanted) = &self.plan.claim {
+            self.plan.claim = Ok(Claim::take(&self.plan.store, wanted)?);
+        }
         let segments = crate::format::vizlog::segment_files(&self.plan.rank_dir).map_err(|e| {
             VizError::from(e).context(format_args!("listing {}", self.plan.rank_dir.display()))
         })?;
@@ -500,6 +537,75 @@ impl State {
         }
         self.failures = 0;
         self.retry_at = None;
+        Ok(())
+    }
+}
+
+/// A claim to take: the object and the run and rank it stands for.
+struct Wanted {
+    key: String,
+    run: String,
+    rank: u32,
+}
+
+/// This process's claim on a run and rank under a prefix.
+struct Claim {
+    key: String,
+    token: String,
+}
+
+impl Claim {
+    /// Claims `key` with a conditional PUT; a claim left by a process gone from
+    /// this host is taken over, any other refuses by name.
+    fn take(store: &ObjectStore, wanted: &Wanted) -> Result<Claim> {
+        let Wanted { key, run, rank } = wanted;
+        let token = format!("{:x}-{}", super::run_claim::unique(), std::process::id());
+        let body = serde_json::json!({
+            "pid": std::process::id(),
+            "host": super::run_claim::host_name(),
+            "token": token,
+            "started_unix_ms": super::run_claim::now_ms(),
+        })
+        .to_string();
+        for _ in 0..2 {
+            if store.put_new(key, body.as_bytes())? {
+                return Ok(Claim {
+                    key: key.to_owned(),
+                    token,
+                });
+            }
+            let holder: serde_json::Value = store
+                .get(key)?
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or_default();
+            let pid = holder["pid"].as_i64().unwrap_or(0);
+            let host = holder["host"].as_str().unwrap_or("?");
+            let gone =
+                host == super::run_claim::host_name() && !super::run_claim::process_alive(pid);
+            if !gone {
+                return Err(VizError::invalid_config(format!(
+                    "run '{run}' rank {rank} at s3://{}/{key} is being written by process {pid} on host {host}; give another rank or run, or, if that process is gone, delete that object",
+                    store.bucket()
+                )));
+            }
+            // Its writer died on this host: take it over.
+            store.delete(key)?;
+        }
+        Err(VizError::invalid_config(format!(
+            "run '{run}' rank {rank}: another process claimed s3://{}/{key} while a dead writer's claim was taken over",
+            store.bucket()
+        )))
+    }
+
+    /// Deletes the claim if it is still this process's.
+    fn release(&self, store: &ObjectStore) -> Result<()> {
+        let ours = store
+            .get(&self.key)?
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .is_some_and(|v| v["token"] == self.token.as_str());
+        if ours {
+            store.delete(&self.key)?;
+        }
         Ok(())
     }
 }
