@@ -1876,6 +1876,20 @@ viz_status viz_collector_remote_stats(const viz_collector *collector,
 viz_status viz_collector_wait_acknowledged(const viz_collector *collector, uint32_t timeout_ms);
 
 /**
+ * Makes every event collected before the call durable beyond this machine, at
+ * most `timeout_ms` in all: flushes, waits for remote servers
+ * (`viz_collector_wait_acknowledged`), and has an `s3://` destination seal its
+ * staging log and upload every segment. `VIZ_STATUS_TIMEOUT` names the
+ * destination still pending; its events stay staged and are delivered later.
+ *
+ * Thread safety: safe from any thread except the collector's own callbacks.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle.
+ */
+viz_status viz_collector_sync(const viz_collector *collector, uint32_t timeout_ms);
+
+/**
  * Opens the runs at `root`: a project directory (it must exist), whose runs file://
  * backends write with `?run=NAME&rank=N`, or `sqlite://FILE`, whose runs sqlite://
  * backends write. Writes the repository to `*out`.

@@ -52,8 +52,10 @@ step "Python packages (venv under .venv) and a real MLflow server on SQLite"
 # driver, from PyPI, pinned in tests/python/requirements.txt. The MLflow server runs
 # on 127.0.0.1 for every host's tests (VIZ_MLFLOW_URI) and stops when this script ends.
 mlflow_dirs=()
+s3_dirs=()
 cleanup() {
   for d in "${mlflow_dirs[@]}"; do bash scripts/mlflow-server.sh stop "$d" || true; done
+  for d in "${s3_dirs[@]}"; do bash scripts/s3-server.sh stop "$d" || true; done
 }
 trap cleanup EXIT
 if command -v python3 >/dev/null; then
@@ -61,6 +63,10 @@ if command -v python3 >/dev/null; then
   .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt >&2
   eval "$(bash scripts/mlflow-server.sh start sqlite)"
   mlflow_dirs+=("$VIZ_MLFLOW_DIR")
+  # And a SeaweedFS S3 server (signing on) for the bindings' s3:// tests
+  # (VIZ_S3_ENDPOINT and its keys); the Rust tests start their own.
+  eval "$(bash scripts/s3-server.sh start)"
+  s3_dirs+=("$VIZ_S3_DIR")
 elif [ -n "${CI:-}" ]; then
   echo "error: python3 is missing; CI must run the MLflow tests" >&2
   exit 1

@@ -3,6 +3,8 @@
 //! cdylib run correctly (tests/c/*.c), as does the C++ wrapper's test
 //! (bindings/cpp/test.cpp).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -240,6 +242,42 @@ fn c_run_metadata_is_set_deleted_and_read_back_as_json() {
 fn c_mlflow_events_are_acknowledged_by_a_real_server() {
     let out = run(Command::new(build_c("mlflow", "plain")), "running mlflow");
     assert!(out.contains("mlflow: ok"), "{out}");
+}
+
+/// tests/c/s3.c against a SeaweedFS this test starts; the run it wrote is then
+/// read back from the bucket alone.
+#[test]
+fn c_s3_sync_puts_every_segment_in_the_store() {
+    let Some(server) = common::s3::Server::start() else {
+        return;
+    };
+    let staging = std::env::temp_dir().join(format!("viz-c-s3-{}", std::process::id()));
+    let bucket = server.open("viz-c");
+    bucket.create_bucket().unwrap();
+    let mut cmd = Command::new(build_c("s3", "plain"));
+    cmd.env("VIZ_S3_ENDPOINT", &server.endpoint)
+        .env("VIZ_S3_STAGING", &staging)
+        .env("AWS_ACCESS_KEY_ID", &server.key)
+        .env("AWS_SECRET_ACCESS_KEY", &server.secret);
+    let out = run(cmd, "running s3");
+    assert!(out.contains("s3: ok"), "{out}");
+    let copy = staging.join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for o in bucket.list("proj/c/rank-0/").unwrap() {
+        if o.key.ends_with(".vzl") {
+            let name = o.key.rsplit('/').next().unwrap();
+            std::fs::write(copy.join(name), bucket.get(&o.key).unwrap().unwrap()).unwrap();
+        }
+    }
+    let summary = viz::format::vizlog::LogReader::open(&copy)
+        .unwrap()
+        .summary()
+        .unwrap();
+    assert_eq!(
+        summary.events, 5000,
+        "every event C collected is in the bucket"
+    );
+    std::fs::remove_dir_all(&staging).unwrap();
 }
 
 #[test]

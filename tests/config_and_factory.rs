@@ -161,7 +161,16 @@ fn factory_creates_builtin_memory_backend() {
     let f = StorageBackendFactory::new();
     assert_eq!(
         f.known_types(),
-        ["file", "jsonl", "memory", "mlflow", "sqlite", "tensorboard"].map(String::from)
+        [
+            "file",
+            "jsonl",
+            "memory",
+            "mlflow",
+            "s3",
+            "sqlite",
+            "tensorboard"
+        ]
+        .map(String::from)
     );
     let b = f.create_url("memory://").unwrap();
     assert!(b.is_initialized());
@@ -181,8 +190,9 @@ fn unknown_type_error_lists_known_types() {
     assert_eq!(e.kind(), ErrorKind::UnknownBackendType);
     assert!(e.message().contains("'tensorbored'"), "{e}");
     assert!(
-        e.message()
-            .contains("known types: file, jsonl, memory, mlflow, scripted, sqlite, tensorboard"),
+        e.message().contains(
+            "known types: file, jsonl, memory, mlflow, s3, scripted, sqlite, tensorboard"
+        ),
         "{e}"
     );
 }

@@ -574,6 +574,13 @@ public:
     void wait_acknowledged(uint32_t timeout_ms = default_timeout_ms) const {
         detail::check(viz_collector_wait_acknowledged(live(), timeout_ms));
     }
+    /// Makes every event collected so far durable beyond this machine: flushes,
+    /// waits for remote servers (as `wait_acknowledged`), and has an `s3://`
+    /// destination seal its staging log and upload every segment. Throws with
+    /// VIZ_STATUS_TIMEOUT or VIZ_STATUS_IO naming the destination still pending.
+    void sync(uint32_t timeout_ms = default_timeout_ms) const {
+        detail::check(viz_collector_sync(live(), timeout_ms));
+    }
     /// Records how the run ended (VIZ_RUN_STATUS_FINISHED, _FAILED, _KILLED) on every
     /// backend that keeps one: an MLflow run's status, the TensorBoard HPARAMS
     /// session's. Applied at close; without it a run ends finished. Throws with

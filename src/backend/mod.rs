@@ -155,6 +155,15 @@ pub trait StorageBackend: Send {
         ))
     }
 
+    /// Makes everything stored so far durable beyond this machine, waiting at
+    /// most `timeout`: s3:// seals its staging log and waits until the object
+    /// store holds every segment. Backends whose storage is already final once
+    /// flushed keep this default, a flush.
+    fn replicate(&mut self, timeout: std::time::Duration) -> Result<()> {
+        let _ = timeout;
+        self.flush()
+    }
+
     /// How the run ended, as recorded by [`set_run_status`](Self::set_run_status);
     /// `None` while it runs or if it stopped without saying. Backends that keep no
     /// readable run status keep this default, which reports the operation

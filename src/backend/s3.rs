@@ -89,7 +89,7 @@ impl S3Backend {
     }
 
     /// Seals the staging log and waits until the store holds every event.
-    fn replicate(&mut self, timeout: Duration) -> Result<()> {
+    fn upload_all(&mut self, timeout: Duration) -> Result<()> {
         self.staging.seal()?;
         self.uploader()?
             .drain(timeout)
@@ -267,9 +267,14 @@ impl StorageBackend for S3Backend {
     fn flush(&mut self) -> Result<()> {
         self.staging.flush()?;
         if self.replicated {
-            self.replicate(self.drain_timeout)?;
+            self.upload_all(self.drain_timeout)?;
         }
         Ok(())
+    }
+
+    fn replicate(&mut self, timeout: Duration) -> Result<()> {
+        self.staging.flush()?;
+        self.upload_all(timeout)
     }
 
     fn event_count(&self) -> u64 {
@@ -388,7 +393,9 @@ struct State {
     uploaded: BTreeSet<String>,
     /// The run-level files as last uploaded: name → (length, modified).
     run_files: Vec<(String, Option<(u64, std::time::SystemTime)>)>,
-    failures: u32,
+    /// The sender's backoff (exponential, full jitter), so ranks retrying after
+    /// an outage do not arrive at the store in lockstep.
+    backoff: super::remote::backoff::Backoff,
     retry_at: Option<Instant>,
 }
 
@@ -410,7 +417,7 @@ impl State {
                 .into_iter()
                 .map(|n| (n.to_owned(), None))
                 .collect(),
-            failures: 0,
+            backoff: super::remote::backoff::Backoff::new(POLL, MAX_BACKOFF),
             retry_at: None,
         })
     }
@@ -452,14 +459,10 @@ impl State {
 
     /// Remembers a failure (reported once per streak) and backs off.
     fn failed(&mut self, e: VizError) {
-        self.failures += 1;
-        if self.failures == 1 {
+        if self.backoff.failures() == 0 {
             self.shared.warnings.lock().push(e);
         }
-        let wait = POLL
-            .saturating_mul(1 << self.failures.min(5))
-            .min(MAX_BACKOFF);
-        self.retry_at = Some(Instant::now() + wait);
+        self.retry_at = Some(Instant::now() + self.backoff.next_wait());
     }
 
     /// Uploads every final segment not yet uploaded, in order, then the
@@ -535,7 +538,7 @@ impl State {
             self.plan.store.put(&key, &bytes)?;
             self.run_files[i].1 = now;
         }
-        self.failures = 0;
+        self.backoff.reset();
         self.retry_at = None;
         Ok(())
     }

@@ -165,6 +165,9 @@ impl StorageBackend for SharedBackend {
     fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
         self.with(|b| b.set_run_status(status))
     }
+    fn replicate(&mut self, timeout: std::time::Duration) -> Result<()> {
+        self.with(|b| b.replicate(timeout))
+    }
     fn run_status(&self) -> Result<Option<crate::runs::RunStatus>> {
         self.with(|b| b.run_status())
     }

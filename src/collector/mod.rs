@@ -423,6 +423,24 @@ impl Collector {
         Ok(())
     }
 
+    /// Makes every event collected before the call durable beyond this machine,
+    /// at most `timeout` in all: flushes, waits for remote destinations'
+    /// servers ([`wait_acknowledged`](Self::wait_acknowledged)), and has each
+    /// backend replicate what it holds (s3:// seals its staging log and uploads
+    /// every segment). Fails with `Timeout` naming the destination still
+    /// pending; what it holds stays staged and is delivered later.
+    pub fn sync(&self, timeout: Duration) -> Result<()> {
+        let deadline = deadline_after(timeout);
+        self.wait_acknowledged(timeout)?;
+        for (index, d) in self.destinations.iter().enumerate() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.query_backend(index, left, move |backend| backend.replicate(left))
+                .and_then(|r| r)
+                .map_err(|e| e.context(&d.name))?;
+        }
+        Ok(())
+    }
+
     /// Stops accepting events, drains the queue, delivers and flushes everything,
     /// shuts every backend down and joins the threads, waiting at most `timeout`.
     /// A backend still busy at the deadline is left on its thread and reported.

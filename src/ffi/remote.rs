@@ -104,3 +104,25 @@ pub unsafe extern "C" fn viz_collector_wait_acknowledged(
         Ok(c.wait_acknowledged(Duration::from_millis(timeout_ms.into()))?)
     })
 }
+
+/// Makes every event collected before the call durable beyond this machine, at
+/// most `timeout_ms` in all: flushes, waits for remote servers
+/// (`viz_collector_wait_acknowledged`), and has an `s3://` destination seal its
+/// staging log and upload every segment. `VIZ_STATUS_TIMEOUT` names the
+/// destination still pending; its events stay staged and are delivered later.
+///
+/// Thread safety: safe from any thread except the collector's own callbacks.
+///
+/// # Safety
+/// `collector` must be NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn viz_collector_sync(
+    collector: *const viz_collector,
+    timeout_ms: u32,
+) -> viz_status {
+    guard("viz_collector_sync", || {
+        // SAFETY: handle as promised by the header.
+        let c = unsafe { viz_collector::borrow(collector, "collector") }?;
+        Ok(c.sync(Duration::from_millis(timeout_ms.into()))?)
+    })
+}

@@ -89,7 +89,7 @@ int main(void) {
     viz_collector *bad = NULL;
     expect(viz_collector_new("{not json", &bad), VIZ_STATUS_INVALID_CONFIG, "config JSON");
     expect(viz_collector_new("{\"backends\": [\"tensorbored:///tmp\"]}", &bad),
-           VIZ_STATUS_UNKNOWN_BACKEND_TYPE, "known types: file, jsonl, memory, mlflow, sqlite, tensorboard");
+           VIZ_STATUS_UNKNOWN_BACKEND_TYPE, "known types: file, jsonl, memory, mlflow, s3, sqlite, tensorboard");
     expect(viz_collector_new("{\"collector\": {\"batch_sise\": 5}, \"backends\": []}", &bad),
            VIZ_STATUS_INVALID_CONFIG, "batch_sise");
     expect(viz_collector_new("{\"collector\": {\"strategy\": \"sometimes\"}, \"backends\": [\"memory://\"]}", &bad),

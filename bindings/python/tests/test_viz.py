@@ -687,3 +687,33 @@ def test_a_torn_jsonl_line_is_skipped_and_a_reopened_writer_keeps_the_file_reada
     with viz.Collector(backends=[f"jsonl://{path}"]) as c:
         c.collect_scalar("x", 10, 10.0)
     assert [e.step for e in viz.Storage(f"jsonl://{path}").get_events(0, 100)] == list(range(9)) + [10]
+
+
+def test_sync_puts_every_segment_of_an_s3_run_in_the_store(tmp_path):
+    import os
+    endpoint = os.environ.get("VIZ_S3_ENDPOINT")
+    if not endpoint:
+        assert not os.environ.get("CI"), "CI runs this against scripts/test.sh's SeaweedFS"
+        pytest.skip("VIZ_S3_ENDPOINT names no S3 server (scripts/s3-server.sh start)")
+    # Without an s3:// destination, sync is a flush.
+    with viz.Collector(backends=["memory://"]) as c:
+        c.collect_scalar("x", 0, 1.0)
+        c.sync()
+    staging = tmp_path / "staging"
+    url = f"s3://viz-py/proj?run=py&rank=0&endpoint={endpoint}&staging={staging}&segment_max_bytes=4096"
+    with viz.Collector(backends=[url]) as c:
+        for step in range(3000):
+            c.collect_scalar("train/loss", step, 1.0 / (step + 1))
+        c.sync(60_000)
+        # Each line is a segment the store acknowledged.
+        uploaded = (staging / "py" / "rank-0" / "uploaded.s3").read_text().split()
+        assert len(uploaded) >= 2, uploaded
+    # A store that is not there: sync fails by name, the events stay staged.
+    dead = f"s3://viz-py/proj?run=py&rank=1&endpoint=http://127.0.0.1:9&staging={staging}&drain_timeout=1s&request_timeout=1s"
+    c = viz.Collector(backends=[dead])
+    c.collect_scalar("x", 0, 1.0)
+    with pytest.raises((viz.Timeout, viz.IOFailure), match="s3"):
+        c.sync(3000)
+    with pytest.raises(viz.VizError):
+        c.close(5000)
+    assert not (staging / "py" / "rank-1" / "uploaded.s3").exists()

@@ -387,6 +387,14 @@ class Collector(_ReadSide, _Owned):
         (the events stay spooled and are sent later)."""
         check(lib.viz_collector_wait_acknowledged(self._live(), timeout_ms))
 
+    def sync(self, timeout_ms=DEFAULT_TIMEOUT_MS):
+        """Makes every event collected so far durable beyond this machine:
+        flushes, waits for remote servers (as ``wait_acknowledged``), and has an
+        ``s3://`` destination seal its staging log and upload every segment.
+        Raises ``Timeout`` (or ``IOFailure``) naming the destination still
+        pending; its events stay staged and are delivered later."""
+        check(lib.viz_collector_sync(self._live(), timeout_ms))
+
     def set_run_status(self, status):
         """Records how the run ended (a RunStatus, or "finished", "failed",
         "killed") on every backend that keeps one: an MLflow run's status and the

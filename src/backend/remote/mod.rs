@@ -9,7 +9,7 @@
 //! [`DestinationStats::remote`](crate::DestinationStats), and the wait for "acknowledged
 //! by the server" ([`Collector::wait_acknowledged`](crate::Collector::wait_acknowledged)).
 
-mod backoff;
+pub(crate) mod backoff;
 mod progress;
 mod sender;
 

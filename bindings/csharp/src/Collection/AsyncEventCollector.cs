@@ -288,6 +288,17 @@ namespace MLFramework.Visualization.Collection
         }
 
         /// <summary>
+        /// Makes every event collected so far durable beyond this machine: flushes, waits for
+        /// remote servers (as <see cref="WaitAcknowledged"/>), and has an <c>s3://</c> backend seal
+        /// its staging log and upload every segment. Throws <see cref="TimeoutException"/> (or an
+        /// I/O exception) naming the backend still pending; its events stay staged for later.
+        /// </summary>
+        public void Sync(TimeSpan timeout)
+        {
+            VizErrors.Check(NativeMethods.viz_collector_sync(Live, (uint)Math.Min(uint.MaxValue, Math.Max(0, timeout.TotalMilliseconds))));
+        }
+
+        /// <summary>
         /// Records how the run ended on every backend that keeps a run status: an MLflow run's
         /// status (<c>mlflow+http://</c>) and the TensorBoard HPARAMS session's, applied when the
         /// collector is disposed; <c>file://</c> and <c>sqlite://</c> record it at once; without it a run ends <see cref="RunStatus.Finished"/>. Call it

@@ -238,6 +238,9 @@ namespace MLFramework.Visualization.Native
         internal static extern int viz_collector_wait_acknowledged(CollectorHandle collector, uint timeoutMs);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_sync(CollectorHandle collector, uint timeoutMs);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_set_run_status(CollectorHandle collector, uint status);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
