@@ -31,6 +31,8 @@ case "${1:-}" in
     trap 'bash "$repo/scripts/s3-server.sh" stop "$dir"' ERR
     key="viz$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
     secret=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+    # Every port its own (the Iceberg and Lance listeners, on fixed ports by
+    # default, are off), so servers of tests running at once never collide.
     # Signing on: with an identity configured, SeaweedFS refuses anonymous and
     # wrongly signed requests.
     cat > "$dir/s3.json" <<JSON
@@ -45,6 +47,7 @@ JSON
       -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" -volume.max=8 \
       -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
       -s3 -s3.port="$s3" -s3.port.grpc="$(free_port)" -s3.config="$dir/s3.json" \
+      -s3.port.iceberg=0 -s3.port.lance=0 \
       > "$dir/server.log" 2>&1 < /dev/null &
     echo $! > "$dir/server.pid"
     # Ready when the S3 gateway answers (403 to an unsigned request is an answer).

@@ -31,7 +31,9 @@ for src in tests/c/*.c; do
     # A SeaweedFS of its own (scripts/s3-server.sh), in a subshell so its address
     # and keys stay there, stopped right after.
     (
-      eval "$(bash scripts/s3-server.sh start)"
+      unset VIZ_S3_DIR VIZ_S3_ENDPOINT
+      server=$(bash scripts/s3-server.sh start)
+      eval "$server"
       staging=$(mktemp -d /tmp/viz-asan-s3.XXXXXX)
       trap 'bash scripts/s3-server.sh stop "$VIZ_S3_DIR"; rm -rf "$staging"' EXIT
       VIZ_S3_STAGING="$staging" "$out/$name" | grep -q "^$name: ok$"

@@ -213,9 +213,10 @@ impl StorageBackend for S3Backend {
     }
 
     fn store_events(&mut self, events: &[Event]) -> Result<()> {
-        self.staging.store_events(events)?;
-        self.uploader()?.wake();
-        Ok(())
+        // No wake: the uploader polls (every POLL), which bounds how late a
+        // sealed segment starts uploading; a wake per batch made every batch
+        // start a pass over staging.
+        self.staging.store_events(events)
     }
 
     fn get_events(&self, start_step: i64, end_step: i64) -> Result<Vec<Event>> {
@@ -481,19 +482,24 @@ impl State {
             if self.uploaded.contains(&name) {
                 continue;
             }
+            // Not final yet: the segment being appended to, or one the sealer
+            // has still to compress (it is rewritten then). Decided from the
+            // header alone, so a pass never reads a growing segment.
+            if !all && Some(*base) == newest {
+                break;
+            }
+            let (head, len) = read_head(path)?;
+            if len <= HEADER_LEN {
+                continue; // no record yet: the active segment after a seal
+            }
+            let compressing = matches!(Header::decode(&head), Ok(h) if h.layout == Layout::Records)
+                && self.plan.compresses;
+            if !all && compressing {
+                break;
+            }
             let bytes = std::fs::read(path).map_err(|e| {
                 VizError::from(e).context(format_args!("reading {}", path.display()))
             })?;
-            if bytes.len() as u64 <= HEADER_LEN {
-                continue; // no record yet: the active segment after a seal
-            }
-            // Not final yet: the segment being appended to, or one the sealer
-            // has still to compress (it is rewritten then).
-            let compressing = matches!(Header::decode(&bytes), Ok(h) if h.layout == Layout::Records)
-                && self.plan.compresses;
-            if !all && (Some(*base) == newest || compressing) {
-                break;
-            }
             let key = format!("{}/{}/{name}", self.plan.remote_run, self.plan.rank_name);
             self.plan.store.put(&key, &bytes)?;
             self.uploaded.insert(name.clone());
@@ -611,4 +617,16 @@ impl Claim {
         }
         Ok(())
     }
+}
+
+/// A segment file's header bytes (as many as there are) and its length.
+fn read_head(path: &std::path::Path) -> Result<(Vec<u8>, u64)> {
+    use std::io::Read;
+    let read = std::fs::File::open(path).and_then(|f| {
+        let len = f.metadata()?.len();
+        let mut head = Vec::with_capacity(HEADER_LEN as usize);
+        f.take(HEADER_LEN).read_to_end(&mut head)?;
+        Ok((head, len))
+    });
+    read.map_err(|e| VizError::from(e).context(format_args!("reading {}", path.display())))
 }
