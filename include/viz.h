@@ -984,6 +984,47 @@ typedef struct {
 } viz_remote_stats;
 
 /**
+ * An object-store destination's replication status (see
+ * `viz_collector_replication_stats`). Pending counts are taken at each uploader
+ * pass (every 500 ms, and at `viz_collector_sync`); the last error reaches the
+ * error callback.
+ */
+typedef struct {
+  /**
+   * Segments this process uploaded.
+   */
+  uint64_t segments_uploaded;
+  /**
+   * Their bytes.
+   */
+  uint64_t bytes_uploaded;
+  /**
+   * Segments in staging not yet in the store (the active one included).
+   */
+  uint64_t segments_pending;
+  /**
+   * Their bytes.
+   */
+  uint64_t bytes_pending;
+  /**
+   * Age in milliseconds of the oldest pending segment (0: none).
+   */
+  uint64_t oldest_pending_ms;
+  /**
+   * Requests the store answered with success.
+   */
+  uint64_t uploads;
+  /**
+   * Passes that failed and will be retried.
+   */
+  uint64_t failures;
+  /**
+   * 1 if the last pass failed (the store unreachable or refusing), else 0.
+   */
+  uint32_t failing;
+} viz_replication_stats;
+
+/**
  * A watch callback: `userdata` first, then the selected events of one delivered
  * batch, valid only during the call. Runs on the collector's "viz-watch" thread.
  */
@@ -1888,6 +1929,21 @@ viz_status viz_collector_wait_acknowledged(const viz_collector *collector, uint3
  * `collector` must be NULL or a live handle.
  */
 viz_status viz_collector_sync(const viz_collector *collector, uint32_t timeout_ms);
+
+/**
+ * Writes destination `index`'s replication status to `*out`. Fails with
+ * `VIZ_STATUS_UNSUPPORTED` if that destination does not replicate to an object
+ * store, and `VIZ_STATUS_INVALID_ARGUMENT` if the index is out of range.
+ *
+ * Thread safety: safe from any thread.
+ *
+ * # Safety
+ * `collector` must be NULL or a live handle; `out` NULL or valid for writing a
+ * `viz_replication_stats`.
+ */
+viz_status viz_collector_replication_stats(const viz_collector *collector,
+                                           size_t index,
+                                           viz_replication_stats *out);
 
 /**
  * Opens the runs at `root`: a project directory (it must exist), whose runs file://

@@ -86,6 +86,20 @@ fn a_run_on_s3_reads_back_from_the_bucket_alone() {
     )]))
     .unwrap();
     c.set_run_status(viz::RunStatus::Failed).unwrap();
+    // sync: the store holds everything; the replication status says so.
+    c.sync(LONG).unwrap();
+    let r = c.stats().destinations[0].replication.clone().unwrap();
+    assert!(r.segments_uploaded >= 3 && r.bytes_uploaded > 0, "{r:?}");
+    assert_eq!(
+        (r.segments_pending, r.bytes_pending, r.failures),
+        (0, 0, 0),
+        "{r:?}"
+    );
+    assert!(
+        r.uploads > r.segments_uploaded,
+        "segments and run files: {r:?}"
+    );
+    assert_eq!(r.last_error, None);
     c.stop(LONG).unwrap();
 
     // A fresh reader with nothing but the bucket.
@@ -130,6 +144,16 @@ fn a_run_on_s3_reads_back_from_the_bucket_alone() {
     );
     let mut down = StorageBackendFactory::global().create_url(&dead).unwrap();
     down.store_events(&batch).unwrap();
+    assert!(down.replicate(Duration::from_secs(3)).is_err());
+    let r = down.replication().unwrap().stats();
+    assert!(r.failures >= 1 && r.segments_pending >= 1, "{r:?}");
+    assert!(
+        r.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("127.0.0.1:9"),
+        "{r:?}"
+    );
     let e = down.shutdown().unwrap_err();
     assert!(e.message().contains("stays in staging"), "{e}");
     assert!(bucket.list("team/r/rank-2/").unwrap().is_empty());

@@ -264,6 +264,7 @@ int main() {
         viz::Collector local("{\"backends\": [\"memory://\"]}");
         local.collect("cpp/x", 0, 1.0);
         local.sync(10000); // without s3://, a flush
+        expect_error([&] { local.replication_stats(0); }, VIZ_STATUS_UNSUPPORTED, "does not replicate");
     }
     if (const char *endpoint = std::getenv("VIZ_S3_ENDPOINT")) {
         // s3:// against the SeaweedFS scripts/test.sh starts: sync returns once the
@@ -281,6 +282,8 @@ int main() {
             for (int ch; f && (ch = std::fgetc(f)) != EOF;) lines += ch == '\n';
             if (f) std::fclose(f);
             CHECK(lines >= 2);
+            viz_replication_stats r = c.replication_stats(0);
+            CHECK(r.segments_uploaded == uint64_t(lines) && r.segments_pending == 0 && r.failures == 0 && !r.failing);
             c.close();
         }
         std::system((std::string("rm -rf ") + dir).c_str());

@@ -595,6 +595,13 @@ public:
         detail::check(viz_collector_remote_stats(live(), index, &r));
         return r;
     }
+    /// Object-store (`s3://`) destination `index`'s replication status; throws
+    /// with VIZ_STATUS_UNSUPPORTED for a destination that does not replicate.
+    viz_replication_stats replication_stats(size_t index) const {
+        viz_replication_stats r{};
+        detail::check(viz_collector_replication_stats(live(), index, &r));
+        return r;
+    }
     /// Calls `callback` for every delivery failure and warning, on viz's delivery
     /// threads (it must be safe to call from them; an exception it throws is
     /// swallowed). Replaces the callback set before; an empty function removes it.

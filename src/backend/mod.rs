@@ -231,6 +231,13 @@ pub trait StorageBackend: Send {
         None
     }
 
+    /// For a backend that replicates what it stores to an object store (s3://):
+    /// the handle its uploader counts on, read by the collector's stats without
+    /// calling the backend. `None`, this default, elsewhere.
+    fn replication(&self) -> Option<s3::Replication> {
+        None
+    }
+
     /// Problems the backend worked around but someone must hear about, such as a
     /// torn tail it truncated on open or a damaged record a read skipped. The
     /// collector takes them after start, after each batch and after each query,

@@ -64,9 +64,46 @@ const MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// The staging rank directory's list of uploaded segments.
 const UPLOADED: &str = "uploaded.s3";
 
+/// An `s3://` destination's replication status (seed 001's
+/// `getReplicationStatus`), as [`DestinationStats::replication`] shows it.
+/// Pending counts are taken at each uploader pass (every 500 ms, and at `sync`).
+///
+/// [`DestinationStats::replication`]: crate::DestinationStats::replication
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReplicationStats {
+    /// Segments this process uploaded.
+    pub segments_uploaded: u64,
+    /// Their bytes.
+    pub bytes_uploaded: u64,
+    /// Segments in staging not yet in the store (the active one included).
+    pub segments_pending: u64,
+    /// Their bytes.
+    pub bytes_pending: u64,
+    /// Age in milliseconds of the oldest pending segment (0: none).
+    pub oldest_pending_ms: u64,
+    /// Requests the store answered with success (segments and run files).
+    pub uploads: u64,
+    /// Passes that failed and will be retried (the store unreachable or refusing).
+    pub failures: u64,
+    /// The most recent failure, if the last pass failed.
+    pub last_error: Option<String>,
+}
+
+/// The counters an uploader keeps and the collector reads (cheap to clone).
+#[derive(Clone, Default)]
+pub struct Replication(Arc<Mutex<ReplicationStats>>);
+
+impl Replication {
+    /// A snapshot.
+    pub fn stats(&self) -> ReplicationStats {
+        self.0.lock().clone()
+    }
+}
+
 /// The `s3://` backend: a staging `file://` log and its uploader.
 #[derive(Default)]
 pub struct S3Backend {
+    replication: Replication,
     staging: FileLogBackend,
     uploader: Option<Uploader>,
     replicated: bool,
@@ -177,6 +214,7 @@ impl StorageBackend for S3Backend {
         let remote_run = store.key(&run);
         self.where_ = format!("s3://{}/{remote_run}", store.bucket());
         self.uploader = Some(Uploader::start(Plan {
+            replication: self.replication.clone(),
             store: Arc::new(store),
             claim,
             rank_dir,
@@ -282,6 +320,10 @@ impl StorageBackend for S3Backend {
         self.staging.event_count()
     }
 
+    fn replication(&self) -> Option<Replication> {
+        Some(self.replication.clone())
+    }
+
     fn clear(&mut self) -> Result<()> {
         Err(VizError::new(
             ErrorKind::Unsupported,
@@ -300,6 +342,7 @@ impl StorageBackend for S3Backend {
 
 /// What the uploader uploads, from where to where.
 struct Plan {
+    replication: Replication,
     store: Arc<ObjectStore>,
     /// The staging rank directory (the log's).
     rank_dir: PathBuf,
@@ -460,6 +503,11 @@ impl State {
 
     /// Remembers a failure (reported once per streak) and backs off.
     fn failed(&mut self, e: VizError) {
+        {
+            let mut r = self.plan.replication.0.lock();
+            r.failures += 1;
+            r.last_error = Some(e.to_string());
+        }
         if self.backoff.failures() == 0 {
             self.shared.warnings.lock().push(e);
         }
@@ -470,6 +518,46 @@ impl State {
     /// run-level files that changed. `all`: everything in staging is final
     /// (the log was just sealed).
     fn pass(&mut self, all: bool) -> Result<()> {
+        let passed = self.upload(all);
+        self.count_pending();
+        passed
+    }
+
+    /// Counts what staging holds that the store does not, for the stats.
+    fn count_pending(&self) {
+        let Ok(segments) = crate::format::vizlog::segment_files(&self.plan.rank_dir) else {
+            return;
+        };
+        let (mut n, mut bytes, mut oldest) = (0u64, 0u64, 0u64);
+        for (base, path) in &segments {
+            if self
+                .uploaded
+                .contains(&crate::format::vizlog::segment_name(*base))
+            {
+                continue;
+            }
+            let Ok((head, len)) = read_head(path) else {
+                continue;
+            };
+            if len <= HEADER_LEN {
+                continue;
+            }
+            if n == 0
+                && let Ok(h) = Header::decode(&head)
+            {
+                oldest = (super::run_claim::now_ms() as u64).saturating_sub(h.created_unix_ms);
+            }
+            n += 1;
+            bytes += len;
+        }
+        let mut r = self.plan.replication.0.lock();
+        r.segments_pending = n;
+        r.bytes_pending = bytes;
+        r.oldest_pending_ms = oldest;
+    }
+
+    /// The uploads of a pass (see [`State::pass`]).
+    fn upload(&mut self, all: bool) -> Result<()> {
         if let Err(wanted) = &self.plan.claim {
             self.plan.claim = Ok(Claim::take(&self.plan.store, wanted)?);
         }
@@ -502,6 +590,12 @@ impl State {
             })?;
             let key = format!("{}/{}/{name}", self.plan.remote_run, self.plan.rank_name);
             self.plan.store.put(&key, &bytes)?;
+            {
+                let mut r = self.plan.replication.0.lock();
+                r.segments_uploaded += 1;
+                r.bytes_uploaded += bytes.len() as u64;
+                r.uploads += 1;
+            }
             self.uploaded.insert(name.clone());
             let list = self.plan.rank_dir.join(UPLOADED);
             std::fs::OpenOptions::new()
@@ -542,8 +636,10 @@ impl State {
                 }
             };
             self.plan.store.put(&key, &bytes)?;
+            self.plan.replication.0.lock().uploads += 1;
             self.run_files[i].1 = now;
         }
+        self.plan.replication.0.lock().last_error = None;
         self.backoff.reset();
         self.retry_at = None;
         Ok(())

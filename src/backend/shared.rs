@@ -165,6 +165,9 @@ impl StorageBackend for SharedBackend {
     fn set_run_status(&mut self, status: crate::runs::RunStatus) -> Result<()> {
         self.with(|b| b.set_run_status(status))
     }
+    fn replication(&self) -> Option<super::s3::Replication> {
+        self.with(|b| b.replication())
+    }
     fn replicate(&mut self, timeout: std::time::Duration) -> Result<()> {
         self.with(|b| b.replicate(timeout))
     }

@@ -70,6 +70,8 @@ pub(crate) struct DestinationHandle {
     pub thread: Arc<OnceLock<ThreadId>>,
     /// The backend's delivery onward, if it delivers to a remote destination.
     pub remote: Option<crate::backend::remote::Remote>,
+    /// The backend's replication counters, if it replicates to an object store.
+    pub replication: Option<crate::backend::s3::Replication>,
 }
 
 /// Shared context every destination thread reports through.
@@ -138,6 +140,9 @@ impl Destination {
             thread: Arc::new(OnceLock::new()),
             // Asked once, here: a panicking backend only loses its remote stats.
             remote: catch_unwind(AssertUnwindSafe(|| backend.remote()))
+                .ok()
+                .flatten(),
+            replication: catch_unwind(AssertUnwindSafe(|| backend.replication()))
                 .ok()
                 .flatten(),
         };

@@ -546,6 +546,7 @@ impl Collector {
                 panicked: d.counters.panicked.load(Ordering::Relaxed),
                 last_error: d.counters.last_error.lock().clone(),
                 remote: d.remote.as_ref().map(|r| r.stats()),
+                replication: d.replication.as_ref().map(|r| r.stats()),
             })
             .collect();
         let queued = self.ingress.len() as u64;

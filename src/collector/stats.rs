@@ -77,6 +77,9 @@ pub struct DestinationStats {
     /// For a backend that delivers to a remote server through a spool: its spool
     /// and delivery counters.
     pub remote: Option<crate::backend::remote::RemoteStats>,
+    /// For a backend that replicates to an object store (s3://): its replication
+    /// status.
+    pub replication: Option<crate::backend::s3::ReplicationStats>,
 }
 
 /// A snapshot of a collector's counters (seed 004's buffer statistics and more).

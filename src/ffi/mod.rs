@@ -36,6 +36,7 @@ pub mod log_tail;
 pub mod metadata;
 pub mod read_cache;
 pub mod remote;
+pub mod replication;
 pub mod run_repository;
 pub mod stats;
 pub mod status;

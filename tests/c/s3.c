@@ -40,6 +40,12 @@ int main(void) {
     snprintf(list, sizeof list, "%s/c/rank-0/uploaded.s3", staging);
     int segments = count_lines(list);
     CHECK(segments >= 2); /* 5000 scalars do not fit one 4 KiB segment */
+    viz_replication_stats r;
+    memset(&r, 0xff, sizeof r);
+    expect(viz_collector_replication_stats(c, 0, &r), VIZ_STATUS_OK, NULL);
+    CHECK(r.segments_uploaded == (uint64_t)segments && r.segments_pending == 0 && r.bytes_pending == 0);
+    CHECK(r.failures == 0 && r.failing == 0 && r.uploads > r.segments_uploaded);
+    expect(viz_collector_replication_stats(c, 1, &r), VIZ_STATUS_INVALID_ARGUMENT, "out of range");
     expect(viz_collector_close(c, 60000), VIZ_STATUS_OK, NULL);
 
     /* The store unreachable: sync times out (or fails) by name; close reports
@@ -52,6 +58,8 @@ int main(void) {
     expect(viz_collector_collect_scalar_id(c, loss, 0, 1.0), VIZ_STATUS_OK, NULL);
     viz_status s = viz_collector_sync(c, 3000);
     CHECK(s == VIZ_STATUS_IO || s == VIZ_STATUS_TIMEOUT);
+    expect(viz_collector_replication_stats(c, 0, &r), VIZ_STATUS_OK, NULL);
+    CHECK(r.failures >= 1 && r.failing == 1 && r.segments_pending >= 1);
     char msg[1024];
     viz_last_error_message(msg, sizeof msg);
     CHECK(strstr(msg, "s3") != NULL);

@@ -747,6 +747,7 @@ static class Tests
             local.Start();
             local.CollectScalar("x", 0, 1.0);
             local.Sync(TimeSpan.FromSeconds(10)); // without s3://, a flush
+            Assert.Throws<NotSupportedException>(() => local.ReplicationStats(0), "does not replicate");
         }
         string endpoint = Environment.GetEnvironmentVariable("VIZ_S3_ENDPOINT");
         if (endpoint == null)
@@ -764,6 +765,9 @@ static class Tests
             c.Sync(TimeSpan.FromSeconds(60));
             var uploaded = File.ReadAllLines(Path.Combine(staging, "cs", "rank-0", "uploaded.s3"));
             Assert.True(uploaded.Length >= 2, uploaded.Length + " segments acknowledged by the store");
+            var r = c.ReplicationStats(0);
+            Assert.Equal((long)uploaded.Length, r.SegmentsUploaded, "segments uploaded");
+            Assert.True(r.SegmentsPending == 0 && r.Failures == 0 && !r.Failing, "nothing pending, no failure");
         }
         s3.Dispose();
         Directory.Delete(staging, true);

@@ -699,6 +699,8 @@ def test_sync_puts_every_segment_of_an_s3_run_in_the_store(tmp_path):
     with viz.Collector(backends=["memory://"]) as c:
         c.collect_scalar("x", 0, 1.0)
         c.sync()
+        with pytest.raises(viz.Unsupported, match="does not replicate"):
+            c.replication_stats(0)
     staging = tmp_path / "staging"
     url = f"s3://viz-py/proj?run=py&rank=0&endpoint={endpoint}&staging={staging}&segment_max_bytes=4096"
     with viz.Collector(backends=[url]) as c:
@@ -708,12 +710,17 @@ def test_sync_puts_every_segment_of_an_s3_run_in_the_store(tmp_path):
         # Each line is a segment the store acknowledged.
         uploaded = (staging / "py" / "rank-0" / "uploaded.s3").read_text().split()
         assert len(uploaded) >= 2, uploaded
+        r = c.replication_stats(0)
+        assert r["segments_uploaded"] == len(uploaded) and r["segments_pending"] == 0, r
+        assert r["failures"] == 0 and not r["failing"], r
     # A store that is not there: sync fails by name, the events stay staged.
     dead = f"s3://viz-py/proj?run=py&rank=1&endpoint=http://127.0.0.1:9&staging={staging}&drain_timeout=1s&request_timeout=1s"
     c = viz.Collector(backends=[dead])
     c.collect_scalar("x", 0, 1.0)
     with pytest.raises((viz.Timeout, viz.IOFailure), match="s3"):
         c.sync(3000)
+    r = c.replication_stats(0)
+    assert r["failing"] and r["failures"] >= 1 and r["segments_pending"] >= 1, r
     with pytest.raises(viz.VizError):
         c.close(5000)
     assert not (staging / "py" / "rank-1" / "uploaded.s3").exists()

@@ -163,6 +163,13 @@ class VizRemoteStats(ctypes.Structure):
         "redeliveries", "duplicates", "rejected", "spool_full_drops")]
 
 
+class VizReplicationStats(ctypes.Structure):
+    """viz_replication_stats: an object-store destination's replication status."""
+    _fields_ = [(name, c_uint64) for name in (
+        "segments_uploaded", "bytes_uploaded", "segments_pending", "bytes_pending",
+        "oldest_pending_ms", "uploads", "failures")] + [("failing", c_uint32)]
+
+
 class VizAggregate(ctypes.Structure):
     """viz_aggregate: one tag's scalar statistics."""
     _fields_ = [("tag", c_char_p), ("count", c_uint64), ("min", c_double), ("max", c_double), ("mean", c_double),
@@ -230,6 +237,7 @@ _sig("viz_collector_wait_acknowledged", c_int, P, c_uint32)
 _sig("viz_collector_sync", c_int, P, c_uint32)
 _sig("viz_collector_set_run_status", c_int, P, c_uint32)
 _sig("viz_collector_remote_stats", c_int, P, c_size_t, POINTER(VizRemoteStats))
+_sig("viz_collector_replication_stats", c_int, P, c_size_t, POINTER(VizReplicationStats))
 _sig("viz_collector_get_events", c_int, P, c_size_t, c_int64, c_int64, POINTER(P))
 _sig("viz_collector_query", c_int, P, c_size_t, c_char_p, POINTER(P))
 _sig("viz_collector_on_error", c_int, P, ERROR_FN, P, FINALIZER_FN)

@@ -10,7 +10,7 @@ from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 
 from . import _events, _native
 from ._native import (ERROR_FN, FINALIZER_FN, WATCH_FN, COUNT_FN, GET_FN, INIT_FN, STATUS_FN, STORE_FN, Status, VizBackendVTable,
-                      RunStatus, VizDestinationStats, VizError, VizRemoteStats, VizStats, check, lib, status_for, utf8)
+                      RunStatus, VizDestinationStats, VizError, VizRemoteStats, VizReplicationStats, VizStats, check, lib, status_for, utf8)
 
 # How long close, stop and flush wait for the backends unless told otherwise.
 DEFAULT_TIMEOUT_MS = 10000
@@ -422,6 +422,17 @@ class Collector(_ReadSide, _Owned):
         r = VizRemoteStats()
         check(lib.viz_collector_remote_stats(self._live(), backend, ctypes.byref(r)))
         return {name: getattr(r, name) for name, _ in VizRemoteStats._fields_}
+
+    def replication_stats(self, backend=0):
+        """An object-store (``s3://``) destination's replication status as a dict
+        (segments_uploaded, bytes_uploaded, segments_pending, bytes_pending,
+        oldest_pending_ms, uploads, failures, failing). Raises ``Unsupported`` for
+        a destination that does not replicate."""
+        r = VizReplicationStats()
+        check(lib.viz_collector_replication_stats(self._live(), backend, ctypes.byref(r)))
+        out = {name: getattr(r, name) for name, _ in VizReplicationStats._fields_}
+        out["failing"] = bool(out["failing"])
+        return out
 
     def start(self):
         check(lib.viz_collector_start(self._live()))

@@ -319,6 +319,15 @@ namespace MLFramework.Visualization.Collection
             return new RemoteStats(r);
         }
 
+        /// <summary>Object-store (<c>s3://</c>) destination <paramref name="index"/>'s replication
+        /// status; throws <see cref="NotSupportedException"/> for one that does not replicate.</summary>
+        public ReplicationStats ReplicationStats(int index)
+        {
+            VizReplicationStats r;
+            VizErrors.Check(NativeMethods.viz_collector_replication_stats(Live, new UIntPtr((ulong)index), out r));
+            return new ReplicationStats(r);
+        }
+
         /// <inheritdoc/>
         public void Start()
         {
@@ -869,6 +878,36 @@ namespace MLFramework.Visualization.Collection
         Failed = 1,
         /// <summary>Stopped from outside.</summary>
         Killed = 2,
+    }
+
+    /// <summary>An object-store destination's replication status (an <c>s3://</c> backend). Pending
+    /// counts are taken at each upload pass (every 500 ms, and at Sync).</summary>
+    public sealed class ReplicationStats
+    {
+        internal ReplicationStats(VizReplicationStats r)
+        {
+            SegmentsUploaded = (long)r.SegmentsUploaded; BytesUploaded = (long)r.BytesUploaded;
+            SegmentsPending = (long)r.SegmentsPending; BytesPending = (long)r.BytesPending;
+            OldestPendingMs = (long)r.OldestPendingMs; Uploads = (long)r.Uploads; Failures = (long)r.Failures;
+            Failing = r.Failing != 0;
+        }
+
+        /// <summary>Segments this process uploaded.</summary>
+        public long SegmentsUploaded { get; private set; }
+        /// <summary>Their bytes.</summary>
+        public long BytesUploaded { get; private set; }
+        /// <summary>Segments in staging not yet in the store (the active one included).</summary>
+        public long SegmentsPending { get; private set; }
+        /// <summary>Their bytes.</summary>
+        public long BytesPending { get; private set; }
+        /// <summary>Age in milliseconds of the oldest pending segment (0: none).</summary>
+        public long OldestPendingMs { get; private set; }
+        /// <summary>Requests the store answered with success.</summary>
+        public long Uploads { get; private set; }
+        /// <summary>Upload passes that failed and will be retried.</summary>
+        public long Failures { get; private set; }
+        /// <summary>Whether the last pass failed (the store unreachable or refusing).</summary>
+        public bool Failing { get; private set; }
     }
 
     /// <summary>A remote destination's spool and delivery counters (an <c>mlflow+http://</c> backend).</summary>

@@ -53,6 +53,14 @@ namespace MLFramework.Visualization.Native
         [MarshalAs(UnmanagedType.U1)] public bool Panicked;
     }
 
+    /// <summary>viz_replication_stats.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct VizReplicationStats
+    {
+        public ulong SegmentsUploaded, BytesUploaded, SegmentsPending, BytesPending, OldestPendingMs, Uploads, Failures;
+        public uint Failing;
+    }
+
     /// <summary>viz_remote_stats.</summary>
     [StructLayout(LayoutKind.Sequential)]
     internal struct VizRemoteStats
@@ -245,6 +253,9 @@ namespace MLFramework.Visualization.Native
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_remote_stats(CollectorHandle collector, UIntPtr index, out VizRemoteStats stats);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern int viz_collector_replication_stats(CollectorHandle collector, UIntPtr index, out VizReplicationStats stats);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern int viz_collector_get_events(CollectorHandle collector, UIntPtr backendIndex,
