@@ -361,7 +361,8 @@ struct Plan {
 enum Msg {
     Wake,
     /// Upload everything final now and answer.
-    Drain(SyncSender<Result<()>>),
+    /// Retried, while the failure is one a retry may cure, until the deadline.
+    Drain(SyncSender<Result<()>>, Instant),
     Stop,
 }
 
@@ -401,7 +402,7 @@ impl Uploader {
     fn drain(&self, timeout: Duration) -> Result<()> {
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         self.tx
-            .send(Msg::Drain(reply))
+            .send(Msg::Drain(reply, Instant::now() + timeout))
             .map_err(|_| VizError::closed("the s3 uploader has stopped"))?;
         match answer.recv_timeout(timeout) {
             Ok(result) => result,
@@ -490,11 +491,27 @@ impl State {
                         self.failed(e);
                     }
                 }
-                Msg::Drain(reply) => {
-                    let result = self.pass(true);
-                    if let Err(e) = &result {
-                        self.failed(e.clone());
-                    }
+                Msg::Drain(reply, deadline) => {
+                    let result = loop {
+                        match self.pass(true) {
+                            Ok(()) => break Ok(()),
+                            Err(e) => {
+                                self.failed(e.clone());
+                                // A store that answers 5xx or cannot be reached
+                                // may recover (SeaweedFS answers 500 while it
+                                // creates a bucket); a refusal will not.
+                                let wait = self.retry_at.map_or(Duration::ZERO, |t| {
+                                    t.saturating_duration_since(Instant::now())
+                                });
+                                let retryable =
+                                    matches!(e.kind(), ErrorKind::Io | ErrorKind::Timeout);
+                                if !retryable || Instant::now() + wait >= deadline {
+                                    break Err(e);
+                                }
+                                std::thread::sleep(wait);
+                            }
+                        }
+                    };
                     let _ = reply.send(result);
                 }
             }
