@@ -33,6 +33,9 @@ case "${1:-}" in
     secret=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
     # Every port its own (the Iceberg and Lance listeners, on fixed ports by
     # default, are off), so servers of tests running at once never collide.
+    # Small volumes and a small free-space floor: by default SeaweedFS marks every
+    # volume read-only (and answers 500 to writes) once the disk is 99% full,
+    # which a CI machine's build can reach.
     # Signing on: with an identity configured, SeaweedFS refuses anonymous and
     # wrongly signed requests.
     cat > "$dir/s3.json" <<JSON
@@ -48,6 +51,7 @@ JSON
       -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
       -s3 -s3.port="$s3" -s3.port.grpc="$(free_port)" -s3.config="$dir/s3.json" \
       -s3.port.iceberg=0 -s3.port.lance=0 \
+      -master.volumeSizeLimitMB=256 -volume.minFreeSpace=256MiB \
       > "$dir/server.log" 2>&1 < /dev/null &
     echo $! > "$dir/server.pid"
     # Ready when the S3 gateway answers (403 to an unsigned request is an answer).

@@ -261,6 +261,10 @@ fn run(case: &Case) {
             critical,
             "{what}: critical events missing"
         );
+        // Up to hundreds of megabytes a case: not left behind in /tmp.
+        if let Probe::File(dir) = probe {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
