@@ -33,9 +33,10 @@ case "${1:-}" in
     secret=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
     # Every port its own (the Iceberg and Lance listeners, on fixed ports by
     # default, are off), so servers of tests running at once never collide.
-    # Small volumes and a small free-space floor: by default SeaweedFS marks every
-    # volume read-only (and answers 500 to writes) once the disk is 99% full,
-    # which a CI machine's build can reach.
+    # Room for many buckets: each bucket is a collection that takes several
+    # volume slots, and with the default 8 slots the third bucket's writes were
+    # answered 500. Small volumes and a small free-space floor keep that cheap on
+    # a nearly full disk (SeaweedFS turns read-only at 99% full by default).
     # Signing on: with an identity configured, SeaweedFS refuses anonymous and
     # wrongly signed requests.
     cat > "$dir/s3.json" <<JSON
@@ -47,7 +48,7 @@ JSON
     mkdir -p "$dir/data"
     setsid .venv/bin/weed server -dir="$dir/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
       -master.port="$(free_port)" -master.port.grpc="$(free_port)" \
-      -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" -volume.max=8 \
+      -volume.port="$(free_port)" -volume.port.grpc="$(free_port)" -volume.max=200 \
       -filer.port="$(free_port)" -filer.port.grpc="$(free_port)" \
       -s3 -s3.port="$s3" -s3.port.grpc="$(free_port)" -s3.config="$dir/s3.json" \
       -s3.port.iceberg=0 -s3.port.lance=0 \
